@@ -1,0 +1,15 @@
+"""SPICE layer: netlist text, the ngspice runners, raw-file reading and error diagnosis.
+
+Knows nothing about learning; never imports torch.
+"""
+
+from .netlist import Analysis, NetlistDeck, Transient, OperatingPoint, DCSweep, ACSweep, validate_name
+from .rawfile import read_raw
+from .runner import NgspiceRunner, SharedLibraryRunner, Runner, RunResult, ngspice_available
+from .waveforms import Waveforms
+
+__all__ = [
+    "Analysis", "NetlistDeck", "Transient", "OperatingPoint", "DCSweep", "ACSweep", "validate_name",
+    "read_raw", "NgspiceRunner", "SharedLibraryRunner", "Runner", "RunResult", "ngspice_available",
+    "Waveforms",
+]

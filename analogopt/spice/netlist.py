@@ -1,0 +1,168 @@
+"""A netlist deck: a PySpice ``Circuit`` plus the analyses, options and saved vectors to run it with.
+
+The deck formats itself as plain ngspice text that runs unchanged in ``ngspice -b``. Names that reach a
+netlist are validated so that user strings can never inject lines or control blocks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import IO, Iterable, Mapping
+
+from PySpice.Spice.Netlist import Circuit
+
+from ..errors import NetlistError
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_TITLE = re.compile(r"^[\w .,:;=+\-()/\[\]×]{0,120}$")
+
+
+def validate_name(name: str, what: str = "name") -> str:
+    """Return ``name`` if it is a safe SPICE identifier (letters, digits, underscore), else raise."""
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise NetlistError(
+            f"{what} {name!r} is not a valid SPICE name (letters, digits and '_', starting with a letter, ≤ 64 chars)"
+        )
+    return name
+
+
+def validate_title(title: str) -> str:
+    if not isinstance(title, str) or not _TITLE.match(title):
+        raise NetlistError(f"netlist title {title!r} must be one line of plain text (≤ 120 characters)")
+    return title
+
+
+def format_value(value: float) -> str:
+    """A float in SPICE-safe, round-trip exact notation."""
+    return repr(float(value))
+
+
+class Analysis:
+    """Base class of the analyses a deck can run."""
+
+    def format(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Transient(Analysis):
+    """``.tran``: ``stop_s`` in s. ``max_step_s`` caps ngspice's adaptive step (default: stop/50,
+    ngspice's own rule); ``step_s`` is only the print interval. ``uic`` starts from the capacitors'
+    initial conditions instead of an operating point."""
+
+    stop_s: float
+    step_s: float | None = None
+    max_step_s: float | None = None
+    uic: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.stop_s > 0:
+            raise NetlistError(f"transient stop time must be > 0 s, got {self.stop_s}")
+
+    def format(self) -> str:
+        step = self.step_s if self.step_s is not None else self.stop_s / 50
+        parts = [".tran", format_value(step), format_value(self.stop_s), "0"]
+        parts.append(format_value(self.max_step_s if self.max_step_s is not None else self.stop_s / 50))
+        if self.uic:
+            parts.append("uic")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True)
+class OperatingPoint(Analysis):
+    def format(self) -> str:
+        return ".op"
+
+
+@dataclass(frozen=True)
+class DCSweep(Analysis):
+    """``.dc``: sweep the independent source ``source`` from ``start`` to ``stop`` by ``step`` (V or A)."""
+
+    source: str
+    start: float
+    stop: float
+    step: float
+
+    def __post_init__(self) -> None:
+        validate_name(self.source, "swept source")
+        if self.step == 0:
+            raise NetlistError("DC sweep step must be non-zero")
+
+    def format(self) -> str:
+        return f".dc {self.source} {format_value(self.start)} {format_value(self.stop)} {format_value(self.step)}"
+
+
+@dataclass(frozen=True)
+class ACSweep(Analysis):
+    """``.ac dec``: ``points_per_decade`` from ``start_hz`` to ``stop_hz``."""
+
+    start_hz: float
+    stop_hz: float
+    points_per_decade: int = 20
+
+    def __post_init__(self) -> None:
+        if not (0 < self.start_hz < self.stop_hz):
+            raise NetlistError(f"AC sweep needs 0 < start_hz < stop_hz, got {self.start_hz}, {self.stop_hz}")
+
+    def format(self) -> str:
+        return f".ac dec {int(self.points_per_decade)} {format_value(self.start_hz)} {format_value(self.stop_hz)}"
+
+
+@dataclass
+class NetlistDeck:
+    """Everything ngspice needs: circuit, analyses, options and the vectors to save.
+
+    ``saves`` lists vectors such as ``"v(w0)"``; empty means ngspice's default (all node voltages).
+    """
+
+    circuit: Circuit
+    analyses: list[Analysis] = field(default_factory=list)
+    options: Mapping[str, float | str] = field(default_factory=dict)
+    saves: list[str] = field(default_factory=list)
+
+    def format(self) -> str:
+        """The whole netlist as text, ending in ``.end``."""
+        body = str(self.circuit).rstrip("\n")
+        first, _, rest = body.partition("\n")
+        title = first[len(".title ") :] if first.startswith(".title ") else first
+        lines = [f"* {validate_title(title)}", rest] if rest else [f"* {validate_title(title)}"]
+        if self.options:
+            opts = " ".join(
+                f"{validate_name(k, 'option')}={v if isinstance(v, str) else format_value(v)}"
+                for k, v in self.options.items()
+            )
+            lines.append(f".options {opts}")
+        if self.saves:
+            lines.append(".save " + " ".join(_check_vector(s) for s in self.saves))
+        if not self.analyses:
+            raise NetlistError("a netlist deck needs at least one analysis (.tran, .op, .dc or .ac)")
+        lines.extend(a.format() for a in self.analyses)
+        lines.append(".end")
+        text = "\n".join(lines) + "\n"
+        _check_no_control(text)
+        return text
+
+    def write(self, stream: IO[str]) -> None:
+        stream.write(self.format())
+
+
+_VECTOR = re.compile(r"^(?:[vi]\([A-Za-z0-9_.#:]+(?:,[A-Za-z0-9_.#:]+)?\)|@[A-Za-z0-9_.#:]+\[[a-z]+\])$", re.I)
+
+
+def _check_vector(name: str) -> str:
+    if not _VECTOR.match(name):
+        raise NetlistError(f"cannot save vector {name!r}: expected v(node), i(source) or @dev[param]")
+    return name
+
+
+def _check_no_control(text: str) -> None:
+    for line in text.splitlines():
+        stripped = line.strip().lower()
+        if stripped.startswith(".control") or stripped.startswith("shell"):
+            raise NetlistError("netlists written by analogopt never contain .control blocks or shell commands")
+
+
+def save_voltages(nodes: Iterable[str]) -> list[str]:
+    """``.save`` entries for the voltages of ``nodes``."""
+    return [f"v({validate_name(n, 'node')})" for n in nodes]

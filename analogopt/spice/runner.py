@@ -1,0 +1,257 @@
+"""Running netlists in ngspice.
+
+:class:`NgspiceRunner` (the default) runs each simulation in its own ``ngspice -b`` process with a
+wall-time limit, so a crash or hang never takes the caller down and runs can go in parallel.
+:class:`SharedLibraryRunner` uses PySpice's shared-library binding instead, inside a child process
+because PySpice keeps one global ngspice instance per process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+from ..errors import SimulationError, SimulationTimeoutError, SimulatorNotFoundError
+from .diagnostics import raise_for_output, warnings_of
+from .netlist import NetlistDeck
+from .rawfile import read_raw
+from .waveforms import Waveforms
+
+#: Called with the fraction of the transient done, 0…1.
+ProgressCallback = Callable[[float], None]
+
+_REFERENCE = re.compile(rb"Reference value\s*:\s*([-+0-9.eE]+)")
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What one ngspice run produced: the plots in file order and the run's console output."""
+
+    plots: list[Waveforms]
+    netlist_path: Path
+    stdout: str
+    stderr: str
+    elapsed_s: float
+    warnings: list[str] = field(default_factory=list)
+
+    def analysis(self, kind: str) -> Waveforms:
+        """The first plot of analysis ``kind`` (``"tran"``, ``"op"``, ``"dc"``, ``"ac"``)."""
+        for plot in self.plots:
+            if plot.analysis == kind:
+                return plot
+        raise SimulationError(f"ngspice produced no {kind} analysis (plots: {[p.analysis for p in self.plots]})")
+
+
+class Runner(Protocol):
+    def run(
+        self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
+    ) -> RunResult: ...
+
+
+def ngspice_available(executable: str = "ngspice") -> bool:
+    return shutil.which(executable) is not None
+
+
+def _stop_time(text: str) -> float | None:
+    for line in text.splitlines():
+        if line.lower().startswith(".tran"):
+            fields = line.split()
+            try:
+                return float(fields[2])
+            except (IndexError, ValueError):
+                return None
+    return None
+
+
+class NgspiceRunner:
+    """Runs ``ngspice -b -r out.raw netlist.cir`` in a run directory.
+
+    ``timeout_s`` bounds the wall time of one run. When ``run_dir`` is not given, a temporary
+    directory is used and removed after a successful run (kept on failure, for diagnosis).
+    """
+
+    def __init__(self, executable: str = "ngspice", timeout_s: float = 600.0) -> None:
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.executable = executable
+        self.timeout_s = timeout_s
+
+    def run(
+        self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
+    ) -> RunResult:
+        exe = shutil.which(self.executable)
+        if exe is None:
+            raise SimulatorNotFoundError(
+                f"ngspice not found on PATH ({self.executable!r}); install it with 'apt-get install ngspice' "
+                "or run scripts/setup.sh"
+            )
+        text = deck if isinstance(deck, str) else deck.format()
+        temporary = run_dir is None
+        directory = Path(tempfile.mkdtemp(prefix="analogopt-")) if temporary else Path(run_dir)
+        directory.mkdir(parents=True, exist_ok=True)
+        netlist = directory / "netlist.cir"
+        netlist.write_text(text)
+        raw = directory / "out.raw"
+        raw.unlink(missing_ok=True)
+        out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
+        stop = _stop_time(text)
+        start = time.perf_counter()
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            proc = subprocess.Popen(
+                [exe, "-b", "-r", raw.name, netlist.name],
+                cwd=directory,
+                stdout=out,
+                stderr=err,
+                stdin=subprocess.DEVNULL,
+            )
+            try:
+                self._wait(proc, err_path, stop, progress)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+                raise SimulationTimeoutError(
+                    f"ngspice exceeded {self.timeout_s:g} s on {netlist}; shorten the simulated time, "
+                    "reduce the circuit, or raise the timeout",
+                    run_dir=directory,
+                    returncode=None,
+                    stdout=out_path.read_text(errors="replace"),
+                    stderr=err_path.read_text(errors="replace"),
+                )
+        elapsed = time.perf_counter() - start
+        stdout = out_path.read_text(errors="replace")
+        stderr = err_path.read_text(errors="replace")
+        raise_for_output(
+            stdout=stdout,
+            stderr=stderr,
+            returncode=proc.returncode,
+            netlist=netlist,
+            run_dir=directory,
+            raw_exists=raw.exists(),
+        )
+        plots = read_raw(raw)
+        if progress is not None:
+            progress(1.0)
+        result = RunResult(
+            plots=plots,
+            netlist_path=netlist,
+            stdout=stdout,
+            stderr=stderr,
+            elapsed_s=elapsed,
+            warnings=warnings_of(stderr),
+        )
+        if temporary:
+            shutil.rmtree(directory, ignore_errors=True)
+        return result
+
+    def _wait(self, proc: subprocess.Popen, err_path: Path, stop: float | None, progress) -> None:
+        deadline = time.monotonic() + self.timeout_s
+        interval = 0.005
+        while True:
+            try:
+                proc.wait(timeout=interval)
+                return
+            except subprocess.TimeoutExpired:
+                pass
+            # Poll fast at first (most runs are short), then back off.
+            interval = min(interval * 2, 0.25)
+            if time.monotonic() > deadline:
+                raise subprocess.TimeoutExpired(proc.args, self.timeout_s)
+            if progress is not None and stop:
+                value = _last_reference(err_path)
+                if value is not None:
+                    progress(min(max(value / stop, 0.0), 1.0))
+
+
+def _last_reference(path: Path) -> float | None:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 256))
+            tail = fh.read()
+    except OSError:
+        return None
+    matches = _REFERENCE.findall(tail)
+    if not matches:
+        return None
+    try:
+        return float(matches[-1])
+    except ValueError:
+        return None
+
+
+class SharedLibraryRunner:
+    """Runs netlists through PySpice's binding to ``libngspice``, each in a fresh child process."""
+
+    def __init__(self, timeout_s: float = 600.0) -> None:
+        self.timeout_s = timeout_s
+
+    def run(
+        self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
+    ) -> RunResult:
+        text = deck if isinstance(deck, str) else deck.format()
+        netlist = Path(run_dir or tempfile.mkdtemp(prefix="analogopt-shared-")) / "netlist.cir"
+        netlist.parent.mkdir(parents=True, exist_ok=True)
+        netlist.write_text(text)
+        ctx = multiprocessing.get_context("spawn")
+        with ctx.Pool(1) as pool:
+            start = time.perf_counter()
+            pending = pool.apply_async(_shared_worker, (text,))
+            try:
+                plots_data, stdout, stderr = pending.get(timeout=self.timeout_s)
+            except multiprocessing.TimeoutError:
+                raise SimulationTimeoutError(
+                    f"libngspice exceeded {self.timeout_s:g} s on {netlist}", run_dir=netlist.parent
+                ) from None
+            elapsed = time.perf_counter() - start
+        raise_for_output(
+            stdout=stdout, stderr=stderr, returncode=0, netlist=netlist, run_dir=netlist.parent,
+            raw_exists=bool(plots_data),
+        )
+        plots = [Waveforms(analysis=a, axis_name=n, axis=ax, signals=s) for a, n, ax, s in plots_data]
+        if progress is not None:
+            progress(1.0)
+        return RunResult(plots=plots, netlist_path=netlist, stdout=stdout, stderr=stderr, elapsed_s=elapsed,
+                         warnings=warnings_of(stderr))
+
+
+_PLOT_KIND = {"tran": "tran", "dc": "dc", "ac": "ac", "op": "op"}
+
+
+def _shared_worker(text: str):
+    """Child-process body: load ``text`` into libngspice, run, return plain arrays."""
+    import logging
+
+    import numpy as np
+    from PySpice.Spice.NgSpice.Shared import NgSpiceShared
+
+    logging.getLogger("PySpice").setLevel(logging.CRITICAL)
+    ng = NgSpiceShared.new_instance()
+    ng.clear_output()
+    ng.load_circuit(text)
+    try:
+        ng.run()
+    except Exception as exc:  # PySpice reports ngspice failures as plain exceptions
+        return [], ng.stdout, f"{ng.stderr}\n{exc}"
+    plots = []
+    for name in ng.plot_names:
+        if name == "const":
+            continue
+        kind = _PLOT_KIND.get(re.sub(r"\d+$", "", name), name)
+        plot = ng.plot(None, name)
+        vectors = {k.lower(): np.real_if_close(np.asarray(v._data)) for k, v in plot.items()}
+        axis_name = {"tran": "time", "dc": "v-sweep", "ac": "frequency"}.get(kind)
+        axis = vectors.pop(axis_name) if axis_name in vectors else np.zeros(1)
+        signals = {(k if "(" in k or k.endswith("#branch") else f"v({k})"): v for k, v in vectors.items()}
+        signals = {(f"i({k[:-7]})" if k.endswith("#branch") else k): v for k, v in signals.items()}
+        plots.append((kind, axis_name or "index", np.real(axis), signals))
+    ng.remove_circuit()
+    return plots, ng.stdout, ng.stderr

@@ -1,0 +1,59 @@
+"""Simulation results as plain data: one axis plus named signals."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Waveforms:
+    """Result of one analysis.
+
+    ``axis`` is the sweep variable (time in s for a transient, the swept source value for a DC sweep,
+    frequency in Hz for AC); ``signals`` maps lower-case SPICE vector names (``"v(w0)"``,
+    ``"i(vdd)"``) to arrays of the same length as ``axis``.
+    """
+
+    analysis: str
+    axis_name: str
+    axis: np.ndarray
+    signals: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        key = name.lower()
+        if key in self.signals:
+            return self.signals[key]
+        if f"v({key})" in self.signals:
+            return self.signals[f"v({key})"]
+        raise KeyError(f"no signal {name!r}; available: {', '.join(sorted(self.signals)) or 'none'}")
+
+    def __contains__(self, name: str) -> bool:
+        key = name.lower()
+        return key in self.signals or f"v({key})" in self.signals
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.signals)
+
+    def sample(self, names: list[str], at: np.ndarray) -> np.ndarray:
+        """Linear interpolation of ``names`` at axis values ``at``; shape ``(len(at), len(names))``."""
+        stacked = np.stack([np.real(self[n]) for n in names], axis=1)
+        # np.interp is 1-D; interpolate all columns at once through index arithmetic.
+        idx = np.clip(np.searchsorted(self.axis, at, side="right") - 1, 0, len(self.axis) - 2)
+        x0, x1 = self.axis[idx], self.axis[idx + 1]
+        frac = np.where(x1 > x0, (at - x0) / np.where(x1 > x0, x1 - x0, 1.0), 0.0)
+        frac = np.clip(frac, 0.0, 1.0)[:, None]
+        return stacked[idx] * (1.0 - frac) + stacked[idx + 1] * frac
+
+    def final(self, names: list[str]) -> np.ndarray:
+        """Values of ``names`` at the last axis point."""
+        return np.array([np.real(self[n][-1]) for n in names])
+
+    def to_pandas(self):
+        """A DataFrame indexed by the axis, one column per signal."""
+        import pandas as pd
+
+        return pd.DataFrame(dict(self.signals), index=pd.Index(self.axis, name=self.axis_name))
