@@ -1,0 +1,112 @@
+"""The ``analogopt`` command line.
+
+Every failure a user can cause ends in one line on stderr and a non-zero exit code chosen by the
+error's type (:data:`analogopt.errors.EXIT_CODES`); set ``ANALOGOPT_DEBUG=1`` to see tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import AnalogOptError, exit_code
+
+#: Modules that add sub-commands: each defines ``register(subparsers)`` and sets ``func`` on its parser.
+COMMAND_MODULES: tuple[str, ...] = ()
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .scenarios import list_scenarios
+
+    scenarios = list_scenarios()
+    width = max((len(s.name) for s in scenarios), default=4)
+    for s in scenarios:
+        print(f"{s.name:<{width}}  {s.kind:<16}  {s.title}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .experiments import build_experiment
+    from .progress import Progress
+    from .results import RunDirectory
+    from .scenarios import load_scenario
+
+    scenario = load_scenario(args.scenario, args.set)
+    experiment = build_experiment(scenario)  # validates everything before any file is written
+    progress = Progress(enabled=not args.quiet)
+    with RunDirectory(args.out, force=args.force) as out:
+        metrics = experiment.run(out, progress)
+    progress.done()
+    if not args.quiet:
+        summary = metrics.get("summary", "")
+        print(f"{scenario.name}: results in {args.out}" + (f" — {summary}" if summary else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="analogopt",
+        description="Analog circuit co-simulation of learning systems: ngspice circuits beside PyTorch twins.",
+    )
+    parser.add_argument("--version", action="version", version=f"analogopt {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    p = sub.add_parser("list", help="list the shipped scenarios")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser(
+        "run",
+        help="run a scenario: netlist, ngspice, digital twin, comparison, report",
+        description="Run SCENARIO (a shipped name or a .toml path) and write netlist.cir, metrics.json, "
+        "PNG plots and report.md into --out.",
+    )
+    p.add_argument("scenario", help="shipped scenario name (see 'analogopt list') or path to a .toml file")
+    p.add_argument("--out", required=True, type=Path, help="result directory (created; must be empty unless --force)")
+    p.add_argument("--force", action="store_true", help="replace an existing result directory")
+    p.add_argument(
+        "--set", action="append", default=[], metavar="PATH=VALUE",
+        help="override a scenario value, e.g. --set circuit.forward_gain=1e4 (repeatable)",
+    )
+    p.add_argument("--quiet", action="store_true", help="no progress display or summary line")
+    p.set_defaults(func=_cmd_run)
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    debug = bool(os.environ.get("ANALOGOPT_DEBUG"))
+    try:
+        return int(args.func(args) or 0)
+    except AnalogOptError as exc:
+        if debug:
+            raise
+        print(f"analogopt: error: {_one_line(exc)}", file=sys.stderr)
+        return exit_code(exc)
+    except KeyboardInterrupt:
+        print("analogopt: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # never a traceback to a CLI user
+        if debug:
+            raise
+        print(
+            f"analogopt: internal error: {type(exc).__name__}: {_one_line(exc)} (ANALOGOPT_DEBUG=1 shows the traceback)",
+            file=sys.stderr,
+        )
+        return 70
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

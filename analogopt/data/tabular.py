@@ -1,0 +1,49 @@
+"""Offline tabular data sets that ship inside scikit-learn, standardized and split reproducibly."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ConfigError
+
+_LOADERS = {
+    "breast_cancer": "load_breast_cancer",
+    "digits": "load_digits",
+    "iris": "load_iris",
+}
+
+
+@dataclass(frozen=True)
+class Split:
+    """Train/test arrays: ``x_*`` float64 of shape (samples, features), ``y_*`` int64 class labels."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    feature_names: tuple[str, ...]
+    class_names: tuple[str, ...]
+
+
+def load_tabular(name: str, *, test_fraction: float = 0.3, seed: int = 0, standardize: bool = True) -> Split:
+    """Load scikit-learn's ``name`` data set, split stratified with ``seed``, standardize with train statistics."""
+    if name not in _LOADERS:
+        raise ConfigError(f"unknown data set {name!r}; offline tabular sets: {', '.join(sorted(_LOADERS))}")
+    if not 0.0 < test_fraction < 1.0:
+        raise ConfigError(f"test_fraction must be in (0, 1), got {test_fraction}")
+    import sklearn.datasets
+    from sklearn.model_selection import train_test_split
+
+    bunch = getattr(sklearn.datasets, _LOADERS[name])()
+    x = np.asarray(bunch.data, dtype=np.float64)
+    y = np.asarray(bunch.target, dtype=np.int64)
+    x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
+    if standardize:
+        mean, std = x_tr.mean(axis=0), x_tr.std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+        x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
+    names = tuple(str(n) for n in getattr(bunch, "feature_names", range(x.shape[1])))
+    classes = tuple(str(c) for c in getattr(bunch, "target_names", np.unique(y)))
+    return Split(x_tr, y_tr, x_te, y_te, names, classes)

@@ -1,0 +1,36 @@
+"""The registry of experiment kinds that scenario files can name.
+
+An experiment class provides::
+
+    kind: ClassVar[str]
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> Self      # validates; raises ConfigError
+    def run(self, out: RunDirectory, progress: Progress) -> dict   # writes its files, returns metrics
+
+Entries are import strings so that listing scenarios imports neither torch nor PySpice.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .errors import ConfigError
+from .scenarios import Scenario
+
+KINDS: dict[str, str] = {
+    "nf_single": "analogopt.cosim.nf_single:NFSingleExperiment",
+}
+
+
+def experiment_class(kind: str) -> Any:
+    try:
+        target = KINDS[kind]
+    except KeyError:
+        raise ConfigError(f"unknown scenario kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}") from None
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_experiment(scenario: Scenario) -> Any:
+    return experiment_class(scenario.kind).from_scenario(scenario)
