@@ -1,0 +1,280 @@
+"""Op-amp macromodels as reusable ngspice subcircuits (pins ``inp inn out``).
+
+Three small-signal kinds, all built from linear elements so that ngspice's Newton iteration stays cheap:
+
+``ideal``
+    ``out = A·(v(inp) − v(inn))``: one VCVS, no dynamics. The forward block ``F(x) = A·x`` of
+    000 Eq. (1) with ``E(x) = x`` (Eq. 3).
+``single_pole``
+    A transconductor (1 S) into ``R = A0`` ‖ ``C = 1/(2π·GBW)``: DC gain ``A0``, dominant pole
+    ``f1 = GBW/A0``, unity-gain frequency ≈ GBW.
+``two_pole``
+    The single-pole stage followed by a unity-gain stage with a pole at ``second_pole_hz`` — the
+    classic model for phase-margin and ringing studies (see :meth:`OpAmpModel.compensated`).
+
+Optional non-idealities, each added only when asked for: input offset (a series source at ``inp``),
+input bias current (drawn out of both inputs), slew-rate limit (the input transconductor saturates
+smoothly as ``I_max·tanh(v_d/I_max)`` so the pole capacitor charges at most at ``I_max/C = SR``),
+smooth output rails (a softplus clamp, exact to within ``knee·e^(−d/knee)`` at a distance ``d`` from a
+rail, ``knee = (v_high − v_low)/1000``) and output resistance. Internal nodes are not clamped, so a
+pole-model op-amp driven hard into a rail winds up internally and recovers slowly, like an
+uncompensated real part; keep loops out of saturation when timing matters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Literal
+
+import numpy as np
+from PySpice.Spice.Netlist import Circuit, SubCircuit
+
+from ..errors import ConfigError
+from ..spice.netlist import validate_name
+
+OpAmpKind = Literal["ideal", "single_pole", "two_pole"]
+KINDS: tuple[str, ...] = ("ideal", "single_pole", "two_pole")
+
+#: Fraction of the rail span used as the knee width of the smooth output clamp.
+RAIL_KNEE_FRACTION = 1e-3
+
+
+def _finite(name: str, value: float | None) -> None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
+        raise ConfigError(f"op-amp {name} must be a finite number, got {value!r}")
+
+
+@dataclass(frozen=True)
+class OpAmpModel:
+    """Parameters of one op-amp macromodel (SI units; ``None`` leaves a non-ideality out).
+
+    ``gain`` is the open-loop DC gain A0 in V/V; ``gbw_hz`` the gain-bandwidth product (pole kinds);
+    ``second_pole_hz`` the non-dominant pole (``two_pole`` only); ``v_low``/``v_high`` the output
+    rails in V (both or neither); ``offset_v`` the input offset in V (added to ``inp``); ``bias_a`` the
+    bias current in A drawn out of each input pin; ``slew_v_per_s`` the slew-rate limit (pole kinds);
+    ``r_out_ohm`` the output resistance in Ω.
+    """
+
+    kind: OpAmpKind = "ideal"
+    gain: float = 1e5
+    gbw_hz: float | None = None
+    second_pole_hz: float | None = None
+    v_low: float | None = None
+    v_high: float | None = None
+    offset_v: float = 0.0
+    bias_a: float = 0.0
+    slew_v_per_s: float | None = None
+    r_out_ohm: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ConfigError(f"op-amp kind {self.kind!r} is unknown; allowed: {', '.join(KINDS)}")
+        for name in ("gain", "gbw_hz", "second_pole_hz", "v_low", "v_high", "offset_v", "bias_a",
+                     "slew_v_per_s", "r_out_ohm"):
+            _finite(name, getattr(self, name))
+        if not self.gain > 0:
+            raise ConfigError(f"op-amp gain must be > 0 V/V, got {self.gain!r}")
+        if self.kind == "ideal":
+            for name in ("gbw_hz", "second_pole_hz", "slew_v_per_s"):
+                if getattr(self, name) is not None:
+                    raise ConfigError(f"op-amp {name} needs kind 'single_pole' or 'two_pole' (kind is 'ideal')")
+        else:
+            if self.gbw_hz is None or not self.gbw_hz > 0:
+                raise ConfigError(f"op-amp gbw_hz must be > 0 Hz for kind {self.kind!r}, got {self.gbw_hz!r}")
+            if not self.gain > 1:
+                raise ConfigError(f"op-amp gain must exceed 1 V/V for a pole model, got {self.gain!r}")
+        if self.kind == "two_pole":
+            if self.second_pole_hz is None or not self.second_pole_hz > 0:
+                raise ConfigError(f"op-amp second_pole_hz must be > 0 Hz for kind 'two_pole', got {self.second_pole_hz!r}")
+            if self.second_pole_hz <= self.dominant_pole_hz:
+                raise ConfigError(
+                    f"op-amp second_pole_hz ({self.second_pole_hz:g} Hz) must lie above the dominant pole "
+                    f"gbw_hz/gain = {self.dominant_pole_hz:g} Hz"
+                )
+        elif self.second_pole_hz is not None:
+            raise ConfigError(f"op-amp second_pole_hz needs kind 'two_pole' (kind is {self.kind!r})")
+        if (self.v_low is None) != (self.v_high is None):
+            raise ConfigError("op-amp rails need both v_low and v_high (or neither)")
+        if self.v_low is not None and not self.v_low < self.v_high:
+            raise ConfigError(f"op-amp rails need v_low < v_high, got v_low={self.v_low!r}, v_high={self.v_high!r}")
+        if self.slew_v_per_s is not None and not self.slew_v_per_s > 0:
+            raise ConfigError(f"op-amp slew_v_per_s must be > 0 V/s, got {self.slew_v_per_s!r}")
+        if not self.r_out_ohm >= 0:
+            raise ConfigError(f"op-amp r_out_ohm must be ≥ 0 Ω, got {self.r_out_ohm!r}")
+
+    # ------------------------------------------------------------------ derived quantities
+    @property
+    def dominant_pole_hz(self) -> float:
+        """``GBW/A0`` in Hz (``inf`` for the ideal kind)."""
+        return math.inf if self.gbw_hz is None else self.gbw_hz / self.gain
+
+    @property
+    def compensation_c_f(self) -> float:
+        """The dominant-pole capacitor of the macromodel in F (``1/(2π·GBW)`` behind a 1 S transconductor)."""
+        if self.gbw_hz is None:
+            raise ConfigError("the ideal op-amp kind has no compensation capacitor")
+        return 1.0 / (2.0 * math.pi * self.gbw_hz)
+
+    @property
+    def slew_current_a(self) -> float | None:
+        """Saturation current of the input transconductor in A (``SR·C``), or ``None`` without slew limit."""
+        return None if self.slew_v_per_s is None else self.slew_v_per_s * self.compensation_c_f
+
+    def open_loop_gain(self, freq_hz: np.ndarray | float) -> np.ndarray:
+        """Complex small-signal open-loop gain ``A(j·2πf)`` of this model (rails and slew ignored)."""
+        f = np.asarray(freq_hz, dtype=float)
+        gain = np.full(f.shape, self.gain, dtype=complex)
+        if self.gbw_hz is not None:
+            gain = gain / (1.0 + 1j * f / self.dominant_pole_hz)
+        if self.second_pole_hz is not None:
+            gain = gain / (1.0 + 1j * f / self.second_pole_hz)
+        return gain
+
+    def unity_gain_hz(self) -> float:
+        """Frequency in Hz where ``|A(jf)| = 1`` (``inf`` for the ideal kind); solved in closed form."""
+        if self.gbw_hz is None:
+            return math.inf
+        p1 = self.dominant_pole_hz
+        if self.second_pole_hz is None:
+            return p1 * math.sqrt(self.gain**2 - 1.0)
+        p2 = self.second_pole_hz
+        # |A|² = 1  ⇔  (1 + u/p1²)(1 + u/p2²) = A0² with u = f²: a quadratic in u.
+        a, b, c = 1.0 / (p1 * p2) ** 2, 1.0 / p1**2 + 1.0 / p2**2, 1.0 - self.gain**2
+        u = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+        return math.sqrt(u)
+
+    def phase_margin_deg(self, beta: float = 1.0) -> float:
+        """Phase margin in degrees of a loop with frequency-flat feedback factor ``beta`` around this op-amp."""
+        if not 0 < beta <= 1:
+            raise ConfigError(f"feedback factor beta must be in (0, 1], got {beta!r}")
+        if self.gbw_hz is None:
+            return 180.0
+        scaled = replace(self, gain=self.gain * beta, gbw_hz=self.gbw_hz * beta)
+        fc = scaled.unity_gain_hz()
+        return 180.0 + math.degrees(float(np.angle(self.open_loop_gain(fc))))
+
+    def compensated(self, *, beta: float = 1.0, overshoot: float = 0.05) -> "OpAmpModel":
+        """The same op-amp with its dominant pole moved (a larger compensation capacitor) so that a
+        loop with feedback factor ``beta`` has a closed-loop step ``overshoot`` (fraction, 0…0.5).
+
+        Exact for the two-pole model: the loop ``1 + β·A0/((1+s/ω1)(1+s/ω2))`` has damping
+        ``ζ = (ω1+ω2) / (2·√(ω1·ω2·(1+β·A0)))``; the overshoot fixes ``ζ = −ln OS/√(π² + ln² OS)``,
+        and the smaller root of ``ω1² + (2 − 4ζ²(1+βA0))·ω2·ω1 + ω2² = 0`` is the new dominant pole.
+        A single-pole or ideal op-amp never overshoots with a flat β and is returned unchanged.
+        """
+        if not 0 < overshoot < 0.5:
+            raise ConfigError(f"target overshoot must be in (0, 0.5), got {overshoot!r}")
+        if not 0 < beta <= 1:
+            raise ConfigError(f"feedback factor beta must be in (0, 1], got {beta!r}")
+        if self.kind != "two_pole":
+            return self
+        log_os = math.log(overshoot)
+        zeta = -log_os / math.sqrt(math.pi**2 + log_os**2)
+        w2 = 2 * math.pi * self.second_pole_hz
+        b = (2.0 - 4.0 * zeta**2 * (1.0 + beta * self.gain)) * w2
+        disc = b * b - 4.0 * w2 * w2
+        w1 = (-b - math.sqrt(disc)) / 2.0
+        new_gbw = w1 / (2 * math.pi) * self.gain
+        return replace(self, gbw_hz=min(new_gbw, self.gbw_hz))
+
+    # ------------------------------------------------------------------ netlist
+    @property
+    def subcircuit_name(self) -> str:
+        """``opamp_<kind>_<10 hex digits>``: the same parameters always give the same name."""
+        text = repr(sorted((k, repr(v)) for k, v in asdict(self).items()))
+        digest = hashlib.sha1(text.encode()).hexdigest()[:10]
+        return f"opamp_{self.kind}_{digest}"
+
+    def subcircuit(self) -> SubCircuit:
+        """The macromodel as a PySpice ``SubCircuit`` with pins ``inp inn out`` (plain ngspice syntax)."""
+        sub = SubCircuit(self.subcircuit_name, "inp", "inn", "out")
+        gnd = sub.gnd
+        plus = "inp"
+        if self.offset_v != 0.0:
+            # V n+ n- val sets v(n+) − v(n−) = val: the offset adds to the non-inverting input.
+            sub.V("os", "inp_os", "inp", self.offset_v)
+            plus = "inp_os"
+        if self.bias_a != 0.0:
+            # I n+ n- val drives val from n+ through the source to n-: current leaves the pin into the op-amp.
+            sub.I("bp", "inp", gnd, self.bias_a)
+            sub.I("bn", "inn", gnd, self.bias_a)
+        has_rails = self.v_low is not None
+        buffered = self.r_out_ohm > 0.0
+        if self.kind == "ideal":
+            last = "n1" if (has_rails or buffered) else "out"
+            sub.VCVS("a", last, gnd, plus, "inn", voltage_gain=self.gain)
+        else:
+            if self.slew_v_per_s is None:
+                sub.VCCS("in", gnd, "n1", plus, "inn", transconductance=1.0)
+            else:
+                imax = self.slew_current_a
+                sub.B("slew", gnd, "n1", current_expression=f"{imax!r}*tanh(v({plus},inn)/{imax!r})")
+            sub.R("1", "n1", gnd, self.gain)
+            sub.C("1", "n1", gnd, self.compensation_c_f)
+            last = "n1"
+            if self.kind == "two_pole":
+                sub.VCCS("p2", gnd, "n2", "n1", gnd, transconductance=1.0)
+                sub.R("2", "n2", gnd, 1.0)
+                sub.C("2", "n2", gnd, 1.0 / (2.0 * math.pi * self.second_pole_hz))
+                last = "n2"
+        if has_rails:
+            target = "nrail" if buffered else "out"
+            sub.B("rail", target, gnd, voltage_expression=self._rail_expression(last))
+            last = target
+        if buffered:
+            sub.VCVS("buf", "nbuf", gnd, last, gnd, voltage_gain=1.0)
+            sub.R("out", "nbuf", "out", self.r_out_ohm)
+        elif last in ("n1", "n2"):
+            # A pole node must not be loaded: buffer it to the pin.
+            sub.VCVS("buf", "out", gnd, last, gnd, voltage_gain=1.0)
+        return sub
+
+    def _rail_expression(self, node: str) -> str:
+        """Softplus clamp of ``v(node)`` into (v_low, v_high), written with max/abs so exp never overflows."""
+        lo, hi = self.v_low, self.v_high
+        knee = (hi - lo) * RAIL_KNEE_FRACTION
+
+        def softplus(arg: str) -> str:
+            return f"(max({arg},0)+ln(1+exp(-abs({arg}))))"
+
+        x = f"v({node})"
+        return (
+            f"{lo!r}+{knee!r}*{softplus(f'({x}-({lo!r}))/{knee!r}')}"
+            f"-{knee!r}*{softplus(f'({x}-({hi!r}))/{knee!r}')}"
+        )
+
+
+def add_opamp(circuit: Circuit, name: str, inp: str, inn: str, out: str, model: OpAmpModel) -> str:
+    """Add an instance ``X<name>`` of ``model`` between nodes ``inp``, ``inn`` → ``out``.
+
+    The subcircuit definition is added once per circuit (by its parameter-derived name). Returns the
+    instance's element name (``"X" + name``).
+    """
+    validate_name(name, "op-amp instance name")
+    for node in (inp, inn, out):
+        if node != 0 and node != "0":
+            validate_name(str(node), "op-amp node")
+    if model.subcircuit_name not in circuit.subcircuit_names:
+        circuit.subcircuit(model.subcircuit())
+    circuit.X(name, model.subcircuit_name, inp, inn, out)
+    return f"X{name}"
+
+
+def opamp_from_config(table: dict, where: str = "opamp") -> OpAmpModel:
+    """An :class:`OpAmpModel` from a scenario table, with engineering strings (``"1meg"``) accepted."""
+    from ..units import parse_si
+
+    allowed = {"kind", "gain", "gbw_hz", "second_pole_hz", "v_low", "v_high", "offset_v", "bias_a",
+               "slew_v_per_s", "r_out_ohm"}
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    values: dict = {}
+    for key, value in table.items():
+        values[key] = value if key == "kind" else parse_si(value, f"{where}.{key}")
+    try:
+        return OpAmpModel(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None

@@ -1,0 +1,160 @@
+"""Op-amp macromodels measured in real ngspice against their parameters."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PySpice.Spice.Netlist import Circuit
+
+from analogopt.blocks.opamp import OpAmpModel, add_opamp, opamp_from_config
+from analogopt.errors import ConfigError
+from analogopt.spice import ACSweep, DCSweep, NetlistDeck, NgspiceRunner, OperatingPoint, Transient, ngspice_available
+
+pytestmark = pytest.mark.skipif(not ngspice_available(), reason="ngspice not installed")
+
+RUNNER = NgspiceRunner(timeout_s=60)
+
+
+def _open_loop_ac(model: OpAmpModel):
+    circuit = Circuit("open loop ac")
+    circuit.V("in", "inp", circuit.gnd, "dc 0 ac 1")
+    add_opamp(circuit, "u1", "inp", circuit.gnd, "out", model)
+    deck = NetlistDeck(circuit, analyses=[ACSweep(1.0, 1e9, 200)], saves=["v(out)"])
+    w = RUNNER.run(deck).analysis("ac")
+    return w.axis, np.abs(w["out"])
+
+
+def _crossing(freq: np.ndarray, mag: np.ndarray, level: float) -> float:
+    """First frequency where the falling ``mag`` crosses ``level`` (log-log interpolation)."""
+    idx = int(np.argmax(mag < level))
+    lf, lm = np.log(freq[idx - 1 : idx + 1]), np.log(mag[idx - 1 : idx + 1])
+    return float(np.exp(np.interp(np.log(level), lm[::-1], lf[::-1])))
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6),
+        OpAmpModel(kind="single_pole", gain=2e4, gbw_hz=10e6),
+        OpAmpModel(kind="two_pole", gain=1e5, gbw_hz=1e6, second_pole_hz=20e6),
+    ],
+)
+def test_ac_gain_pole_and_unity_frequency_match_parameters(model: OpAmpModel) -> None:
+    freq, mag = _open_loop_ac(model)
+    assert mag[0] == pytest.approx(model.gain, rel=0.05)
+    f3db = _crossing(freq, mag, mag[0] / math.sqrt(2))
+    assert f3db == pytest.approx(model.dominant_pole_hz, rel=0.05)
+    fu = _crossing(freq, mag, 1.0)
+    assert fu == pytest.approx(model.gbw_hz, rel=0.05)
+    assert fu == pytest.approx(model.unity_gain_hz(), rel=0.01)
+
+
+def test_open_loop_dc_gain_from_operating_point() -> None:
+    model = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6)
+    circuit = Circuit("open loop dc")
+    circuit.V("in", "inp", circuit.gnd, 10e-6)
+    add_opamp(circuit, "u1", "inp", circuit.gnd, "out", model)
+    op = RUNNER.run(NetlistDeck(circuit, analyses=[OperatingPoint()])).analysis("op")
+    assert op.final(["out"])[0] / 10e-6 == pytest.approx(1e5, rel=0.05)
+
+
+def test_slew_rate_from_large_step() -> None:
+    model = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6, slew_v_per_s=1e6)
+    circuit = Circuit("slew")
+    circuit.PulseVoltageSource("in", "inp", circuit.gnd, initial_value=0, pulsed_value=4,
+                               delay_time=1e-6, rise_time=1e-9, fall_time=1e-9, pulse_width=1, period=2)
+    add_opamp(circuit, "u1", "inp", "out", "out", model)  # unity-gain follower
+    deck = NetlistDeck(circuit, analyses=[Transient(10e-6, max_step_s=10e-9, uic=False)], saves=["v(out)"])
+    w = RUNNER.run(deck).analysis("tran")
+    t, v = w.axis, w["out"]
+    t20, t80 = np.interp([0.8, 3.2], v[t > 1e-6], t[t > 1e-6])
+    measured = (3.2 - 0.8) / (t80 - t20)
+    assert measured == pytest.approx(1e6, rel=0.10)
+
+
+def test_output_stays_inside_rails_and_is_linear_between_them() -> None:
+    model = OpAmpModel(kind="two_pole", gain=1e5, gbw_hz=1e6, second_pole_hz=10e6, v_low=-2.0, v_high=3.0)
+    circuit = Circuit("rails")
+    circuit.V("in", "vin", circuit.gnd, 0)
+    # Non-inverting gain of 2: R1 = R2.
+    circuit.R("f", "out", "fb", 10e3)
+    circuit.R("g", "fb", circuit.gnd, 10e3)
+    add_opamp(circuit, "u1", "vin", "fb", "out", model)
+    w = RUNNER.run(NetlistDeck(circuit, analyses=[DCSweep("Vin", -5.0, 5.0, 0.05)])).analysis("dc")
+    vin, out = w.axis, w["out"]
+    assert out.max() <= 3.0 and out.min() >= -2.0
+    assert out.max() > 2.99 and out.min() < -1.99
+    linear = (vin > -0.9) & (vin < 1.4)
+    np.testing.assert_allclose(out[linear], 2 * vin[linear], atol=2e-3)
+
+
+def test_offset_bias_current_and_output_resistance() -> None:
+    model = OpAmpModel(kind="ideal", gain=1e6, offset_v=2e-3, bias_a=1e-6, r_out_ohm=100.0)
+    circuit = Circuit("nonideal")
+    # Follower whose + input sits behind 1 kΩ: bias current drops 1 mV across it.
+    circuit.R("s", "inp", circuit.gnd, 1e3)
+    add_opamp(circuit, "u1", "inp", "out", "out", model)
+    circuit.R("load", "out", circuit.gnd, 100.0)
+    op = RUNNER.run(NetlistDeck(circuit, analyses=[OperatingPoint()])).analysis("op")
+    # Loop gain ≈ A/2 (output divider 100 Ω / 100 Ω) keeps the follower exact: out = Vos − Ib·Rs.
+    assert op.final(["out"])[0] == pytest.approx(2e-3 - 1e-3, rel=1e-3)
+    # Open loop into the same load: the 100 Ω source resistance halves the output.
+    circuit = Circuit("rout")
+    circuit.V("in", "inp", circuit.gnd, 1e-6)
+    add_opamp(circuit, "u1", "inp", circuit.gnd, "out", OpAmpModel(gain=1e6, r_out_ohm=100.0))
+    circuit.R("load", "out", circuit.gnd, 100.0)
+    op = RUNNER.run(NetlistDeck(circuit, analyses=[OperatingPoint()])).analysis("op")
+    assert op.final(["out"])[0] == pytest.approx(0.5, rel=1e-6)
+
+
+def test_subcircuit_is_defined_once_and_named_by_parameters() -> None:
+    a = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6)
+    b = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6)
+    c = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=2e6)
+    assert a.subcircuit_name == b.subcircuit_name != c.subcircuit_name
+    circuit = Circuit("twice")
+    add_opamp(circuit, "u1", "a", "b", "o1", a)
+    add_opamp(circuit, "u2", "a", "b", "o2", b)
+    assert str(circuit).count(".subckt") == 1
+
+
+def test_compensation_reaches_target_phase_margin() -> None:
+    raw = OpAmpModel(kind="two_pole", gain=1e5, gbw_hz=10e6, second_pole_hz=1e6)
+    fixed = raw.compensated(overshoot=0.05)
+    assert raw.phase_margin_deg() < 30
+    assert 60 < fixed.phase_margin_deg() < 70
+    assert fixed.gbw_hz < raw.gbw_hz
+
+
+BAD = [
+    (dict(gain=-10.0), ConfigError, r"gain must be > 0"),
+    (dict(gain=0.0), ConfigError, r"gain must be > 0"),
+    (dict(kind="single_pole", gbw_hz=0.0), ConfigError, r"gbw_hz must be > 0"),
+    (dict(kind="single_pole", gbw_hz=-1e6), ConfigError, r"gbw_hz must be > 0"),
+    (dict(kind="single_pole"), ConfigError, r"gbw_hz must be > 0"),
+    (dict(kind="two_pole", gbw_hz=1e6), ConfigError, r"second_pole_hz must be > 0"),
+    (dict(kind="two_pole", gbw_hz=1e6, second_pole_hz=1.0), ConfigError, r"above the dominant pole"),
+    (dict(kind="ideal", gbw_hz=1e6), ConfigError, r"needs kind"),
+    (dict(kind="ideal", slew_v_per_s=1e6), ConfigError, r"needs kind"),
+    (dict(kind="triple_pole"), ConfigError, r"kind 'triple_pole' is unknown"),
+    (dict(v_low=1.0), ConfigError, r"both v_low and v_high"),
+    (dict(v_low=1.0, v_high=-1.0), ConfigError, r"v_low < v_high"),
+    (dict(r_out_ohm=-1.0), ConfigError, r"r_out_ohm must be ≥ 0"),
+    (dict(gain=float("nan")), ConfigError, r"finite"),
+    (dict(kind="single_pole", gbw_hz=1e6, slew_v_per_s=0.0), ConfigError, r"slew_v_per_s must be > 0"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, pattern", BAD)
+def test_bad_parameters_are_rejected(kwargs, error, pattern) -> None:
+    with pytest.raises(error, match=pattern):
+        OpAmpModel(**kwargs)
+
+
+def test_config_table_accepts_engineering_strings_and_rejects_unknown_keys() -> None:
+    model = opamp_from_config({"kind": "single_pole", "gain": "100k", "gbw_hz": "1meg"})
+    assert model.gain == 1e5 and model.gbw_hz == 1e6
+    with pytest.raises(ConfigError, match=r"opamp: unknown key\(s\) gbw"):
+        opamp_from_config({"gbw": 1e6})
