@@ -1,0 +1,86 @@
+"""Generator: the single-layer negative-feedback optimizer of 000 Fig. 2 as a circuit.
+
+Signal flow per weight i and sample k (000 §3, Eq. 8–12)::
+
+    z_k  = Σ_i x_ki · w_i                     data crossbar (VCCS array), node z<k>
+    q_k  = σ'(z_k)^p · (y_k − σ(z_k))         one small behavioral source per sample, node q<k>
+                                              (the σ'^p factor only for window / beta_pow error gains)
+    e_i  = Σ_k x_ki^p · q_k                   error crossbar U (VCCS array), node e<i>   (Eq. 12)
+    w'_i = A · e_i                            forward amplifier, node wp<i>
+    τ dw_i/dt = −w_i + γ · w'_i              RC low-pass weight integrator, node w<i>   (Eq. 10)
+
+The weights are capacitor voltages (V); every other quantity is a node voltage too. The loop gain is
+negative because U carries the sign of β = σ'·x (000 §3.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PySpice.Spice.Netlist import Circuit
+
+from ..blocks.activation import sigma_expr, slope_expr
+from ..blocks.integrator import RCLowPass
+from ..blocks.vccs_array import add_vccs_array
+from ..problems import NFSingleLayerProblem
+from ..spice.netlist import NetlistDeck, Transient, format_value, save_voltages
+from .base import AnalogCircuit
+
+#: Simulator accuracy used for co-simulation: tight enough that the weights agree with an exact ODE
+#: solution to ~1e-5 of their range, loose enough for ngspice to take large steps once the loop settles.
+DEFAULT_OPTIONS = {"reltol": 1e-5, "abstol": 1e-12, "vntol": 1e-7, "method": "gear"}
+
+
+def weight_node(i: int) -> str:
+    return f"w{i}"
+
+
+def build_nf_single(
+    problem: NFSingleLayerProblem, *, title: str = "negative feedback optimizer, single layer", points: int = 400
+) -> AnalogCircuit:
+    """The circuit, a transient over the problem's analog duration, and the weight probes.
+
+    ``points`` only sets ngspice's maximum step (duration/points); ngspice chooses the steps.
+    """
+    m, n = problem.n_samples, problem.n_weights
+    p = problem.error_power
+    circuit = Circuit(title)
+    z = [f"z{k}" for k in range(m)]
+    q = [f"q{k}" for k in range(m)]
+    e = [f"e{i}" for i in range(n)]
+    wp = [f"wp{i}" for i in range(n)]
+    w = [weight_node(i) for i in range(n)]
+
+    elements = add_vccs_array(circuit, "x", z, w, problem.x)
+
+    spec = problem.activation
+    windowed = problem.error_gain in ("window", "beta_pow")
+    for k in range(m):
+        zk = f"v({z[k]})"
+        diff = f"({format_value(problem.y[k])}-{sigma_expr(spec, zk)})"
+        if windowed:
+            window = f"({slope_expr(spec, zk)})"
+            diff = "*".join([diff] + [window] * p)
+        circuit.BehavioralSource(f"q{k}", q[k], circuit.gnd, voltage_expression=diff)
+    elements += m
+
+    elements += add_vccs_array(circuit, "u", e, q, (problem.x**p).T)
+
+    integrator = RCLowPass(tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
+    for i in range(n):
+        circuit.VCVS(f"fwd{i}", wp[i], circuit.gnd, e[i], circuit.gnd, problem.forward_gain)
+        integrator.add(circuit, f"lp{i}", wp[i], w[i], float(problem.w0[i]))
+    elements += n * (3 if problem.leak else 2) + n
+
+    duration = problem.duration_s
+    deck = NetlistDeck(
+        circuit,
+        analyses=[Transient(stop_s=duration, step_s=duration / points, max_step_s=duration / points)],
+        options=dict(DEFAULT_OPTIONS),
+        saves=save_voltages(w),
+    )
+    probes = {name: f"v({node})" for name, node in zip(problem.weight_names, w)}
+    notes = {
+        "integrator": f"RC low-pass, tau = {problem.tau_s:g} s, R = {integrator.r_ohm:g} ohm, C = {integrator.c_farad:g} F",
+        "activation": f"{spec.name} (comparator gain {spec.gain:g} V/V)",
+    }
+    return AnalogCircuit(deck=deck, probes=probes, element_count=elements, notes=notes)

@@ -1,0 +1,106 @@
+"""Co-simulation of the single-layer negative-feedback optimizer: ngspice beside the PyTorch twin.
+
+One :class:`~analogopt.problems.NFSingleLayerProblem` drives both sides; twin iteration ``j`` is
+aligned with analog time ``t = j·η·τ`` (000 Eq. 10: η = Δt/τ).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..circuits.base import AnalogCircuit
+from ..circuits.nf_single import build_nf_single
+from ..problems import NFSingleLayerProblem
+from ..progress import Progress, SilentProgress
+from ..reference.nf_single import NFSingleLayerTwin, gradient_descent, matched_gd_rate, mse
+from ..reference.trajectory import Trajectory
+from ..spice.runner import NgspiceRunner, Runner
+from ..spice.waveforms import Waveforms
+
+
+@dataclass(frozen=True)
+class CoSimResult:
+    """Both machines' histories on one iteration axis, and how far apart they are.
+
+    ``analog`` is the SPICE trajectory sampled at the twin's recorded iterations; ``analog_waveforms``
+    the raw ngspice output (time in s). ``trajectory_deviation`` is the largest |w_analog − w_digital|
+    over all aligned points divided by the weights' range; ``max_abs_deviation`` compares final weights.
+    """
+
+    problem: NFSingleLayerProblem
+    circuit: AnalogCircuit
+    analog: Trajectory
+    digital: Trajectory
+    baseline: Trajectory | None
+    analog_waveforms: Waveforms
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def max_abs_deviation(self) -> float:
+        return float(np.max(np.abs(self.analog.final_weights - self.digital.final_weights)))
+
+    @property
+    def weight_range(self) -> float:
+        both = np.concatenate([self.analog.weights.ravel(), self.digital.weights.ravel()])
+        return float(max(both.max() - both.min(), 1e-12))
+
+    @property
+    def trajectory_deviation(self) -> float:
+        return float(np.max(np.abs(self.analog.weights - self.digital.weights)) / self.weight_range)
+
+
+def cosimulate(
+    problem: NFSingleLayerProblem,
+    *,
+    runner: Runner | None = None,
+    run_dir: Path | None = None,
+    progress: Progress | None = None,
+    record_points: int = 400,
+    baseline: bool = True,
+    title: str = "negative feedback optimizer, single layer",
+) -> CoSimResult:
+    """Build the circuit, run ngspice and the twin (and the gradient-descent baseline), align them."""
+    progress = progress or SilentProgress()
+    runner = runner or NgspiceRunner()
+    timings: dict[str, float] = {}
+
+    progress.stage("netlist")
+    t0 = time.perf_counter()
+    circuit = build_nf_single(problem, title=title, points=record_points)
+    deck_text = circuit.deck.format()
+    timings["netlist_s"] = time.perf_counter() - t0
+
+    progress.stage("ngspice")
+    t0 = time.perf_counter()
+    result = runner.run(deck_text, run_dir=run_dir, progress=progress.update)
+    timings["spice_s"] = result.elapsed_s
+    timings["spice_wall_s"] = time.perf_counter() - t0
+    waves = result.analysis("tran")
+
+    progress.stage("digital twin")
+    t0 = time.perf_counter()
+    record_every = max(1, problem.iterations // record_points)
+    digital = NFSingleLayerTwin(problem).run(record_every=record_every)
+    timings["twin_s"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    probes = [circuit.probes[name] for name in problem.weight_names]
+    analog_w = waves.sample(probes, digital.iteration * problem.dt_s)
+    x = torch.as_tensor(problem.x)
+    y = torch.as_tensor(problem.y)
+    analog_loss = mse(x, y, torch.as_tensor(analog_w), problem.activation).numpy()
+    analog = Trajectory(digital.iteration.copy(), analog_w, analog_loss)
+    timings["align_s"] = time.perf_counter() - t0
+
+    gd = None
+    if baseline:
+        progress.stage("GD baseline")
+        t0 = time.perf_counter()
+        gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True)
+        timings["baseline_s"] = time.perf_counter() - t0
+    return CoSimResult(problem, circuit, analog, digital, gd, waves, timings)

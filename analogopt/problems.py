@@ -1,0 +1,129 @@
+"""Problem definitions shared by the circuit generators and the digital twins (numpy only).
+
+A problem is plain data: the training set, the network, the learning rule's constants. Both machines
+compile the same problem: :mod:`analogopt.circuits` into a netlist, :mod:`analogopt.reference` into a
+PyTorch twin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sign", "staircase")
+#: Activations with a jump: built as finite-gain, smoothly saturating comparators.
+COMPARATOR_ACTIVATIONS = ("sign", "staircase")
+ERROR_GAINS = ("x", "window", "beta_pow")
+
+
+@dataclass(frozen=True)
+class ActivationSpec:
+    """An activation σ as hardware builds it.
+
+    ``gain`` (V/V) is the comparator gain: ``sign`` is ``tanh(gain·z)``, the staircase of 000 Fig. 4a is
+    ``Σ_{c∈{−1,0,1}} tanh(gain·(z − c))`` (slope ``gain`` at each step), and ``relu``'s knee is the smooth
+    ``(z + √(z² + ε²))/2`` with ``ε = 1/gain`` V. ``slope`` is leaky_relu's negative-side slope. Identity
+    and tanh ignore ``gain``.
+    """
+
+    name: str
+    gain: float = 50.0
+    slope: float = 0.01
+
+    def __post_init__(self) -> None:
+        if self.name not in ACTIVATIONS:
+            raise ConfigError(f"unknown activation {self.name!r}; choose one of {', '.join(ACTIVATIONS)}")
+        if not (np.isfinite(self.gain) and self.gain > 0):
+            raise ConfigError(f"activation gain must be a finite number > 0 V/V, got {self.gain}")
+        if not (np.isfinite(self.slope) and 0 <= self.slope < 1):
+            raise ConfigError(f"leaky_relu slope must be in [0, 1), got {self.slope}")
+
+
+@dataclass(frozen=True)
+class NFSingleLayerProblem:
+    """The single-layer negative-feedback optimizer of 000 §3–§4.3 (Fig. 2, Eq. 8–12).
+
+    ``x``: inputs, shape (m samples, n weights), a bias column of ones included by the caller (000 §3.1);
+    ``y``: targets, shape (m,). The loop solves ``w = f⁻¹(y)`` for ``y' = σ(x·w)`` with the error
+    ``e = U (y − y')`` of Eq. 12, forward gain ``forward_gain`` (A), and weights behind first-order
+    low-pass filters ``τ dw/dt = −w + γ A e`` (Eq. 10; without ``leak`` the ``−w`` term is absent).
+
+    ``error_gain``: ``"x"`` (U = x, Eq. 12), ``"window"`` (U = σ'(z)·x, 000 §4.2) or ``"beta_pow"``
+    (U = β^power = (σ'(z)·x)^power, odd ``power``, 000 §5). ``eta`` = Δt/τ is the twin's learning rate;
+    ``iterations`` twin steps span the analog time ``iterations·eta·tau_s`` seconds.
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    activation: ActivationSpec
+    error_gain: str = "x"
+    power: int = 1
+    forward_gain: float = 1.0
+    gamma: float = 1.0
+    tau_s: float = 1e-3
+    eta: float = 1e-2
+    iterations: int = 1000
+    leak: bool = True
+    w0: np.ndarray | None = None
+    weight_names: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        x = np.asarray(self.x, dtype=np.float64)
+        y = np.asarray(self.y, dtype=np.float64)
+        if x.ndim != 2 or x.shape[0] < 1 or x.shape[1] < 1:
+            raise ConfigError(f"x must be a 2-D array (samples × weights), got shape {x.shape}")
+        if y.shape != (x.shape[0],):
+            raise ConfigError(f"shape mismatch: x has {x.shape[0]} samples but y has shape {y.shape}")
+        for name, arr in (("x", x), ("y", y)):
+            if not np.all(np.isfinite(arr)):
+                raise ConfigError(f"{name} contains NaN or inf")
+        if self.error_gain not in ERROR_GAINS:
+            raise ConfigError(f"unknown error gain {self.error_gain!r}; choose one of {', '.join(ERROR_GAINS)}")
+        if self.error_gain == "beta_pow" and (self.power < 1 or self.power % 2 == 0):
+            raise ConfigError(f"beta_pow needs an odd positive power n (000 §5), got {self.power}")
+        for name in ("forward_gain", "gamma", "tau_s", "eta"):
+            value = getattr(self, name)
+            if not (np.isfinite(value) and value > 0):
+                raise ConfigError(f"{name} must be a finite number > 0, got {value}")
+        if self.eta > 1:
+            raise ConfigError(f"eta = Δt/τ must be ≤ 1 for the discrete low-pass of Eq. 10, got {self.eta}")
+        if int(self.iterations) < 1:
+            raise ConfigError(f"iterations must be ≥ 1, got {self.iterations}")
+        w0 = np.zeros(x.shape[1]) if self.w0 is None else np.asarray(self.w0, dtype=np.float64)
+        if w0.shape != (x.shape[1],):
+            raise ConfigError(f"shape mismatch: {x.shape[1]} weights but initial weights have shape {w0.shape}")
+        if not np.all(np.isfinite(w0)):
+            raise ConfigError("initial weights contain NaN or inf")
+        names = self.weight_names or tuple(f"w{i}" for i in range(x.shape[1]))
+        if len(names) != x.shape[1]:
+            raise ConfigError(f"{len(names)} weight names for {x.shape[1]} weights")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", y)
+        object.__setattr__(self, "w0", w0)
+        object.__setattr__(self, "weight_names", tuple(names))
+        object.__setattr__(self, "iterations", int(self.iterations))
+
+    @property
+    def n_weights(self) -> int:
+        return self.x.shape[1]
+
+    @property
+    def n_samples(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def dt_s(self) -> float:
+        """Analog time of one twin iteration, Δt = η·τ (s)."""
+        return self.eta * self.tau_s
+
+    @property
+    def duration_s(self) -> float:
+        return self.iterations * self.dt_s
+
+    @property
+    def error_power(self) -> int:
+        """Exponent applied to x and σ' in U: n for beta_pow, else 1."""
+        return self.power if self.error_gain == "beta_pow" else 1

@@ -1,0 +1,115 @@
+"""Digital twin of the single-layer negative-feedback optimizer, and the gradient-descent baseline.
+
+The twin steps the discrete low-pass of 000 Eq. 10, ``w ← w + η(γ·A·e − w)`` with the error
+``e = U(y − y')`` of Eq. 12, vectorized over samples and weights (one matrix product per step).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..problems import ActivationSpec, NFSingleLayerProblem
+from .activations import sigma, sigma_ideal, sigma_slope
+from .trajectory import Trajectory
+
+
+def nf_error(
+    *, x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, activation: ActivationSpec, error_gain: str, power: int = 1
+) -> torch.Tensor:
+    """The error vector ``e`` of 000 Eq. 12 for weights ``w`` (n,), inputs ``x`` (m, n), targets ``y`` (m,).
+
+    ``error_gain`` "x": ``U = xᵀ``; "window": ``U = (σ'(z)·x)ᵀ`` (§4.2); "beta_pow": ``U = (σ'(z)·x)ᵀ``
+    raised element-wise to the odd ``power`` (§5).
+    """
+    z = x @ w
+    d = y - sigma(activation, z)
+    p = power if error_gain == "beta_pow" else 1
+    if error_gain in ("window", "beta_pow"):
+        d = d * sigma_slope(activation, z) ** p
+    return (x**p).T @ d if p != 1 else x.T @ d
+
+
+def mse(x: torch.Tensor, y: torch.Tensor, w: torch.Tensor, activation: ActivationSpec) -> torch.Tensor:
+    """Mean squared error of 000 Eq. 18 for each row of ``w`` (…, n) → (…)."""
+    return ((y - sigma(activation, w @ x.T)) ** 2).mean(dim=-1)
+
+
+class NFSingleLayerTwin:
+    """The twin of :class:`~analogopt.problems.NFSingleLayerProblem` in float64.
+
+    ``run()`` records every ``record_every``-th iteration (iteration 0 included) and the last one.
+    """
+
+    def __init__(self, problem: NFSingleLayerProblem) -> None:
+        self.problem = problem
+        self.x = torch.as_tensor(problem.x, dtype=torch.float64)
+        self.y = torch.as_tensor(problem.y, dtype=torch.float64)
+
+    def error(self, w: torch.Tensor) -> torch.Tensor:
+        p = self.problem
+        return nf_error(x=self.x, y=self.y, w=w, activation=p.activation, error_gain=p.error_gain, power=p.power)
+
+    def step(self, w: torch.Tensor) -> torch.Tensor:
+        """One iteration of Eq. 10 (without leak: ``w ← w + η·γ·A·e``)."""
+        p = self.problem
+        drive = p.gamma * p.forward_gain * self.error(w)
+        return w + p.eta * (drive - w if p.leak else drive)
+
+    def run(self, *, record_every: int = 1) -> Trajectory:
+        p = self.problem
+        w = torch.as_tensor(p.w0, dtype=torch.float64).clone()
+        record = set(range(0, p.iterations + 1, max(1, record_every))) | {p.iterations}
+        its, ws = [0], [w.clone()]
+        for t in range(1, p.iterations + 1):
+            w = self.step(w)
+            if t in record:
+                its.append(t)
+                ws.append(w.clone())
+        weights = torch.stack(ws)
+        loss = mse(self.x, self.y, weights, p.activation)
+        return Trajectory(np.array(its), weights.numpy(), loss.numpy())
+
+
+def gradient_descent(
+    problem: NFSingleLayerProblem,
+    *,
+    lr: float,
+    weight_decay: float = 0.0,
+    iterations: int | None = None,
+    record_every: int = 1,
+    ideal: bool = False,
+) -> Trajectory:
+    """Full-batch gradient descent on the MSE of Eq. 18 through autograd: ``w ← w − lr·(∇q + λ·w)``
+    (Eq. 21 with λ = ``weight_decay``).
+
+    With ``ideal`` the gradient flows through the textbook activation (for sign and the staircase its
+    derivative is zero almost everywhere, as in 000 Fig. 4b's SGD baseline); otherwise through the
+    same smooth hardware model the circuit builds. Recorded losses always use the hardware model, so
+    they are comparable with the loop's.
+    """
+    x = torch.as_tensor(problem.x, dtype=torch.float64)
+    y = torch.as_tensor(problem.y, dtype=torch.float64)
+    w = torch.as_tensor(problem.w0, dtype=torch.float64).clone().requires_grad_(True)
+    steps = problem.iterations if iterations is None else iterations
+    record = set(range(0, steps + 1, max(1, record_every))) | {steps}
+    its, ws = [0], [w.detach().clone()]
+    act = problem.activation
+    for t in range(1, steps + 1):
+        pred = sigma_ideal(act.name, x @ w, act.slope) if ideal else sigma(act, x @ w)
+        loss = ((y - pred) ** 2).mean()
+        (grad,) = torch.autograd.grad(loss, w)
+        with torch.no_grad():
+            w -= lr * (grad + weight_decay * w)
+        if t in record:
+            its.append(t)
+            ws.append(w.detach().clone())
+    weights = torch.stack(ws)
+    with torch.no_grad():
+        losses = mse(x, y, weights, problem.activation)
+    return Trajectory(np.array(its), weights.numpy(), losses.numpy())
+
+
+def matched_gd_rate(problem: NFSingleLayerProblem) -> float:
+    """GD learning rate equivalent to the loop's: e = (m/2)(−∇q) (000 §5), so lr = η·γ·A·m/2."""
+    return problem.eta * problem.gamma * problem.forward_gain * problem.n_samples / 2
