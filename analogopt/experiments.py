@@ -19,7 +19,7 @@ from .errors import ConfigError
 from .scenarios import Scenario
 
 KINDS: dict[str, str] = {
-    "nf_single": "analogopt.cosim.nf_single:NFSingleExperiment",
+    "nf_single": "analogopt.cosim.nf_experiment:NFSingleExperiment",
 }
 
 
