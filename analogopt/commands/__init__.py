@@ -1,0 +1,1 @@
+"""Sub-commands of the ``analogopt`` CLI (each module defines ``register(subparsers)``)."""

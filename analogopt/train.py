@@ -1,0 +1,281 @@
+"""Training harness for the learning-rule library: one resolved config → one trained network with
+per-epoch train/test accuracy and loss.
+
+Used by ``analogopt train`` (:mod:`analogopt.commands.train`) and by the ``rules_table`` scenarios
+(:mod:`analogopt.reference.table`). Everything is validated in :meth:`TrainConfig.from_dict` before
+any data is loaded, so a bad value is one :class:`~analogopt.errors.ConfigError` line.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import ConfigError
+
+DATASETS = ("mnist5k", "mnist_idx", "digits", "breast_cancer", "iris")
+OPTIMIZERS = ("sgd", "adam")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """A training run. ``hidden`` are the hidden layer sizes (input and output sizes come from the data).
+
+    ``loss="auto"``: ``bce`` with one output unit for two-class data, else ``cross_entropy``.
+    ``lr_decay``: the learning rate after ``t`` updates is ``lr / (1 + lr_decay·t)`` (001 §4.1 uses 1e-6).
+    ``train_limit``: use only the first N training samples (0 = all).
+    """
+
+    rule: str = "bp"
+    rule_options: dict[str, Any] = field(default_factory=dict)
+    data: str = "digits"
+    data_dir: str = ""
+    test_fraction: float = 0.2
+    train_limit: int = 0
+    hidden: tuple[int, ...] = (64,)
+    activation: str = "tanh"
+    negative_slope: float = 0.01
+    loss: str = "auto"
+    init: str = "xavier_normal"
+    mono: bool = False
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.1
+    lr_decay: float = 0.0
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any], where: str = "train") -> "TrainConfig":
+        """Validate ``values`` (unknown keys, types, ranges, rule/activation compatibility)."""
+        from .reference.nets import ACTIVATION_NAMES, INIT_SCHEMES
+        from .reference.rules import LOSSES, RULES
+
+        allowed = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - allowed)
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        v = dict(values)
+        if "hidden" in v:
+            hidden = v["hidden"]
+            if isinstance(hidden, str):
+                try:
+                    hidden = [int(s) for s in hidden.replace("-", ",").split(",") if s.strip()]
+                except ValueError:
+                    raise ConfigError(f"{where}: hidden/arch must be sizes like '100,100' or '100-100', got {v['hidden']!r}") from None
+            if not isinstance(hidden, (list, tuple)) or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
+                raise ConfigError(f"{where}: hidden must be a list of positive integers, got {v['hidden']!r}")
+            v["hidden"] = tuple(hidden)
+        cfg = cls(**v)
+        if cfg.rule not in RULES:
+            raise ConfigError(f"{where}: unknown rule {cfg.rule!r}; known rules: {', '.join(sorted(RULES))}")
+        if not isinstance(cfg.rule_options, dict):
+            raise ConfigError(f"{where}: rule_options must be a table")
+        if cfg.data not in DATASETS:
+            raise ConfigError(f"{where}: unknown data set {cfg.data!r}; offline sets: {', '.join(DATASETS)}")
+        if cfg.data == "mnist_idx" and not cfg.data_dir:
+            raise ConfigError(f"{where}: data 'mnist_idx' needs data_dir, the folder with the MNIST IDX files")
+        if cfg.activation not in ACTIVATION_NAMES:
+            raise ConfigError(f"{where}: unknown activation {cfg.activation!r}; known: {', '.join(ACTIVATION_NAMES)}")
+        if cfg.loss != "auto" and cfg.loss not in LOSSES:
+            raise ConfigError(f"{where}: unknown loss {cfg.loss!r}; known: auto, {', '.join(LOSSES)}")
+        if cfg.init not in INIT_SCHEMES:
+            raise ConfigError(f"{where}: unknown init {cfg.init!r}; known: {', '.join(INIT_SCHEMES)}")
+        if cfg.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"{where}: unknown optimizer {cfg.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("train_limit", 0)):
+            val = getattr(cfg, name)
+            if isinstance(val, bool) or not isinstance(val, int) or val < lo:
+                raise ConfigError(f"{where}: {name} must be an integer ≥ {lo}, got {val!r}")
+        for name in ("lr",):
+            if not (isinstance(getattr(cfg, name), (int, float)) and getattr(cfg, name) > 0):
+                raise ConfigError(f"{where}: {name} must be > 0, got {getattr(cfg, name)!r}")
+        if not 0.0 <= cfg.momentum < 1.0:
+            raise ConfigError(f"{where}: momentum must be in [0, 1), got {cfg.momentum}")
+        if cfg.lr_decay < 0:
+            raise ConfigError(f"{where}: lr_decay must be ≥ 0, got {cfg.lr_decay}")
+        if not 0.0 < cfg.test_fraction < 1.0:
+            raise ConfigError(f"{where}: test_fraction must be in (0, 1), got {cfg.test_fraction}")
+        if cfg.rule == "mdfa" and not cfg.mono:
+            raise ConfigError(f"{where}: rule 'mdfa' trains mono-nets; set mono = true (004 Def. 1)")
+        return cfg
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["hidden"] = list(self.hidden)
+        return d
+
+
+def load_data(cfg: TrainConfig):
+    """The config's data as a :class:`~analogopt.data.tabular.Split` (train limited to ``train_limit``)."""
+    from .data.tabular import Split, load_tabular
+
+    if cfg.data == "mnist5k":
+        from .data.mnist import load_mnist5k
+
+        split = load_mnist5k(test_fraction=cfg.test_fraction, seed=cfg.seed)
+    elif cfg.data == "mnist_idx":
+        from .data.idx import load_mnist_idx
+
+        x_tr, y_tr = load_mnist_idx(cfg.data_dir, kind="train")
+        x_te, y_te = load_mnist_idx(cfg.data_dir, kind="test")
+        split = Split(x_tr, y_tr, x_te, y_te, tuple(f"px{i}" for i in range(x_tr.shape[1])), tuple(str(i) for i in range(10)))
+    else:
+        split = load_tabular(cfg.data, test_fraction=cfg.test_fraction, seed=cfg.seed)
+    if cfg.train_limit:
+        split = Split(split.x_train[: cfg.train_limit], split.y_train[: cfg.train_limit], split.x_test, split.y_test,
+                      split.feature_names, split.class_names)
+    return split
+
+
+def build(cfg: TrainConfig, n_in: int, n_classes: int):
+    """Network, resolved loss and rule for ``cfg`` on data with ``n_in`` features and ``n_classes`` classes."""
+    from .reference.nets import mlp
+    from .reference.rules import make_rule
+
+    loss = cfg.loss
+    if loss == "auto":
+        loss = "bce" if n_classes == 2 else "cross_entropy"
+    n_out = 1 if loss == "bce" else n_classes
+    net = mlp([n_in, *cfg.hidden, n_out], cfg.activation, negative_slope=cfg.negative_slope, mono=cfg.mono,
+              init=cfg.init, seed=cfg.seed)
+    options = dict(cfg.rule_options)
+    options.setdefault("seed", cfg.seed + 1000)
+    if "loss" in options:
+        raise ConfigError("rule_options: set the loss with the top-level 'loss' key")
+    rule = make_rule(cfg.rule, net, loss=loss, **options)
+    return net, loss, rule
+
+
+def _accuracy_and_loss(net, x, y, loss: str) -> tuple[float, float]:
+    import torch
+
+    from .reference.rules import loss_value
+
+    with torch.no_grad():
+        out = net(x)
+        value = float(loss_value(out, y, loss))
+        pred = (out[:, 0] > 0).long() if loss == "bce" else out.argmax(1)
+        return float((pred == y).double().mean()), value
+
+
+def train(cfg: TrainConfig, progress=None) -> dict[str, Any]:
+    """Train and return the history: per-epoch (0 = before training) accuracies and losses, timing."""
+    import torch
+
+    from .reference.rules import train_step
+
+    split = load_data(cfg)
+    x_tr = torch.as_tensor(np.ascontiguousarray(split.x_train), dtype=torch.float32)
+    x_te = torch.as_tensor(np.ascontiguousarray(split.x_test), dtype=torch.float32)
+    y_tr = torch.as_tensor(split.y_train, dtype=torch.int64)
+    y_te = torch.as_tensor(split.y_test, dtype=torch.int64)
+    n_classes = int(max(y_tr.max(), y_te.max())) + 1
+    net, loss, rule = build(cfg, x_tr.shape[1], n_classes)
+    params = [p for p in net.parameters()]
+    if cfg.optimizer == "sgd":
+        opt = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum)
+    else:
+        opt = torch.optim.Adam(params, lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda t: 1.0 / (1.0 + cfg.lr_decay * t)) if cfg.lr_decay else None
+    gen = torch.Generator().manual_seed(cfg.seed)
+    hist: dict[str, list[float]] = {k: [] for k in ("train_accuracy", "test_accuracy", "train_loss", "test_loss")}
+
+    def record() -> None:
+        for part, (x, y) in (("train", (x_tr, y_tr)), ("test", (x_te, y_te))):
+            acc, val = _accuracy_and_loss(net, x, y, loss)
+            hist[f"{part}_accuracy"].append(acc)
+            hist[f"{part}_loss"].append(val)
+
+    record()
+    n = x_tr.shape[0]
+    steps, diverged, t0 = 0, False, time.perf_counter()
+    for epoch in range(cfg.epochs):
+        order = torch.randperm(n, generator=gen)
+        for start in range(0, n, cfg.batch_size):
+            idx = order[start : start + cfg.batch_size]
+            value = train_step(rule, opt, x_tr[idx], y_tr[idx])
+            if sched is not None:
+                sched.step()
+            steps += 1
+            if not math.isfinite(float(value)) or not all(bool(torch.isfinite(p).all()) for p in params[-2:]):
+                diverged = True
+                break
+        record()
+        if progress is not None:
+            progress.update((epoch + 1) / cfg.epochs, f"epoch {epoch + 1}/{cfg.epochs}")
+        if diverged:
+            break
+    elapsed = time.perf_counter() - t0
+    return {
+        "config": cfg.to_dict(),
+        "loss": loss,
+        "rule_options": {k: v for k, v in rule.options().items()},
+        "architecture": [x_tr.shape[1], *cfg.hidden, net.out_features],
+        "n_train": int(n),
+        "n_test": int(x_te.shape[0]),
+        "epochs": list(range(len(hist["train_accuracy"]))),
+        **hist,
+        "final_train_accuracy": hist["train_accuracy"][-1],
+        "final_test_accuracy": hist["test_accuracy"][-1],
+        "steps": steps,
+        "train_time_s": elapsed,
+        "ms_per_step": 1e3 * elapsed / max(steps, 1),
+        "diverged": diverged,
+        "weights_nonnegative": net.weights_nonnegative() if cfg.mono else None,
+    }
+
+
+def plot_curves(series: dict[str, dict[str, list[float]]], title: str):
+    """Accuracy (left) and loss (right) against epoch; ``series`` maps a label to a history dict."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, (label, h) in enumerate(series.items()):
+        color = f"C{i % 10}"
+        ep = list(range(len(h["train_accuracy"])))
+        ax_acc.plot(ep, [100 * a for a in h["train_accuracy"]], color=color, ls="-", label=f"{label} train")
+        ax_acc.plot(ep, [100 * a for a in h["test_accuracy"]], color=color, ls="--", label=f"{label} test")
+        ax_loss.plot(ep, h["train_loss"], color=color, ls="-", label=f"{label} train")
+        ax_loss.plot(ep, h["test_loss"], color=color, ls="--", label=f"{label} test")
+    ax_acc.set(xlabel="epoch", ylabel="accuracy (%)", title=title)
+    ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log")
+    ax_acc.grid(alpha=0.3)
+    ax_loss.grid(alpha=0.3)
+    ax_acc.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def report_markdown(result: dict[str, Any]) -> str:
+    """A short readable report of one training run."""
+    cfg = result["config"]
+    lines = [
+        f"# analogopt train: rule `{cfg['rule']}` on `{cfg['data']}`",
+        "",
+        f"Architecture {'-'.join(str(s) for s in result['architecture'])}, activation `{cfg['activation']}`, "
+        f"loss `{result['loss']}`, {cfg['optimizer']} lr {cfg['lr']}, batch {cfg['batch_size']}, {cfg['epochs']} epochs, "
+        f"seed {cfg['seed']}, init `{cfg['init']}`{', mono-net' if cfg['mono'] else ''}.",
+        f"Train {result['n_train']} / test {result['n_test']} samples; {result['steps']} steps, "
+        f"{result['ms_per_step']:.2f} ms/step.",
+        "",
+        "| epoch | train acc (%) | test acc (%) | train loss | test loss |",
+        "|---:|---:|---:|---:|---:|",
+    ]
+    for i in result["epochs"]:
+        lines.append(f"| {i} | {100 * result['train_accuracy'][i]:.2f} | {100 * result['test_accuracy'][i]:.2f} | "
+                     f"{result['train_loss'][i]:.4f} | {result['test_loss'][i]:.4f} |")
+    if result["diverged"]:
+        lines += ["", "**The run diverged** (non-finite loss or weights); training stopped early."]
+    if result["rule_options"]:
+        lines += ["", "Rule options: " + ", ".join(f"`{k}={v}`" for k, v in sorted(result["rule_options"].items()))]
+    lines += ["", "Files: `metrics.json` (history), `config.json` (resolved config), `curves.png`."]
+    return "\n".join(lines) + "\n"
