@@ -36,6 +36,8 @@ _CONVERGENCE_FAILURES = [
     re.compile(r"no convergence in dc", re.I),
 ]
 
+_FATAL = re.compile(r"timestep too small|transient solution failed|simulation\(s\) aborted|analysis failed", re.I)
+
 _SUGGESTION = (
     "try: lower the comparator or amplifier gain at that node, loosen .options reltol (e.g. 1e-3), "
     "use .options method=gear, or give the node a DC path to ground"
@@ -78,6 +80,11 @@ def raise_for_output(
         if match:
             detail = match.group(1).strip(" :")
             raise NetlistError(f"{what}{f' ({detail})' if detail else ''} (netlist {netlist})")
+    # gmin/source stepping failures are often rescued by the next strategy: they only explain a run
+    # that actually failed.
+    failed = returncode not in (0, None) or not raw_exists or _FATAL.search(text) is not None
+    if not failed:
+        return
     for pattern in _CONVERGENCE_FAILURES:
         if pattern.search(text):
             node = failed_node(text)
@@ -88,7 +95,6 @@ def raise_for_output(
                 node=node,
                 **context,
             )
-    if returncode not in (0, None) or not raw_exists:
-        errors = [l.strip() for l in text.splitlines() if l.strip().lower().startswith("error")]
-        detail = errors[-1] if errors else f"exit status {returncode}, no raw file written"
-        raise SimulationError(f"ngspice failed: {detail} (netlist {netlist})", **context)
+    errors = [line.strip() for line in text.splitlines() if line.strip().lower().startswith("error")]
+    detail = errors[-1] if errors else f"exit status {returncode}, raw file {'written' if raw_exists else 'missing'}"
+    raise SimulationError(f"ngspice failed: {detail} (netlist {netlist})", **context)

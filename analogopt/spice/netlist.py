@@ -123,10 +123,11 @@ class NetlistDeck:
 
     def format(self) -> str:
         """The whole netlist as text, ending in ``.end``."""
-        body = str(self.circuit).rstrip("\n")
-        first, _, rest = body.partition("\n")
-        title = first[len(".title ") :] if first.startswith(".title ") else first
-        lines = [f"* {validate_title(title)}", rest] if rest else [f"* {validate_title(title)}"]
+        title = validate_title(str(self.circuit.title))
+        body = str(self.circuit)
+        head = f".title {title}\n"
+        rest = body[len(head) :].rstrip("\n") if body.startswith(head) else body.rstrip("\n")
+        lines = [f"* {title}", rest] if rest else [f"* {title}"]
         if self.options:
             opts = " ".join(
                 f"{validate_name(k, 'option')}={v if isinstance(v, str) else format_value(v)}"

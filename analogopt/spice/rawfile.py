@@ -71,7 +71,7 @@ def _read_plot(data: bytes, pos: int, path) -> tuple[Waveforms, int]:
         raise SimulationError(f"raw file {path} is ASCII; analogopt reads ngspice's default binary raw files")
     plotname = header.get("plotname", "").lower()
     analysis = _ANALYSIS.get(plotname, plotname.split()[0] if plotname else "unknown")
-    axis = np.real(table[:, 0])
+    axis = np.array(np.real(table[:, 0]))
     signals = {name: np.array(table[:, i]) for i, name in enumerate(names) if i > 0}
     if analysis in ("tran", "dc", "op"):
         signals = {k: np.real(v) for k, v in signals.items()}

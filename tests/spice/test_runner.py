@@ -1,0 +1,100 @@
+import math
+
+import numpy as np
+import pytest
+from PySpice.Spice.Netlist import Circuit
+
+from analogopt.errors import ConvergenceError, NetlistError, SimulationTimeoutError
+from analogopt.spice import (
+    DCSweep, NetlistDeck, NgspiceRunner, OperatingPoint, SharedLibraryRunner, Transient, read_raw, validate_name,
+)
+
+
+def rc_deck(tau_s=1e-3):
+    c = Circuit("rc discharge")
+    c.R(1, "a", c.gnd, 1e3)
+    c.C(1, "a", c.gnd, tau_s / 1e3, initial_condition=1.0)
+    return NetlistDeck(c, [Transient(5 * tau_s)], options={"reltol": 1e-6}, saves=["v(a)"])
+
+
+def test_rc_transient_matches_exponential(tmp_path):
+    result = NgspiceRunner().run(rc_deck(), run_dir=tmp_path)
+    w = result.analysis("tran")
+    assert (tmp_path / "netlist.cir").exists()
+    expected = np.exp(-w.axis / 1e-3)
+    assert np.max(np.abs(w["a"] - expected)) < 1e-3
+    assert w.sample(["v(a)"], np.array([1e-3]))[0, 0] == pytest.approx(math.exp(-1), rel=1e-3)
+
+
+def test_progress_reaches_one():
+    seen = []
+    NgspiceRunner().run(rc_deck(), progress=seen.append)
+    assert seen and seen[-1] == 1.0
+
+
+def test_shared_library_runner_agrees_with_subprocess():
+    a = NgspiceRunner().run(rc_deck()).analysis("tran")
+    b = SharedLibraryRunner().run(rc_deck()).analysis("tran")
+    assert b["a"][-1] == pytest.approx(a["a"][-1], rel=1e-9)
+
+
+def test_unknown_subcircuit_is_a_netlist_error():
+    c = Circuit("bad")
+    c.X("u1", "nosuchblock", "a", c.gnd)
+    c.R(1, "a", c.gnd, 1)
+    with pytest.raises(NetlistError, match="unknown subcircuit"):
+        NgspiceRunner().run(NetlistDeck(c, [OperatingPoint()]))
+
+
+def test_timestep_too_small_names_the_node():
+    c = Circuit("stiff")
+    c.C(1, "b", c.gnd, 1e-12, initial_condition=0.1)
+    c.BehavioralSource(1, c.gnd, "b", current_expression="1e-3*exp(2000*v(b))")
+    deck = NetlistDeck(c, [Transient(1e-6, step_s=1e-9)], options={"itl4": 5})
+    with pytest.raises(ConvergenceError) as info:
+        NgspiceRunner().run(deck)
+    assert info.value.node == "b"
+    assert "node b" in str(info.value) and "try" in str(info.value)
+
+
+def test_informational_output_is_not_an_error():
+    # A floating node makes ngspice print "singular matrix" and step gmin, then succeed.
+    c = Circuit("gmin")
+    c.R(1, "a", "b", 1e3)
+    c.V(1, "c", c.gnd, 1.0)
+    result = NgspiceRunner().run(NetlistDeck(c, [OperatingPoint()]))
+    assert result.analysis("op")["c"][0] == pytest.approx(1.0)
+    assert any("singular" in w.lower() for w in result.warnings)
+
+
+def test_timeout_kills_the_run():
+    c = Circuit("long")
+    c.R(1, "a", c.gnd, 1e3)
+    c.BehavioralSource(1, "a", c.gnd, voltage_expression="sin(2*3.14159*1e9*time)")
+    deck = NetlistDeck(c, [Transient(1.0, step_s=1e-10, max_step_s=1e-10)])
+    with pytest.raises(SimulationTimeoutError, match="exceeded"):
+        NgspiceRunner(timeout_s=0.5).run(deck)
+
+
+def test_dc_sweep_and_raw_reader(tmp_path):
+    c = Circuit("divider")
+    c.V("in", "i", c.gnd, 0)
+    c.R(1, "i", "o", 1e3)
+    c.R(2, "o", c.gnd, 3e3)
+    NgspiceRunner().run(NetlistDeck(c, [DCSweep("vin", 0, 4, 1)]), run_dir=tmp_path)
+    (plot,) = read_raw(tmp_path / "out.raw")
+    assert plot.analysis == "dc"
+    np.testing.assert_allclose(plot["o"], 0.75 * plot.axis, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["a b", "x\n.control", "", "1abc", "w;shell rm"])
+def test_names_that_could_inject_lines_are_rejected(name):
+    with pytest.raises(NetlistError, match="not a valid SPICE name"):
+        validate_name(name)
+
+
+def test_title_cannot_inject_lines():
+    c = Circuit("ok\n.control\nshell ls")
+    c.R(1, "a", c.gnd, 1)
+    with pytest.raises(NetlistError, match="one line"):
+        NetlistDeck(c, [OperatingPoint()]).format()
