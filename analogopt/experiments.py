@@ -20,6 +20,8 @@ from .scenarios import Scenario
 
 KINDS: dict[str, str] = {
     "nf_single": "analogopt.cosim.nf_experiment:NFSingleExperiment",
+    "inverse_loop": "analogopt.cosim.inverse:InverseLoopExperiment",
+    "log_amp": "analogopt.cosim.inverse:LogAmpExperiment",
 }
 
 

@@ -1,0 +1,558 @@
+"""Experiments for the function-inverting loop (scenario kind ``inverse_loop``) and the log amplifier
+(scenario kind ``log_amp``): SPICE curves beside their digital twins (000 §2, Eq. 1–7, Fig. 1).
+
+Both run small DC sweeps (and, for the log amp, two transients) in ngspice with tight tolerances:
+the finite-gain error of Eq. 5 is ``~1/A`` of the signal (1e-5 at A = 1e5), far below ngspice's default
+``reltol = 1e-3``, so the decks set ``reltol = 1e-9`` to resolve it (see docs/opamp.md).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, replace
+from typing import Any, ClassVar
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..blocks.logamp import JunctionModel
+from ..blocks.opamp import OpAmpModel, opamp_from_config
+from ..circuits.inverse_loop import inverse_loop_circuit
+from ..circuits.log_amp import log_amp_circuit
+from ..errors import ConfigError
+from ..progress import Progress
+from ..reference import inverse as twin
+from ..results import RunDirectory
+from ..scenarios import Scenario, reject_unknown, section
+from ..spice import DCSweep, NetlistDeck, NgspiceRunner, Transient
+from ..units import parse_si
+
+#: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
+TIGHT_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-18}
+#: Junction decks also shrink GMIN (a 1e-12 S leak across each junction is 0.05 % of 1 nA).
+JUNCTION_OPTIONS: dict[str, float] = {**TIGHT_OPTIONS, "gmin": 1e-15}
+
+
+def _number(table: dict, key: str, default: Any, where: str) -> float:
+    return parse_si(table.get(key, default), f"{where}.{key}")
+
+
+def _numbers(table: dict, key: str, default: list, where: str) -> list[float]:
+    value = table.get(key, default)
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{where}.{key} must be a non-empty list, got {value!r}")
+    return [parse_si(v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
+
+
+def relative_error(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``|value − reference| / max(|reference|, 1e-3·full scale)``: pointwise relative error whose
+    floor keeps zero crossings (cubic, tanh at x_i = 0) from dividing by zero."""
+    full_scale = float(np.max(np.abs(reference)))
+    return np.abs(value - reference) / np.maximum(np.abs(reference), 1e-3 * full_scale)
+
+
+def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ``log10 y`` against ``log10 x``."""
+    return float(np.polyfit(np.log10(x), np.log10(y), 1)[0])
+
+
+# ============================================================================ inverse loop
+@dataclass(frozen=True)
+class InverseLoopExperiment:
+    """Sweep ``x_i`` through loops ``x_o = A·(x_i − B(x_o))`` for each function and gain; compare
+    with the finite-A twin (Eq. 5) and with the ideal inverse ``B⁻¹`` (Eq. 7)."""
+
+    kind: ClassVar[str] = "inverse_loop"
+    functions: tuple[str, ...]
+    gains: tuple[float, ...]
+    points: int
+    opamp: OpAmpModel
+    title: str = "inverse loop"
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> "InverseLoopExperiment":
+        where = scenario.name
+        reject_unknown(scenario.config, {"kind", "title", "description", "loop", "opamp"}, where)
+        loop = section(scenario.config, "loop", where)
+        reject_unknown(loop, {"functions", "gains", "points"}, f"{where} [loop]")
+        functions = loop.get("functions", ["cubic", "exp", "tanh"])
+        if not isinstance(functions, list) or not functions:
+            raise ConfigError(f"{where}: loop.functions must be a non-empty list of names")
+        for name in functions:
+            twin.feedback_function(name)
+        gains = _numbers(loop, "gains", [1e2, 1e3, 1e4, 1e5], f"{where}: loop")
+        for g in gains:
+            if not g > 0:
+                raise ConfigError(f"{where}: loop.gains must be > 0 V/V, got {g!r}")
+        points = loop.get("points", 201)
+        if isinstance(points, bool) or not isinstance(points, int) or not 5 <= points <= 10001:
+            raise ConfigError(f"{where}: loop.points must be an integer in [5, 10001], got {points!r}")
+        table = dict(section(scenario.config, "opamp", where))
+        reject_unknown(table, {"kind", "gbw_hz", "second_pole_hz", "offset_v"}, f"{where} [opamp] (gain comes from loop.gains)")
+        opamp = opamp_from_config({**table, "gain": max(gains)}, f"{where}: opamp")
+        return cls(functions=tuple(functions), gains=tuple(sorted(gains)), points=points, opamp=opamp,
+                   title=scenario.title)
+
+    def run(self, out: RunDirectory, progress: Progress) -> dict:
+        runner = NgspiceRunner(timeout_s=120)
+        results: dict[str, dict] = {}
+        curves: dict[str, dict] = {}
+        for n, function in enumerate(self.functions):
+            progress.stage(f"ngspice {function}")
+            fn = twin.feedback_function(function)
+            lo, hi = fn.default_sweep
+            generated = inverse_loop_circuit(function, [replace(self.opamp, gain=g) for g in self.gains])
+            deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, (hi - lo) / (self.points - 1))],
+                               options=TIGHT_OPTIONS)
+            text = deck.format()
+            out.write_text(f"netlist_{function}.cir", text)
+            if n == 0:
+                out.write_text("netlist.cir", text)
+            wave = runner.run(deck).analysis("dc")
+            x_i = wave.axis
+            ideal = twin.ideal_inverse(x_i, function)
+            spice = np.stack([wave[generated.probes[f"x_o[{k}]"]] for k in range(len(self.gains))])
+            model = np.stack([twin.solve_closed_loop(x_i, function, gain=g, offset=self.opamp.offset_v) for g in self.gains])
+            err_spice = np.mean(np.abs(spice - ideal), axis=1)
+            err_twin = np.mean(np.abs(model - ideal), axis=1)
+            results[function] = {
+                "sweep": [float(lo), float(hi)],
+                "max_rel_error_vs_ideal_inverse_at_max_gain": float(relative_error(spice[-1], ideal).max()),
+                "max_rel_dev_spice_vs_twin": float(max(relative_error(s, m).max() for s, m in zip(spice, model))),
+                "mean_abs_error_vs_gain_spice": err_spice.tolist(),
+                "mean_abs_error_vs_gain_twin": err_twin.tolist(),
+                "error_slope_spice": loglog_slope(np.array(self.gains), err_spice) if len(self.gains) > 1 else None,
+                "error_slope_twin": loglog_slope(np.array(self.gains), err_twin) if len(self.gains) > 1 else None,
+            }
+            curves[function] = {"x_i": x_i, "spice": spice, "twin": model, "ideal": ideal}
+            progress.update((n + 1) / len(self.functions))
+        self._plot(out, curves, results)
+        worst_twin = max(r["max_rel_dev_spice_vs_twin"] for r in results.values())
+        worst_ideal = max(r["max_rel_error_vs_ideal_inverse_at_max_gain"] for r in results.values())
+        slopes = [r["error_slope_spice"] for r in results.values() if r["error_slope_spice"] is not None]
+        metrics = {
+            "kind": self.kind,
+            "gains": list(self.gains),
+            "functions": results,
+            "ngspice_options": TIGHT_OPTIONS,
+            "summary": (f"max rel. error vs B⁻¹ at A={self.gains[-1]:g}: {worst_ideal:.2e}; SPICE vs finite-A twin: "
+                        f"{worst_twin:.2e}; error-vs-A slopes: {', '.join(f'{s:.3f}' for s in slopes)}"),
+        }
+        out.write_json("metrics.json", metrics)
+        out.write_text("report.md", self._report(results, metrics))
+        return metrics
+
+    def _plot(self, out: RunDirectory, curves: dict, results: dict) -> None:
+        fig = Figure(figsize=(4.2 * len(curves), 3.6))
+        axes = fig.subplots(1, len(curves), squeeze=False)[0]
+        for ax, (function, c) in zip(axes, curves.items()):
+            ax.plot(c["x_i"], c["ideal"], "k-", lw=3, alpha=0.3, label="B⁻¹(x_i) (Eq. 7)")
+            for k, g in enumerate(self.gains):
+                ax.plot(c["x_i"], c["spice"][k], "o", ms=2, label=f"SPICE A={g:g}")
+                ax.plot(c["x_i"], c["twin"][k], "-", lw=0.8, label=f"twin A={g:g}")
+            ax.set_title(f"B = {function}")
+            ax.set_xlabel("x_i (V)")
+            ax.set_ylabel("x_o (V)")
+        axes[0].legend(fontsize=6)
+        out.save_figure("transfer.png", fig)
+
+        fig = Figure(figsize=(5, 4))
+        ax = fig.subplots()
+        gains = np.array(self.gains)
+        for function, r in results.items():
+            line = ax.loglog(gains, r["mean_abs_error_vs_gain_twin"], "-", label=f"{function} twin")[0]
+            ax.loglog(gains, r["mean_abs_error_vs_gain_spice"], "o", color=line.get_color(),
+                      label=f"{function} SPICE (slope {r['error_slope_spice']:.3f})" if r["error_slope_spice"] else function)
+        ax.set_xlabel("forward gain A (V/V)")
+        ax.set_ylabel("mean |x_o − B⁻¹(x_i)| (V)")
+        ax.set_title("Eq. 5: the inversion error falls as 1/A")
+        ax.legend(fontsize=7)
+        out.save_figure("error_vs_gain.png", fig)
+
+    def _report(self, results: dict, metrics: dict) -> str:
+        lines = [f"# {self.title}", "", "Loop of 000 Fig. 1a: op-amp forward gain A, feedback B(x_o) as an ngspice "
+                 "B-source; DC sweep of x_i. Twin: exact root of 000 Eq. 5, x_i = x_o/A + B(x_o).", "",
+                 f"Op-amp: {self.opamp.kind}, gains {', '.join(f'{g:g}' for g in self.gains)}; "
+                 f"ngspice options {TIGHT_OPTIONS}.", "",
+                 "| B | sweep x_i | max rel. err vs B⁻¹ (A max) | max rel. dev SPICE vs twin | error slope SPICE | twin |",
+                 "|---|---|---|---|---|---|"]
+        for function, r in results.items():
+            slope = "–" if r["error_slope_spice"] is None else f"{r['error_slope_spice']:.4f}"
+            slope_t = "–" if r["error_slope_twin"] is None else f"{r['error_slope_twin']:.4f}"
+            lines.append(f"| {function} | {r['sweep'][0]:g} … {r['sweep'][1]:g} | "
+                         f"{r['max_rel_error_vs_ideal_inverse_at_max_gain']:.2e} | {r['max_rel_dev_spice_vs_twin']:.2e} | "
+                         f"{slope} | {slope_t} |")
+        lines += ["", "Relative errors use max(|reference|, 1e-3·full scale) as denominator.", "",
+                  "![transfer](transfer.png)", "", "![error vs gain](error_vs_gain.png)", "",
+                  f"Summary: {metrics['summary']}", ""]
+        return "\n".join(lines)
+
+
+# ============================================================================ log amp
+def _junction_from(table: dict, where: str) -> JunctionModel:
+    reject_unknown(table, {"type", "is_a", "n", "bf", "eg_ev", "xti"}, f"{where} [device]")
+    values: dict[str, Any] = {"device": table.get("type", "diode")}
+    for key in ("is_a", "n", "bf", "eg_ev", "xti"):
+        if key in table:
+            values[key] = parse_si(table[key], f"{where}: device.{key}")
+    try:
+        return JunctionModel(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _positive_current(value: float, name: str) -> float:
+    if not value > 0:
+        raise ConfigError(f"{name} must be a positive current in A (a log amp takes only I > 0), got {value!r}")
+    return value
+
+
+def _overshoot(t: np.ndarray, v: np.ndarray, v0: float, v1: float, t0: float) -> float:
+    """Peak excursion beyond the final value, as a fraction of the step ``v1 − v0``."""
+    y = (v[t >= t0] - v0) / (v1 - v0)
+    return float(max(y.max() - 1.0, 0.0))
+
+
+@dataclass(frozen=True)
+class LogAmpExperiment:
+    """Log amp (000 Fig. 1b) over decades of current: transfer, conformity, temperature, error sources
+    (series resistance, bias current), log→antilog cascade, and the two-pole step response."""
+
+    kind: ClassVar[str] = "log_amp"
+    device: JunctionModel
+    opamp: OpAmpModel
+    i_min_a: float
+    i_max_a: float
+    points_per_decade: int
+    conformity_decades: float
+    temperatures_c: tuple[float, ...]
+    temp_fit_min_a: float
+    rs_ohm: float
+    bias_a: float
+    cascade_r_ohm: float
+    cascade_range_a: tuple[float, float]
+    step_opamp: OpAmpModel
+    step_currents_a: tuple[float, float]
+    step_overshoot: float
+    step_stop_s: float
+    title: str = "log amp"
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> "LogAmpExperiment":
+        where = scenario.name
+        cfg = scenario.config
+        reject_unknown(cfg, {"kind", "title", "description", "device", "opamp", "sweep", "error_sources", "cascade",
+                             "step"}, where)
+        device = _junction_from(section(cfg, "device", where), where)
+        opamp = opamp_from_config(dict(section(cfg, "opamp", where)) or {"kind": "ideal", "gain": 1e6}, f"{where}: opamp")
+        sweep = section(cfg, "sweep", where)
+        reject_unknown(sweep, {"i_min_a", "i_max_a", "points_per_decade", "conformity_decades", "temperatures_c",
+                               "temp_fit_min_a"}, f"{where} [sweep]")
+        i_min = _positive_current(_number(sweep, "i_min_a", 1e-9, f"{where}: sweep"), f"{where}: sweep.i_min_a")
+        i_max = _positive_current(_number(sweep, "i_max_a", 1e-3, f"{where}: sweep"), f"{where}: sweep.i_max_a")
+        if not i_max > i_min:
+            raise ConfigError(f"{where}: sweep.i_max_a ({i_max:g}) must exceed sweep.i_min_a ({i_min:g})")
+        ppd = sweep.get("points_per_decade", 10)
+        if isinstance(ppd, bool) or not isinstance(ppd, int) or not 1 <= ppd <= 1000:
+            raise ConfigError(f"{where}: sweep.points_per_decade must be an integer in [1, 1000], got {ppd!r}")
+        decades = _number(sweep, "conformity_decades", 5, f"{where}: sweep")
+        if not 0 < decades <= math.log10(i_max / i_min) + 1e-9:
+            raise ConfigError(f"{where}: sweep.conformity_decades must be in (0, {math.log10(i_max / i_min):g}], got {decades!r}")
+        temps = _numbers(sweep, "temperatures_c", [-40, 0, 27, 85, 125], f"{where}: sweep")
+        for t in temps:
+            if not -273.15 < t < 500:
+                raise ConfigError(f"{where}: sweep.temperatures_c entries must be in (−273.15, 500) °C, got {t!r}")
+        fit_min = _positive_current(_number(sweep, "temp_fit_min_a", 1e-7, f"{where}: sweep"), f"{where}: sweep.temp_fit_min_a")
+        if not i_min <= fit_min < i_max:
+            raise ConfigError(f"{where}: sweep.temp_fit_min_a must lie in [i_min_a, i_max_a), got {fit_min!r}")
+        errors = section(cfg, "error_sources", where)
+        reject_unknown(errors, {"rs_ohm", "bias_a"}, f"{where} [error_sources]")
+        rs = _number(errors, "rs_ohm", 10.0, f"{where}: error_sources")
+        bias = _number(errors, "bias_a", 1e-10, f"{where}: error_sources")
+        if not rs > 0 or not 0 < bias < i_min:
+            raise ConfigError(f"{where}: error_sources need rs_ohm > 0 and 0 < bias_a < sweep.i_min_a, got {rs!r}, {bias!r}")
+        cascade = section(cfg, "cascade", where)
+        reject_unknown(cascade, {"r_ohm", "i_min_a", "i_max_a"}, f"{where} [cascade]")
+        r_ohm = _number(cascade, "r_ohm", 1e4, f"{where}: cascade")
+        if not r_ohm > 0:
+            raise ConfigError(f"{where}: cascade.r_ohm must be > 0 Ω, got {r_ohm!r}")
+        c_lo = _positive_current(_number(cascade, "i_min_a", 1e-8, f"{where}: cascade"), f"{where}: cascade.i_min_a")
+        c_hi = _positive_current(_number(cascade, "i_max_a", 1e-4, f"{where}: cascade"), f"{where}: cascade.i_max_a")
+        if not c_hi > c_lo:
+            raise ConfigError(f"{where}: cascade.i_max_a must exceed cascade.i_min_a")
+        step = section(cfg, "step", where)
+        reject_unknown(step, {"gain", "gbw_hz", "second_pole_hz", "i_from_a", "i_to_a", "overshoot", "stop_s"},
+                       f"{where} [step]")
+        step_opamp = opamp_from_config({"kind": "two_pole", "gain": step.get("gain", 1e5),
+                                        "gbw_hz": step.get("gbw_hz", 10e6),
+                                        "second_pole_hz": step.get("second_pole_hz", 1e6)}, f"{where}: step")
+        i_from = _positive_current(_number(step, "i_from_a", 1e-5, f"{where}: step"), f"{where}: step.i_from_a")
+        i_to = _positive_current(_number(step, "i_to_a", 1e-4, f"{where}: step"), f"{where}: step.i_to_a")
+        overshoot = _number(step, "overshoot", 0.05, f"{where}: step")
+        if not 0 < overshoot < 0.5:
+            raise ConfigError(f"{where}: step.overshoot must be in (0, 0.5), got {overshoot!r}")
+        stop = _number(step, "stop_s", 20e-6, f"{where}: step")
+        if not stop > 0:
+            raise ConfigError(f"{where}: step.stop_s must be > 0 s, got {stop!r}")
+        return cls(device=device, opamp=opamp, i_min_a=i_min, i_max_a=i_max, points_per_decade=ppd,
+                   conformity_decades=decades, temperatures_c=tuple(temps), temp_fit_min_a=fit_min, rs_ohm=rs,
+                   bias_a=bias, cascade_r_ohm=r_ohm, cascade_range_a=(c_lo, c_hi), step_opamp=step_opamp,
+                   step_currents_a=(i_from, i_to), step_overshoot=overshoot, step_stop_s=stop, title=scenario.title)
+
+    # -------------------------------------------------------------------------------- helpers
+    def _sweep(self, runner: NgspiceRunner, device: JunctionModel, opamp: OpAmpModel, temp_c: float,
+               lo_a: float, hi_a: float, antilog_r_ohm: float | None = None, out: RunDirectory | None = None):
+        generated = log_amp_circuit(device, opamp, antilog_r_ohm=antilog_r_ohm)
+        lo, hi = math.log10(lo_a), math.log10(hi_a)
+        deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, 1.0 / self.points_per_decade)],
+                           options={**JUNCTION_OPTIONS, "temp": float(temp_c), "tnom": twin.TNOM_C})
+        if out is not None:
+            out.write_text("netlist.cir", deck.format())
+        wave = runner.run(deck).analysis("dc")
+        signals = {role: wave[node] for role, node in generated.probes.items()}
+        return 10.0 ** wave.axis, signals
+
+    def _twin(self, device: JunctionModel, opamp: OpAmpModel, current_a: np.ndarray, temp_c: float) -> np.ndarray:
+        return twin.log_amp_output(current_a, temp_c, junction=asdict(device), gain=opamp.gain,
+                                   offset_v=opamp.offset_v, bias_a=opamp.bias_a)
+
+    def run(self, out: RunDirectory, progress: Progress) -> dict:
+        runner = NgspiceRunner(timeout_s=120)
+        ideal_device = replace(self.device, rs_ohm=0.0)
+        junction = asdict(ideal_device)
+        metrics: dict[str, Any] = {"kind": self.kind, "device": asdict(self.device), "opamp": asdict(self.opamp)}
+
+        # 1. transfer curve and log conformity at 27 °C
+        progress.stage("transfer")
+        i, wave = self._sweep(runner, ideal_device, self.opamp, twin.TNOM_C, self.i_min_a, self.i_max_a, out=out)
+        v = wave["out"]
+        v_twin = self._twin(ideal_device, self.opamp, i, twin.TNOM_C)
+        v_ideal = twin.ideal_log_law(i, twin.TNOM_C, **junction)
+        slope_expected = float(twin.log_slope_per_decade(twin.TNOM_C, self.device.n))
+        slope = -float(np.polyfit(np.log10(i), v, 1)[0])
+        window = np.log10(i) <= math.log10(self.i_min_a) + self.conformity_decades + 1e-9
+        fit = np.polyval(np.polyfit(np.log10(i[window]), v[window], 1), np.log10(i[window]))
+        full_scale = float(np.ptp(v[window]))
+        conformity = float(np.max(np.abs(v[window] - fit)) / full_scale)
+        metrics["transfer"] = {
+            "slope_v_per_decade": slope, "slope_expected_v_per_decade": slope_expected,
+            "slope_rel_error": abs(slope / slope_expected - 1.0),
+            "max_abs_dev_spice_vs_twin_v": float(np.max(np.abs(v - v_twin))),
+            "max_abs_dev_spice_vs_ideal_log_v": float(np.max(np.abs(v - v_ideal))),
+            "conformity_fraction_of_full_scale": conformity, "conformity_decades": self.conformity_decades,
+        }
+        self._plot_transfer(out, i, v, v_twin, v_ideal, window, fit)
+
+        # 2. temperature
+        progress.stage("temperature")
+        slopes, devs, outputs = [], [], []
+        for n, temp in enumerate(self.temperatures_c):
+            i_t, w_t = self._sweep(runner, ideal_device, self.opamp, temp, self.i_min_a, self.i_max_a)
+            use = i_t >= self.temp_fit_min_a * (1 - 1e-9)
+            slopes.append(-float(np.polyfit(np.log10(i_t[use]), w_t["out"][use], 1)[0]))
+            twin_t = self._twin(ideal_device, self.opamp, i_t, temp)
+            devs.append(float(np.max(np.abs(w_t["out"] - twin_t))))
+            outputs.append((i_t, w_t["out"], twin_t))
+            progress.update((n + 1) / len(self.temperatures_c))
+        kelvin = np.array(self.temperatures_c) + twin.KELVIN
+        per_kelvin = np.array(slopes) / kelvin
+        metrics["temperature"] = {
+            "temperatures_c": list(self.temperatures_c), "slope_v_per_decade": slopes,
+            "slope_expected_v_per_decade": twin.log_slope_per_decade(np.array(self.temperatures_c), self.device.n).tolist(),
+            "slope_over_t_spread": float(np.ptp(per_kelvin) / np.mean(per_kelvin)),
+            "fit_from_a": self.temp_fit_min_a, "max_abs_dev_spice_vs_twin_v": max(devs),
+        }
+        self._plot_temperature(out, kelvin, slopes, outputs)
+
+        # 3. error sources: series resistance (high end) and op-amp bias current (low end)
+        progress.stage("error sources")
+        base = v
+        rs_device = replace(ideal_device, rs_ohm=self.rs_ohm)
+        _, w_rs = self._sweep(runner, rs_device, self.opamp, twin.TNOM_C, self.i_min_a, self.i_max_a)
+        bias_opamp = replace(self.opamp, bias_a=self.bias_a)
+        _, w_b = self._sweep(runner, ideal_device, bias_opamp, twin.TNOM_C, self.i_min_a, self.i_max_a)
+        err_rs, err_rs_twin = w_rs["out"] - base, self._twin(rs_device, self.opamp, i, 27.0) - v_twin
+        err_b, err_b_twin = w_b["out"] - base, self._twin(ideal_device, bias_opamp, i, 27.0) - v_twin
+        metrics["error_sources"] = {
+            "rs_ohm": self.rs_ohm, "bias_a": self.bias_a,
+            "rs_error_low_end_v": float(err_rs[0]), "rs_error_high_end_v": float(err_rs[-1]),
+            "rs_max_abs_dev_spice_vs_twin_v": float(np.max(np.abs(err_rs - err_rs_twin))),
+            "bias_error_low_end_v": float(err_b[0]), "bias_error_high_end_v": float(err_b[-1]),
+            "bias_max_abs_dev_spice_vs_twin_v": float(np.max(np.abs(err_b - err_b_twin))),
+        }
+        self._plot_errors(out, i, err_rs, err_rs_twin, err_b, err_b_twin)
+
+        # 4. log → antilog cascade
+        progress.stage("cascade")
+        i_c, w_c = self._sweep(runner, ideal_device, self.opamp, twin.TNOM_C, *self.cascade_range_a,
+                               antilog_r_ohm=self.cascade_r_ohm)
+        returned = w_c["antilog"] / self.cascade_r_ohm
+        returned_twin = twin.antilog_amp_output(self._twin(ideal_device, self.opamp, i_c, 27.0), 27.0, junction=junction,
+                                                r_ohm=self.cascade_r_ohm, gain=self.opamp.gain) / self.cascade_r_ohm
+        metrics["cascade"] = {
+            "r_ohm": self.cascade_r_ohm, "range_a": list(self.cascade_range_a),
+            "max_rel_error": float(np.max(np.abs(returned / i_c - 1))),
+            "max_rel_error_twin": float(np.max(np.abs(returned_twin / i_c - 1))),
+        }
+        self._plot_cascade(out, i_c, returned, returned_twin)
+
+        # 5. two-pole op-amp step response, raw and compensated
+        progress.stage("step response")
+        compensated = self.step_opamp.compensated(beta=1.0, overshoot=self.step_overshoot)
+        steps = {}
+        i_from, i_to = self.step_currents_a
+        v0, v1 = self._twin(ideal_device, self.step_opamp, np.array([i_from, i_to]), 27.0)
+        t0 = 0.1 * self.step_stop_s
+        for label, model in (("uncompensated", self.step_opamp), ("compensated", compensated)):
+            generated = log_amp_circuit(ideal_device, model, step=(i_from, i_to, t0, 1e-3 * t0))
+            deck = NetlistDeck(generated.circuit, analyses=[Transient(self.step_stop_s, max_step_s=self.step_stop_s / 4000,
+                                                                      uic=False)],
+                               options={**JUNCTION_OPTIONS, "reltol": 1e-6}, saves=["v(out)"])
+            out.write_text(f"netlist_step_{label}.cir", deck.format())
+            w = runner.run(deck).analysis("tran")
+            t = w.axis
+            y_twin = v0 + (v1 - v0) * twin.closed_loop_step(t - t0, gain=model.gain, gbw_hz=model.gbw_hz,
+                                                            second_pole_hz=model.second_pole_hz)
+            steps[label] = {
+                "gbw_hz": model.gbw_hz, "second_pole_hz": model.second_pole_hz,
+                "phase_margin_deg": model.phase_margin_deg(1.0),
+                "overshoot_spice": _overshoot(t, w["out"], v0, v1, t0),
+                "overshoot_twin": _overshoot(t, y_twin, v0, v1, t0),
+                "_t": t, "_v": w["out"], "_twin": y_twin,
+            }
+        metrics["step"] = {k: {kk: vv for kk, vv in s.items() if not kk.startswith("_")} for k, s in steps.items()}
+        metrics["step"]["target_overshoot"] = self.step_overshoot
+        self._plot_step(out, steps, t0)
+
+        tr, tm, cs, st = metrics["transfer"], metrics["temperature"], metrics["cascade"], metrics["step"]
+        metrics["summary"] = (
+            f"slope {tr['slope_v_per_decade'] * 1e3:.3f} mV/dec (ideal {tr['slope_expected_v_per_decade'] * 1e3:.3f}); "
+            f"conformity {tr['conformity_fraction_of_full_scale'] * 100:.4f} % FS; slope/T spread "
+            f"{tm['slope_over_t_spread'] * 100:.3f} %; cascade {cs['max_rel_error'] * 100:.3f} %; overshoot "
+            f"{st['uncompensated']['overshoot_spice'] * 100:.1f} % → {st['compensated']['overshoot_spice'] * 100:.1f} %"
+        )
+        metrics["ngspice_options"] = JUNCTION_OPTIONS
+        out.write_json("metrics.json", metrics)
+        out.write_text("report.md", self._report(metrics))
+        return metrics
+
+    # -------------------------------------------------------------------------------- plots
+    def _plot_transfer(self, out, i, v, v_twin, v_ideal, window, fit) -> None:
+        fig = Figure(figsize=(9, 3.6))
+        ax1, ax2 = fig.subplots(1, 2)
+        ax1.semilogx(i, v, "o", ms=3, label="SPICE")
+        ax1.semilogx(i, v_twin, "-", label="twin (finite A)")
+        ax1.semilogx(i, v_ideal, "--", label="ideal −nV_T ln(I/Is)")
+        ax1.set_xlabel("input current (A)")
+        ax1.set_ylabel("v_out (V)")
+        ax1.set_title(f"log amp ({self.device.device}), 27 °C")
+        ax1.legend(fontsize=7)
+        ax2.semilogx(i[window], (v[window] - fit) / np.ptp(v[window]) * 100, "o-", ms=3)
+        ax2.set_xlabel("input current (A)")
+        ax2.set_ylabel("deviation from best-fit line (% FS)")
+        ax2.set_title(f"log conformity over {self.conformity_decades:g} decades")
+        out.save_figure("transfer.png", fig)
+
+    def _plot_temperature(self, out, kelvin, slopes, outputs) -> None:
+        fig = Figure(figsize=(9, 3.6))
+        ax1, ax2 = fig.subplots(1, 2)
+        tt = np.linspace(kelvin.min(), kelvin.max(), 50)
+        ax1.plot(tt - twin.KELVIN, twin.log_slope_per_decade(tt - twin.KELVIN, self.device.n) * 1e3, "-", label="n·kT/q·ln10")
+        ax1.plot(kelvin - twin.KELVIN, np.array(slopes) * 1e3, "o", label="SPICE")
+        ax1.set_xlabel("temperature (°C)")
+        ax1.set_ylabel("slope (mV/decade)")
+        ax1.legend(fontsize=7)
+        for temp, (i, v, v_t) in zip(self.temperatures_c, outputs):
+            ax2.semilogx(i, (v - v_t) * 1e6, label=f"{temp:g} °C")
+        ax2.set_xlabel("input current (A)")
+        ax2.set_ylabel("SPICE − twin (µV)")
+        ax2.set_title("error vs temperature")
+        ax2.legend(fontsize=7)
+        out.save_figure("temperature.png", fig)
+
+    def _plot_errors(self, out, i, err_rs, err_rs_twin, err_b, err_b_twin) -> None:
+        fig = Figure(figsize=(5.5, 4))
+        ax = fig.subplots()
+        ax.loglog(i, np.abs(err_rs), "o", ms=3, label=f"SPICE Rs = {self.rs_ohm:g} Ω")
+        ax.loglog(i, np.abs(err_rs_twin), "-", label="twin Rs")
+        ax.loglog(i, np.abs(err_b), "s", ms=3, label=f"SPICE I_bias = {self.bias_a:g} A")
+        ax.loglog(i, np.abs(err_b_twin), "-", label="twin I_bias")
+        ax.set_xlabel("input current (A)")
+        ax.set_ylabel("|output error| (V)")
+        ax.set_title("error sources: Rs at the top, bias current at the bottom")
+        ax.legend(fontsize=7)
+        out.save_figure("error_sources.png", fig)
+
+    def _plot_cascade(self, out, i, returned, returned_twin) -> None:
+        fig = Figure(figsize=(5.5, 4))
+        ax = fig.subplots()
+        ax.semilogx(i, (returned / i - 1) * 100, "o", ms=3, label="SPICE")
+        ax.semilogx(i, (returned_twin / i - 1) * 100, "-", label="twin")
+        ax.set_xlabel("input current (A)")
+        ax.set_ylabel("v_antilog/R ÷ I_in − 1 (%)")
+        ax.set_title("log → antilog cascade")
+        ax.legend(fontsize=7)
+        out.save_figure("cascade.png", fig)
+
+    def _plot_step(self, out, steps, t0) -> None:
+        fig = Figure(figsize=(6, 4))
+        ax = fig.subplots()
+        for label, s in steps.items():
+            line = ax.plot((s["_t"] - t0) * 1e6, s["_v"], label=f"SPICE {label} (GBW {s['gbw_hz'] / 1e6:.3g} MHz)")[0]
+            ax.plot((s["_t"] - t0) * 1e6, s["_twin"], "--", color=line.get_color(), lw=1, label=f"twin {label}")
+        ax.set_xlabel("time after the current step (µs)")
+        ax.set_ylabel("v_out (V)")
+        ax.set_title("two-pole op-amp in the log-amp loop")
+        ax.legend(fontsize=7)
+        out.save_figure("step.png", fig)
+
+    def _report(self, m: dict) -> str:
+        tr, tm, es, cs, st = m["transfer"], m["temperature"], m["error_sources"], m["cascade"], m["step"]
+        rows = "\n".join(f"| {t:g} | {s * 1e3:.4f} | {e * 1e3:.4f} |" for t, s, e in
+                         zip(tm["temperatures_c"], tm["slope_v_per_decade"], tm["slope_expected_v_per_decade"]))
+        return f"""# {self.title}
+
+Log amplifier of 000 Fig. 1b: input current forced through a {self.device.device} in the feedback path of an
+op-amp ({self.opamp.kind}, A = {self.opamp.gain:g}); the loop outputs the inverse of the exponential (000 Eq. 7).
+Twin: closed form v_out = (V_os − V_J(I − I_b))/(1 + 1/A) with ngspice's junction and Is(T) laws.
+
+## Transfer at 27 °C ({self.i_min_a:g} … {self.i_max_a:g} A)
+- slope {tr['slope_v_per_decade'] * 1e3:.4f} mV/decade; ideal n·V_T·ln10 = {tr['slope_expected_v_per_decade'] * 1e3:.4f} mV/decade
+  (relative error {tr['slope_rel_error']:.2e})
+- log conformity over {tr['conformity_decades']:g} decades: {tr['conformity_fraction_of_full_scale'] * 100:.5f} % of full scale
+- SPICE vs twin: max |Δ| = {tr['max_abs_dev_spice_vs_twin_v']:.3e} V
+
+![transfer](transfer.png)
+
+## Temperature (slope fitted from {tm['fit_from_a']:g} A up: near Is(T) the junction leaves its exponential region)
+| T (°C) | SPICE slope (mV/dec) | n·kT/q·ln10 (mV/dec) |
+|---|---|---|
+{rows}
+
+slope/T spread {tm['slope_over_t_spread'] * 100:.4f} %; SPICE vs twin max |Δ| {tm['max_abs_dev_spice_vs_twin_v']:.3e} V.
+
+![temperature](temperature.png)
+
+## Error sources
+- Rs = {es['rs_ohm']:g} Ω: error {es['rs_error_low_end_v']:.3e} V at the bottom, {es['rs_error_high_end_v']:.3e} V at the top; twin within {es['rs_max_abs_dev_spice_vs_twin_v']:.2e} V
+- bias current {es['bias_a']:g} A: error {es['bias_error_low_end_v']:.3e} V at the bottom, {es['bias_error_high_end_v']:.3e} V at the top; twin within {es['bias_max_abs_dev_spice_vs_twin_v']:.2e} V
+
+![error sources](error_sources.png)
+
+## Log → antilog cascade (R = {cs['r_ohm']:g} Ω, {cs['range_a'][0]:g} … {cs['range_a'][1]:g} A)
+max |I_out/I_in − 1| = {cs['max_rel_error'] * 100:.4f} % (twin {cs['max_rel_error_twin'] * 100:.4f} %)
+
+![cascade](cascade.png)
+
+## Step response with a two-pole op-amp (feedback factor β = 1: the forced current makes the junction a battery)
+| op-amp | GBW (Hz) | phase margin (°) | overshoot SPICE | overshoot twin |
+|---|---|---|---|---|
+| uncompensated | {st['uncompensated']['gbw_hz']:.4g} | {st['uncompensated']['phase_margin_deg']:.1f} | {st['uncompensated']['overshoot_spice'] * 100:.1f} % | {st['uncompensated']['overshoot_twin'] * 100:.1f} % |
+| compensated (target {st['target_overshoot'] * 100:g} %) | {st['compensated']['gbw_hz']:.4g} | {st['compensated']['phase_margin_deg']:.1f} | {st['compensated']['overshoot_spice'] * 100:.1f} % | {st['compensated']['overshoot_twin'] * 100:.1f} % |
+
+Compensation: dominant pole moved by `OpAmpModel.compensated(beta=1, overshoot=…)` (docs/opamp.md).
+
+![step](step.png)
+
+Summary: {m['summary']}
+"""
