@@ -18,7 +18,7 @@ def test_spice_and_torch_activations_agree():
     for j, spec in enumerate(specs):
         c.BehavioralSource(f"s{j}", f"s{j}", c.gnd, voltage_expression=sigma_expr(spec, "v(z)"))
         c.BehavioralSource(f"d{j}", f"d{j}", c.gnd, voltage_expression=slope_expr(spec, "v(z)"))
-    waves = NgspiceRunner().run(NetlistDeck(c, [DCSweep("vz", -2.5, 2.5, 0.01)])).analysis("dc")
+    waves = NgspiceRunner().run(NetlistDeck(c, [DCSweep("vz", -2.5, 2.5, 0.01)], options={"reltol": 1e-9, "vntol": 1e-12})).analysis("dc")
     z = torch.as_tensor(waves.axis)
     for j, spec in enumerate(specs):
         np.testing.assert_allclose(waves[f"s{j}"], sigma(spec, z).numpy(), atol=1e-7, err_msg=spec.name)
