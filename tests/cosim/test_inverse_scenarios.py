@@ -1,0 +1,92 @@
+"""``analogopt run`` on the inverse-loop and log-amp scenarios: files, metrics and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from analogopt.cli import main
+from analogopt.spice import ngspice_available
+
+pytestmark = pytest.mark.skipif(not ngspice_available(), reason="ngspice not installed")
+
+
+def _run(capsys, *args: str) -> tuple[int, str]:
+    code = main(["run", *args])
+    return code, capsys.readouterr().err
+
+
+def test_inverse_loop_scenario_writes_results(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "il"
+    code, err = _run(capsys, "inverse_loop", "--out", str(out), "--quiet", "--set", "loop.points=41")
+    assert code == 0, err
+    for name in ("netlist.cir", "metrics.json", "report.md", "transfer.png", "error_vs_gain.png"):
+        assert (out / name).stat().st_size > 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    for function in ("cubic", "exp", "tanh"):
+        r = metrics["functions"][function]
+        assert r["max_rel_error_vs_ideal_inverse_at_max_gain"] < 1e-3
+        assert r["max_rel_dev_spice_vs_twin"] < 1e-4
+        assert r["error_slope_spice"] == pytest.approx(-1.0, abs=0.1)
+    # The written netlist runs unchanged in plain ngspice.
+    proc = subprocess.run(["ngspice", "-b", "-r", "check.raw", "netlist.cir"], cwd=out, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0 and (out / "check.raw").stat().st_size > 0, proc.stderr
+
+
+def test_log_amp_scenario_meets_the_issue_numbers(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "la"
+    code, err = _run(capsys, "log_amp", "--out", str(out), "--quiet")
+    assert code == 0, err
+    for name in ("netlist.cir", "metrics.json", "report.md", "transfer.png", "temperature.png", "error_sources.png",
+                 "cascade.png", "step.png"):
+        assert (out / name).stat().st_size > 0
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["transfer"]["slope_rel_error"] < 0.01
+    assert m["transfer"]["conformity_fraction_of_full_scale"] < 1e-3
+    assert m["temperature"]["slope_over_t_spread"] < 0.01
+    assert abs(m["error_sources"]["rs_error_high_end_v"]) > 1e3 * abs(m["error_sources"]["rs_error_low_end_v"])
+    assert abs(m["error_sources"]["bias_error_low_end_v"]) > 1e3 * abs(m["error_sources"]["bias_error_high_end_v"])
+    assert m["error_sources"]["rs_max_abs_dev_spice_vs_twin_v"] < 1e-6
+    assert m["error_sources"]["bias_max_abs_dev_spice_vs_twin_v"] < 1e-6
+    assert m["cascade"]["max_rel_error"] < 0.01
+    assert m["step"]["uncompensated"]["overshoot_spice"] > 0.3
+    assert m["step"]["compensated"]["overshoot_spice"] < 0.10
+    assert m["step"]["compensated"]["overshoot_spice"] == pytest.approx(m["step"]["compensated"]["overshoot_twin"], abs=0.01)
+
+
+BAD_SETS = [
+    ("log_amp", "opamp.gain=-10", r"gain must be > 0"),
+    ("log_amp", "step.gbw_hz=0", r"gbw_hz must be > 0"),
+    ("log_amp", "sweep.i_min_a=-1e-9", r"i_min_a must be a positive current"),
+    ("log_amp", "sweep.i_min_a=0", r"i_min_a must be a positive current"),
+    ("log_amp", "cascade.i_min_a=0", r"cascade.i_min_a must be a positive current"),
+    ("log_amp", 'device.type="triode"', r"device 'triode' is unknown"),
+    ("log_amp", "device.is_a=0", r"is_a must be > 0"),
+    ("inverse_loop", 'loop.functions=["cubic", "sqrt"]', r"unknown feedback function 'sqrt'"),
+    ("inverse_loop", "loop.gains=[1e3, -5]", r"loop.gains must be > 0"),
+    ("inverse_loop", 'opamp.kind="single_pole"', r"gbw_hz must be > 0"),
+]
+
+
+@pytest.mark.parametrize("scenario, override, pattern", BAD_SETS)
+def test_bad_parameters_give_one_line_errors(tmp_path: Path, capsys, scenario: str, override: str, pattern: str) -> None:
+    code, err = _run(capsys, scenario, "--out", str(tmp_path / "x"), "--set", override)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("analogopt: error:")
+    assert re.search(pattern, lines[0]), lines[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_bad_scenario_file(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "bad_opamp.toml"
+    path.write_text('kind = "log_amp"\n[opamp]\nkind = "two_pole"\ngain = 1e5\ngbw_hz = 1e6\n')
+    code, err = _run(capsys, str(path), "--out", str(tmp_path / "y"))
+    assert code == 2 and "second_pole_hz must be > 0" in err and len(err.strip().splitlines()) == 1
+    path.write_text('kind = "log_amp"\n[opamp]\nkind = "ideal"\ngain = 1e6\ngbw = 1e6\n')
+    code, err = _run(capsys, str(path), "--out", str(tmp_path / "y"))
+    assert code == 2 and "unknown key(s) gbw" in err
