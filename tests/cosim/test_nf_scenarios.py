@@ -1,0 +1,98 @@
+"""The shipped NF scenarios, end to end through the CLI with real ngspice and torch (000 §4)."""
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from analogopt.cli import main
+from analogopt.spice import read_raw
+
+
+def run_scenario(tmp_path_factory, name):
+    out = tmp_path_factory.mktemp(name) / "result"
+    assert main(["run", name, "--out", str(out), "--quiet"]) == 0
+    return out, json.loads((out / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def staircase(tmp_path_factory):
+    return run_scenario(tmp_path_factory, "nf_staircase")
+
+
+@pytest.fixture(scope="module")
+def noisy_relu(tmp_path_factory):
+    return run_scenario(tmp_path_factory, "nf_noisy_relu")
+
+
+@pytest.fixture(scope="module")
+def perceptron(tmp_path_factory):
+    return run_scenario(tmp_path_factory, "nf_perceptron")
+
+
+def test_result_directory_has_every_file(staircase):
+    out, m = staircase
+    for name in ("netlist.cir", "metrics.json", "report.md", "weights.png", "loss.png", "fit.png"):
+        assert (out / name).stat().st_size > 0, name
+    for key in ("analog", "digital", "max_abs_deviation", "probes", "time"):
+        assert key in m
+    assert set(m["analog"]) >= {"final_weights", "final_loss"}
+    assert m["probes"] == {"w": "v(w0)", "b": "v(w1)"}
+    assert set(m["time"]) >= {"netlist_s", "spice_s", "twin_s"}
+
+
+def test_staircase_is_learned_by_both_and_not_by_sgd(staircase):
+    _, m = staircase
+    for side in ("analog", "digital"):
+        assert m[side]["final_loss"] < 1e-3
+        # The 0.1-wide sample grid leaves the step positions free within a fraction of a grid cell.
+        assert m[side]["final_weights"]["w"] == pytest.approx(1.0, abs=0.02)
+        assert m[side]["final_weights"]["b"] == pytest.approx(-1.0, abs=0.02)
+    gd = m["baseline_gd"]
+    assert abs(gd["final_loss"] - gd["initial_loss"]) <= 0.05 * gd["initial_loss"]
+
+
+def test_analog_and_twin_agree(staircase, noisy_relu, perceptron):
+    for _, m in (staircase, noisy_relu, perceptron):
+        assert m["trajectory_deviation"] < 0.01, m["scenario"]
+        assert m["max_abs_deviation"] < 1e-3, m["scenario"]
+
+
+def test_noisy_relu_window_finds_least_squares_and_u_x_is_biased(noisy_relu):
+    _, m = noisy_relu
+    errors = m["least_squares"]["relative_slope_error"]
+    assert errors["x"] > 0.05
+    assert errors["window"] < 0.02
+
+
+def test_least_squares_reference_is_independent(noisy_relu):
+    """Recompute the ReLU least-squares fit with scipy directly from the scenario's data."""
+    from scipy.optimize import least_squares
+
+    from analogopt.data.synthetic import noisy_relu_set
+
+    x, y = noisy_relu_set(w=1.5, b=-0.5, noise_std=0.15, samples=60, seed=0)
+    fit = least_squares(lambda p: np.maximum(p[0] * x + p[1], 0) - y, [1.0, 0.0]).x
+    _, m = noisy_relu
+    assert m["least_squares"]["weights"]["w"] == pytest.approx(fit[0], rel=1e-4)
+
+
+def test_perceptron_classifies_and_agrees(perceptron):
+    _, m = perceptron
+    c = m["classification"]
+    assert c["analog_test_accuracy"] >= 0.95
+    assert c["prediction_agreement"] >= 0.99
+
+
+@pytest.mark.parametrize("which", ["staircase", "noisy_relu", "perceptron"])
+def test_netlist_reruns_in_plain_ngspice(which, request, tmp_path):
+    out, m = request.getfixturevalue(which)
+    netlist = (out / "netlist.cir").read_text()
+    assert ".control" not in netlist and str(out) not in netlist
+    (tmp_path / "netlist.cir").write_text(netlist)
+    subprocess.run(["ngspice", "-b", "-r", "plain.raw", "netlist.cir"], cwd=tmp_path, check=True,
+                   capture_output=True, timeout=300)
+    (plot,) = read_raw(tmp_path / "plain.raw")
+    for name, vector in m["probes"].items():
+        assert plot[vector][-1] == pytest.approx(m["analog"]["final_weights"][name], abs=1e-9)

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+import torch
+
+from analogopt.errors import ConfigError
+from analogopt.problems import ActivationSpec, NFSingleLayerProblem
+from analogopt.reference.nf_single import NFSingleLayerTwin, gradient_descent, nf_error
+
+
+def _problem(**kw):
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.standard_normal((40, 3)), np.ones((40, 1))], 1)
+    y = np.tanh(x @ np.array([0.5, -1.0, 0.3, 0.1])) + 0.05 * rng.standard_normal(40)
+    base = dict(x=x, y=y, activation=ActivationSpec("tanh"), error_gain="window", forward_gain=0.5, gamma=2.0,
+                eta=1e-2, iterations=300, leak=True, w0=0.1 * rng.standard_normal(4))
+    base.update(kw)
+    return NFSingleLayerProblem(**base)
+
+
+def test_nf_with_u_beta_and_leak_is_gradient_descent_with_weight_decay():
+    """000 Eq. 21: η_GD = η·γ·A·m/2 and λ = 2/(γ·A·m) make the two updates identical."""
+    p = _problem()
+    nf = NFSingleLayerTwin(p).run()
+    m = p.n_samples
+    lr = p.eta * p.gamma * p.forward_gain * m / 2
+    gd = gradient_descent(p, lr=lr, weight_decay=2 / (p.gamma * p.forward_gain * m))
+    assert np.max(np.abs(nf.weights - gd.weights)) < 1e-10
+
+
+def test_window_error_is_minus_m_over_2_times_the_gradient():
+    p = _problem()
+    x, y = torch.as_tensor(p.x), torch.as_tensor(p.y)
+    w = torch.as_tensor(p.w0).clone().requires_grad_(True)
+    loss = ((y - torch.tanh(x @ w)) ** 2).mean()
+    (grad,) = torch.autograd.grad(loss, w)
+    e = nf_error(x=x, y=y, w=w.detach(), activation=p.activation, error_gain="window")
+    torch.testing.assert_close(e, -(p.n_samples / 2) * grad)
+
+
+def test_beta_pow_keeps_the_sign_of_beta():
+    p = _problem()
+    x, y, w = torch.as_tensor(p.x), torch.as_tensor(p.y), torch.as_tensor(p.w0)
+    e1 = nf_error(x=x, y=y, w=w, activation=p.activation, error_gain="window")
+    d = (y - torch.tanh(x @ w)) * (1 - torch.tanh(x @ w) ** 2) ** 3
+    torch.testing.assert_close(nf_error(x=x, y=y, w=w, activation=p.activation, error_gain="beta_pow", power=3),
+                               (x**3).T @ d)
+    assert e1.shape == (4,)
+
+
+@pytest.mark.parametrize(
+    "change, pattern",
+    [
+        (dict(error_gain="beta_pow", power=2), "odd positive power"),
+        (dict(error_gain="grad"), "unknown error gain"),
+        (dict(tau_s=0.0), "tau_s must be"),
+        (dict(tau_s=-1e-3), "tau_s must be"),
+        (dict(eta=2.0), "eta"),
+        (dict(forward_gain=float("nan")), "forward_gain"),
+        (dict(y=np.zeros(39)), "shape mismatch"),
+        (dict(w0=np.zeros(3)), "shape mismatch"),
+        (dict(x=np.full((40, 4), np.nan)), "NaN or inf"),
+    ],
+)
+def test_invalid_problems(change, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        _problem(**change)
+
+
+@pytest.mark.parametrize("kw, pattern", [(dict(name="softsign"), "unknown activation"),
+                                         (dict(name="sign", gain=0.0), "gain must be"),
+                                         (dict(name="leaky_relu", slope=1.5), "slope")])
+def test_invalid_activations(kw, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        ActivationSpec(**kw)
