@@ -20,8 +20,11 @@ from .scenarios import Scenario
 
 KINDS: dict[str, str] = {
     "nf_single": "analogopt.cosim.nf_experiment:NFSingleExperiment",
+    "rules_table": "analogopt.reference.table:RulesTableExperiment",
     "inverse_loop": "analogopt.cosim.inverse:InverseLoopExperiment",
     "log_amp": "analogopt.cosim.inverse:LogAmpExperiment",
+    "fal_vs_adam": "analogopt.cosim.optimizers:FalVsAdamExperiment",
+    "momentum_filter": "analogopt.cosim.optimizers:MomentumFilterExperiment",
 }
 
 

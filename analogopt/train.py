@@ -27,7 +27,10 @@ class TrainConfig:
 
     ``loss="auto"``: ``bce`` with one output unit for two-class data, else ``cross_entropy``.
     ``lr_decay``: the learning rate after ``t`` updates is ``lr / (1 + lr_decay·t)`` (001 §4.1 uses 1e-6).
-    ``train_limit``: use only the first N training samples (0 = all).
+    ``train_limit``: use only the first N training samples (0 = all). ``seed`` sets the weights, the
+    feedback matrices and the batch order; ``data_seed`` the train/test split (fixed across rule
+    comparisons). ``threads``: torch CPU threads during training (1 is fastest for these small nets
+    on a shared machine).
     """
 
     rule: str = "bp"
@@ -49,6 +52,8 @@ class TrainConfig:
     optimizer: str = "sgd"
     momentum: float = 0.0
     seed: int = 0
+    data_seed: int = 0
+    threads: int = 1
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "train") -> "TrainConfig":
@@ -88,7 +93,7 @@ class TrainConfig:
             raise ConfigError(f"{where}: unknown init {cfg.init!r}; known: {', '.join(INIT_SCHEMES)}")
         if cfg.optimizer not in OPTIMIZERS:
             raise ConfigError(f"{where}: unknown optimizer {cfg.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
-        for name, lo in (("epochs", 1), ("batch_size", 1), ("train_limit", 0)):
+        for name, lo in (("epochs", 1), ("batch_size", 1), ("train_limit", 0), ("threads", 1)):
             val = getattr(cfg, name)
             if isinstance(val, bool) or not isinstance(val, int) or val < lo:
                 raise ConfigError(f"{where}: {name} must be an integer ≥ {lo}, got {val!r}")
@@ -118,7 +123,7 @@ def load_data(cfg: TrainConfig):
     if cfg.data == "mnist5k":
         from .data.mnist import load_mnist5k
 
-        split = load_mnist5k(test_fraction=cfg.test_fraction, seed=cfg.seed)
+        split = load_mnist5k(test_fraction=cfg.test_fraction, seed=cfg.data_seed)
     elif cfg.data == "mnist_idx":
         from .data.idx import load_mnist_idx
 
@@ -126,7 +131,7 @@ def load_data(cfg: TrainConfig):
         x_te, y_te = load_mnist_idx(cfg.data_dir, kind="test")
         split = Split(x_tr, y_tr, x_te, y_te, tuple(f"px{i}" for i in range(x_tr.shape[1])), tuple(str(i) for i in range(10)))
     else:
-        split = load_tabular(cfg.data, test_fraction=cfg.test_fraction, seed=cfg.seed)
+        split = load_tabular(cfg.data, test_fraction=cfg.test_fraction, seed=cfg.data_seed)
     if cfg.train_limit:
         split = Split(split.x_train[: cfg.train_limit], split.y_train[: cfg.train_limit], split.x_test, split.y_test,
                       split.feature_names, split.class_names)
@@ -166,6 +171,17 @@ def _accuracy_and_loss(net, x, y, loss: str) -> tuple[float, float]:
 
 def train(cfg: TrainConfig, progress=None) -> dict[str, Any]:
     """Train and return the history: per-epoch (0 = before training) accuracies and losses, timing."""
+    import torch
+
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        return _train(cfg, progress)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _train(cfg: TrainConfig, progress=None) -> dict[str, Any]:
     import torch
 
     from .reference.rules import train_step

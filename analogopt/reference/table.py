@@ -1,0 +1,189 @@
+"""Scenario kind ``rules_table``: several learning rules trained over several seeds, summarised as a
+table of final accuracies (mean ± sd) in the style of 001 Table 1, with ordering checks.
+
+Scenario layout (see ``sims/rules_*.toml``)::
+
+    kind = "rules_table"
+    seeds = [0, 1, 2]
+    [base]                      # any TrainConfig key (analogopt.train), shared by all rows
+    data = "mnist5k"
+    hidden = [100, 100, 100, 100]
+    [[rows]]                    # label, rule, and any TrainConfig key overriding [base]
+    label = "RBP (no f')"
+    rule = "rbp"
+    rule_options = { fprime = false }
+    [[checks]]                  # left op right, in accuracy points: op is ">=", "<=" or "approx"
+    left = "BP"; op = ">="; right = "RBP"; margin = 0.5; metric = "train"
+
+A check ``L >= R`` holds when mean(L) ≥ mean(R) − margin; ``L approx R`` when |mean(L) − mean(R)| ≤ margin.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..scenarios import Scenario, reject_unknown, section
+from ..train import TrainConfig, plot_curves, train
+
+CHECK_OPS = (">=", "<=", "approx")
+
+
+@dataclass(frozen=True)
+class Row:
+    label: str
+    config: TrainConfig
+
+
+@dataclass(frozen=True)
+class Check:
+    left: str
+    op: str
+    right: str
+    margin: float
+    metric: str
+
+    def evaluate(self, means: dict[str, dict[str, float]]) -> tuple[bool, str]:
+        a, b = means[self.left][self.metric], means[self.right][self.metric]
+        if self.op == ">=":
+            ok = a >= b - self.margin
+        elif self.op == "<=":
+            ok = a <= b + self.margin
+        else:
+            ok = abs(a - b) <= self.margin
+        text = f"{self.left} {self.op} {self.right} (±{self.margin:g} pts, {self.metric}): {a:.2f} vs {b:.2f}"
+        return ok, text
+
+
+class RulesTableExperiment:
+    kind = "rules_table"
+
+    def __init__(self, title: str, description: str, seeds: list[int], rows: list[Row], checks: list[Check]) -> None:
+        self.title, self.description, self.seeds, self.rows, self.checks = title, description, seeds, rows, checks
+
+    @classmethod
+    def from_scenario(cls, scenario: Scenario) -> "RulesTableExperiment":
+        cfg = scenario.config
+        where = f"scenario {scenario.name}"
+        reject_unknown(cfg, {"kind", "title", "description", "seeds", "base", "rows", "checks"}, where)
+        seeds = cfg.get("seeds", [0, 1, 2])
+        if not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
+            raise ConfigError(f"{where}: seeds must be a non-empty list of integers, got {seeds!r}")
+        base = section(cfg, "base", where)
+        rows_raw = cfg.get("rows")
+        if not isinstance(rows_raw, list) or not rows_raw:
+            raise ConfigError(f"{where}: needs at least one [[rows]] table")
+        rows: list[Row] = []
+        for i, r in enumerate(rows_raw):
+            if not isinstance(r, dict) or "label" not in r or "rule" not in r:
+                raise ConfigError(f"{where}: rows[{i}] needs 'label' and 'rule'")
+            values = {**base, **{k: v for k, v in r.items() if k != "label"}}
+            config = TrainConfig.from_dict(values, where=f"{where} rows[{i}] ({r['label']})")
+            from ..train import build
+
+            build(config, 4, 2 if config.loss == "bce" else 3)  # rule options validated before any training
+            rows.append(Row(str(r["label"]), config))
+        labels = [r.label for r in rows]
+        if len(set(labels)) != len(labels):
+            raise ConfigError(f"{where}: row labels must be unique, got {labels}")
+        checks = []
+        for i, c in enumerate(cfg.get("checks", [])):
+            if not isinstance(c, dict):
+                raise ConfigError(f"{where}: checks[{i}] must be a table")
+            reject_unknown(c, {"left", "op", "right", "margin", "metric"}, f"{where} checks[{i}]")
+            chk = Check(str(c.get("left")), str(c.get("op", ">=")), str(c.get("right")), float(c.get("margin", 0.0)),
+                        str(c.get("metric", "test")))
+            if chk.left not in labels or chk.right not in labels:
+                raise ConfigError(f"{where}: checks[{i}] names unknown rows; rows: {', '.join(labels)}")
+            if chk.op not in CHECK_OPS:
+                raise ConfigError(f"{where}: checks[{i}] op must be one of {', '.join(CHECK_OPS)}, got {chk.op!r}")
+            if chk.metric not in ("train", "test"):
+                raise ConfigError(f"{where}: checks[{i}] metric must be 'train' or 'test', got {chk.metric!r}")
+            checks.append(chk)
+        return cls(str(cfg.get("title", scenario.name)), str(cfg.get("description", "")), list(seeds), rows, checks)
+
+    def evaluate(self, progress=None) -> dict[str, Any]:
+        """Train every row for every seed; return the metrics dict (no files)."""
+        runs: dict[str, list[dict[str, Any]]] = {}
+        total = len(self.rows) * len(self.seeds)
+        done = 0
+        for row in self.rows:
+            runs[row.label] = []
+            for seed in self.seeds:
+                cfg = TrainConfig.from_dict({**row.config.to_dict(), "seed": seed})
+                runs[row.label].append(train(cfg))
+                done += 1
+                if progress is not None:
+                    progress.update(done / total, f"{row.label} seed {seed}")
+        table = {}
+        for row in self.rows:
+            res = runs[row.label]
+            tr = np.array([100 * r["final_train_accuracy"] for r in res])
+            te = np.array([100 * r["final_test_accuracy"] for r in res])
+            sd = (lambda a: float(a.std(ddof=1)) if len(a) > 1 else 0.0)
+            table[row.label] = {
+                "rule": row.config.rule, "rule_options": row.config.rule_options,
+                "train_mean": float(tr.mean()), "train_sd": sd(tr), "test_mean": float(te.mean()), "test_sd": sd(te),
+                "train_per_seed": tr.tolist(), "test_per_seed": te.tolist(),
+                "ms_per_step": float(np.mean([r["ms_per_step"] for r in res])),
+                "diverged_runs": int(sum(r["diverged"] for r in res)),
+            }
+        means = {k: {"train": v["train_mean"], "test": v["test_mean"]} for k, v in table.items()}
+        checks = []
+        for c in self.checks:
+            ok, text = c.evaluate(means)
+            checks.append({"check": text, "holds": ok})
+        held = sum(c["holds"] for c in checks)
+        best = max(table, key=lambda k: table[k]["test_mean"])
+        summary = f"{len(self.rows)} rules × {len(self.seeds)} seeds; best test {best} {table[best]['test_mean']:.2f}%"
+        if checks:
+            summary += f"; {held}/{len(checks)} ordering checks hold"
+        return {
+            "title": self.title, "seeds": self.seeds, "table": table, "checks": checks, "summary": summary,
+            "curves": {label: {k: np.mean([r[k] for r in res], axis=0).tolist()
+                               for k in ("train_accuracy", "test_accuracy", "train_loss", "test_loss")}
+                       for label, res in runs.items()},
+            "configs": {row.label: row.config.to_dict() for row in self.rows},
+        }
+
+    def run(self, out, progress) -> dict[str, Any]:
+        progress.stage("training")
+        metrics = self.evaluate(progress)
+        out.write_json("metrics.json", metrics)
+        out.write_json("config.json", {"seeds": self.seeds, "rows": metrics["configs"]})
+        out.save_figure("curves.png", plot_curves(metrics["curves"], self.title))
+        out.write_text("report.md", self.report(metrics))
+        return metrics
+
+    def report(self, metrics: dict[str, Any]) -> str:
+        first = self.rows[0].config
+        arch = "-".join(str(s) for s in first.hidden)
+        lines = [f"# {self.title}", ""]
+        if self.description:
+            lines += [self.description.strip(), ""]
+        lines += [
+            f"Final accuracy after the last epoch, mean ± sd (sample sd) over seeds {self.seeds}; data `{first.data}`, "
+            f"hidden layers {arch}, activation `{first.activation}` unless a row says otherwise.",
+            "",
+            "| rule | train acc (%) | test acc (%) | ms/step |",
+            "|---|---:|---:|---:|",
+        ]
+        for label, t in metrics["table"].items():
+            flag = f" ({t['diverged_runs']} diverged)" if t["diverged_runs"] else ""
+            lines.append(f"| {label}{flag} | {t['train_mean']:.2f} ± {t['train_sd']:.2f} | "
+                         f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} | {t['ms_per_step']:.2f} |")
+        if metrics["checks"]:
+            lines += ["", "## Orderings", ""]
+            lines += [f"- {'holds' if c['holds'] else '**does not hold**'}: {c['check']}" for c in metrics["checks"]]
+        lines += ["", "Row settings:", ""]
+        for row in self.rows:
+            c = row.config
+            opts = ", ".join(f"{k}={v}" for k, v in sorted(c.rule_options.items())) or "defaults"
+            lines.append(f"- {row.label}: rule `{c.rule}` ({opts}); data `{c.data}`, hidden {list(c.hidden)}, `{c.activation}`, "
+                         f"{c.optimizer} lr {c.lr}, batch {c.batch_size}, {c.epochs} epochs, init `{c.init}`"
+                         f"{', mono-net' if c.mono else ''}")
+        lines += ["", "Files: `metrics.json` (table, checks, mean curves), `config.json`, `curves.png` (mean curves)."]
+        return "\n".join(lines) + "\n"

@@ -1,0 +1,252 @@
+"""Property tests of the learning rules against the papers' facts and theorems (seeded sweeps over random nets)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from analogopt.reference.nets import mlp
+from analogopt.reference.rules import loss_value, make_rule
+
+SEEDS = range(6)
+
+
+def _data(seed: int, n_in: int = 6, n_out: int = 3, batch: int = 16, loss: str = "cross_entropy"):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, n_in, generator=g)
+    if loss == "cross_entropy":
+        y = torch.randint(0, n_out, (batch,), generator=g)
+    elif loss == "bce":
+        y = torch.randint(0, 2, (batch,), generator=g)
+    else:
+        y = torch.randn(batch, n_out, generator=g)
+    return x, y
+
+
+def _grads(net) -> list[torch.Tensor]:
+    return [None if p.grad is None else p.grad.clone() for p in net.parameters()]
+
+
+def _true_grads(net, x, y, loss) -> list[torch.Tensor]:
+    for p in net.parameters():
+        p.grad = None
+    loss_value(net(x), y, loss).backward()
+    return _grads(net)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("rule", ["rbp", "srbp", "arbp", "asrbp", "top"])
+def test_top_layer_equals_bp(rule, seed):
+    """001 Fact 1: the top layer of every RBP variant follows the exact gradient."""
+    net = mlp([6, 9, 7, 3], "tanh", seed=seed)
+    x, y = _data(seed)
+    true = _true_grads(net, x, y, "cross_entropy")
+    make_rule(rule, net, seed=seed).compute_grads(x, y)
+    got = _grads(net)
+    torch.testing.assert_close(got[-2], true[-2])
+    torch.testing.assert_close(got[-1], true[-1])
+    if rule != "top":  # and the hidden layers really differ from BP (the rule is not secretly BP)
+        assert not torch.allclose(got[0], true[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("rule,opts", [("rbp", {}), ("srbp", {}), ("rbp", {"fprime": False}), ("srbp", {"feedback": "sparse", "sparse_k": 2}),
+                                       ("rbp", {"feedback": "congruent"}), ("srbp", {"error_bits": 3})])
+def test_flipping_error_flips_every_update(rule, opts, seed):
+    """001 Fact 2: replacing T − O by −(T − O) flips the sign of every update (MSE, targets mirrored about O)."""
+    net = mlp([6, 9, 7, 3], "tanh", seed=seed)
+    x, _ = _data(seed)
+    with torch.no_grad():
+        out = net(x)
+    t = out + torch.randn(out.shape, generator=torch.Generator().manual_seed(seed + 50))
+    r = make_rule(rule, net, loss="mse", seed=seed, **opts)
+    r.compute_grads(x, t)
+    g1 = _grads(net)
+    r.compute_grads(x, 2 * out - t)  # T' − O = −(T − O)
+    g2 = _grads(net)
+    for a, b in zip(g1, g2):
+        torch.testing.assert_close(b, -a)
+
+
+@pytest.mark.parametrize("rule", ["rbp", "srbp", "arbp", "asrbp", "nf", "reciprocal", "top"])
+def test_zero_error_gives_zero_update(rule):
+    """001 Fact 3: T = O ⇒ no update."""
+    act = "leaky_relu" if rule == "reciprocal" else "tanh"
+    net = mlp([6, 9, 7, 3], act, seed=3)
+    x, _ = _data(3)
+    with torch.no_grad():
+        t = net(x)
+    make_rule(rule, net, loss="mse").compute_grads(x, t)
+    for p in net.parameters():
+        assert p.grad is None or torch.count_nonzero(p.grad) == 0
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "leaky_relu", "leaky_softplus", "hardtanh"])
+def test_nf_beta_equals_bp_gradient(act, seed):
+    """000 §3.2/§4.4: NF with u = β is gradient descent on ½‖y − y'‖²; with u = β^1 too (000 §5)."""
+    net = mlp([5, 8, 6, 2], act, output_activation="tanh", seed=seed)
+    x, y = _data(seed, 5, 2, loss="mse")
+    true = _true_grads(net, x, y, "mse")
+    for opts in ({"gain": "beta"}, {"gain": "beta_n", "n": 1}):
+        make_rule("nf", net, **opts).compute_grads(x, y)
+        for a, b in zip(_grads(net), true):
+            torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_nf_variants_differ_and_bp_transpose_matches_autograd():
+    net = mlp([5, 8, 6, 2], "tanh", output_activation="tanh", seed=1)
+    x, y = _data(1, 5, 2, loss="mse")
+    true = _true_grads(net, x, y, "mse")
+    make_rule("rbp", net, loss="mse", feedback="transpose").compute_grads(x, y)
+    for a, b in zip(_grads(net), true):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    for opts in ({"gain": "x"}, {"gain": "beta_n", "n": 3}, {"sigma_nz": 0.5}):
+        make_rule("nf", net, **opts).compute_grads(x, y)
+        assert not torch.allclose(_grads(net)[0], true[0], atol=1e-5), opts
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_mdfa_sign_of_gradient_scalar_output(seed):
+    """004 Thm 2: on a one-output mono-net, every mDFA coordinate has the sign of the true gradient."""
+    g = torch.Generator().manual_seed(seed)
+    act = ["tanh", "sigmoid", "relu", "leaky_relu", "hardtanh"][seed % 5]
+    net = mlp([5, 7, 6, 4, 1], act, mono=True, init="abs_normal", seed=seed)
+    x = torch.randn(1, 5, generator=g)  # per-sample statement (a batch mean may mix signs)
+    y = torch.randint(0, 2, (1,), generator=g)
+    true = _true_grads(net, x, y, "bce")
+    make_rule("mdfa", net, loss="bce", seed=seed).compute_grads(x, y)
+    for a, b in zip(_grads(net), true):
+        assert bool((a * b >= -1e-12).all()), (a, b)
+    assert any(bool((a != 0).any()) for a in _grads(net)[:-2])
+
+
+def test_mdfa_two_output_counterexample():
+    """004 Thm 5: W2 = [[0,1],[1,0]], B = I, identity hidden layer: the mDFA update is orthogonal to
+    the gradient and has a coordinate of the opposite sign."""
+    from torch import nn
+
+    from analogopt.reference.nets import Activation, Block, LayeredNet
+
+    l1, l2 = nn.Linear(2, 2), nn.Linear(2, 2)
+    with torch.no_grad():
+        l1.weight.copy_(torch.eye(2))
+        l1.bias.zero_()
+        l2.weight.copy_(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+        l2.bias.zero_()
+    net = LayeredNet([Block(l1, Activation("identity")), Block(l2, Activation("identity"))], mono=True)
+    rule = make_rule("mdfa", net, loss="mse")
+    rule.feedback_cat = None
+    x = torch.tensor([[1.0, 1.0]])
+    t = net(x).detach() - torch.tensor([[1.0, 0.0]])  # dL/dh_L = e_1
+    cache = net.forward_cache(x)
+    rule._init_direct(cache)
+    rule.feedback_cat.copy_(torch.eye(2))
+    true = _true_grads(net, x, t, "mse")
+    rule.compute_grads(x, t)
+    got = _grads(net)
+    assert float((got[0] * true[0]).sum()) == pytest.approx(0.0)
+    assert bool(((got[0] * true[0]) < 0).any() or ((got[0] != 0) & (true[0] == 0)).any())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_mono_weights_never_negative_during_training(seed):
+    net = mlp([6, 10, 8, 3], "tanh", mono=True, init="uniform_mono", seed=seed)
+    rule = make_rule("mdfa", net, seed=seed)
+    opt = torch.optim.SGD(net.parameters(), lr=0.5)
+    from analogopt.reference.rules import train_step
+
+    x, y = _data(seed, batch=64)
+    for _ in range(30):
+        train_step(rule, opt, x, y)
+        assert net.weights_nonnegative()
+    assert bool((net.blocks[0].weight < 0).any())  # layer 1 stays unconstrained (004 Def. 1)
+
+
+def _cos(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
+    va, vb = torch.cat([t.flatten() for t in a]), torch.cat([t.flatten() for t in b])
+    return float(va @ vb / (va.norm() * vb.norm()))
+
+
+@pytest.mark.parametrize("rule,opts", [("wp", {"samples": 4000, "sigma": 1e-3}), ("np", {"samples": 3000, "sigma": 1e-3})])
+def test_perturbation_estimates_align_with_gradient(rule, opts):
+    """003: WP and NP are unbiased gradient estimators; with enough samples cosine > 0.9."""
+    net = mlp([4, 6, 3], "tanh", seed=0)
+    net.double()
+    x, y = _data(0, 4, 3, batch=8)
+    x = x.double()
+    true = _true_grads(net, x, y, "cross_entropy")
+    make_rule(rule, net, **opts).compute_grads(x, y)
+    assert _cos(_grads(net), true) > 0.9
+    make_rule(rule, net, **{**opts, "samples": 2}).compute_grads(x, y)  # few samples: a poor estimate
+    assert _cos(_grads(net), true) < 0.9
+
+
+def test_reciprocal_pinv_exact_and_newton_step():
+    """002 §4: exact pseudoinverse; each layer's step alone removes the sample's output error to first order."""
+    from analogopt.reference.rules import apply_pinv
+
+    g = torch.Generator().manual_seed(0)
+    for shape in ((5, 9), (9, 5), (6, 6)):
+        w = torch.randn(shape, generator=g, dtype=torch.float64)
+        p = torch.randn(4, shape[0], generator=g, dtype=torch.float64)
+        torch.testing.assert_close(apply_pinv(w, p), p @ torch.linalg.pinv(w).t())
+    w = torch.zeros(3, 4, dtype=torch.float64)
+    w[0, 0] = 1.0  # rank deficient: falls back to torch.linalg.pinv
+    p = torch.randn(2, 3, generator=g, dtype=torch.float64)
+    torch.testing.assert_close(apply_pinv(w, p), p @ torch.linalg.pinv(w).t())
+
+    net = mlp([12, 8, 6, 3], "leaky_relu", negative_slope=0.2, seed=1).double()
+    x = torch.randn(1, 12, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        t = net(x) + 1e-4 * torch.randn(1, 3, generator=g, dtype=torch.float64)
+    make_rule("reciprocal", net, loss="mse").compute_grads(x, t)
+    steps = _grads(net)
+    e = (net(x) - t).detach()
+    params = list(net.parameters())
+    for layer in range(3):
+        with torch.no_grad():
+            saved = [p.clone() for p in params]
+            params[2 * layer].sub_(steps[2 * layer])
+            params[2 * layer + 1].sub_(steps[2 * layer + 1])
+            new_e = net(x) - t
+            for p, s in zip(params, saved):
+                p.copy_(s)
+        assert float(new_e.norm()) < 1e-3 * float(e.norm()) + 1e-9, layer
+
+
+def test_quantize_eq19():
+    from analogopt.reference.quantize import quantize
+
+    x = torch.tensor([0.3, -0.05, 0.0, 0.126, -1.0, 0.001])
+    q1 = quantize(x, bits=1, alpha=0.125)
+    torch.testing.assert_close(q1, torch.tensor([0.125, -0.125, 0.0, 0.125, -0.125, 0.125]))
+    q3 = quantize(x, bits=3, alpha=0.125)
+    torch.testing.assert_close(q3, torch.tensor([0.125, -0.0625, 0.0, 0.125, -0.125, 0.03125]))
+    assert set(quantize(torch.randn(1000), bits=4, alpha=1.0).abs().unique().tolist()) <= {1.0, 0.5, 0.25, 0.125}
+
+
+def test_nf_window_and_dead_network():
+    from analogopt.reference.rules import dead_network_report
+
+    net = mlp([3, 5, 2], "staircase", output_activation="identity", seed=0)
+    x, y = _data(0, 3, 2, batch=64, loss="mse")
+    make_rule("nf", net, loss="mse", gain="beta").compute_grads(x, y)
+    assert torch.count_nonzero(net.blocks[0].weight.grad) == 0  # σ' = 0 a.e.: nothing reaches layer 1
+    make_rule("nf", net, loss="mse", window="secant").compute_grads(x, y)
+    assert torch.count_nonzero(net.blocks[0].weight.grad) > 0  # the §6.4 window lets the error through
+    make_rule("nf", net, loss="mse", sigma_nz=0.1).compute_grads(x, y)
+    assert torch.count_nonzero(net.blocks[0].weight.grad) > 0  # §6.3 additive term
+
+    relu = mlp([3, 4, 2], "relu", seed=0)
+    with torch.no_grad():
+        relu.blocks[0].bias.copy_(torch.tensor([-100.0, 0.0, 0.0, -100.0]))
+    report = dead_network_report(relu, x)
+    assert report.layers[0].dead_units == (0, 3) and not report.dead
+    with torch.no_grad():
+        relu.blocks[0].bias.fill_(-100.0)
+    report = dead_network_report(relu, x)
+    assert report.dead and "DEAD" in report.summary()
+    revived = dead_network_report(relu, x, sigma_nz=0.1)  # §6.3: the additive term re-opens layer 1 …
+    assert revived.layers[0].dead_units == () and not revived.layers[0].dead
+    assert revived.layers[1].dead  # … but its outputs are still all 0, so layer 2's weights stay stuck
