@@ -25,8 +25,6 @@ KINDS: dict[str, str] = {
     "log_amp": "analogopt.cosim.inverse:LogAmpExperiment",
     "fal_vs_adam": "analogopt.cosim.optimizers:FalVsAdamExperiment",
     "momentum_filter": "analogopt.cosim.optimizers:MomentumFilterExperiment",
-    "fal_vs_adam": "analogopt.cosim.optimizers:FalVsAdamExperiment",
-    "momentum_filter": "analogopt.cosim.optimizers:MomentumFilterExperiment",
 }
 
 
