@@ -385,3 +385,21 @@ def predict_settling_time(mapping: CrossbarMapping, opamp: OpAmpModel, tolerance
     rate = w_gbw / opamp.gain + w_gbw * lam
     return SettlingPrediction(lambda_min=lam, rate_per_s=rate, time_s=math.log(1 / tolerance) / rate,
                               tolerance=tolerance)
+
+
+def measure_settling_time(time_s: np.ndarray, trajectory: np.ndarray, final: np.ndarray, tolerance: float = 1e-3) -> float:
+    """First time after which ``max_k |x_k(t) − final_k| ≤ tolerance · max_k |final_k|`` holds for good
+    (linear interpolation between samples); ``inf`` if the waveform never settles within the record."""
+    t = np.asarray(time_s, dtype=np.float64)
+    x = np.asarray(trajectory, dtype=np.float64).reshape(len(t), -1)
+    f = np.asarray(final, dtype=np.float64).ravel()
+    err = np.abs(x - f).max(axis=1) / np.abs(f).max() - tolerance
+    outside = np.nonzero(err > 0)[0]
+    if outside.size == 0:
+        return float(t[0])
+    k = outside[-1]
+    if k == len(t) - 1:
+        return math.inf
+    # Crossing between samples k (outside) and k+1 (inside).
+    frac = err[k] / (err[k] - err[k + 1])
+    return float(t[k] + frac * (t[k + 1] - t[k]))
