@@ -25,6 +25,10 @@ KINDS: dict[str, str] = {
     "log_amp": "analogopt.cosim.inverse:LogAmpExperiment",
     "fal_vs_adam": "analogopt.cosim.optimizers:FalVsAdamExperiment",
     "momentum_filter": "analogopt.cosim.optimizers:MomentumFilterExperiment",
+    "crossbar_mvm": "analogopt.cosim.crossbar:CrossbarExperiment",
+    "crossbar_solve": "analogopt.cosim.crossbar:CrossbarExperiment",
+    "crossbar_pinv": "analogopt.cosim.crossbar:CrossbarExperiment",
+    "recirculation_pinv": "analogopt.cosim.crossbar:RecirculationExperiment",
 }
 
 
