@@ -93,6 +93,11 @@ class RCCascade:
         return [m]
 
     @property
+    def r_ohm(self) -> float:
+        """Resistance of the weight stage (Ω), ``τ/C``; the momentum stage's is ``τ_m/C``."""
+        return self.tau_s / self.c_farad
+
+    @property
     def element_count(self) -> int:
         return 5 + int(self.leak)
 
@@ -148,6 +153,11 @@ class FALIntegrator:
             circuit.R(f"{name}_s2_leak", out, circuit.gnd, r_ohm)
         circuit.C(f"{name}_s2_hold", out, circuit.gnd, self.c_farad, initial_condition=float(initial_v))
         return [m, sq, v, s]
+
+    @property
+    def r_ohm(self) -> float:
+        """Resistance of the weight stage (Ω), ``τ/C`` (the nominal rate, at spread ``s_ref``)."""
+        return self.tau_s / self.c_farad
 
     @property
     def element_count(self) -> int:

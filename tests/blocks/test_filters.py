@@ -144,6 +144,8 @@ def test_integrator_types_share_the_rc_lowpass_interface():
         internal = block.add(circuit, "x0", "inp", "out", 0.5)
         assert internal[0] == "x0_m"
         assert "ic=0.5" in str(circuit)
+        # what the NF loop generator reads from RCLowPass for its notes
+        assert block.r_ohm == pytest.approx(1e-4 / block.c_farad) and block.c_farad == 1e-9
 
 
 INVALID = [
