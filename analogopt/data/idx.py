@@ -21,7 +21,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     """Read one IDX file (optionally gzipped) into a native-endian numpy array of its stored shape."""
     path = Path(path)
     try:
-        raw = (gzip.open if path.suffix == ".gz" else open)(path, "rb").read()
+        with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as fh:
+            raw = fh.read()
     except OSError as exc:
         raise ConfigError(f"IDX file {path}: cannot read: {exc.strerror or exc}") from None
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
@@ -50,7 +51,8 @@ def write_idx(path: str | Path, array: np.ndarray) -> Path:
     header = bytes([0, 0, codes[native], array.ndim]) + np.asarray(array.shape, dtype=">u4").tobytes()
     data = header + array.astype(IDX_TYPES[codes[native]]).tobytes()
     path = Path(path)
-    (gzip.open if path.suffix == ".gz" else open)(path, "wb").write(data)
+    with (gzip.open if path.suffix == ".gz" else open)(path, "wb") as fh:
+        fh.write(data)
     return path
 
 

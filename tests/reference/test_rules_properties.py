@@ -250,3 +250,17 @@ def test_nf_window_and_dead_network():
     revived = dead_network_report(relu, x, sigma_nz=0.1)  # §6.3: the additive term re-opens layer 1 …
     assert revived.layers[0].dead_units == () and not revived.layers[0].dead
     assert revived.layers[1].dead  # … but its outputs are still all 0, so layer 2's weights stay stuck
+
+
+def test_reciprocal_learned_pinv_converges_to_exact():
+    """The sleep-phase option (damped Ben-Israel–Cohen, 002 §3) reproduces the exact-pinv updates once converged."""
+    net = mlp([12, 8, 6, 3], "leaky_relu", negative_slope=0.2, seed=1)
+    g = torch.Generator().manual_seed(2)
+    x, y = torch.randn(5, 12, generator=g), torch.randint(0, 3, (5,), generator=g)
+    make_rule("reciprocal", net).compute_grads(x, y)
+    exact = _grads(net)
+    make_rule("reciprocal", net, pinv="learned", sleep_steps=1, sleep_damping=1.0).compute_grads(x, y)
+    assert not torch.allclose(_grads(net)[0], exact[0], atol=1e-4)  # one sleep step: not there yet
+    make_rule("reciprocal", net, pinv="learned", sleep_steps=40, sleep_damping=1.0).compute_grads(x, y)
+    for a, b in zip(_grads(net), exact):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)

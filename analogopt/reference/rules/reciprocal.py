@@ -9,6 +9,11 @@ The pseudoinverse here is exact (Moore–Penrose, equal to ``torch.linalg.pinv``
 Cholesky solve of the smaller Gram matrix ``W Wᵀ`` or ``Wᵀ W``, with ``torch.linalg.pinv`` as the
 fallback when that Gram matrix is singular. ``D_σ⁺`` needs σ' ≠ 0 everywhere, so every activation must
 be bijective (002 §4 assumption 3): leaky ReLU, leaky softplus, tanh, sigmoid or identity.
+
+``pinv="learned"`` instead keeps a feedback matrix ``V_l ≈ W_l⁺`` per layer and refreshes it before each
+wake step with ``sleep_steps`` damped Ben-Israel–Cohen iterations ``V ← V + η(V − V W V)`` (the
+sleep-phase rule of 002 §3, :func:`analogopt.reference.linalg.ben_israel_cohen`), starting from
+``V₀ = α Wᵀ`` and tracking the slowly moving forward weights afterwards.
 """
 
 from __future__ import annotations
@@ -43,8 +48,17 @@ class Reciprocal(LearningRule):
 
     name = "reciprocal"
 
-    def __init__(self, net: LayeredNet, *, loss: str = "cross_entropy", seed: int = 0) -> None:
+    def __init__(self, net: LayeredNet, *, loss: str = "cross_entropy", seed: int = 0, pinv: str = "exact",
+                 sleep_steps: int = 2, sleep_damping: float = 0.5) -> None:
         super().__init__(net, loss=loss, seed=seed)
+        if pinv not in ("exact", "learned"):
+            raise ConfigError(f"reciprocal pinv must be 'exact' or 'learned', got {pinv!r}")
+        if isinstance(sleep_steps, bool) or not isinstance(sleep_steps, int) or sleep_steps < 1:
+            raise ConfigError(f"sleep_steps must be an integer ≥ 1, got {sleep_steps!r}")
+        if not 0 < sleep_damping <= 1:
+            raise ConfigError(f"sleep_damping must be in (0, 1], got {sleep_damping}")
+        self.pinv, self.sleep_steps, self.sleep_damping = pinv, sleep_steps, float(sleep_damping)
+        self.feedback: list[torch.Tensor | None] = [None] * len(net.blocks)
         for i, b in enumerate(net.blocks):
             if not b.act.spec.bijective:
                 raise ConfigError(
@@ -52,8 +66,33 @@ class Reciprocal(LearningRule):
                     "(002 §4 assumption 3); use leaky_relu, leaky_softplus, tanh, sigmoid or identity"
                 )
 
+    def options(self) -> dict:
+        return {"pinv": self.pinv, "sleep_steps": self.sleep_steps, "sleep_damping": self.sleep_damping}
+
+    def _sleep(self) -> None:
+        """Refresh V_l ≈ W_l⁺ by the damped Ben-Israel–Cohen rule (002 §3) for layers 2…L."""
+        from ..linalg import ben_israel_cohen, bic_initial
+
+        for i in range(1, len(self.net.blocks)):
+            w = self.net.blocks[i].weight.detach().double()
+            v = self.feedback[i]
+            if v is None:
+                v = bic_initial(w)
+            try:
+                v = ben_israel_cohen(w, self.sleep_steps, x0=v, damping=self.sleep_damping)[-1]
+            except ConfigError:  # left the basin after a large forward step: restart from α Wᵀ
+                v = ben_israel_cohen(w, self.sleep_steps, damping=self.sleep_damping)[-1]
+            self.feedback[i] = v
+
+    def _apply(self, i: int, p: torch.Tensor) -> torch.Tensor:
+        if self.pinv == "exact":
+            return apply_pinv(self.net.blocks[i].weight.detach(), p)
+        return (p.double() @ self.feedback[i].t()).to(p.dtype)
+
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         net = self.net
+        if self.pinv == "learned":
+            self._sleep()
         cache = net.forward_cache(x)
         p = output_error(cache.z[-1], cache.h[-1], target, self.loss, net)  # B_L e at the top
         inv_b = 1.0 / x.shape[0]
@@ -64,6 +103,6 @@ class Reciprocal(LearningRule):
             block.bias.grad = s.sum(0).mul_(inv_b)
             if i > 0:
                 below = net.blocks[i - 1]
-                q = apply_pinv(block.weight.detach(), p)  # W_l⁺ (…)
+                q = self._apply(i, p)  # W_l⁺ (…)
                 p = q / below.act.derivative(cache.z[i - 1], cache.h[i - 1])  # D_σ⁺
         return loss_value(cache.output, target, self.loss)

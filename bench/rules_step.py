@@ -1,0 +1,124 @@
+"""ms per training step for every learning rule on 784-256-256-256-10 tanh, batch 128, CPU, and the ratio to
+autograd BP measured in the same run (issue 7 targets: FA/RBP ≤ 1.0×, SRBP/DFA and mDFA ≤ 0.85×,
+reciprocal with exact pinv ≤ 3×). Perturbation rules also report steps to reach an accuracy on digits.
+
+Timing: one torch thread; the rules are timed round-robin (so a burst of load from other processes hits
+all of them alike) and each rule's median over rounds is reported.
+
+    python bench/rules_step.py [--rounds 15] [--steps 20] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from analogopt.reference.nets import mlp
+from analogopt.reference.rules import make_rule, train_step
+
+SIZES = [784, 256, 256, 256, 10]
+BATCH = 128
+
+#: label → (rule name, options, net kwargs)
+CASES: dict[str, tuple[str, dict, dict]] = {
+    "BP (autograd)": ("bp", {}, {}),
+    "top layer only": ("top", {}, {}),
+    "FA / RBP": ("rbp", {}, {}),
+    "RBP no f'": ("rbp", {"fprime": False}, {}),
+    "ARBP": ("arbp", {}, {}),
+    "SRBP / DFA": ("srbp", {}, {}),
+    "ASRBP": ("asrbp", {}, {}),
+    "SRBP 1-bit error": ("srbp", {"error_bits": 1}, {}),
+    "mDFA": ("mdfa", {}, {"mono": True, "init": "uniform_mono"}),
+    "NF (u = beta)": ("nf", {"loss": "cross_entropy"}, {}),
+    "reciprocal (exact pinv)*": ("reciprocal", {}, {"activation": "leaky_relu"}),
+    "NP (K = 8)": ("np", {"samples": 8}, {}),
+    "WP (K = 8)": ("wp", {"samples": 8}, {}),
+}
+
+
+def time_rules(rounds: int, steps: int) -> dict[str, float]:
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(BATCH, SIZES[0], generator=g)
+    y = torch.randint(0, 10, (BATCH,), generator=g)
+    setups = {}
+    for label, (name, opts, net_kw) in CASES.items():
+        net_kw = {"activation": "tanh", **net_kw}
+        net = mlp(SIZES, **net_kw)
+        rule = make_rule(name, net, **opts)
+        opt = torch.optim.SGD(net.parameters(), lr=1e-6)  # timing only: keep the weights where they are
+        for _ in range(3):  # warm-up (lazy feedback matrices, allocator)
+            train_step(rule, opt, x, y)
+        setups[label] = (rule, opt)
+    samples: dict[str, list[float]] = {k: [] for k in CASES}
+    for _ in range(rounds):
+        for label, (rule, opt) in setups.items():
+            t0 = time.perf_counter()
+            for _ in range(steps):
+                train_step(rule, opt, x, y)
+            samples[label].append(1e3 * (time.perf_counter() - t0) / steps)
+    return {k: statistics.median(v) for k, v in samples.items()}
+
+
+def steps_to_accuracy(target: float = 0.8, budget: int = 3000) -> dict[str, int | None]:
+    """Training steps (batch 32, digits 64-32-10 tanh) until the training accuracy reaches ``target``."""
+    from analogopt.data.tabular import load_tabular
+
+    split = load_tabular("digits", test_fraction=0.2, seed=0)
+    x = torch.tensor(split.x_train, dtype=torch.float32)
+    y = torch.tensor(split.y_train)
+    out: dict[str, int | None] = {}
+    for label, name, opts, lr in (("BP", "bp", {}, 0.1), ("NP (K = 8)", "np", {"samples": 8, "sigma": 1e-2}, 0.1),
+                                  ("WP (K = 64)", "wp", {"samples": 64, "sigma": 1e-2}, 0.1)):
+        net = mlp([64, 32, 10], "tanh", seed=0)
+        rule = make_rule(name, net, **opts)
+        opt = torch.optim.SGD(net.parameters(), lr=lr)
+        gen = torch.Generator().manual_seed(0)
+        reached = None
+        for step in range(1, budget + 1):
+            idx = torch.randint(0, len(x), (32,), generator=gen)
+            train_step(rule, opt, x[idx], y[idx])
+            if step % 25 == 0:
+                with torch.no_grad():
+                    if float((net(x).argmax(1) == y).float().mean()) >= target:
+                        reached = step
+                        break
+        out[label] = reached
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--json", default="")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the perturbation steps-to-accuracy part")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)
+    ms = time_rules(args.rounds, args.steps)
+    bp = ms["BP (autograd)"]
+    print(f"784-256-256-256-10 tanh, batch {BATCH}, 1 CPU thread, median of {args.rounds} rounds × {args.steps} steps")
+    print("* reciprocal needs a bijective activation with σ' bounded away from 0: leaky ReLU (slope 0.01), same sizes")
+    print(f"{'rule':<26} {'ms/step':>8} {'× BP':>6}")
+    for label, v in ms.items():
+        print(f"{label:<26} {v:8.3f} {v / bp:6.2f}")
+    result = {"ms_per_step": ms, "ratio_to_bp": {k: v / bp for k, v in ms.items()}}
+    if not args.no_accuracy:
+        reach = steps_to_accuracy()
+        print("steps to 80 % training accuracy on digits (64-32-10 tanh, batch 32, budget 3000):")
+        for k, v in reach.items():
+            print(f"  {k:<14} {v if v is not None else '> 3000'}")
+        result["steps_to_80pct_digits"] = reach
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(result, fh, indent=2, sort_keys=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
