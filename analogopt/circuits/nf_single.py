@@ -35,7 +35,7 @@ def weight_node(i: int) -> str:
 
 
 def build_nf_single(
-    problem: NFSingleLayerProblem, *, title: str = "negative feedback optimizer, single layer", points: int = 400
+    problem: NFSingleLayerProblem, *, title: str = "negative feedback optimizer, single layer", points: int = 50
 ) -> AnalogCircuit:
     """The circuit, a transient over the problem's analog duration, and the weight probes.
 

@@ -61,17 +61,23 @@ def cosimulate(
     run_dir: Path | None = None,
     progress: Progress | None = None,
     record_points: int = 400,
+    max_step_points: int = 50,
     baseline: bool = True,
     title: str = "negative feedback optimizer, single layer",
 ) -> CoSimResult:
-    """Build the circuit, run ngspice and the twin (and the gradient-descent baseline), align them."""
+    """Build the circuit, run ngspice and the twin (and the gradient-descent baseline), align them.
+
+    ngspice picks its own time steps; ``max_step_points`` only caps the step at duration/points
+    (ngspice's default rule is 50). The twin is recorded at ``record_points`` iterations and the analog
+    weights are sampled there by a cubic spline through ngspice's time points.
+    """
     progress = progress or SilentProgress()
     runner = runner or NgspiceRunner()
     timings: dict[str, float] = {}
 
     progress.stage("netlist")
     t0 = time.perf_counter()
-    circuit = build_nf_single(problem, title=title, points=record_points)
+    circuit = build_nf_single(problem, title=title, points=max_step_points)
     deck_text = circuit.deck.format()
     timings["netlist_s"] = time.perf_counter() - t0
 
@@ -80,7 +86,8 @@ def cosimulate(
     result = runner.run(deck_text, run_dir=run_dir, progress=progress.update)
     timings["spice_s"] = result.elapsed_s
     timings["spice_wall_s"] = time.perf_counter() - t0
-    waves = result.analysis("tran")
+    probes = [circuit.probes[name] for name in problem.weight_names]
+    waves = result.analysis("tran").with_initial(dict(zip(probes, problem.w0)))
 
     progress.stage("digital twin")
     t0 = time.perf_counter()
@@ -89,8 +96,7 @@ def cosimulate(
     timings["twin_s"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    probes = [circuit.probes[name] for name in problem.weight_names]
-    analog_w = waves.sample(probes, digital.iteration * problem.dt_s)
+    analog_w = waves.sample(probes, digital.iteration * problem.dt_s, method="cubic")
     x = torch.as_tensor(problem.x)
     y = torch.as_tensor(problem.y)
     analog_loss = mse(x, y, torch.as_tensor(analog_w), problem.activation).numpy()

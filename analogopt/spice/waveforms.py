@@ -38,9 +38,33 @@ class Waveforms:
     def names(self) -> list[str]:
         return list(self.signals)
 
-    def sample(self, names: list[str], at: np.ndarray) -> np.ndarray:
-        """Linear interpolation of ``names`` at axis values ``at``; shape ``(len(at), len(names))``."""
+    def with_initial(self, values: Mapping[str, float], at: float = 0.0) -> "Waveforms":
+        """A copy with a first point at axis value ``at`` holding ``values`` (other signals repeat their
+        first value). ngspice leaves the t = 0 point of a ``uic`` transient out of the raw file although
+        the capacitors' initial conditions define it exactly."""
+        if self.axis.size and self.axis[0] <= at:
+            return self
+        first = {k: np.asarray(values.get(k, v[0]), dtype=v.dtype) for k, v in self.signals.items()}
+        missing = set(values) - set(self.signals)
+        if missing:
+            raise KeyError(f"no signal(s) {sorted(missing)} to give initial values")
+        signals = {k: np.concatenate([[first[k]], v]) for k, v in self.signals.items()}
+        return Waveforms(self.analysis, self.axis_name, np.concatenate([[at], self.axis]), signals)
+
+    def sample(self, names: list[str], at: np.ndarray, method: str = "linear") -> np.ndarray:
+        """``names`` interpolated at axis values ``at``; shape ``(len(at), len(names))``.
+
+        ``method="cubic"`` uses a cubic spline through ngspice's own (adaptive) time points, which
+        follows smooth waveforms far more closely than straight lines between sparse points.
+        """
         stacked = np.stack([np.real(self[n]) for n in names], axis=1)
+        if method == "cubic":
+            from scipy.interpolate import CubicSpline
+
+            keep = np.concatenate([[True], np.diff(self.axis) > 0])  # splines need a strictly rising axis
+            return CubicSpline(self.axis[keep], stacked[keep], axis=0)(np.clip(at, self.axis[0], self.axis[-1]))
+        if method != "linear":
+            raise ValueError(f"unknown interpolation method {method!r}; use 'linear' or 'cubic'")
         # np.interp is 1-D; interpolate all columns at once through index arithmetic.
         idx = np.clip(np.searchsorted(self.axis, at, side="right") - 1, 0, len(self.axis) - 2)
         x0, x1 = self.axis[idx], self.axis[idx + 1]

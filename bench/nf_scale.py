@@ -1,0 +1,117 @@
+"""Scaling of the single-layer NF co-simulation: where the time goes, and why data is wired linearly.
+
+For tanh networks of n weights × m samples, prints the wall time of netlist build, ngspice, raw parsing
+and twin, the ratio total / bare ngspice (ngspice alone on the same netlist file), and, for the
+smaller sizes, the same loop written with one behavioral source per node (expect ≥ 10× slower).
+
+    python bench/nf_scale.py            # 8×32 … 256×1024
+    python bench/nf_scale.py --quick    # up to 64×256
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from analogopt.circuits.nf_single import DEFAULT_OPTIONS, build_nf_single
+from analogopt.problems import ActivationSpec, NFSingleLayerProblem
+from analogopt.reference.nf_single import NFSingleLayerTwin
+from analogopt.spice import NgspiceRunner, read_raw
+from analogopt.spice.netlist import format_value
+
+SIZES = [(8, 32), (16, 64), (32, 128), (64, 256), (128, 512), (256, 1024)]
+ITERATIONS = 400
+
+
+def make_problem(n: int, m: int, seed: int = 0) -> NFSingleLayerProblem:
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.standard_normal((m, n - 1)) / np.sqrt(n), np.ones((m, 1))], axis=1)
+    teacher = rng.standard_normal(n)
+    y = np.tanh(x @ teacher)
+    # Loop gain scaled so that η·γ·A·λ_max(XᵀX) ≈ 0.05: the twin stays a faithful discretization.
+    lam = np.linalg.eigvalsh(x.T @ x).max()
+    return NFSingleLayerProblem(x, y, ActivationSpec("tanh"), "window", forward_gain=0.05 / (1e-2 * lam),
+                                eta=1e-2, iterations=ITERATIONS, leak=False, w0=np.zeros(n))
+
+
+def behavioral_netlist(p: NFSingleLayerProblem) -> str:
+    """The same loop with every sum written as one behavioral expression per node (the slow way)."""
+    m, n = p.x.shape
+    lines = ["* NF loop, behavioral sums"]
+    for k in range(m):
+        terms = "+".join(f"{format_value(p.x[k, i])}*v(w{i})" for i in range(n))
+        lines.append(f"Bz{k} z{k} 0 V={terms}")
+        lines.append(f"Bq{k} q{k} 0 V=({format_value(p.y[k])}-tanh(v(z{k})))*(1-tanh(v(z{k}))*tanh(v(z{k})))")
+    r = p.tau_s / 1e-9
+    for i in range(n):
+        terms = "+".join(f"{format_value(p.x[k, i])}*v(q{k})" for k in range(m))
+        lines.append(f"Be{i} e{i} 0 V={terms}")
+        lines.append(f"Gd{i} 0 w{i} e{i} 0 {format_value(p.gamma * p.forward_gain / r)}")
+        lines.append(f"Cw{i} w{i} 0 1e-9 ic=0")
+    opts = " ".join(f"{k}={v}" for k, v in DEFAULT_OPTIONS.items())
+    d = p.duration_s
+    lines += [f".options {opts}", ".save " + " ".join(f"v(w{i})" for i in range(n)),
+              f".tran {d / 50!r} {d!r} 0 {d / 50!r} uic", ".end"]
+    return "\n".join(lines) + "\n"
+
+
+def bare_ngspice(netlist: str) -> float:
+    with tempfile.TemporaryDirectory() as tmp:
+        Path(tmp, "n.cir").write_text(netlist)
+        t0 = time.perf_counter()
+        subprocess.run(["ngspice", "-b", "-r", "o.raw", "n.cir"], cwd=tmp, check=True, capture_output=True)
+        return time.perf_counter() - t0
+
+
+def measure(n: int, m: int, behavioral: bool) -> dict:
+    p = make_problem(n, m)
+    row = {"n": n, "m": m}
+    t0 = time.perf_counter()
+    circuit = build_nf_single(p)
+    text = circuit.deck.format()
+    row["build"] = time.perf_counter() - t0
+    row["elements"] = circuit.element_count
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        result = NgspiceRunner().run(text, run_dir=Path(tmp))
+        row["spice"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        read_raw(Path(tmp) / "out.raw")
+        row["parse"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    NFSingleLayerTwin(p).run(record_every=max(1, ITERATIONS // 400))
+    row["twin"] = time.perf_counter() - t0
+    row["bare"] = bare_ngspice(text)
+    row["total"] = row["build"] + row["spice"] + row["parse"] + row["twin"]
+    row["ratio"] = row["total"] / row["bare"]
+    row["behavioral"] = bare_ngspice(behavioral_netlist(p)) if behavioral else float("nan")
+    del result
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="stop at 64×256")
+    ap.add_argument("--behavioral-max", type=int, default=64, help="largest n also timed as behavioral sources")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    sizes = [s for s in SIZES if not args.quick or s[0] <= 64]
+    head = f"{'n×m':>10} {'elements':>9} {'build':>7} {'ngspice':>8} {'parse':>6} {'twin':>6} {'total':>7} {'bare':>7} {'tot/bare':>8} {'behav.':>8} {'behav/bare':>10}"
+    print(head)
+    for n, m in sizes:
+        r = measure(n, m, behavioral=n <= args.behavioral_max)
+        slow = r["behavioral"] / r["bare"]
+        print(f"{n:>4}×{m:<5} {r['elements']:>9} {r['build']:7.3f} {r['spice']:8.3f} {r['parse']:6.3f} {r['twin']:6.3f} "
+              f"{r['total']:7.3f} {r['bare']:7.3f} {r['ratio']:8.2f} {r['behavioral']:8.2f} {slow:10.1f}", flush=True)
+    print("times in s; tot/bare = (build + ngspice run + parse + twin) / ngspice alone on the same netlist;")
+    print(f"behav. = the same loop with one behavioral source per node; {ITERATIONS} twin iterations, tanh, u = window")
+
+
+if __name__ == "__main__":
+    main()
