@@ -54,7 +54,13 @@ class Check:
             ok = a <= b + self.margin
         else:
             ok = abs(a - b) <= self.margin
-        text = f"{self.left} {self.op} {self.right} (±{self.margin:g} pts, {self.metric}): {a:.2f} vs {b:.2f}"
+        if self.op == "approx":
+            rel = f"within {self.margin:g} pts"
+        elif self.margin < 0:
+            rel = f"by at least {-self.margin:g} pts"
+        else:
+            rel = f"allowing {self.margin:g} pts"
+        text = f"{self.left} {self.op} {self.right} ({rel}, {self.metric} accuracy): {a:.2f} vs {b:.2f}"
         return ok, text
 
 
