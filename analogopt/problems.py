@@ -17,6 +17,8 @@ ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sign", "staircase")
 #: Activations with a jump: built as finite-gain, smoothly saturating comparators.
 COMPARATOR_ACTIVATIONS = ("sign", "staircase")
 ERROR_GAINS = ("x", "window", "beta_pow")
+#: Weight integrators: first-order RC low-pass (000 Eq. 10) or two in cascade, i.e. momentum (Eq. 22).
+INTEGRATORS = ("rc", "cascade")
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class NFSingleLayerProblem:
     ``error_gain``: ``"x"`` (U = x, Eq. 12), ``"window"`` (U = σ'(z)·x, 000 §4.2) or ``"beta_pow"``
     (U = β^power = (σ'(z)·x)^power, odd ``power``, 000 §5). ``eta`` = Δt/τ is the twin's learning rate;
     ``iterations`` twin steps span the analog time ``iterations·eta·tau_s`` seconds.
+
+    ``integrator``: ``"rc"`` (Eq. 10) or ``"cascade"``: a first low-pass of time constant ``tau_m_s``
+    (s) in front of the weight's, which is momentum with ``β_m = 1 − η·τ/τ_m`` (000 §6.1, Eq. 22).
     """
 
     x: np.ndarray
@@ -69,6 +74,8 @@ class NFSingleLayerProblem:
     leak: bool = True
     w0: np.ndarray | None = None
     weight_names: tuple[str, ...] = field(default=())
+    integrator: str = "rc"
+    tau_m_s: float | None = None
 
     def __post_init__(self) -> None:
         x = np.asarray(self.x, dtype=np.float64)
@@ -90,6 +97,13 @@ class NFSingleLayerProblem:
                 raise ConfigError(f"{name} must be a finite number > 0, got {value}")
         if self.eta > 1:
             raise ConfigError(f"eta = Δt/τ must be ≤ 1 for the discrete low-pass of Eq. 10, got {self.eta}")
+        if self.integrator not in INTEGRATORS:
+            raise ConfigError(f"unknown integrator {self.integrator!r}; choose one of {', '.join(INTEGRATORS)}")
+        if self.integrator == "cascade":
+            if self.tau_m_s is None or not (np.isfinite(self.tau_m_s) and self.tau_m_s > 0):
+                raise ConfigError(f"the cascade integrator needs tau_m_s > 0 s, got {self.tau_m_s}")
+            if self.eta * self.tau_s > self.tau_m_s:
+                raise ConfigError(f"tau_m_s = {self.tau_m_s:g} s is shorter than one twin step η·τ = {self.eta * self.tau_s:g} s")
         if int(self.iterations) < 1:
             raise ConfigError(f"iterations must be ≥ 1, got {self.iterations}")
         w0 = np.zeros(x.shape[1]) if self.w0 is None else np.asarray(self.w0, dtype=np.float64)
@@ -122,6 +136,11 @@ class NFSingleLayerProblem:
     @property
     def duration_s(self) -> float:
         return self.iterations * self.dt_s
+
+    @property
+    def beta_m(self) -> float:
+        """Momentum coefficient of the cascade's first filter, β_m = 1 − Δt/τ_m (Eq. 22)."""
+        return 1.0 - self.dt_s / self.tau_m_s if self.tau_m_s else 0.0
 
     @property
     def error_power(self) -> int:

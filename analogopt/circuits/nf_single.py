@@ -8,6 +8,7 @@ Signal flow per weight i and sample k (000 §3, Eq. 8–12)::
     e_i  = Σ_k x_ki^p · q_k                   error crossbar U (VCCS array), node e<i>   (Eq. 12)
     w'_i = A · e_i                            forward amplifier, node wp<i>
     τ dw_i/dt = −w_i + γ · w'_i              RC low-pass weight integrator, node w<i>   (Eq. 10)
+                                              (or two in cascade, Eq. 22: node lp<i>_m holds m)
 
 The weights are capacitor voltages (V); every other quantity is a node voltage too. The loop gain is
 negative because U carries the sign of β = σ'·x (000 §3.2).
@@ -19,6 +20,7 @@ import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
 from ..blocks.activation import sigma_expr, slope_expr
+from ..blocks.filters import RCCascade
 from ..blocks.integrator import RCLowPass
 from ..blocks.vccs_array import add_vccs_array
 from ..problems import NFSingleLayerProblem
@@ -65,11 +67,18 @@ def build_nf_single(
 
     elements += add_vccs_array(circuit, "u", e, q, (problem.x**p).T)
 
-    integrator = RCLowPass(tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
+    if problem.integrator == "cascade":
+        integrator = RCCascade(tau_m_s=problem.tau_m_s, tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
+        per_weight = integrator.element_count
+        kind = f"RC cascade (momentum), tau_m = {problem.tau_m_s:g} s then tau = {problem.tau_s:g} s"
+    else:
+        integrator = RCLowPass(tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
+        per_weight = 3 if problem.leak else 2
+        kind = f"RC low-pass, tau = {problem.tau_s:g} s"
     for i in range(n):
         circuit.VCVS(f"fwd{i}", wp[i], circuit.gnd, e[i], circuit.gnd, problem.forward_gain)
         integrator.add(circuit, f"lp{i}", wp[i], w[i], float(problem.w0[i]))
-    elements += n * (3 if problem.leak else 2) + n
+    elements += n * (per_weight + 1)
 
     duration = problem.duration_s
     deck = NetlistDeck(
@@ -80,7 +89,7 @@ def build_nf_single(
     )
     probes = {name: f"v({node})" for name, node in zip(problem.weight_names, w)}
     notes = {
-        "integrator": f"RC low-pass, tau = {problem.tau_s:g} s, R = {integrator.r_ohm:g} ohm, C = {integrator.c_farad:g} F",
+        "integrator": f"{kind}, R = {integrator.r_ohm:g} ohm, C = {integrator.c_farad:g} F",
         "activation": f"{spec.name} (comparator gain {spec.gain:g} V/V)",
     }
     return AnalogCircuit(deck=deck, probes=probes, element_count=elements, notes=notes)

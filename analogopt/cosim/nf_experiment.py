@@ -92,7 +92,8 @@ class NFSingleExperiment:
         reject_unknown(net, {"activation", "gain", "slope", "error_gain", "power"}, f"{where}.network")
         loop = section(cfg, "loop", where)
         reject_unknown(
-            loop, {"forward_gain", "gamma", "tau_s", "eta", "iterations", "leak", "w0", "init_seed", "init_scale"},
+            loop, {"forward_gain", "gamma", "tau_s", "eta", "iterations", "leak", "w0", "init_seed", "init_scale",
+                   "integrator", "tau_m_s"},
             f"{where}.loop",
         )
         comp = section(cfg, "compare", where)
@@ -120,7 +121,8 @@ class NFSingleExperiment:
             tau_s=parse_si(loop.get("tau_s", 1e-3), f"{where}.loop.tau_s"),
             eta=parse_si(loop.get("eta", 1e-2), f"{where}.loop.eta"),
             iterations=int(parse_si(loop.get("iterations", 1000), f"{where}.loop.iterations")),
-            leak=leak, w0=w0, weight_names=names,
+            leak=leak, w0=w0, weight_names=names, integrator=str(loop.get("integrator", "rc")),
+            tau_m_s=parse_si(loop["tau_m_s"], f"{where}.loop.tau_m_s") if "tau_m_s" in loop else None,
         )
         also = tuple(str(g) for g in comp.get("also_error_gains", []))
         for g in also:
@@ -176,6 +178,8 @@ class NFSingleExperiment:
                 "tau_s": p.tau_s,
                 "eta": p.eta,
                 "leak": p.leak,
+                "integrator": p.integrator,
+                "tau_m_s": p.tau_m_s,
                 "iterations": p.iterations,
             },
         }
@@ -266,7 +270,8 @@ class NFSingleExperiment:
         lines += [
             f"Circuit: {p.n_weights} weights, {p.n_samples} training samples, {main.circuit.element_count} elements; "
             f"activation {p.activation.name} (comparator gain {p.activation.gain:g} V/V); error gain u = {p.error_gain}; "
-            f"A = {p.forward_gain:g}, γ = {p.gamma:g}, τ = {p.tau_s:g} s, leak {'on' if p.leak else 'off'}. "
+            f"A = {p.forward_gain:g}, γ = {p.gamma:g}, τ = {p.tau_s:g} s, leak {'on' if p.leak else 'off'}; "
+            f"integrator: {main.circuit.notes['integrator']}. "
             f"Twin: Eq. 10 with η = {p.eta:g} ({p.iterations} iterations = {p.duration_s:g} s of analog time).",
             "",
             "## Final weights",

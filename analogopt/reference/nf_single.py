@@ -11,6 +11,7 @@ import torch
 
 from ..problems import ActivationSpec, NFSingleLayerProblem
 from .activations import sigma, sigma_ideal, sigma_slope
+from .optim import cascade_momentum_update, lowpass_update
 from .trajectory import Trajectory
 
 
@@ -50,19 +51,26 @@ class NFSingleLayerTwin:
         p = self.problem
         return nf_error(x=self.x, y=self.y, w=w, activation=p.activation, error_gain=p.error_gain, power=p.power)
 
-    def step(self, w: torch.Tensor) -> torch.Tensor:
-        """One iteration of Eq. 10 (without leak: ``w ← w + η·γ·A·e``)."""
+    def step(self, w: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
+        """One iteration, in place: Eq. 10 ``w ← w + η(γ·A·e − w)`` (no ``−w`` without leak), or with
+        the cascade integrator Eq. 22 ``m ← β_m·m + (1 − β_m)·A·e`` then ``w ← w + η(γ·m − w)``."""
         p = self.problem
-        drive = p.gamma * p.forward_gain * self.error(w)
-        return w + p.eta * (drive - w if p.leak else drive)
+        drive = p.forward_gain * self.error(w)
+        leak = p.eta if p.leak else 0.0
+        if p.integrator == "cascade":
+            cascade_momentum_update(w, drive=drive, m=m, lr=p.eta * p.gamma, beta_m=p.beta_m, leak=leak)
+        else:
+            lowpass_update(w, drive=drive, lr=p.eta * p.gamma, leak=leak)
+        return w
 
     def run(self, *, record_every: int = 1) -> Trajectory:
         p = self.problem
         w = torch.as_tensor(p.w0, dtype=torch.float64).clone()
+        m = torch.zeros_like(w)  # the momentum filter starts empty (its capacitor at 0 V)
         record = set(range(0, p.iterations + 1, max(1, record_every))) | {p.iterations}
         its, ws = [0], [w.clone()]
         for t in range(1, p.iterations + 1):
-            w = self.step(w)
+            self.step(w, m)
             if t in record:
                 its.append(t)
                 ws.append(w.clone())

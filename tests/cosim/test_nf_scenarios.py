@@ -96,3 +96,13 @@ def test_netlist_reruns_in_plain_ngspice(which, request, tmp_path):
     (plot,) = read_raw(tmp_path / "plain.raw")
     for name, vector in m["probes"].items():
         assert plot[vector][-1] == pytest.approx(m["analog"]["final_weights"][name], abs=1e-9)
+
+
+def test_cascade_integrator_converges_to_the_same_weights(tmp_path_factory):
+    """000 Eq. 22: with two RC filters in cascade (momentum) SPICE and twin land on the same weights."""
+    out, m = run_scenario(tmp_path_factory, "nf_momentum")
+    assert m["circuit"]["integrator"] == "cascade"
+    assert " lp0_m " in (out / "netlist.cir").read_text()
+    assert m["max_abs_deviation"] < 1e-3
+    assert m["trajectory_deviation"] < 0.01
+    assert m["least_squares"]["relative_slope_error"]["window"] < 0.02
