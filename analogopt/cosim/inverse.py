@@ -396,8 +396,12 @@ class LogAmpExperiment:
         }
         self._plot_cascade(out, i_c, returned, returned_twin)
 
-        # 5. two-pole op-amp step response, raw and compensated
+        # 5. two-pole op-amp step response, raw and compensated. Always with a diode: its forced
+        # current makes the junction a battery (β = 1). A transdiode's collector node has no
+        # conductance but gmin in forward activity, so its loop gain is A·gm/gmin — unbounded without
+        # the feedback capacitor a real transdiode amp needs, which this toolkit does not model.
         progress.stage("step response")
+        ideal_device = replace(ideal_device, device="diode")
         compensated = self.step_opamp.compensated(beta=1.0, overshoot=self.step_overshoot)
         steps = {}
         i_from, i_to = self.step_currents_a
@@ -422,6 +426,7 @@ class LogAmpExperiment:
             }
         metrics["step"] = {k: {kk: vv for kk, vv in s.items() if not kk.startswith("_")} for k, s in steps.items()}
         metrics["step"]["target_overshoot"] = self.step_overshoot
+        metrics["step"]["device"] = "diode"
         self._plot_step(out, steps, t0)
 
         tr, tm, cs, st = metrics["transfer"], metrics["temperature"], metrics["cascade"], metrics["step"]
@@ -544,7 +549,7 @@ max |I_out/I_in − 1| = {cs['max_rel_error'] * 100:.4f} % (twin {cs['max_rel_er
 
 ![cascade](cascade.png)
 
-## Step response with a two-pole op-amp (feedback factor β = 1: the forced current makes the junction a battery)
+## Step response with a two-pole op-amp (diode junction; feedback factor β = 1: the forced current makes the junction a battery)
 | op-amp | GBW (Hz) | phase margin (°) | overshoot SPICE | overshoot twin |
 |---|---|---|---|---|
 | uncompensated | {st['uncompensated']['gbw_hz']:.4g} | {st['uncompensated']['phase_margin_deg']:.1f} | {st['uncompensated']['overshoot_spice'] * 100:.1f} % | {st['uncompensated']['overshoot_twin'] * 100:.1f} % |
