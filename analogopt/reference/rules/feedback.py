@@ -159,7 +159,7 @@ class _FeedbackRule(LearningRule):
     def _hidden_delta(self, j: torch.Tensor, i: int, cache) -> torch.Tensor:
         j = self._channel(j)
         if self.fprime:
-            return j * self.net.blocks[i].act.derivative(cache.z[i], cache.h[i])
+            return self.net.blocks[i].act.times_derivative(j, cache.z[i], cache.h[i])
         return j
 
     def _write(self, i: int, delta: torch.Tensor, a: torch.Tensor, inv_b: float) -> None:
@@ -178,10 +178,12 @@ class _FeedbackRule(LearningRule):
         g = w.grad
         if g is not None and g.shape == w.shape:
             torch.mm(delta.t(), a, out=g)
-            g.mul_(inv_b)
         else:
-            w.grad = torch.mm(delta.t(), a).mul_(inv_b)
-        bias.grad = delta.sum(0).mul_(inv_b)
+            g = w.grad = torch.mm(delta.t(), a)
+        bias.grad = delta.sum(0)
+        if inv_b != 1.0:
+            g.mul_(inv_b)
+            bias.grad.mul_(inv_b)
 
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         net = self.net
@@ -189,6 +191,10 @@ class _FeedbackRule(LearningRule):
         n_blocks = len(net.blocks)
         e = output_error(cache.z[-1], cache.h[-1], target, self.loss, net)
         inv_b = 1.0 / x.shape[0]
+        if self.error_bits is None and self.update_bits is None and not self.adaptive:
+            # the channel is linear: fold the batch mean into e once instead of into every layer's update
+            e.mul_(inv_b)
+            inv_b = 1.0
         self._write(n_blocks - 1, e, cache.inputs[-1], inv_b)  # exact top-layer gradient (001 Fact 1)
         if self.direct:
             self._direct(e, cache, inv_b)
