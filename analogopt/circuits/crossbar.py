@@ -81,20 +81,12 @@ class CrossbarCircuit:
 
     def values(self, waves: Waveforms) -> np.ndarray:
         """The answer from a result: last point of each output vector, reshaped to ``shape``."""
-        return np.array([_last(waves, v) for v in self.output_vectors()]).reshape(self.shape)
+        return waves.final(self.output_vectors()).reshape(self.shape)
 
     def trajectories(self, waves: Waveforms) -> np.ndarray:
         """Every point of each output vector, shape ``(len(axis), *shape)`` (transient results)."""
         stacked = np.stack([np.real(waves[v]) for v in self.output_vectors()], axis=1)
         return stacked.reshape(len(waves.axis), *self.shape)
-
-
-def _last(waves: Waveforms, vector: str) -> float:
-    # The raw reader takes a plot's first vector as its axis; an operating point has no sweep
-    # variable, so there the first saved vector lands in ``axis``.
-    if vector.lower() == waves.axis_name.lower():
-        return float(np.real(waves.axis[-1]))
-    return float(np.real(waves[vector][-1]))
 
 
 # ---------------------------------------------------------------------------------------------- checks

@@ -71,8 +71,13 @@ def _read_plot(data: bytes, pos: int, path) -> tuple[Waveforms, int]:
         raise SimulationError(f"raw file {path} is ASCII; analogopt reads ngspice's default binary raw files")
     plotname = header.get("plotname", "").lower()
     analysis = _ANALYSIS.get(plotname, plotname.split()[0] if plotname else "unknown")
-    axis = np.array(np.real(table[:, 0]))
-    signals = {name: np.array(table[:, i]) for i, name in enumerate(names) if i > 0}
+    if analysis == "op":
+        # An operating point has no sweep variable: every vector is a signal, the axis just counts points.
+        axis_name, axis = "index", np.arange(npoints, dtype=np.float64)
+        signals = {name: np.array(table[:, i]) for i, name in enumerate(names)}
+    else:
+        axis_name, axis = names[0], np.array(np.real(table[:, 0]))
+        signals = {name: np.array(table[:, i]) for i, name in enumerate(names) if i > 0}
     if analysis in ("tran", "dc", "op"):
         signals = {k: np.real(v) for k, v in signals.items()}
-    return Waveforms(analysis=analysis, axis_name=names[0], axis=np.asarray(axis), signals=signals), pos
+    return Waveforms(analysis=analysis, axis_name=axis_name, axis=axis, signals=signals), pos

@@ -152,6 +152,9 @@ class NgspiceRunner:
         return result
 
     def _wait(self, proc: subprocess.Popen, err_path: Path, stop: float | None, progress) -> None:
+        if progress is None or not stop:
+            proc.wait(timeout=self.timeout_s)  # returns the moment ngspice exits: no polling latency
+            return
         deadline = time.monotonic() + self.timeout_s
         interval = 0.005
         while True:
@@ -161,13 +164,12 @@ class NgspiceRunner:
             except subprocess.TimeoutExpired:
                 pass
             # Poll fast at first (most runs are short), then back off.
-            interval = min(interval * 2, 0.25)
+            interval = min(interval * 2, 0.1)
             if time.monotonic() > deadline:
                 raise subprocess.TimeoutExpired(proc.args, self.timeout_s)
-            if progress is not None and stop:
-                value = _last_reference(err_path)
-                if value is not None:
-                    progress(min(max(value / stop, 0.0), 1.0))
+            value = _last_reference(err_path)
+            if value is not None:
+                progress(min(max(value / stop, 0.0), 1.0))
 
 
 def _last_reference(path: Path) -> float | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -99,10 +98,8 @@ BAD_SETS = [
 
 
 @pytest.mark.parametrize("scenario, override, pattern", BAD_SETS)
-def test_bad_parameters_give_one_line_errors(tmp_path: Path, capsys, scenario: str, override: str, pattern: str) -> None:
-    code, err = _run(capsys, scenario, "--out", str(tmp_path / "x"), "--set", override)
-    assert code == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("analogopt: error:")
-    assert re.search(pattern, lines[0]), lines[0]
-    assert not (tmp_path / "x").exists()
+def test_bad_parameters_give_one_line_errors(
+    tmp_path: Path, run_cli, check_one_line_error, scenario: str, override: str, pattern: str
+) -> None:
+    code, err = run_cli("run", scenario, "--out", str(tmp_path / "x"), "--set", override)
+    check_one_line_error(code, err, code=2, pattern=pattern, out=tmp_path / "x")

@@ -98,3 +98,14 @@ def test_title_cannot_inject_lines():
     c.R(1, "a", c.gnd, 1)
     with pytest.raises(NetlistError, match="one line"):
         NetlistDeck(c, [OperatingPoint()]).format()
+
+
+def test_operating_point_keeps_every_saved_vector(tmp_path):
+    c = Circuit("op vectors")
+    c.V(1, "a", c.gnd, 2.0)
+    c.R(1, "a", "b", 1e3)
+    c.R(2, "b", c.gnd, 1e3)
+    deck = NetlistDeck(c, [OperatingPoint()], saves=["v(a)", "v(b)"])
+    op = NgspiceRunner().run(deck).analysis("op")
+    assert op.axis_name == "index"
+    np.testing.assert_allclose(op.final(["v(a)", "v(b)"]), [2.0, 1.0], rtol=1e-9)
