@@ -59,6 +59,12 @@ class NFSingleLayerProblem:
 
     ``integrator``: ``"rc"`` (Eq. 10) or ``"cascade"``: a first low-pass of time constant ``tau_m_s``
     (s) in front of the weight's, which is momentum with ``β_m = 1 − η·τ/τ_m`` (000 §6.1, Eq. 22).
+
+    Mismatch (optional; ``None`` = nominal, what Monte Carlo sweeps of :mod:`analogopt.sweep` fill in):
+    ``x_forward`` (m, n) is the matrix the data crossbar actually applies (default ``x``); ``u_matrix``
+    (n, m) the error crossbar's (default ``(x^p)ᵀ``, Eq. 12); ``tau_w_s`` (n,) each weight integrator's
+    R·C (s, default ``tau_s``; the twin's per-weight rate is ``η·tau_s/τ_i``); ``forward_gains`` (n,)
+    each forward amplifier's gain (default ``forward_gain``). Circuit and twin read the same values.
     """
 
     x: np.ndarray
@@ -76,6 +82,10 @@ class NFSingleLayerProblem:
     weight_names: tuple[str, ...] = field(default=())
     integrator: str = "rc"
     tau_m_s: float | None = None
+    x_forward: np.ndarray | None = None
+    u_matrix: np.ndarray | None = None
+    tau_w_s: np.ndarray | None = None
+    forward_gains: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         x = np.asarray(self.x, dtype=np.float64)
@@ -119,6 +129,18 @@ class NFSingleLayerProblem:
         object.__setattr__(self, "w0", w0)
         object.__setattr__(self, "weight_names", tuple(names))
         object.__setattr__(self, "iterations", int(self.iterations))
+        m, n = x.shape
+        for name, shape, positive in (("x_forward", (m, n), False), ("u_matrix", (n, m), False),
+                                      ("tau_w_s", (n,), True), ("forward_gains", (n,), True)):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            arr = np.asarray(value, dtype=np.float64)
+            if arr.shape != shape:
+                raise ConfigError(f"shape mismatch: {name} must have shape {shape}, got {arr.shape}")
+            if not np.all(np.isfinite(arr)) or (positive and not np.all(arr > 0)):
+                raise ConfigError(f"{name} must be finite{' and > 0' if positive else ''}")
+            object.__setattr__(self, name, arr)
 
     @property
     def n_weights(self) -> int:
@@ -141,6 +163,31 @@ class NFSingleLayerProblem:
     def beta_m(self) -> float:
         """Momentum coefficient of the cascade's first filter, β_m = 1 − Δt/τ_m (Eq. 22)."""
         return 1.0 - self.dt_s / self.tau_m_s if self.tau_m_s else 0.0
+
+    @property
+    def perturbed(self) -> bool:
+        """True when any mismatch field is set (circuit and twin then use the per-element values)."""
+        return any(v is not None for v in (self.x_forward, self.u_matrix, self.tau_w_s, self.forward_gains))
+
+    @property
+    def data_matrix(self) -> np.ndarray:
+        """(m, n) conductances of the data crossbar, z = X·w (S per unit, 1 Ω sum load)."""
+        return self.x if self.x_forward is None else self.x_forward
+
+    @property
+    def error_matrix(self) -> np.ndarray:
+        """(n, m) error crossbar U of Eq. 12 (x^p transposed unless mismatched)."""
+        return (self.x**self.error_power).T if self.u_matrix is None else self.u_matrix
+
+    @property
+    def weight_taus_s(self) -> np.ndarray:
+        """(n,) time constant of each weight integrator (s)."""
+        return np.full(self.n_weights, self.tau_s) if self.tau_w_s is None else self.tau_w_s
+
+    @property
+    def weight_gains(self) -> np.ndarray:
+        """(n,) forward gain A of each weight's amplifier."""
+        return np.full(self.n_weights, self.forward_gain) if self.forward_gains is None else self.forward_gains
 
     @property
     def error_power(self) -> int:

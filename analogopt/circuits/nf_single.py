@@ -16,6 +16,8 @@ negative because U carries the sign of β = σ'·x (000 §3.2).
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
@@ -52,7 +54,7 @@ def build_nf_single(
     wp = [f"wp{i}" for i in range(n)]
     w = [weight_node(i) for i in range(n)]
 
-    elements = add_vccs_array(circuit, "x", z, w, problem.x)
+    elements = add_vccs_array(circuit, "x", z, w, problem.data_matrix)
 
     spec = problem.activation
     windowed = problem.error_gain in ("window", "beta_pow")
@@ -65,7 +67,7 @@ def build_nf_single(
         circuit.BehavioralSource(f"q{k}", q[k], circuit.gnd, voltage_expression=diff)
     elements += m
 
-    elements += add_vccs_array(circuit, "u", e, q, (problem.x**p).T)
+    elements += add_vccs_array(circuit, "u", e, q, problem.error_matrix)
 
     if problem.integrator == "cascade":
         integrator = RCCascade(tau_m_s=problem.tau_m_s, tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
@@ -75,9 +77,12 @@ def build_nf_single(
         integrator = RCLowPass(tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
         per_weight = 3 if problem.leak else 2
         kind = f"RC low-pass, tau = {problem.tau_s:g} s"
+    # Mismatch (problem.tau_w_s / forward_gains): each weight gets its own R·C and amplifier gain.
+    taus, gains = problem.weight_taus_s, problem.weight_gains
     for i in range(n):
-        circuit.VCVS(f"fwd{i}", wp[i], circuit.gnd, e[i], circuit.gnd, problem.forward_gain)
-        integrator.add(circuit, f"lp{i}", wp[i], w[i], float(problem.w0[i]))
+        circuit.VCVS(f"fwd{i}", wp[i], circuit.gnd, e[i], circuit.gnd, float(gains[i]))
+        block = integrator if problem.tau_w_s is None else dataclasses.replace(integrator, tau_s=float(taus[i]))
+        block.add(circuit, f"lp{i}", wp[i], w[i], float(problem.w0[i]))
     elements += n * (per_weight + 1)
 
     duration = problem.duration_s

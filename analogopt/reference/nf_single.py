@@ -46,15 +46,39 @@ class NFSingleLayerTwin:
         self.problem = problem
         self.x = torch.as_tensor(problem.x, dtype=torch.float64)
         self.y = torch.as_tensor(problem.y, dtype=torch.float64)
+        if problem.perturbed:
+            # The same mismatched values the circuit generator writes into the netlist.
+            self.x_forward = torch.as_tensor(problem.data_matrix, dtype=torch.float64)
+            self.u = torch.as_tensor(problem.error_matrix, dtype=torch.float64)
+            self.gains = torch.as_tensor(problem.weight_gains, dtype=torch.float64)
+            # Δt = η·τ_nominal is one iteration for every weight, so a weight with τ_i has rate Δt/τ_i.
+            self.etas = torch.as_tensor(problem.dt_s / problem.weight_taus_s, dtype=torch.float64)
 
     def error(self, w: torch.Tensor) -> torch.Tensor:
         p = self.problem
+        if p.perturbed:
+            z = self.x_forward @ w
+            d = self.y - sigma(p.activation, z)
+            if p.error_gain in ("window", "beta_pow"):
+                d = d * sigma_slope(p.activation, z) ** p.error_power
+            return self.u @ d
         return nf_error(x=self.x, y=self.y, w=w, activation=p.activation, error_gain=p.error_gain, power=p.power)
 
     def step(self, w: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
         """One iteration, in place: Eq. 10 ``w ← w + η(γ·A·e − w)`` (no ``−w`` without leak), or with
-        the cascade integrator Eq. 22 ``m ← β_m·m + (1 − β_m)·A·e`` then ``w ← w + η(γ·m − w)``."""
+        the cascade integrator Eq. 22 ``m ← β_m·m + (1 − β_m)·A·e`` then ``w ← w + η(γ·m − w)``.
+
+        With mismatch, A and η are per-weight vectors (the same Eq. 10/22 element-wise)."""
         p = self.problem
+        if p.perturbed:
+            drive = self.gains * self.error(w)
+            if p.integrator == "cascade":
+                m.mul_(p.beta_m).add_(drive, alpha=1.0 - p.beta_m)
+                drive = m
+            if p.leak:
+                w.mul_(1.0 - self.etas)
+            w.add_(self.etas * p.gamma * drive)
+            return w
         drive = p.forward_gain * self.error(w)
         leak = p.eta if p.leak else 0.0
         if p.integrator == "cascade":

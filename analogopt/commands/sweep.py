@@ -1,0 +1,113 @@
+"""``analogopt sweep``: parameter / corner / Monte Carlo sweeps of a scenario on Dask (docs/sweeps.md).
+
+    analogopt sweep SCENARIO --set PATH=V1,V2,… [--mc N --seed S --vary TARGET=DIST:SIGMA]
+                    [--workers K | --scheduler ADDRESS] [--spec "metric<value"] --out DIR
+    analogopt sweep --rerun DIR ID        re-run one sample alone and check it reproduces its row
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "sweep",
+        help="sweep scenario values and Monte Carlo mismatch on Dask; tidy table, yield, plots",
+        description="Simulate the cartesian product of the --set values (each point with --mc Monte Carlo "
+        "samples) on a local Dask cluster or an existing one (--scheduler); re-running the same command "
+        "resumes. Results: DIR/results.parquet and .csv, summary.json, histograms.png, vs_<path>.png.",
+    )
+    p.add_argument("scenario", nargs="?", help="shipped scenario name or .toml path (omit with --rerun)")
+    p.add_argument("--out", type=Path, help="sweep directory (created; re-use it to resume)")
+    p.add_argument("--set", action="append", default=[], metavar="PATH=V1,V2,…",
+                   help="sweep a scenario value over a list, e.g. --set loop.forward_gain=0.02,0.05 (repeatable)")
+    p.add_argument("--mc", type=int, default=None, metavar="N", help="Monte Carlo samples per point (default: none)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the Monte Carlo samples (default 0)")
+    p.add_argument("--vary", action="append", default=[], metavar="TARGET=DIST:SIGMA",
+                   help="a variation per Monte Carlo sample: element target of the kind (nf_single: x, u, tau, "
+                   "gain; crossbar: g) or a scenario path (global); DIST lognormal or gauss, e.g. x=lognormal:0.02")
+    p.add_argument("--workers", type=int, default=None, metavar="K",
+                   help="local worker processes (default: one per CPU core)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run on an existing Dask cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--spec", action="append", default=[], metavar="METRIC<VALUE",
+                   help="yield spec, e.g. \"max_abs_deviation<0.01\" (repeatable; <, <=, >, >=)")
+    p.add_argument("--timeout", type=float, default=600.0, metavar="S",
+                   help="wall-time limit of one sample's ngspice run (s); a slower sample is a 'timeout' row")
+    p.add_argument("--rerun", nargs=2, metavar=("DIR", "ID"), default=None,
+                   help="re-run sample ID of the sweep in DIR alone and compare with its stored row")
+    p.add_argument("--quiet", action="store_true", help="no progress display")
+    p.set_defaults(func=_cmd_sweep)
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    if args.rerun is not None:
+        return _cmd_rerun(Path(args.rerun[0]), args.rerun[1])
+    if not args.scenario:
+        raise ConfigError("give a SCENARIO to sweep (or --rerun DIR ID)")
+    if args.out is None:
+        raise ConfigError("--out DIR is required: the sweep directory (re-use it to resume)")
+    if args.mc is not None and args.mc < 1:
+        raise ConfigError(f"--mc must be an integer ≥ 1 (samples per point), got {args.mc}")
+    from ..progress import Progress
+    from ..scenarios import load_scenario
+    from ..sweep.engine import run_sweep
+    from ..sweep.engine import load_rows
+    from ..sweep.results import Spec, build_table, describe_yield, plot_metrics, save_table, write_summary
+    from ..sweep.spec import SweepPlan
+
+    specs = [Spec.parse(s) for s in args.spec]
+    scenario = load_scenario(args.scenario)
+    plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout)
+    progress = Progress(enabled=not args.quiet)
+    outcome = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, progress=progress)
+    table = build_table(load_rows(plan, args.out))
+    save_table(table, args.out)
+    plot_metrics(table, args.out)
+    summary = write_summary(table, args.out, specs)
+    print(f"{scenario.name}: {outcome.total} samples — {outcome.ok} ok, {outcome.failed} failed, "
+          f"{outcome.timeout} timeout ({outcome.simulated} simulated now, {outcome.resumed} resumed; "
+          f"{outcome.wall_s:.1f} s on {outcome.workers or 0} workers); table in {args.out / 'results.parquet'}")
+    for y in summary["yield"]:
+        print(describe_yield(y))
+    return 0
+
+
+def _cmd_rerun(directory: Path, sample_id: str) -> int:
+    from ..sweep.engine import MANIFEST, SAMPLES_DIR
+    from ..results import to_jsonable
+    from ..sweep.evaluate import VOLATILE_PREFIXES, evaluate_sample
+
+    manifest_path = directory / MANIFEST
+    if not manifest_path.exists():
+        raise ConfigError(f"--rerun {directory}: no {MANIFEST} there (not a sweep directory)")
+    manifest = json.loads(manifest_path.read_text())
+    # Through JSON like the stored row (NaN → null), so the comparison is of the same representation.
+    row = json.loads(json.dumps(to_jsonable(evaluate_sample(manifest, sample_id)), sort_keys=True))
+    stored_path = directory / SAMPLES_DIR / f"{sample_id}.json"
+    print(json.dumps(row, sort_keys=True))
+    if not stored_path.exists():
+        print(f"sample {sample_id}: not in the sweep's results yet; nothing to compare", file=sys.stderr)
+        return 0
+    stored = json.loads(stored_path.read_text())
+    keys = sorted(k for k in set(stored) | set(row) if not k.startswith(VOLATILE_PREFIXES))
+    differ = [k for k in keys if not _same(stored.get(k), row.get(k))]
+    if differ:
+        print(f"sample {sample_id}: {len(differ)} value(s) differ from the stored row: {', '.join(differ)}",
+              file=sys.stderr)
+        return 1
+    print(f"sample {sample_id}: reproduced exactly ({len(keys)} values)", file=sys.stderr)
+    return 0
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return a == b

@@ -1,0 +1,159 @@
+"""Running a sweep's samples on Dask distributed, resumably.
+
+Layout of a sweep directory::
+
+    DIR/sweep.json            the plan (compared on resume: a different sweep is refused)
+    DIR/samples/<id>.json     one finished sample's row, written atomically as it arrives
+    DIR/runs.jsonl            one line per invocation: simulated, resumed, wall time, workers
+    DIR/results.parquet|csv   the tidy table (rebuilt from samples/ at the end of every invocation)
+
+A sample whose row file exists is finished (``ok``, ``failed`` or ``timeout``) and is never simulated
+again, so killing a sweep and re-running the same command completes only the missing samples.
+
+Engine: ``workers`` local worker *processes* (a :class:`distributed.LocalCluster`, one thread each:
+every sample already runs ngspice in its own process, and torch/numpy threads would only contend), or
+an existing cluster through its scheduler ``address``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..errors import ConfigError
+from ..progress import Progress, SilentProgress
+from ..results import to_jsonable
+from .evaluate import evaluate_sample
+from .spec import SweepPlan
+
+MANIFEST = "sweep.json"
+SAMPLES_DIR = "samples"
+
+
+@dataclass(frozen=True)
+class SweepOutcome:
+    """Counts of one invocation: ``simulated`` now, ``resumed`` from earlier runs, and the totals."""
+
+    total: int
+    simulated: int
+    resumed: int
+    ok: int
+    failed: int
+    timeout: int
+    wall_s: float
+    workers: int
+
+
+def prepare_directory(plan: SweepPlan, out: Path) -> None:
+    """Create ``out`` with the plan's manifest, or check that an existing one holds the same sweep."""
+    manifest = to_jsonable(plan.to_json())
+    path = out / MANIFEST
+    if path.exists():
+        previous = json.loads(path.read_text())
+        if previous != manifest:
+            raise ConfigError(f"--out {out} holds a different sweep (its {MANIFEST} differs); choose another directory")
+    elif out.exists() and any(out.iterdir()):
+        raise ConfigError(f"--out {out} is not empty and holds no {MANIFEST}; choose another directory")
+    (out / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        _write_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def finished_ids(out: Path) -> set[str]:
+    return {p.stem for p in (out / SAMPLES_DIR).glob("*.json")}
+
+
+def load_rows(plan: SweepPlan, out: Path) -> list[dict[str, Any]]:
+    """The finished rows in plan order."""
+    rows = []
+    for s in plan.samples:
+        path = out / SAMPLES_DIR / f"{s.id}.json"
+        if path.exists():
+            rows.append(json.loads(path.read_text()))
+    return rows
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def _connect(workers: int | None, scheduler: str | None):
+    """A Dask client and the cluster it owns (``None`` for an external scheduler)."""
+    from distributed import Client, LocalCluster
+
+    if scheduler is not None:
+        try:
+            return Client(scheduler, timeout="10s", set_as_default=False), None
+        except (OSError, TimeoutError, ValueError) as exc:
+            reason = " ".join(str(exc).split()) or type(exc).__name__
+            raise ConfigError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({reason[:200]})") from None
+    n = workers if workers is not None else (os.cpu_count() or 1)
+    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    return Client(cluster, set_as_default=False), cluster
+
+
+def run_sweep(
+    plan: SweepPlan,
+    out: Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    progress: Progress | None = None,
+    on_row: Callable[[dict[str, Any]], None] | None = None,
+) -> SweepOutcome:
+    """Simulate every sample of ``plan`` that ``out`` does not hold yet; returns this invocation's counts."""
+    if workers is not None and scheduler is not None:
+        raise ConfigError("give either --workers (local cluster) or --scheduler (existing cluster), not both")
+    if workers is not None and not (isinstance(workers, int) and 1 <= workers <= 1024):
+        raise ConfigError(f"--workers must be an integer in [1, 1024], got {workers!r}")
+    progress = progress or SilentProgress()
+    out = Path(out)
+    prepare_directory(plan, out)
+    done = finished_ids(out)
+    pending = [s.id for s in plan.samples if s.id not in done]
+    start = time.perf_counter()
+    counts = {"ok": 0, "failed": 0, "timeout": 0}
+    n_workers = 0
+    if pending:
+        from distributed import as_completed
+
+        client, cluster = _connect(workers, scheduler)
+        try:
+            n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+            manifest = plan.to_json()  # a few kB: sent with each task, so any worker can run any sample
+            futures = client.map(evaluate_sample, [manifest] * len(pending), pending, pure=False)
+            progress.stage("sweep")
+            finished = 0
+            for future in as_completed(futures, loop=client.loop):
+                row = future.result()
+                _write_atomic(out / SAMPLES_DIR / f"{row['id']}.json",
+                              json.dumps(to_jsonable(row), sort_keys=True) + "\n")
+                finished += 1
+                counts[row["status"]] = counts.get(row["status"], 0) + 1
+                bad = counts["failed"] + counts["timeout"]
+                progress.update(finished / len(pending), f"{finished}/{len(pending)} done, {bad} failed")
+                if on_row is not None:
+                    on_row(row)
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+        progress.done()
+    wall = time.perf_counter() - start
+    rows = load_rows(plan, out)
+    totals = {k: sum(r["status"] == k for r in rows) for k in ("ok", "failed", "timeout")}
+    outcome = SweepOutcome(total=len(plan.samples), simulated=len(pending), resumed=len(plan.samples) - len(pending),
+                           wall_s=wall, workers=n_workers, **totals)
+    with open(out / "runs.jsonl", "a") as log:
+        log.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "simulated": outcome.simulated,
+                              "resumed": outcome.resumed, "wall_s": round(wall, 3), "workers": n_workers,
+                              "scheduler": scheduler or "local"}, sort_keys=True) + "\n")
+    return outcome

@@ -1,0 +1,252 @@
+"""What a sweep is: swept scenario values, Monte Carlo samples, variations, and the list of samples.
+
+A :class:`SweepPlan` is plain data (JSON round-trip through :meth:`SweepPlan.to_json`): the resolved
+scenario, the ``--set PATH=V1,V2,…`` axes whose cartesian product gives the *points*, ``mc`` Monte
+Carlo samples per point with seeds derived from ``seed``, and the variations each sample draws. Every
+sample has a stable id (``p003_m0012``) and everything needed to re-run it alone
+(:meth:`SweepPlan.sample`).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import math
+import zlib
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConfigError
+from ..scenarios import Scenario, apply_override, parse_value
+
+#: Distributions of a variation: multiplicative factor ``exp(σ·z)`` or ``1 + σ·z``, ``z ~ N(0, 1)``.
+DISTRIBUTIONS = ("lognormal", "gauss")
+
+#: Per-element variation targets each scenario kind understands (a dotted path is a global variation).
+ELEMENT_TARGETS: dict[str, dict[str, str]] = {
+    "nf_single": {
+        "x": "each data-crossbar conductance (m×n)",
+        "u": "each error-crossbar conductance (n×m, Eq. 12)",
+        "tau": "each weight integrator's R·C (n)",
+        "gain": "each forward amplifier's gain A (n)",
+    },
+    **{k: {"g": "each crossbar device conductance (lognormal only: the block's device model)"}
+       for k in ("crossbar_mvm", "crossbar_solve", "crossbar_pinv")},
+}
+
+#: Largest number of samples one sweep may plan (a typo like --mc 1e9 should not fill a disk).
+MAX_SAMPLES = 1_000_000
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One ``--set PATH=V1,V2,…``: a scenario path and the values it takes."""
+
+    path: str
+    values: tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Variation:
+    """``target``: an element target of the scenario's kind (``x``) or a scenario path (``loop.tau_s``);
+    ``distribution`` one of :data:`DISTRIBUTIONS`; ``sigma`` ≥ 0 (relative)."""
+
+    target: str
+    distribution: str
+    sigma: float
+
+    @property
+    def is_global(self) -> bool:
+        return "." in self.target
+
+    def factors(self, sample_seed: int, shape: tuple[int, ...] = ()) -> np.ndarray:
+        """Multiplicative factors for ``shape`` elements, drawn from a stream owned by this target
+        alone, so adding another variation (or changing σ) never changes this one's ``z`` draws."""
+        rng = np.random.default_rng([int(sample_seed), zlib.crc32(self.target.encode())])
+        z = rng.standard_normal(shape)
+        return np.exp(self.sigma * z) if self.distribution == "lognormal" else 1.0 + self.sigma * z
+
+
+def parse_axis(item: str, scenario: Scenario) -> Axis:
+    """``"loop.forward_gain=0.02,0.05"`` → :class:`Axis`; each value is checked against the scenario."""
+    path, sep, raw = item.partition("=")
+    path = path.strip()
+    if not sep or not path:
+        raise ConfigError(f"--set {item!r}: expected PATH=V1,V2,…, e.g. loop.forward_gain=0.02,0.05")
+    values = tuple(parse_value(v.strip()) for v in _split_values(raw) if v.strip())
+    if not values:
+        raise ConfigError(f"--set {path}: empty value list; give at least one value, e.g. {path}=1,2")
+    for v in values:
+        apply_override(scenario.config, f"{path}={_toml(v)}")  # unknown paths raise here, naming the path
+    return Axis(path, values)
+
+
+def _split_values(raw: str) -> list[str]:
+    """Split on commas outside brackets, so array values such as ``[0.3,0.4],[0.1,0.2]`` survive."""
+    parts, depth, current = [], 0, ""
+    for ch in raw:
+        depth += ch == "["
+        depth -= ch == "]"
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    parts.append(current)
+    return parts
+
+
+def _toml(value: Any) -> str:
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ",".join(_toml(v) for v in value) + "]"
+    return repr(value)
+
+
+def parse_variation(item: str, scenario: Scenario) -> Variation:
+    """``"x=lognormal:0.02"`` (element target of the kind) or ``"loop.tau_s=gauss:0.05"`` (global)."""
+    target, sep, raw = item.partition("=")
+    target = target.strip()
+    dist, colon, sigma_text = raw.partition(":")
+    if not sep or not colon or not target:
+        raise ConfigError(f"--vary {item!r}: expected TARGET=DIST:SIGMA, e.g. x=lognormal:0.02")
+    if dist not in DISTRIBUTIONS:
+        raise ConfigError(f"--vary {target}: unknown distribution {dist!r}; choose one of {', '.join(DISTRIBUTIONS)}")
+    try:
+        sigma = float(sigma_text)
+    except ValueError:
+        raise ConfigError(f"--vary {target}: sigma must be a number, got {sigma_text!r}") from None
+    if not (math.isfinite(sigma) and 0 <= sigma <= 1):
+        raise ConfigError(f"--vary {target}: sigma must be in [0, 1] (relative), got {sigma_text}")
+    if "." in target:
+        node: Any = scenario.config
+        for part in target.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise ConfigError(f"--vary {target}: scenario {scenario.name} has no parameter {target!r}")
+            node = node[part]
+        if isinstance(node, bool) or not isinstance(node, (int, float)):
+            raise ConfigError(f"--vary {target}: only numeric parameters can vary, got {node!r}")
+    else:
+        known = ELEMENT_TARGETS.get(scenario.kind, {})
+        if target not in known:
+            allowed = ", ".join(known) if known else "none (use a scenario path such as loop.tau_s)"
+            raise ConfigError(f"--vary {target}: not an element target of kind {scenario.kind}; allowed: {allowed}")
+        if scenario.kind.startswith("crossbar") and dist != "lognormal":
+            raise ConfigError(f"--vary {target}: crossbar devices vary lognormally (the block's model); use lognormal")
+    return Variation(target, dist, sigma)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One simulation: its id, point, Monte Carlo index and seed, and the scenario values it sets."""
+
+    id: str
+    point: int
+    mc_index: int | None
+    seed: int | None
+    values: dict[str, Any]
+
+
+def sample_seed(base_seed: int, mc_index: int) -> int:
+    """The seed of Monte Carlo sample ``mc_index``: the same for every point, so each point sees the
+    same draws ``z`` (common random numbers: differences between points are not sampling noise)."""
+    return int(np.random.SeedSequence([int(base_seed), int(mc_index)]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class SweepPlan:
+    """Everything that defines a sweep (see the module docstring)."""
+
+    scenario: Scenario
+    axes: tuple[Axis, ...] = ()
+    mc: int = 0
+    seed: int = 0
+    variations: tuple[Variation, ...] = ()
+    timeout_s: float = 600.0
+    samples: tuple[Sample, ...] = field(default=(), compare=False)
+
+    @classmethod
+    def build(cls, scenario: Scenario, sets: list[str], *, mc: int = 0, seed: int = 0, vary: list[str] = (),
+              timeout_s: float = 600.0) -> "SweepPlan":
+        """Parse and validate the command line's ``--set``/``--mc``/``--seed``/``--vary`` values."""
+        if isinstance(mc, bool) or not isinstance(mc, int) or mc < 0:
+            raise ConfigError(f"--mc must be an integer ≥ 1 (samples per point), got {mc!r}")
+        if not (isinstance(seed, int) and 0 <= seed < 2**63):
+            raise ConfigError(f"--seed must be an integer in [0, 2^63), got {seed!r}")
+        if not (math.isfinite(timeout_s) and timeout_s > 0):
+            raise ConfigError(f"--timeout must be > 0 s, got {timeout_s}")
+        axes = tuple(parse_axis(s, scenario) for s in sets)
+        paths = [a.path for a in axes]
+        if len(set(paths)) != len(paths):
+            raise ConfigError(f"--set: each path may be swept once, got {', '.join(paths)}")
+        variations = tuple(parse_variation(v, scenario) for v in vary)
+        if variations and mc < 1:
+            raise ConfigError("--vary needs Monte Carlo samples: add --mc N with N ≥ 1")
+        points = math.prod(len(a.values) for a in axes)
+        total = points * max(mc, 1)
+        if total > MAX_SAMPLES:
+            raise ConfigError(f"sweep has {total} samples, more than {MAX_SAMPLES}; reduce the values or --mc")
+        plan = cls(scenario, axes, mc, seed, variations, float(timeout_s))
+        return plan._with_samples()
+
+    def _with_samples(self) -> "SweepPlan":
+        samples = []
+        combos = itertools.product(*(a.values for a in self.axes)) if self.axes else [()]
+        for p, combo in enumerate(combos):
+            values = {a.path: v for a, v in zip(self.axes, combo)}
+            if self.mc:
+                for k in range(self.mc):
+                    samples.append(Sample(f"p{p:03d}_m{k:04d}", p, k, sample_seed(self.seed, k), values))
+            else:
+                samples.append(Sample(f"p{p:03d}", p, None, None, values))
+        object.__setattr__(self, "samples", tuple(samples))
+        return self
+
+    def sample(self, sample_id: str) -> Sample:
+        for s in self.samples:
+            if s.id == sample_id:
+                return s
+        raise ConfigError(f"sweep has no sample {sample_id!r} (ids look like {self.samples[0].id})")
+
+    def scenario_for(self, sample: Sample) -> Scenario:
+        """The scenario with the sample's swept values and global variations applied."""
+        config = copy.deepcopy(self.scenario.config)
+        for path, value in sample.values.items():
+            config = apply_override(config, f"{path}={_toml(value)}")
+        for v in self.variations:
+            if v.is_global:
+                *head, last = v.target.split(".")
+                node = config
+                for part in head:
+                    node = node[part]
+                node[last] = float(node[last]) * float(v.factors(sample.seed))
+        return Scenario(self.scenario.name, self.scenario.path, config)
+
+    def to_json(self) -> dict[str, Any]:
+        """The manifest written to ``DIR/sweep.json`` (compared on resume)."""
+        return {
+            "scenario": {"name": self.scenario.name, "config": self.scenario.config},
+            "axes": [{"path": a.path, "values": list(a.values)} for a in self.axes],
+            "mc": self.mc,
+            "seed": self.seed,
+            "variations": [{"target": v.target, "distribution": v.distribution, "sigma": v.sigma}
+                           for v in self.variations],
+            "timeout_s": self.timeout_s,
+            "samples": len(self.samples),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "SweepPlan":
+        from pathlib import Path
+
+        sc = Scenario(data["scenario"]["name"], Path(f"{data['scenario']['name']}.toml"), data["scenario"]["config"])
+        axes = tuple(Axis(a["path"], tuple(a["values"])) for a in data["axes"])
+        variations = tuple(Variation(v["target"], v["distribution"], float(v["sigma"])) for v in data["variations"])
+        plan = cls(sc, axes, int(data["mc"]), int(data["seed"]), variations, float(data["timeout_s"]))
+        return plan._with_samples()
