@@ -16,7 +16,7 @@ from . import __version__
 from .errors import AnalogOptError, exit_code
 
 #: Modules that add sub-commands: each defines ``register(subparsers)`` and sets ``func`` on its parser.
-COMMAND_MODULES: tuple[str, ...] = ("analogopt.commands.train", "analogopt.commands.sweep")
+COMMAND_MODULES: tuple[str, ...] = ("analogopt.commands.train", "analogopt.commands.sweep", "analogopt.commands.export")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
