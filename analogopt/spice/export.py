@@ -110,7 +110,12 @@ def export_netlist(flat: str, *, title: str | None = None, block_titles: Mapping
                    models_file: str = "models.lib", section: str = "nominal") -> ExportedNetlist:
     """Split the flat netlist text ``flat`` into the exported files (see the module docstring)."""
     block_titles = dict(block_titles or {})
-    lines = [ln for ln in flat.splitlines() if ln.strip()]
+    lines: list[str] = []
+    for ln in flat.splitlines():
+        if ln.startswith("+") and lines:
+            lines[-1] += " " + ln[1:].strip()  # SPICE continuation lines: one logical line
+        elif ln.strip():
+            lines.append(ln)
     if not lines or not lines[-1].strip().lower().startswith(".end"):
         raise NetlistError("export needs a complete flat netlist ending in .end")
     head = lines[0].lstrip("* ").strip() if lines[0].startswith("*") else "analogopt export"

@@ -1,0 +1,224 @@
+"""Sweep engine: plans, Monte Carlo vs the same-value twin, reproducibility, failures, resume, Dask cluster."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analogopt.errors import ConfigError
+from analogopt.scenarios import load_scenario
+from analogopt.sweep.engine import SAMPLES_DIR, load_rows, run_sweep
+from analogopt.sweep.evaluate import evaluate_sample
+from analogopt.sweep.results import Spec, build_table, stable_columns, summarize, wilson_interval
+from analogopt.sweep.spec import SweepPlan, sample_seed
+
+PY = sys.executable
+ANALOGOPT = [PY, "-m", "analogopt.cli"]
+# Short NF runs: 1000 iterations of the staircase loop keep a sample near 0.3 s.
+SHORT = ["loop.iterations=1000"]
+
+
+def _staircase():
+    return load_scenario("nf_staircase")
+
+
+def test_plan_is_a_cartesian_product_with_shared_mc_seeds():
+    plan = SweepPlan.build(_staircase(), ["loop.forward_gain=0.05,0.1", "loop.eta=0.01,0.02,0.005"], mc=2, seed=7)
+    assert len(plan.samples) == 2 * 3 * 2
+    assert len({s.id for s in plan.samples}) == 12
+    # common random numbers: MC sample k has the same seed at every point
+    by_k = {}
+    for s in plan.samples:
+        by_k.setdefault(s.mc_index, set()).add(s.seed)
+    assert all(len(v) == 1 for v in by_k.values())
+    assert by_k[0] == {sample_seed(7, 0)} and sample_seed(7, 0) != sample_seed(8, 0)
+    assert SweepPlan.from_json(json.loads(json.dumps(plan.to_json()))).samples == plan.samples
+
+
+def test_nf_monte_carlo_twin_predicts_each_sample_and_spread_grows_with_sigma():
+    """Per-element mismatch (data and error crossbars, τ, A) given to both machines: per-sample agreement
+    within 1e-3, and the weights' spread grows with σ as the twin predicts."""
+    sc = load_scenario("nf_staircase", ["loop.iterations=2000"])
+    spreads = {}
+    for sigma in (0.02, 0.1):
+        plan = SweepPlan.build(sc, [], mc=3, seed=1,
+                               vary=[f"x=lognormal:{sigma}", f"u=gauss:{sigma}", f"tau=lognormal:{sigma}",
+                                     f"gain=gauss:{sigma}"])
+        rows = [evaluate_sample(plan.to_json(), s.id) for s in plan.samples]
+        assert all(r["status"] == "ok" for r in rows), rows
+        for r in rows:
+            assert abs(r["analog_w"] - r["digital_w"]) < 1e-3 and abs(r["analog_b"] - r["digital_b"]) < 1e-3
+        analog = np.array([[r["analog_w"], r["analog_b"]] for r in rows])
+        digital = np.array([[r["digital_w"], r["digital_b"]] for r in rows])
+        spreads[sigma] = (analog.std(axis=0), digital.std(axis=0))
+    assert np.all(spreads[0.1][0] > 2 * spreads[0.02][0])
+    np.testing.assert_allclose(spreads[0.1][0], spreads[0.1][1], rtol=1e-3, atol=1e-6)
+
+
+def test_crossbar_monte_carlo_matches_twin_and_error_grows_with_sigma():
+    sc = load_scenario("crossbar_solve")
+    plan = SweepPlan.build(sc, ["monte_carlo.sigma=0.01,0.1"], mc=3, seed=2)
+    rows = [evaluate_sample(plan.to_json(), s.id) for s in plan.samples]
+    table = build_table(rows)
+    assert (table["status"] == "ok").all()
+    assert table["spice_vs_twin_rel"].max() < 1e-3
+    np.testing.assert_allclose(table["rel_error_vs_exact"], table["twin_rel_error_vs_exact"], rtol=1e-3)
+    means = table.groupby("set.monte_carlo.sigma")["rel_error_vs_exact"].mean()
+    assert means[0.1] > 3 * means[0.01]
+
+
+def test_sample_reproduces_exactly_when_rerun_alone(tmp_path):
+    sc = load_scenario("nf_staircase", SHORT)
+    plan = SweepPlan.build(sc, ["loop.forward_gain=0.05,0.1"], mc=2, seed=3, vary=["x=lognormal:0.05", "tau=gauss:0.03"])
+    run_sweep(plan, tmp_path / "sw", workers=1)
+    stored = json.loads((tmp_path / "sw" / SAMPLES_DIR / "p001_m0001.json").read_text())
+    proc = subprocess.run([*ANALOGOPT, "sweep", "--rerun", str(tmp_path / "sw"), "p001_m0001"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "reproduced exactly" in proc.stderr
+    again = json.loads(proc.stdout)
+    assert again["analog_w"] == stored["analog_w"] and again["digital_b"] == stored["digital_b"]
+
+
+def test_non_converging_sample_is_a_failed_row_with_the_ngspice_reason(tmp_path):
+    sc = load_scenario("nf_staircase", SHORT)
+    plan = SweepPlan.build(sc, ["network.gain=20,1e9"])
+    outcome = run_sweep(plan, tmp_path / "sw", workers=1)
+    table = build_table(load_rows(plan, tmp_path / "sw"))
+    assert outcome.ok == 1 and outcome.failed == 1
+    bad = table[table["set.network.gain"] == 1e9].iloc[0]
+    assert bad["status"] == "failed"
+    assert "did not converge" in bad["error"] and "timestep too small" in bad["error"]
+    assert table[table["set.network.gain"] == 20].iloc[0]["status"] == "ok"
+
+
+def test_timeout_sample_is_a_timeout_row(tmp_path):
+    plan = SweepPlan.build(load_scenario("nf_staircase"), [], timeout_s=0.01)
+    row = evaluate_sample(plan.to_json(), "p000")
+    assert row["status"] == "timeout" and "exceeded" in row["error"]
+
+
+def test_yield_and_wilson_interval():
+    table = build_table([
+        {"id": f"p000_m{k:04d}", "point": 0, "mc_index": k, "seed": k, "status": s, "error": "", "dev": d}
+        for k, (s, d) in enumerate([("ok", 0.001), ("ok", 0.02), ("ok", 0.005), ("failed", None)])
+    ])
+    summary = summarize(table, [Spec.parse("dev<0.01")])
+    y = summary["yield"][0]
+    assert (y["passed"], y["samples"]) == (2, 4)  # a failed sample is not a good chip
+    assert y["ci_low"] < 0.5 < y["ci_high"]
+    low, high = wilson_interval(0, 10)
+    assert low == 0.0 and 0.25 < high < 0.35  # Wilson: 0/10 → [0, 0.278]
+    assert summary["metrics"]["dev"]["count"] == 3
+
+
+@pytest.mark.parametrize("sets, kw, pattern", [
+    (["loop.nope=1,2"], {}, r"no parameter 'nope'"),
+    (["nosuch.gain=1"], {}, r"no table 'nosuch'"),
+    (["loop.forward_gain="], {}, r"empty value list"),
+    (["loop.forward_gain"], {}, r"expected PATH=V1,V2"),
+    ([], {"mc": -1}, r"--mc must be an integer ≥ 1"),
+    ([], {"vary": ["x=lognormal:0.1"]}, r"--vary needs Monte Carlo"),
+    ([], {"mc": 2, "vary": ["zz=lognormal:0.1"]}, r"not an element target of kind nf_single; allowed: x, u, tau, gain"),
+    ([], {"mc": 2, "vary": ["x=uniform:0.1"]}, r"unknown distribution 'uniform'"),
+    ([], {"mc": 2, "vary": ["x=gauss:2"]}, r"sigma must be in \[0, 1\]"),
+    ([], {"mc": 2, "vary": ["loop.leak=gauss:0.1"]}, r"only numeric parameters"),
+    ([], {"timeout_s": 0.0}, r"--timeout must be > 0"),
+])
+def test_bad_sweep_specs(sets, kw, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        SweepPlan.build(_staircase(), sets, **kw)
+
+
+def test_resume_refuses_a_different_sweep(tmp_path):
+    sc = load_scenario("nf_staircase", SHORT)
+    run_sweep(SweepPlan.build(sc, ["network.gain=1e9"]), tmp_path / "sw", workers=1)
+    with pytest.raises(ConfigError, match="holds a different sweep"):
+        run_sweep(SweepPlan.build(sc, ["network.gain=2e9"]), tmp_path / "sw", workers=1)
+
+
+@pytest.mark.slow
+def test_kill_midway_then_resume_simulates_only_the_missing_samples(tmp_path):
+    out = tmp_path / "sw"
+    cmd = [*ANALOGOPT, "sweep", "nf_staircase", "--set", "loop.iterations=1000", "--mc", "8", "--vary",
+           "x=lognormal:0.05", "--workers", "1", "--quiet", "--out", str(out)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list((out / SAMPLES_DIR).glob("*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its Dask workers: one process group, started here
+    proc.wait()
+    before = {p.name: p.read_text() for p in (out / SAMPLES_DIR).glob("*.json")}
+    assert 3 <= len(before) < 8
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
+    assert runs[-1]["simulated"] == 8 - len(before) and runs[-1]["resumed"] == len(before)
+    assert f"{8 - len(before)} simulated now, {len(before)} resumed" in done.stdout
+    after = {p.name: p.read_text() for p in (out / SAMPLES_DIR).glob("*.json")}
+    assert len(after) == 8 and all(after[k] == v for k, v in before.items())  # finished rows untouched
+    table = pd.read_parquet(out / "results.parquet")
+    assert list(table["id"]) == [f"p000_m{k:04d}" for k in range(8)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_external_dask_cluster_gives_the_local_table(tmp_path):
+    """A real scheduler and two workers, separate processes on 127.0.0.1, driven through --scheduler."""
+    bindir = Path(PY).parent
+    port = _free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+    try:
+        for _ in range(2):
+            procs.append(subprocess.Popen([str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads",
+                                           "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        from distributed import Client
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with Client(address, timeout="2s") as client:
+                    if len(client.scheduler_info(n_workers=-1)["workers"]) == 2:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "Dask cluster did not start"
+            time.sleep(0.5)
+        args = ["sweep", "nf_staircase", "--set", "loop.iterations=1000", "--set", "loop.forward_gain=0.05,0.1",
+                "--mc", "2", "--vary", "u=gauss:0.05", "--quiet"]
+        remote = subprocess.run([*ANALOGOPT, *args, "--scheduler", address, "--out", str(tmp_path / "remote")],
+                                capture_output=True, text=True, timeout=180)
+        assert remote.returncode == 0, remote.stderr
+        assert "on 2 workers" in remote.stdout
+        local = subprocess.run([*ANALOGOPT, *args, "--workers", "2", "--out", str(tmp_path / "local")],
+                               capture_output=True, text=True, timeout=180)
+        assert local.returncode == 0, local.stderr
+        a = stable_columns(pd.read_parquet(tmp_path / "remote" / "results.parquet"))
+        b = stable_columns(pd.read_parquet(tmp_path / "local" / "results.parquet"))
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+        workers = pd.read_parquet(tmp_path / "remote" / "results.parquet")["worker"]
+        assert workers.nunique() == 2  # both external workers took samples
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
