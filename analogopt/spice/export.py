@@ -13,7 +13,8 @@ Blocks are found from element names, which analogopt's generators give a block p
 name without its type letter, up to the first ``_``, with digits removed (``Glp0_s1_drive`` → ``lp``,
 ``Gx_3_1`` → ``x``, ``Bq17`` → ``q``). Independent sources stay in the testbench (they are stimuli),
 and so do behavioral sources that read a branch current. A node is a block's port when another block,
-the testbench or a ``.save`` uses it; the others are internal. Ground ``0`` is global.
+the testbench or a ``.save`` uses it (every node, when the netlist keeps ngspice's default of saving all
+voltages); the others are internal. Ground ``0`` is global.
 
 Parameters: for each block and element *role* (the name with its indices removed, ``Clp_s2_hold``), a
 value that every element of the role shares becomes one ``.param``; a role of at most
@@ -156,6 +157,10 @@ def export_netlist(flat: str, *, title: str | None = None, block_titles: Mapping
             users[n].add(owner)
     for n in saves:
         users[n].add("<testbench>")
+    if not any(d.lower().startswith(".save") for d in directives):
+        # ngspice then writes every top-level node voltage: keep them all at the top level (as ports)
+        for n in users:
+            users[n].add("<testbench>")
 
     by_block: dict[str, list[Element]] = defaultdict(list)
     for e in elements:
@@ -178,6 +183,8 @@ def export_netlist(flat: str, *, title: str | None = None, block_titles: Mapping
         subckt_texts.append("\n".join(text))
         instances.append(f"X{sub} {' '.join(ports)} {sub}")
 
+    # Macromodel subcircuits the design already had: their element values become parameters too.
+    subckts = [_parameterize_subckt(text, params) for text in subckts]
     testbench = [f"* {title}", "* exported by analogopt: standalone, hierarchical, parameterized; run with",
                  "*   ngspice -b -r out.raw testbench.cir", f".lib {models_file} {section}", ".include blocks.cir", ""]
     testbench += ["* tunable values (see README.md)"]
@@ -185,7 +192,7 @@ def export_netlist(flat: str, *, title: str | None = None, block_titles: Mapping
     testbench += ["", "* blocks", *instances, "", "* stimuli (independent sources) and testbench elements"]
     testbench += [e.line for e in elements if e.block is None]
     testbench += ["", *directives, *analyses, ".end"]
-    blocks_text = ["* blocks of the exported design (included by testbench.cir)", "", *subckts, *subckt_texts]
+    blocks_text = ["* blocks of the exported design (included by testbench.cir)", *subckts, *subckt_texts]
     models_text = [f"* model cards; sections selected with .lib {models_file} SECTION", f".lib {section}",
                    *(models or ["* (this design uses no device models)"]), f".endl {section}"]
     files = {
@@ -200,7 +207,18 @@ def _natural(node: str):
     return [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", node)]
 
 
-def _parameterize(members: list[Element], block: str, params: dict[str, tuple[float, str]]) -> list[str]:
+def _parameterize_subckt(text: str, params: dict[str, tuple[float, str]]) -> str:
+    lines = text.splitlines()
+    name = validate_name(lines[0].split()[1], "subcircuit name")
+    body = [i for i, ln in enumerate(lines[1:-1], 1) if ln.strip() and ln.strip()[0].isalpha()]
+    members = _elements([lines[i] for i in body])
+    for i, new in zip(body, _parameterize(members, name, params, prefix=f"{name}_")):
+        lines[i] = new
+    return "\n".join(lines)
+
+
+def _parameterize(members: list[Element], block: str, params: dict[str, tuple[float, str]],
+                  prefix: str = "") -> list[str]:
     """Element lines with tunable values replaced by ``{param}`` references (``params`` is filled)."""
     slots: dict[str, list[tuple[int, int, float]]] = defaultdict(list)  # role/field → (member, token, value)
     tokens = [m.line.split() for m in members]
@@ -222,13 +240,13 @@ def _parameterize(members: list[Element], block: str, params: dict[str, tuple[fl
         suffix = "_ic" if what == "ic" else ""
         values = {v for _, _, v in entries}
         if len(values) == 1:
-            name = _param_name(f"{role}{suffix}", params)
+            name = _param_name(f"{prefix}{role}{suffix}", params)
             params[name] = (entries[0][2], f"{meaning} of every {role} in block {block} ({len(entries)})")
             for k, j, _ in entries:
                 tokens[k][j] = ("ic=" if what == "ic" else "") + "{" + name + "}"
         elif len(entries) <= MAX_PER_ELEMENT_PARAMS:
             for k, j, value in entries:
-                name = _param_name(f"{members[k].name}{suffix}", params)
+                name = _param_name(f"{prefix}{members[k].name}{suffix}", params)
                 params[name] = (value, f"{meaning} of {members[k].name}")
                 tokens[k][j] = ("ic=" if what == "ic" else "") + "{" + name + "}"
     return [" ".join(t) for t in tokens]

@@ -90,7 +90,7 @@ def _connect(workers: int | None, scheduler: str | None):
 
     if scheduler is not None:
         try:
-            return Client(scheduler, timeout="10s", set_as_default=False), None
+            return Client(scheduler, timeout="5s", set_as_default=False), None
         except (OSError, TimeoutError, ValueError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ConfigError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({reason[:200]})") from None

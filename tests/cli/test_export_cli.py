@@ -1,0 +1,104 @@
+"""``analogopt export``: every shipped circuit scenario's export runs in plain ``ngspice -b`` from another
+directory and gives the numbers of the netlist ``analogopt run`` simulates."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analogopt.export import NO_CIRCUIT_KINDS, flat_netlist
+from analogopt.scenarios import list_scenarios, load_scenario
+from analogopt.spice.rawfile import read_raw
+
+CIRCUIT_SCENARIOS = [s.name for s in list_scenarios() if s.kind not in NO_CIRCUIT_KINDS]
+PURE_TORCH = [s.name for s in list_scenarios() if s.kind in NO_CIRCUIT_KINDS]
+# Kinds whose export runs the experiment once (no direct netlist builder): slow.
+SLOW_KINDS = ("inverse_loop", "log_amp", "momentum_filter")
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "analogopt.cli", *args], capture_output=True, text=True,
+                          timeout=600, cwd=cwd)
+
+
+def ngspice(netlist: str, raw: Path, cwd: Path) -> list:
+    proc = subprocess.run(["ngspice", "-b", "-r", str(raw), netlist], cwd=cwd, capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0 and raw.exists(), proc.stdout[-2000:] + proc.stderr[-2000:]
+    return read_raw(raw)
+
+
+def _param(name):
+    kind = next(s.kind for s in list_scenarios() if s.name == name)
+    return pytest.param(name, marks=pytest.mark.slow) if kind in SLOW_KINDS else name
+
+
+@pytest.mark.parametrize("name", [_param(n) for n in CIRCUIT_SCENARIOS])
+def test_export_runs_in_plain_ngspice_and_matches(name, tmp_path):
+    out = tmp_path / "export"
+    proc = cli("export", name, "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    files = {p.name for p in out.iterdir()}
+    assert files == {"testbench.cir", "blocks.cir", "models.lib", "README.md"}
+    tb, blocks = (out / "testbench.cir").read_text(), (out / "blocks.cir").read_text()
+    assert ".lib models.lib nominal" in tb and ".include blocks.cir" in tb and ".param " in tb
+    assert re.search(r"^\.subckt \w+_block ", blocks, re.M) and re.search(r"^X\w+_block ", tb, re.M)
+    for text in (tb, blocks, (out / "models.lib").read_text()):
+        assert str(tmp_path) not in text and "/home" not in text and not re.search(r"\s/(tmp|work)/", text)
+        assert ".control" not in text.lower()
+    readme = (out / "README.md").read_text()
+    assert "## Blocks and ports" in readme and "## Parameters" in readme and "## Analyses" in readme
+
+    # moved elsewhere and run from an unrelated working directory: no absolute paths anywhere
+    moved = tmp_path / "moved" / "deep"
+    out.rename(moved.parent.mkdir(parents=True) or moved)
+    (tmp_path / "cwd").mkdir()
+    exported = ngspice(str(moved / "testbench.cir"), tmp_path / "export.raw", tmp_path / "cwd")
+    (tmp_path / "flat.cir").write_text(flat_netlist(load_scenario(name)))
+    reference = ngspice("flat.cir", tmp_path / "flat.raw", tmp_path)
+    assert [p.analysis for p in exported] == [p.analysis for p in reference]
+    for a, b in zip(exported, reference):
+        # every top-level node voltage is still there (branch currents of elements now inside a block
+        # are named through their instance, e.g. i(xfb_block.bfb0), so only shared names are compared)
+        voltages = {k for k in b.signals if k.startswith("v(")}
+        assert voltages and voltages <= set(a.signals)
+        shared = sorted(set(a.signals) & set(b.signals))
+        scale = max(1.0, max(float(np.max(np.abs(b.signals[k]))) for k in shared))
+        for k in shared:
+            # same circuit, same equations: ngspice takes the same steps and lands on the same values
+            np.testing.assert_allclose(a.signals[k][-1], b.signals[k][-1], rtol=0, atol=1e-9 * scale, err_msg=k)
+
+
+@pytest.mark.parametrize("name", ["nf_staircase", "crossbar_mvm"])
+def test_flat_netlist_is_the_one_analogopt_run_simulates(name, tmp_path):
+    proc = cli("run", name, "--out", str(tmp_path / "run"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert flat_netlist(load_scenario(name)) == (tmp_path / "run" / "netlist.cir").read_text()
+    if name == "nf_staircase":
+        metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+        assert cli("export", name, "--out", str(tmp_path / "ex")).returncode == 0
+        waves = ngspice("testbench.cir", tmp_path / "ex.raw", tmp_path / "ex")[0]
+        for weight, probe in metrics["probes"].items():
+            assert abs(waves[probe][-1] - metrics["analog"]["final_weights"][weight]) < 1e-9
+
+
+@pytest.mark.parametrize("name", PURE_TORCH)
+def test_pure_torch_scenarios_have_nothing_to_export(name, tmp_path):
+    start = time.monotonic()
+    proc = cli("export", name, "--out", str(tmp_path / "ex"))
+    assert proc.returncode == 2 and time.monotonic() - start < 60
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "pure-PyTorch experiment: it has no circuit to export" in lines[0]
+    assert not (tmp_path / "ex").exists()
+
+
+def test_export_refuses_a_non_empty_directory(tmp_path):
+    (tmp_path / "ex").mkdir()
+    (tmp_path / "ex" / "keep.txt").write_text("x")
+    proc = cli("export", "nf_staircase", "--out", str(tmp_path / "ex"))
+    assert proc.returncode == 2 and "not an empty directory" in proc.stderr
