@@ -1,14 +1,29 @@
 """Reciprocal feedback (002 §4, Algorithm 1): Newton-like updates through layer-wise pseudoinverses.
 
-The output error ``e`` (at the output pre-activation) is carried down by the reciprocals
-``B_l = W_{l+1}⁺ D_σ⁺ B_{l+1}`` (002 §4.2) instead of transposes, and every layer takes the minimum-norm
-step that would remove its share of the error, ``δW_l = (B_l e) a_{l−1}ᵀ / ‖a_{l−1}‖²`` (002 Algorithm 1).
-The bias is treated as a weight on a constant input 1, so the norm is ``‖a‖² + 1``.
+Notation of 002 §4.1: ``a_l = W_l h_{l−1}`` (pre-activation), ``h_l = σ(a_l)``. The output error ``e``
+(softmax − one-hot for cross-entropy) is carried down by the reciprocals ``B_l = W_{l+1}⁺ D_σ⁺ B_{l+1}``
+(002 §4.2), where ``D_σ⁺`` is the inverse derivative at layer ``l+1``'s pre-activation: ``B_l e`` is the
+minimum-norm change of layer ``l``'s *output* ``h_l`` that would move the network output by ``e``.
+The layer's own weights then take the Hildebrandt–Graves step with the reciprocal of
+``J_{W_l} = h_{l−1} ⊗ J_{h_l}`` (002 §4.2): ``δW_l = (B_l e) h_{l−1}ᵀ / ‖h_{l−1}‖²``. Two details decide
+whether this trains (measured in ``sims/rules_reciprocal.toml``):
 
-The pseudoinverse here is exact (Moore–Penrose, equal to ``torch.linalg.pinv``), applied through a
-Cholesky solve of the smaller Gram matrix ``W Wᵀ`` or ``Wᵀ W``, with ``torch.linalg.pinv`` as the
-fallback when that Gram matrix is singular. ``D_σ⁺`` needs σ' ≠ 0 everywhere, so every activation must
-be bijective (002 §4 assumption 3): leaky ReLU, leaky softplus, tanh, sigmoid or identity.
+* ``D_σ⁺`` enters only the recursion to the layers *below*, exactly as 002 derives ``J_{W_l}``; dividing a
+  layer's own step by its own σ' as well multiplies the steps of units in the leaky part of a leaky ReLU
+  by 1/slope, and training collapses.
+* ``batch="solve"`` (default) applies the Hildebrandt–Graves step to the error vector of the whole batch:
+  the minimum-norm ``ΔW_l`` with ``ΔW_l [h_b; 1] = B_l e_b`` for every sample ``b``, i.e.
+  ``ΔW_l = Sᵀ H`` with ``S = (H Hᵀ + ρ I)⁻¹ (B_l E)`` over the batch rows ``[h_b; 1]``. For one sample this
+  is 002's ``1/‖a‖²`` step; for a batch it removes every sample's error, whereas the mean of per-sample
+  steps (``batch="mean"``, 002 Algorithm 1's loop read as a batch average) lets the shared direction of
+  non-negative inputs (MNIST pixels) pile up in the first layer. ``ρ`` (``ridge``, relative to the mean
+  of ``‖h_b‖²+1``) keeps the solve defined when the batch is larger than the layer input.
+
+The bias is a weight on a constant input 1. The pseudoinverse is exact (Moore–Penrose, equal to
+``torch.linalg.pinv``), applied through a Cholesky solve of the smaller Gram matrix ``W Wᵀ`` or ``Wᵀ W``,
+with ``torch.linalg.pinv`` as the fallback when that Gram matrix is singular. ``D_σ⁺`` needs σ' ≠ 0
+everywhere, so every activation must be bijective (002 §4 assumption 3): leaky ReLU, leaky softplus,
+tanh, sigmoid or identity.
 
 ``pinv="learned"`` instead keeps a feedback matrix ``V_l ≈ W_l⁺`` per layer and refreshes it before each
 wake step with ``sleep_steps`` damped Ben-Israel–Cohen iterations ``V ← V + η(V − V W V)`` (the
@@ -49,8 +64,13 @@ class Reciprocal(LearningRule):
     name = "reciprocal"
 
     def __init__(self, net: LayeredNet, *, loss: str = "cross_entropy", seed: int = 0, pinv: str = "exact",
-                 sleep_steps: int = 2, sleep_damping: float = 0.5) -> None:
+                 sleep_steps: int = 2, sleep_damping: float = 0.5, batch: str = "solve", ridge: float = 1e-3) -> None:
         super().__init__(net, loss=loss, seed=seed)
+        if batch not in ("solve", "mean"):
+            raise ConfigError(f"reciprocal batch must be 'solve' (Hildebrandt–Graves step on the batch) or 'mean', got {batch!r}")
+        if not (isinstance(ridge, (int, float)) and 0.0 < ridge < 1.0):
+            raise ConfigError(f"reciprocal ridge must be in (0, 1), got {ridge!r}")
+        self.batch, self.ridge = batch, float(ridge)
         if pinv not in ("exact", "learned"):
             raise ConfigError(f"reciprocal pinv must be 'exact' or 'learned', got {pinv!r}")
         if isinstance(sleep_steps, bool) or not isinstance(sleep_steps, int) or sleep_steps < 1:
@@ -67,7 +87,8 @@ class Reciprocal(LearningRule):
                 )
 
     def options(self) -> dict:
-        return {"pinv": self.pinv, "sleep_steps": self.sleep_steps, "sleep_damping": self.sleep_damping}
+        return {"pinv": self.pinv, "sleep_steps": self.sleep_steps, "sleep_damping": self.sleep_damping,
+                "batch": self.batch, "ridge": self.ridge}
 
     def _sleep(self) -> None:
         """Refresh V_l ≈ W_l⁺ by the damped Ben-Israel–Cohen rule (002 §3) for layers 2…L."""
@@ -89,20 +110,34 @@ class Reciprocal(LearningRule):
             return apply_pinv(self.net.blocks[i].weight.detach(), p)
         return (p.double() @ self.feedback[i].t()).to(p.dtype)
 
+    def _write(self, block, a: torch.Tensor, u: torch.Tensor) -> None:
+        """Step of one layer: ``ΔW [a_b; 1] = u_b`` for the batch (``solve``) or the mean of per-sample steps."""
+        if self.batch == "mean":
+            s = u / (a.square().sum(1, keepdim=True) + 1.0)  # 002: (B_l e) aᵀ / ‖a‖² per sample
+            inv_b = 1.0 / a.shape[0]
+            block.weight.grad = torch.mm(s.t(), a).mul_(inv_b)
+            block.bias.grad = s.sum(0).mul_(inv_b)
+            return
+        a64 = a.double()
+        gram = torch.addmm(torch.ones(a.shape[0], a.shape[0], dtype=torch.float64, device=a.device), a64, a64.t())
+        gram.diagonal().add_(self.ridge * float(gram.diagonal().mean()))
+        chol = torch.linalg.cholesky(gram)
+        s = torch.cholesky_solve(u.double(), chol).to(a.dtype)  # (B, m): the batch reciprocal applied to u
+        block.weight.grad = torch.mm(s.t(), a)
+        block.bias.grad = s.sum(0)
+
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         net = self.net
         if self.pinv == "learned":
             self._sleep()
         cache = net.forward_cache(x)
-        p = output_error(cache.z[-1], cache.h[-1], target, self.loss, net)  # B_L e at the top
-        inv_b = 1.0 / x.shape[0]
+        # B_L e: the output error at the output pre-activation (softmax − one-hot, or (O − T)σ' for MSE)
+        u = output_error(cache.z[-1], cache.h[-1], target, self.loss, net)
+        p = u
         for i in range(len(net.blocks) - 1, -1, -1):
-            block, a = net.blocks[i], cache.inputs[i]
-            s = p / (a.square().sum(1, keepdim=True) + 1.0)  # minimum-norm step on [W b] for input [a; 1]
-            block.weight.grad = torch.mm(s.t(), a).mul_(inv_b)
-            block.bias.grad = s.sum(0).mul_(inv_b)
+            self._write(net.blocks[i], cache.inputs[i], u)
             if i > 0:
                 below = net.blocks[i - 1]
-                q = self._apply(i, p)  # W_l⁺ (…)
-                p = q / below.act.derivative(cache.z[i - 1], cache.h[i - 1])  # D_σ⁺
+                u = self._apply(i, p)  # B_{i−1} e = W_i⁺ D_σ⁺ B_i e: min-norm change of layer i−1's output
+                p = u / below.act.derivative(cache.z[i - 1], cache.h[i - 1])  # D_σ⁺ at a_{i−1}, for the layers below
         return loss_value(cache.output, target, self.loss)
