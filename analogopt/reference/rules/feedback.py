@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from ...errors import ConfigError
 from ..nets import LayeredNet
 from ..quantize import check_bits, quantize
-from .base import LearningRule, loss_value, output_error
+from .base import LearningRule, output_error_and_loss
 
 FEEDBACK_KINDS = ("gaussian", "uniform", "sparse", "congruent", "transpose")
 
@@ -189,18 +189,18 @@ class _FeedbackRule(LearningRule):
         net = self.net
         cache = net.forward_cache(x)
         n_blocks = len(net.blocks)
-        e = output_error(cache.z[-1], cache.h[-1], target, self.loss, net)
         inv_b = 1.0 / x.shape[0]
-        if self.error_bits is None and self.update_bits is None and not self.adaptive:
-            # the channel is linear: fold the batch mean into e once instead of into every layer's update
-            e.mul_(inv_b)
+        # the channel is linear: fold the batch mean into e once instead of into every layer's update
+        fold = self.error_bits is None and self.update_bits is None and not self.adaptive
+        e, value = output_error_and_loss(cache.z[-1], cache.h[-1], target, self.loss, net, inv_b if fold else 1.0)
+        if fold:
             inv_b = 1.0
         self._write(n_blocks - 1, e, cache.inputs[-1], inv_b)  # exact top-layer gradient (001 Fact 1)
         if self.direct:
             self._direct(e, cache, inv_b)
         else:
             self._chain(e, cache, inv_b)
-        return loss_value(cache.output, target, self.loss)
+        return value
 
     def _direct(self, e: torch.Tensor, cache, inv_b: float) -> None:
         if self._shapes is None:
