@@ -21,8 +21,7 @@ NO_CIRCUIT_KINDS = ("rules_table", "fal_vs_adam", "recirculation_pinv")
 NF_BLOCKS = {
     "x": "data crossbar: z_k = sum_i x_ki w_i (VCCS array, 1 ohm sum loads)",
     "q": "error nonlinearity: q_k = (y_k - sigma(z_k)) [* sigma'(z_k)^p] (one B source per sample)",
-    "u": "error crossbar U of 000 Eq. 12: e_i = sum_k x_ki^p q_k",
-    "fwd": "forward amplifiers A",
+    "u": "error crossbar U of 000 Eq. 12 merged with the forward gain A and the integrator input: A*gamma*x_ki^p/R per crosspoint (S)",
     "lp": "weight integrators (RC low-pass, 000 Eq. 10, or RC cascade, Eq. 22)",
 }
 

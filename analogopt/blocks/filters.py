@@ -92,6 +92,16 @@ class RCCascade:
                       c_farad=self.c_farad, initial_v=initial_v)
         return [m]
 
+    def add_driven(self, circuit: Circuit, name: str, out: str, initial_v: float) -> tuple[str, float]:
+        """The cascade without its input transconductance: a current ``w'/R_m`` into the returned
+        momentum node ``<name>_m`` drives the first stage."""
+        m = validate_name(f"{name}_m", "integrator node")
+        first, siemens = RCLowPass(tau_s=self.tau_m_s, gamma=1.0, leak=True, c_farad=self.c_farad).add_driven(
+            circuit, f"{name}_s1", m, self.initial_m_v)
+        _add_rc_stage(circuit, f"{name}_s2", m, out, tau_s=self.tau_s, gamma=self.gamma, leak=self.leak,
+                      c_farad=self.c_farad, initial_v=initial_v)
+        return first, siemens
+
     @property
     def r_ohm(self) -> float:
         """Resistance of the weight stage (Ω), ``τ/C``; the momentum stage's is ``τ_m/C``."""

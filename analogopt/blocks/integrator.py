@@ -2,7 +2,11 @@
 
 An integrator block takes the forward block's output node ``w'`` and produces the weight node ``w``.
 Interface shared by every integrator type: ``add(circuit, name, inp, out, initial_v)`` adds the elements
-and returns the extra internal node names; ``tau_s`` and friends are the block's parameters.
+and returns the extra internal node names; ``add_driven(circuit, name, out, initial_v)`` adds the same
+integrator without its input transconductance and returns ``(node, siemens)``: the node into which a
+drive current enters and the transconductance (S) that one volt of ``w'`` corresponds to. A loop
+generator uses the latter to merge the forward stage into a crossbar of transconductances (an OTA-C
+integrator), which keeps the circuit matrix sparse.
 """
 
 from __future__ import annotations
@@ -46,7 +50,18 @@ class RCLowPass:
     def add(self, circuit: Circuit, name: str, inp: str, out: str, initial_v: float) -> list[str]:
         validate_name(name, "integrator name")
         circuit.VCCS(f"{name}_drive", circuit.gnd, out, inp, circuit.gnd, self.gamma / self.r_ohm)
+        self.add_driven(circuit, name, out, initial_v)
+        return []
+
+    def add_driven(self, circuit: Circuit, name: str, out: str, initial_v: float) -> tuple[str, float]:
+        """R (with leak) and C on ``out``; a current ``(γ/R)·w'`` into ``out`` completes Eq. 10."""
+        validate_name(name, "integrator name")
         if self.leak:
             circuit.R(f"{name}_leak", out, circuit.gnd, self.r_ohm)
         circuit.C(f"{name}_hold", out, circuit.gnd, self.c_farad, initial_condition=float(initial_v))
-        return []
+        return out, self.gamma / self.r_ohm
+
+    @property
+    def element_count(self) -> int:
+        """Elements added by :meth:`add` (:meth:`add_driven` leaves out one: the input VCCS)."""
+        return 2 + int(self.leak)

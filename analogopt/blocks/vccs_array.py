@@ -20,8 +20,11 @@ from ..spice.netlist import validate_name
 SUM_LOAD_OHM = 1.0
 
 
-def format_vccs_array(prefix: str, out_nodes: Sequence[str], in_nodes: Sequence[str], g: np.ndarray) -> str:
-    """Netlist lines for the array (zero entries are omitted) plus the summing loads."""
+def format_vccs_array(
+    prefix: str, out_nodes: Sequence[str], in_nodes: Sequence[str], g: np.ndarray, *, load: bool = True
+) -> str:
+    """Netlist lines for the array (zero entries are omitted) plus, with ``load``, the 1 Ω summing
+    loads; without it the currents flow into whatever the out nodes already connect to."""
     validate_name(prefix, "element prefix")
     g = np.asarray(g, dtype=np.float64)
     if g.shape != (len(out_nodes), len(in_nodes)):
@@ -35,14 +38,15 @@ def format_vccs_array(prefix: str, out_nodes: Sequence[str], in_nodes: Sequence[
     names = np.char.add(np.char.add(f"G{prefix}_", rows.astype(str)), np.char.add("_", cols.astype(str)))
     # Gname 0 out in 0 g: the source drives g·v(in) from ground into ``out``.
     lines = names.astype(object) + " 0 " + outs + " " + ins + " 0 " + values.astype(object)
-    loads = [f"R{prefix}_load_{k} {node} 0 {SUM_LOAD_OHM!r}" for k, node in enumerate(out_nodes)]
+    loads = [f"R{prefix}_load_{k} {node} 0 {SUM_LOAD_OHM!r}" for k, node in enumerate(out_nodes)] if load else []
     return "\n".join([*lines.tolist(), *loads]) + "\n"
 
 
 def add_vccs_array(
-    circuit: Circuit, prefix: str, out_nodes: Sequence[str], in_nodes: Sequence[str], g: np.ndarray
+    circuit: Circuit, prefix: str, out_nodes: Sequence[str], in_nodes: Sequence[str], g: np.ndarray,
+    *, load: bool = True,
 ) -> int:
     """Attach the array to ``circuit``; returns the number of elements added."""
-    text = format_vccs_array(prefix, out_nodes, in_nodes, g)
+    text = format_vccs_array(prefix, out_nodes, in_nodes, g, load=load)
     circuit.raw_spice += text
     return text.count("\n")

@@ -5,10 +5,13 @@ Signal flow per weight i and sample k (000 §3, Eq. 8–12)::
     z_k  = Σ_i x_ki · w_i                     data crossbar (VCCS array), node z<k>
     q_k  = σ'(z_k)^p · (y_k − σ(z_k))         one small behavioral source per sample, node q<k>
                                               (the σ'^p factor only for window / beta_pow error gains)
-    e_i  = Σ_k x_ki^p · q_k                   error crossbar U (VCCS array), node e<i>   (Eq. 12)
-    w'_i = A · e_i                            forward amplifier, node wp<i>
+    e_i  = Σ_k x_ki^p · q_k                   error crossbar U                           (Eq. 12)
+    w'_i = A · e_i                            forward gain                                (Eq. 11)
     τ dw_i/dt = −w_i + γ · w'_i              RC low-pass weight integrator, node w<i>   (Eq. 10)
                                               (or two in cascade, Eq. 22: node lp<i>_m holds m)
+
+The last three lines are one array of transconductances ``A·γ·x_ki^p/R`` (S) from q<k> into the
+integrator's capacitor node: an OTA-C integrator whose input stage is the error crossbar.
 
 The weights are capacitor voltages (V); every other quantity is a node voltage too. The loop gain is
 negative because U carries the sign of β = σ'·x (000 §3.2).
@@ -50,8 +53,6 @@ def build_nf_single(
     circuit = Circuit(title)
     z = [f"z{k}" for k in range(m)]
     q = [f"q{k}" for k in range(m)]
-    e = [f"e{i}" for i in range(n)]
-    wp = [f"wp{i}" for i in range(n)]
     w = [weight_node(i) for i in range(n)]
 
     elements = add_vccs_array(circuit, "x", z, w, problem.data_matrix)
@@ -67,23 +68,26 @@ def build_nf_single(
         circuit.BehavioralSource(f"q{k}", q[k], circuit.gnd, voltage_expression=diff)
     elements += m
 
-    elements += add_vccs_array(circuit, "u", e, q, problem.error_matrix)
-
     if problem.integrator == "cascade":
         integrator = RCCascade(tau_m_s=problem.tau_m_s, tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
-        per_weight = integrator.element_count
         kind = f"RC cascade (momentum), tau_m = {problem.tau_m_s:g} s then tau = {problem.tau_s:g} s"
     else:
         integrator = RCLowPass(tau_s=problem.tau_s, gamma=problem.gamma, leak=problem.leak)
-        per_weight = 3 if problem.leak else 2
         kind = f"RC low-pass, tau = {problem.tau_s:g} s"
     # Mismatch (problem.tau_w_s / forward_gains): each weight gets its own R·C and amplifier gain.
     taus, gains = problem.weight_taus_s, problem.weight_gains
+    drive_nodes, siemens = [], np.empty(n)
     for i in range(n):
-        circuit.VCVS(f"fwd{i}", wp[i], circuit.gnd, e[i], circuit.gnd, float(gains[i]))
         block = integrator if problem.tau_w_s is None else dataclasses.replace(integrator, tau_s=float(taus[i]))
-        block.add(circuit, f"lp{i}", wp[i], w[i], float(problem.w0[i]))
-    elements += n * (per_weight + 1)
+        node, siemens[i] = block.add_driven(circuit, f"lp{i}", w[i], float(problem.w0[i]))
+        drive_nodes.append(node)
+    elements += n * (integrator.element_count - 1)  # add_driven leaves out the input VCCS
+
+    # The error crossbar U of Eq. 12, the forward gain A (Eq. 11) and the integrator's input
+    # transconductance merge into one VCCS per crosspoint: weight i's integrator receives the current
+    # (A_i·γ/R_i)·Σ_k U_ik·q_k. Keeping e and w' as separate nodes would chain two dense arrays through
+    # n extra unknowns, and ngspice's sparse LU then fills in an m×m block (50× slower at 128×512).
+    elements += add_vccs_array(circuit, "u", drive_nodes, q, problem.error_matrix * (gains * siemens)[:, None], load=False)
 
     duration = problem.duration_s
     deck = NetlistDeck(
