@@ -92,6 +92,21 @@ def steps_to_accuracy(target: float = 0.95, budget: int = 3000) -> dict[str, int
     return out
 
 
+def matmul_floor() -> dict[str, int]:
+    """Multiply-accumulates per step in the matrix products alone, from the layer sizes.
+
+    Forward ``Σ B·n_in·n_out``; every rule forms each layer's weight update ``δᵀ a`` (the same count
+    again). BP also carries ``δ W`` down through every layer but the first; DFA instead projects the
+    output error once, ``B·n_out·Σ hidden``. Their ratio is the best DFA can do against BP when everything
+    else (activations, loss, optimizer step) costs the same.
+    """
+    layers = list(zip(SIZES[:-1], SIZES[1:]))
+    forward = sum(BATCH * a * b for a, b in layers)
+    chain = sum(BATCH * a * b for a, b in layers[1:])
+    project = BATCH * SIZES[-1] * sum(SIZES[1:-1])
+    return {"bp": 2 * forward + chain, "dfa": 2 * forward + project}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -107,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'rule':<26} {'ms/step':>8} {'× BP':>6}")
     for label, v in ms.items():
         print(f"{label:<26} {v:8.3f} {v / bp:6.2f}")
-    result = {"ms_per_step": ms, "ratio_to_bp": {k: v / bp for k, v in ms.items()}}
+    macs = matmul_floor()
+    floor = macs["dfa"] / macs["bp"]
+    print(f"matrix products per step: BP {macs['bp'] / 1e6:.1f} M MAC, SRBP/DFA {macs['dfa'] / 1e6:.1f} M MAC "
+          f"-> DFA/BP floor {floor:.2f} with equal non-matmul work")
+    result = {"ms_per_step": ms, "ratio_to_bp": {k: v / bp for k, v in ms.items()}, "dfa_bp_matmul_floor": floor}
     if not args.no_accuracy:
         reach = steps_to_accuracy()
         print("steps to 95 % training accuracy on digits (64-32-10 tanh, batch 32, checked every 10 steps, budget 3000):")

@@ -77,6 +77,12 @@ def _staircase(z: torch.Tensor, _s: float) -> torch.Tensor:
     return torch.sign(z + 1) + torch.sign(z) + torch.sign(z - 1)
 
 
+def _leaky_relu_derivative(z: torch.Tensor, _h: torch.Tensor, s: float) -> torch.Tensor:
+    # 1 for z > 0, s for z < 0 (and their mean at z = 0), from sign(z): float ops only, several times
+    # faster on CPU than a comparison plus a cast
+    return torch.sign(z).mul_(0.5 * (1.0 - s)).add_(0.5 * (1.0 + s))
+
+
 def _leaky_softplus(z: torch.Tensor, s: float) -> torch.Tensor:
     # smooth and bijective (002 §4 suggests it): s·z + (1−s)·softplus(z)
     return s * z + (1.0 - s) * F.softplus(z)
@@ -88,16 +94,16 @@ _ACTS: dict[str, tuple[ActivationSpec, Callable, Callable]] = {
     "sigmoid": (
         ActivationSpec("sigmoid", True, True, True), lambda z, s: torch.sigmoid(z), lambda z, h, s: h * (1.0 - h)
     ),
-    "relu": (ActivationSpec("relu", True, False, True), lambda z, s: torch.relu(z), lambda z, h, s: (z > 0).to(z.dtype)),
+    "relu": (ActivationSpec("relu", True, False, True), lambda z, s: torch.relu(z), lambda z, h, s: torch.sign(z).clamp_(min=0.0)),
     "leaky_relu": (
         ActivationSpec("leaky_relu", True, True, True),
         lambda z, s: F.leaky_relu(z, s),
-        lambda z, h, s: torch.where(z > 0, 1.0, s).to(z.dtype),
+        _leaky_relu_derivative,
     ),
     "hardtanh": (
         ActivationSpec("hardtanh", True, False, True),
         lambda z, s: F.hardtanh(z),
-        lambda z, h, s: (z.abs() < 1).to(z.dtype),
+        lambda z, h, s: torch.sign(1.0 - z.abs()).clamp_(min=0.0),
     ),
     "leaky_softplus": (
         ActivationSpec("leaky_softplus", True, True, True),

@@ -188,7 +188,8 @@ class RulesTableExperiment:
         for row in self.rows:
             c = row.config
             opts = ", ".join(f"{k}={v}" for k, v in sorted(c.rule_options.items())) or "defaults"
-            lines.append(f"- {row.label}: rule `{c.rule}` ({opts}); data `{c.data}`, hidden {list(c.hidden)}, `{c.activation}`, "
+            act = f"`{c.activation}`" + (f" slope {c.negative_slope}" if c.activation.startswith("leaky") else "")
+            lines.append(f"- {row.label}: rule `{c.rule}` ({opts}); data `{c.data}`, hidden {list(c.hidden)}, {act}, "
                          f"{c.optimizer} lr {c.lr}, batch {c.batch_size}, {c.epochs} epochs, init `{c.init}`"
                          f"{', mono-net' if c.mono else ''}")
         lines += ["", "Files: `metrics.json` (table, checks, mean curves), `config.json`, `curves.png` (mean curves)."]

@@ -38,3 +38,13 @@ def test_004_mdfa_falls_behind_on_ten_classes():
     m = _checks("rules_mdfa_10class", ["base.epochs=20"])
     assert all(c["holds"] for c in m["checks"]), m["checks"]
     assert m["table"]["mDFA"]["train_mean"] < m["table"]["BP"]["train_mean"] - 0.5
+
+
+@pytest.mark.slow
+def test_002_reciprocal_within_three_points_of_bp():
+    """002 Table 1 on the shipped scenario (BP and reciprocal rows, 3 seeds, 15 epochs)."""
+    exp = build_experiment(load_scenario("rules_reciprocal", []))
+    exp.rows = [r for r in exp.rows if r.label in ("BP", "Reciprocal")]
+    m = exp.evaluate()
+    assert [c["holds"] for c in m["checks"]] == [True], m["checks"]
+    assert m["table"]["Reciprocal"]["test_mean"] > 85.0
