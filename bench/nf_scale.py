@@ -1,7 +1,8 @@
 """Scaling of the single-layer NF co-simulation: where the time goes, and why data is wired linearly.
 
 For tanh networks of n weights × m samples, prints the wall time of netlist build, ngspice, raw parsing
-and twin, the ratio total / bare ngspice (ngspice alone on the same netlist file), and, for the
+and twin, the wall time of the whole co-simulation (the twin runs while ngspice does, as in
+``analogopt run``), the ratio total / bare ngspice (ngspice alone on the same netlist file), and, for the
 smaller sizes, the same loop written with one behavioral expression per weight node (expect ≥ 10× slower).
 
     python bench/nf_scale.py            # 8×32 … 256×1024
@@ -19,10 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analogopt.circuits.nf_single import DEFAULT_OPTIONS, build_nf_single
+from analogopt.circuits.nf_single import DEFAULT_OPTIONS
+from analogopt.cosim.nf_single import cosimulate
 from analogopt.problems import ActivationSpec, NFSingleLayerProblem
-from analogopt.reference.nf_single import NFSingleLayerTwin
-from analogopt.spice import NgspiceRunner, read_raw
 from analogopt.spice.netlist import format_value
 
 SIZES = [(8, 32), (16, 64), (32, 128), (64, 256), (128, 512), (256, 1024)]
@@ -68,29 +68,24 @@ def bare_ngspice(netlist: str) -> float:
         return time.perf_counter() - t0
 
 
-def measure(n: int, m: int, behavioral: bool) -> dict:
+def measure(n: int, m: int, behavioral: bool, repeats: int) -> dict:
+    """One co-simulation as ``analogopt run`` does it (twin stepped while ngspice runs), its split, and
+    plain ``ngspice -b`` on the same netlist; medians over ``repeats`` runs of each."""
     p = make_problem(n, m)
-    row = {"n": n, "m": m}
-    t0 = time.perf_counter()
-    circuit = build_nf_single(p)
-    text = circuit.deck.format()
-    row["build"] = time.perf_counter() - t0
-    row["elements"] = circuit.element_count
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        result = NgspiceRunner().run(text, run_dir=Path(tmp))
-        row["spice"] = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        read_raw(Path(tmp) / "out.raw")
-        row["parse"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    NFSingleLayerTwin(p).run(record_every=max(1, ITERATIONS // 400))
-    row["twin"] = time.perf_counter() - t0
-    row["bare"] = bare_ngspice(text)
-    row["total"] = row["build"] + row["spice"] + row["parse"] + row["twin"]
+    rows = []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as tmp:
+            t0 = time.perf_counter()
+            result = cosimulate(p, run_dir=Path(tmp), baseline=False, record_points=400)
+            total = time.perf_counter() - t0
+            text = (Path(tmp) / "netlist.cir").read_text()
+        t = result.timings
+        rows.append({"total": total, "build": t["netlist_s"], "spice": t["spice_s"], "parse": t["parse_s"],
+                     "twin": t["twin_s"], "bare": bare_ngspice(text)})
+    row = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
+    row.update(n=n, m=m, elements=result.circuit.element_count)
     row["ratio"] = row["total"] / row["bare"]
     row["behavioral"] = bare_ngspice(behavioral_netlist(p)) if behavioral else float("nan")
-    del result
     return row
 
 
@@ -102,13 +97,15 @@ def main() -> None:
     torch.set_num_threads(1)
     sizes = [s for s in SIZES if not args.quick or s[0] <= 64]
     head = f"{'n×m':>10} {'elements':>9} {'build':>7} {'ngspice':>8} {'parse':>6} {'twin':>6} {'total':>7} {'bare':>7} {'tot/bare':>8} {'behav.':>8} {'behav/bare':>10}"
+    measure(4, 16, behavioral=False, repeats=1)  # warm-up: imports, first ngspice start
     print(head)
     for n, m in sizes:
-        r = measure(n, m, behavioral=n <= args.behavioral_max)
+        r = measure(n, m, behavioral=n <= args.behavioral_max, repeats=5 if n <= 32 else 1)
         slow = r["behavioral"] / r["bare"]
         print(f"{n:>4}×{m:<5} {r['elements']:>9} {r['build']:7.3f} {r['spice']:8.3f} {r['parse']:6.3f} {r['twin']:6.3f} "
               f"{r['total']:7.3f} {r['bare']:7.3f} {r['ratio']:8.2f} {r['behavioral']:8.2f} {slow:10.1f}", flush=True)
-    print("times in s; tot/bare = (build + ngspice run + parse + twin) / ngspice alone on the same netlist;")
+    print("times in s; total = wall time of one co-simulation (netlist, ngspice with the twin stepped meanwhile,")
+    print("raw parsing, alignment), median of 5 runs up to 32×128; tot/bare = total / ngspice alone on the same netlist (`ngspice -b`);")
     print(f"behav. = the same loop with one behavioral expression per weight node; {ITERATIONS} twin iterations, tanh, u = window")
 
 

@@ -3,7 +3,7 @@
 This is how data enters a circuit: each summing node ``out_k`` has a 1 Ω load to ground and receives
 the currents ``G[k, i]·v(in_i)`` (G in S). Linear elements only, so ngspice stamps them once into its
 matrix instead of differentiating one long behavioral expression per node. The lines are formatted
-with numpy in one pass: PySpice element objects would cost ~12 µs each, which dominates at 10⁵+
+as plain text in one pass: PySpice element objects would cost ~12 µs each, which dominates at 10⁵+
 elements.
 """
 
@@ -32,14 +32,12 @@ def format_vccs_array(
     for node in (*out_nodes, *in_nodes):
         validate_name(node, "node")
     rows, cols = np.nonzero(g)
-    outs = np.asarray(out_nodes, dtype=object)[rows]
-    ins = np.asarray(in_nodes, dtype=object)[cols]
-    values = np.char.mod("%.17g", g[rows, cols])
-    names = np.char.add(np.char.add(f"G{prefix}_", rows.astype(str)), np.char.add("_", cols.astype(str)))
+    values = g[rows, cols].tolist()
     # Gname 0 out in 0 g: the source drives g·v(in) from ground into ``out``.
-    lines = names.astype(object) + " 0 " + outs + " " + ins + " 0 " + values.astype(object)
+    lines = [f"G{prefix}_{k}_{i} 0 {out_nodes[k]} {in_nodes[i]} 0 {v!r}"
+             for k, i, v in zip(rows.tolist(), cols.tolist(), values)]
     loads = [f"R{prefix}_load_{k} {node} 0 {SUM_LOAD_OHM!r}" for k, node in enumerate(out_nodes)] if load else []
-    return "\n".join([*lines.tolist(), *loads]) + "\n"
+    return "\n".join([*lines, *loads]) + "\n"
 
 
 def add_vccs_array(

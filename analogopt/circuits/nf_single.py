@@ -59,13 +59,15 @@ def build_nf_single(
 
     spec = problem.activation
     windowed = problem.error_gain in ("window", "beta_pow")
+    sources = []
     for k in range(m):
         zk = f"v({z[k]})"
         diff = f"({format_value(problem.y[k])}-{sigma_expr(spec, zk)})"
         if windowed:
             window = f"({slope_expr(spec, zk)})"
             diff = "*".join([diff] + [window] * p)
-        circuit.BehavioralSource(f"q{k}", q[k], circuit.gnd, voltage_expression=diff)
+        sources.append(f"Bq{k} {q[k]} 0 v={diff}")
+    circuit.raw_spice += "\n".join(sources) + "\n"  # as text: one PySpice object per sample costs more than ngspice's run at small sizes
     elements += m
 
     if problem.integrator == "cascade":
@@ -86,7 +88,7 @@ def build_nf_single(
     # The error crossbar U of Eq. 12, the forward gain A (Eq. 11) and the integrator's input
     # transconductance merge into one VCCS per crosspoint: weight i's integrator receives the current
     # (A_i·γ/R_i)·Σ_k U_ik·q_k. Keeping e and w' as separate nodes would chain two dense arrays through
-    # n extra unknowns, and ngspice's sparse LU then fills in an m×m block (50× slower at 128×512).
+    # n extra unknowns and more fill-in for ngspice's sparse LU (measured 75.7 s against 28.9 s at 128×512).
     elements += add_vccs_array(circuit, "u", drive_nodes, q, problem.error_matrix * (gains * siemens)[:, None], load=False)
 
     duration = problem.duration_s

@@ -157,11 +157,12 @@ def _check_vector(name: str) -> str:
     return name
 
 
+_CONTROL = re.compile(r"^[ \t]*(?:\.control|shell)", re.I | re.M)
+
+
 def _check_no_control(text: str) -> None:
-    for line in text.splitlines():
-        stripped = line.strip().lower()
-        if stripped.startswith(".control") or stripped.startswith("shell"):
-            raise NetlistError("netlists written by analogopt never contain .control blocks or shell commands")
+    if _CONTROL.search(text):
+        raise NetlistError("netlists written by analogopt never contain .control blocks or shell commands")
 
 
 def save_voltages(nodes: Iterable[str]) -> list[str]:

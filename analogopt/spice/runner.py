@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,15 @@ from .waveforms import Waveforms
 ProgressCallback = Callable[[float], None]
 
 _REFERENCE = re.compile(rb"Reference value\s*:\s*([-+0-9.eE]+)")
+_ELAPSED = re.compile(r"Total elapsed time \(seconds\) = ([0-9.eE+-]+)")
 
 
 @dataclass(frozen=True)
 class RunResult:
-    """What one ngspice run produced: the plots in file order and the run's console output."""
+    """What one ngspice run produced: the plots in file order and the run's console output.
+
+    ``elapsed_s``: wall time of the run (s), from launch until the caller collected it, or ngspice's own
+    total when it had finished before the caller came to wait."""
 
     plots: list[Waveforms]
     netlist_path: Path
@@ -41,6 +46,8 @@ class RunResult:
     stderr: str
     elapsed_s: float
     warnings: list[str] = field(default_factory=list)
+    #: time spent reading the raw file (s)
+    parse_s: float = 0.0
 
     def analysis(self, kind: str) -> Waveforms:
         """The first plot of analysis ``kind`` (``"tran"``, ``"op"``, ``"dc"``, ``"ac"``)."""
@@ -87,6 +94,13 @@ class NgspiceRunner:
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
     ) -> RunResult:
+        return self.start(deck, run_dir).wait(progress)
+
+    def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> "PendingRun":
+        """Launch ngspice and return at once; :meth:`PendingRun.wait` collects the result.
+
+        The caller can compute meanwhile (the co-simulation steps the digital twin while ngspice runs).
+        """
         exe = shutil.which(self.executable)
         if exe is None:
             raise SimulatorNotFoundError(
@@ -102,8 +116,6 @@ class NgspiceRunner:
         raw = directory / "out.raw"
         raw.unlink(missing_ok=True)
         out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
-        stop = _stop_time(text)
-        start = time.perf_counter()
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             proc = subprocess.Popen(
                 [exe, "-b", "-r", raw.name, netlist.name],
@@ -112,22 +124,45 @@ class NgspiceRunner:
                 stderr=err,
                 stdin=subprocess.DEVNULL,
             )
-            try:
-                self._wait(proc, err_path, stop, progress)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-                raise SimulationTimeoutError(
-                    f"ngspice exceeded {self.timeout_s:g} s on {netlist}; shorten the simulated time, "
-                    "reduce the circuit, or raise the timeout",
-                    run_dir=directory,
-                    returncode=None,
-                    stdout=out_path.read_text(errors="replace"),
-                    stderr=err_path.read_text(errors="replace"),
-                )
-        elapsed = time.perf_counter() - start
+        return PendingRun(self, proc, directory, temporary, _stop_time(text), time.perf_counter())
+
+
+class PendingRun:
+    """An ngspice process started by :meth:`NgspiceRunner.start`."""
+
+    def __init__(self, runner: NgspiceRunner, proc: subprocess.Popen, directory: Path, temporary: bool,
+                 stop: float | None, started: float) -> None:
+        self.runner, self.proc, self.directory, self.temporary = runner, proc, directory, temporary
+        self.stop, self.started = stop, started
+
+    def wait(self, progress: ProgressCallback | None = None) -> RunResult:
+        """Wait for ngspice (within the runner's timeout, counted from the start), check its output, read
+        the raw file. Raises :class:`SimulationError` subclasses naming the node/element and what to try."""
+        proc, directory = self.proc, self.directory
+        netlist, raw = directory / "netlist.cir", directory / "out.raw"
+        out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
+        timeout_s = self.runner.timeout_s
+        finished_before = proc.poll() is not None
+        try:
+            _wait(proc, err_path, self.stop, progress, self.started + timeout_s, timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise SimulationTimeoutError(
+                f"ngspice exceeded {timeout_s:g} s on {netlist}; shorten the simulated time, "
+                "reduce the circuit, or raise the timeout",
+                run_dir=directory,
+                returncode=None,
+                stdout=out_path.read_text(errors="replace"),
+                stderr=err_path.read_text(errors="replace"),
+            ) from None
+        elapsed = time.perf_counter() - self.started
         stdout = out_path.read_text(errors="replace")
         stderr = err_path.read_text(errors="replace")
+        if finished_before:  # the caller was busy when ngspice ended: take ngspice's own clock
+            reported = _ELAPSED.search(stdout)
+            if reported:
+                elapsed = min(elapsed, float(reported.group(1)))
         raise_for_output(
             stdout=stdout,
             stderr=stderr,
@@ -136,7 +171,9 @@ class NgspiceRunner:
             run_dir=directory,
             raw_exists=raw.exists(),
         )
+        t0 = time.perf_counter()
         plots = read_raw(raw)
+        parse_s = time.perf_counter() - t0
         if progress is not None:
             progress(1.0)
         result = RunResult(
@@ -146,27 +183,37 @@ class NgspiceRunner:
             stderr=stderr,
             elapsed_s=elapsed,
             warnings=warnings_of(stderr),
+            parse_s=parse_s,
         )
-        if temporary:
+        if self.temporary:
             shutil.rmtree(directory, ignore_errors=True)
         return result
 
-    def _wait(self, proc: subprocess.Popen, err_path: Path, stop: float | None, progress) -> None:
-        if progress is None or not stop:
-            proc.wait(timeout=self.timeout_s)  # returns the moment ngspice exits: no polling latency
+
+def _wait(proc: subprocess.Popen, err_path: Path, stop: float | None, progress, deadline_perf: float,
+          timeout_s: float) -> None:
+    """Block until ngspice exits or the deadline passes, feeding ``progress`` meanwhile.
+
+    A helper thread sits in a blocking ``waitpid`` and sets an event, so the caller wakes the moment
+    ngspice exits (``Popen.wait(timeout=…)`` itself polls with sleeps of up to 50 ms).
+    """
+    exited = threading.Event()
+
+    def reap() -> None:
+        proc.wait()
+        exited.set()
+
+    threading.Thread(target=reap, name="ngspice-wait", daemon=True).start()
+    interval = 0.005
+    while True:
+        remaining = deadline_perf - time.perf_counter()
+        if remaining <= 0 and not exited.is_set():
+            raise subprocess.TimeoutExpired(proc.args, timeout_s)
+        if exited.wait(timeout=max(min(interval, remaining), 0.0) if progress is not None and stop else max(remaining, 0.0)):
             return
-        deadline = time.monotonic() + self.timeout_s
-        interval = 0.005
-        while True:
-            try:
-                proc.wait(timeout=interval)
-                return
-            except subprocess.TimeoutExpired:
-                pass
-            # Poll fast at first (most runs are short), then back off.
-            interval = min(interval * 2, 0.1)
-            if time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(proc.args, self.timeout_s)
+        # Report progress fast at first (most runs are short), then back off.
+        interval = min(interval * 2, 0.1)
+        if progress is not None and stop:
             value = _last_reference(err_path)
             if value is not None:
                 progress(min(max(value / stop, 0.0), 1.0))
