@@ -30,15 +30,13 @@ from .waveforms import Waveforms
 ProgressCallback = Callable[[float], None]
 
 _REFERENCE = re.compile(rb"Reference value\s*:\s*([-+0-9.eE]+)")
-_ELAPSED = re.compile(r"Total elapsed time \(seconds\) = ([0-9.eE+-]+)")
 
 
 @dataclass(frozen=True)
 class RunResult:
     """What one ngspice run produced: the plots in file order and the run's console output.
 
-    ``elapsed_s``: wall time of the run (s), from launch until the caller collected it, or ngspice's own
-    total when it had finished before the caller came to wait."""
+    ``elapsed_s``: wall time of the ngspice process (s), launch to exit."""
 
     plots: list[Waveforms]
     netlist_path: Path
@@ -128,45 +126,66 @@ class NgspiceRunner:
 
 
 class PendingRun:
-    """An ngspice process started by :meth:`NgspiceRunner.start`."""
+    """An ngspice process started by :meth:`NgspiceRunner.start`.
+
+    Two helper threads watch it from launch: one sits in a blocking ``waitpid`` and records the exit time
+    (so a waiting caller wakes the moment ngspice exits, and a busy one still gets the run's true wall
+    time), the other kills ngspice when the runner's timeout expires, whether or not anyone is waiting.
+    """
 
     def __init__(self, runner: NgspiceRunner, proc: subprocess.Popen, directory: Path, temporary: bool,
                  stop: float | None, started: float) -> None:
         self.runner, self.proc, self.directory, self.temporary = runner, proc, directory, temporary
         self.stop, self.started = stop, started
+        self.exited = threading.Event()
+        self.ended = started
+        self.expired = False
+        threading.Thread(target=self._reap, name="ngspice-wait", daemon=True).start()
+        self.watchdog = threading.Timer(runner.timeout_s, self._expire)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+
+    def _reap(self) -> None:
+        self.proc.wait()
+        self.ended = time.perf_counter()
+        self.exited.set()
+
+    def _expire(self) -> None:
+        if not self.exited.is_set():
+            self.expired = True
+            self.proc.kill()
 
     def wait(self, progress: ProgressCallback | None = None) -> RunResult:
-        """Wait for ngspice (within the runner's timeout, counted from the start), check its output, read
-        the raw file. Raises :class:`SimulationError` subclasses naming the node/element and what to try."""
-        proc, directory = self.proc, self.directory
+        """Wait for ngspice, check its output, read the raw file. Raises :class:`SimulationError`
+        subclasses naming the node/element and what to try, :class:`SimulationTimeoutError` when the
+        runner's timeout (counted from the launch) killed it."""
+        directory = self.directory
         netlist, raw = directory / "netlist.cir", directory / "out.raw"
         out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
-        timeout_s = self.runner.timeout_s
-        finished_before = proc.poll() is not None
-        try:
-            _wait(proc, err_path, self.stop, progress, self.started + timeout_s, timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interval = 0.005
+        while not self.exited.wait(timeout=interval if progress is not None and self.stop else None):
+            # Report progress fast at first (most runs are short), then back off.
+            interval = min(interval * 2, 0.1)
+            value = _last_reference(err_path)
+            if value is not None:
+                progress(min(max(value / self.stop, 0.0), 1.0))
+        self.watchdog.cancel()
+        if self.expired:
             raise SimulationTimeoutError(
-                f"ngspice exceeded {timeout_s:g} s on {netlist}; shorten the simulated time, "
+                f"ngspice exceeded {self.runner.timeout_s:g} s on {netlist}; shorten the simulated time, "
                 "reduce the circuit, or raise the timeout",
                 run_dir=directory,
                 returncode=None,
                 stdout=out_path.read_text(errors="replace"),
                 stderr=err_path.read_text(errors="replace"),
-            ) from None
-        elapsed = time.perf_counter() - self.started
+            )
+        elapsed = self.ended - self.started
         stdout = out_path.read_text(errors="replace")
         stderr = err_path.read_text(errors="replace")
-        if finished_before:  # the caller was busy when ngspice ended: take ngspice's own clock
-            reported = _ELAPSED.search(stdout)
-            if reported:
-                elapsed = min(elapsed, float(reported.group(1)))
         raise_for_output(
             stdout=stdout,
             stderr=stderr,
-            returncode=proc.returncode,
+            returncode=self.proc.returncode,
             netlist=netlist,
             run_dir=directory,
             raw_exists=raw.exists(),
@@ -188,35 +207,6 @@ class PendingRun:
         if self.temporary:
             shutil.rmtree(directory, ignore_errors=True)
         return result
-
-
-def _wait(proc: subprocess.Popen, err_path: Path, stop: float | None, progress, deadline_perf: float,
-          timeout_s: float) -> None:
-    """Block until ngspice exits or the deadline passes, feeding ``progress`` meanwhile.
-
-    A helper thread sits in a blocking ``waitpid`` and sets an event, so the caller wakes the moment
-    ngspice exits (``Popen.wait(timeout=…)`` itself polls with sleeps of up to 50 ms).
-    """
-    exited = threading.Event()
-
-    def reap() -> None:
-        proc.wait()
-        exited.set()
-
-    threading.Thread(target=reap, name="ngspice-wait", daemon=True).start()
-    interval = 0.005
-    while True:
-        remaining = deadline_perf - time.perf_counter()
-        if remaining <= 0 and not exited.is_set():
-            raise subprocess.TimeoutExpired(proc.args, timeout_s)
-        if exited.wait(timeout=max(min(interval, remaining), 0.0) if progress is not None and stop else max(remaining, 0.0)):
-            return
-        # Report progress fast at first (most runs are short), then back off.
-        interval = min(interval * 2, 0.1)
-        if progress is not None and stop:
-            value = _last_reference(err_path)
-            if value is not None:
-                progress(min(max(value / stop, 0.0), 1.0))
 
 
 def _last_reference(path: Path) -> float | None:
