@@ -197,14 +197,15 @@ def format_array(
         raise ConfigError(f"array {prefix}: every conductance must be finite and > 0 S")
     for node in (*sense_nodes, *drive_nodes):
         validate_name(node, "node")
+    if r_wire_ohm == 0.0:
+        # repr round-trips float64 exactly, so the netlist holds the very conductances the twin uses
+        r = (1.0 / g).tolist()
+        lines = [f"R{prefix}_{i}_{j} {d} {sense_nodes[i]} {r[i][j]!r}"
+                 for i in range(rows) for j, d in enumerate(drive_nodes)]
+        return "\n".join(lines) + "\n"
     i_idx, j_idx = np.indices((rows, cols))
     si, sj = i_idx.ravel().astype(str).astype(object), j_idx.ravel().astype(str).astype(object)
     names = _join(f"R{prefix}_", si, "_", sj)
-    if r_wire_ohm == 0.0:
-        sense = np.asarray(sense_nodes, dtype=object)[i_idx.ravel()]
-        drive = np.asarray(drive_nodes, dtype=object)[j_idx.ravel()]
-        lines = _join(names, " ", drive, " ", sense, " ", _format_values(1.0 / g.ravel()))
-        return "\n".join(lines.tolist()) + "\n"
     sense = _join(f"{prefix}_s", si, "_", sj)
     drive = _join(f"{prefix}_d", sj, "_", si)
     devices = _join(names, " ", drive, " ", sense, " ", _format_values(1.0 / g.ravel()))

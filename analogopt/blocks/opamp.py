@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import hashlib
 import math
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -180,10 +181,11 @@ class OpAmpModel:
         return replace(self, gbw_hz=min(new_gbw, self.gbw_hz))
 
     # ------------------------------------------------------------------ netlist
-    @property
+    @cached_property
     def subcircuit_name(self) -> str:
         """``opamp_<kind>_<10 hex digits>``: the same parameters always give the same name."""
-        text = repr(sorted((k, repr(v)) for k, v in asdict(self).items()))
+        # computed once per model: a crossbar asks for it once per op-amp
+        text = repr(sorted((f.name, repr(getattr(self, f.name))) for f in fields(self)))
         digest = hashlib.sha1(text.encode()).hexdigest()[:10]
         return f"opamp_{self.kind}_{digest}"
 
