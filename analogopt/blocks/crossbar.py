@@ -37,7 +37,7 @@ import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
 from ..errors import ConfigError
-from ..spice.netlist import validate_name
+from ..spice.netlist import format_floats, validate_name
 
 
 @dataclass(frozen=True)
@@ -198,9 +198,8 @@ def format_array(
     for node in (*sense_nodes, *drive_nodes):
         validate_name(node, "node")
     if r_wire_ohm == 0.0:
-        # repr round-trips float64 exactly, so the netlist holds the very conductances the twin uses
-        r = (1.0 / g).tolist()
-        lines = [f"R{prefix}_{i}_{j} {d} {sense_nodes[i]} {r[i][j]!r}"
+        values = iter(format_floats(1.0 / g))
+        lines = [f"R{prefix}_{i}_{j} {d} {sense_nodes[i]} {next(values)}"
                  for i in range(rows) for j, d in enumerate(drive_nodes)]
         return "\n".join(lines) + "\n"
     i_idx, j_idx = np.indices((rows, cols))

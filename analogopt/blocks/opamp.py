@@ -27,7 +27,7 @@ import hashlib
 import math
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
-from typing import Literal
+from typing import Literal, Sequence
 
 import numpy as np
 from PySpice.Spice.Netlist import Circuit, SubCircuit
@@ -262,6 +262,24 @@ def add_opamp(circuit: Circuit, name: str, inp: str, inn: str, out: str, model: 
         circuit.subcircuit(model.subcircuit())
     circuit.X(name, model.subcircuit_name, inp, inn, out)
     return f"X{name}"
+
+
+def opamp_lines(circuit: Circuit, names: Sequence[str], inps: Sequence[str], inns: Sequence[str],
+                outs: Sequence[str], model: OpAmpModel) -> str:
+    """Netlist lines for many instances of ``model`` at once (``X<name> inp inn out <subckt>``), for a
+    circuit's ``raw_spice``; the subcircuit definition is added to ``circuit`` once. Arrays of op-amps
+    (one per crossbar row) skip PySpice's per-element objects this way."""
+    if not (len(names) == len(inps) == len(inns) == len(outs)):
+        raise ValueError("op-amp names and node lists must have the same length")
+    for name in names:
+        validate_name(name, "op-amp instance name")
+    for node in (*inps, *inns, *outs):
+        if node != "0":
+            validate_name(str(node), "op-amp node")
+    sub = model.subcircuit_name
+    if sub not in circuit.subcircuit_names:
+        circuit.subcircuit(model.subcircuit())
+    return "".join(f"X{n} {a} {b} {o} {sub}\n" for n, a, b, o in zip(names, inps, inns, outs))
 
 
 def opamp_from_config(table: dict, where: str = "opamp") -> OpAmpModel:

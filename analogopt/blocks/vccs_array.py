@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
-from ..spice.netlist import validate_name
+from ..spice.netlist import format_floats, validate_name
 
 #: Load of each summing node (Ω); 1 Ω makes the node voltage equal the summed current in A.
 SUM_LOAD_OHM = 1.0
@@ -32,9 +32,9 @@ def format_vccs_array(
     for node in (*out_nodes, *in_nodes):
         validate_name(node, "node")
     rows, cols = np.nonzero(g)
-    values = g[rows, cols].tolist()
+    values = format_floats(g[rows, cols])
     # Gname 0 out in 0 g: the source drives g·v(in) from ground into ``out``.
-    lines = [f"G{prefix}_{k}_{i} 0 {out_nodes[k]} {in_nodes[i]} 0 {v!r}"
+    lines = [f"G{prefix}_{k}_{i} 0 {out_nodes[k]} {in_nodes[i]} 0 {v}"
              for k, i, v in zip(rows.tolist(), cols.tolist(), values)]
     loads = [f"R{prefix}_load_{k} {node} 0 {SUM_LOAD_OHM!r}" for k, node in enumerate(out_nodes)] if load else []
     return "\n".join([*lines, *loads]) + "\n"

@@ -43,7 +43,7 @@ import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
 from ..blocks.crossbar import CrossbarMapping, check_finite_matrix, format_differential
-from ..blocks.opamp import OpAmpModel, add_opamp
+from ..blocks.opamp import OpAmpModel, opamp_lines
 from ..errors import ConfigError
 from ..spice.netlist import NetlistDeck, OperatingPoint, Transient
 from ..spice.waveforms import Waveforms
@@ -202,9 +202,8 @@ def _mvm_into(circuit: Circuit, mapping: CrossbarMapping, x: np.ndarray, opamp: 
     # G⁺ driven by −x and G⁻ by +x: the TIA's inversion then gives y = +A x.
     raw += format_differential(f"{prefix}A", mapping, sums, xn, xs)
     raw += _resistor_lines(f"{prefix}f", sums, outs, 1.0 / mapping.g_unit_s)
+    raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(rows)], ["0"] * rows, sums, outs, opamp)
     circuit.raw_spice += raw
-    for i in range(rows):
-        add_opamp(circuit, f"{prefix}tia{i}", "0", sums[i], outs[i], opamp)
     return raw
 
 
@@ -238,9 +237,8 @@ def solve_circuit(
     raw += _resistor_lines(f"{prefix}in", bins, rows, 1.0 / mapping.g_unit_s)
     raw += _inverter_lines(f"{prefix}inv", xs, xn)
     raw += format_differential(f"{prefix}A", mapping, rows, xs, xn)
+    raw += opamp_lines(circuit, [f"{prefix}op{i}" for i in range(n_rows)], ["0"] * n_rows, rows, xs[:n_rows], opamp)
     circuit.raw_spice += raw
-    for i in range(n_rows):
-        add_opamp(circuit, f"{prefix}op{i}", "0", rows[i], xs[i], opamp)
     probes = {n: f"v({n})" for n in xs}
     analyses = [transient] if transient is not None else [OperatingPoint()]
     return CrossbarCircuit(_deck(circuit, analyses, list(probes.values())), probes, xs, (n_cols,),
@@ -270,11 +268,9 @@ def _lstsq_into(
     raw += format_differential(f"{prefix}X", forward, srow, ws, wn)
     # Second pair read transposed, G⁺ driven by −r: columns receive −g·Xᵀ r, so the loop is negative.
     raw += format_differential(f"{prefix}T", transposed, cols, resn, res, transpose=True)
+    raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(m)], ["0"] * m, srow, res, opamp)
+    raw += opamp_lines(circuit, [f"{prefix}op{j}" for j in range(n)], ["0"] * n, cols, ws, opamp)
     circuit.raw_spice += raw
-    for i in range(m):
-        add_opamp(circuit, f"{prefix}tia{i}", "0", srow[i], res[i], opamp)
-    for j in range(n):
-        add_opamp(circuit, f"{prefix}op{j}", "0", cols[j], ws[j], opamp)
     return raw, ws
 
 

@@ -6,10 +6,12 @@ netlist are validated so that user strings can never inject lines or control blo
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from typing import IO, Iterable, Mapping
 
+import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
 from ..errors import NetlistError
@@ -164,6 +166,17 @@ def _check_no_control(text: str) -> None:
     lower = text.lower()  # two substring scans rule out nearly every netlist before the line-anchored regex
     if (".control" in lower or "shell" in lower) and _CONTROL.search(text):
         raise NetlistError("netlists written by analogopt never contain .control blocks or shell commands")
+
+
+def format_floats(values: np.ndarray) -> list[str]:
+    """Finite float64 values as the shortest text that reads back to the same double (Python's repr),
+    formatted in one C pass: netlists hold the very numbers the twins use."""
+    flat = np.asarray(values, dtype=np.float64).ravel()
+    if not np.all(np.isfinite(flat)):
+        raise NetlistError("netlist values must be finite")
+    if flat.size == 0:
+        return []
+    return json.dumps(flat.tolist())[1:-1].split(", ")
 
 
 def save_voltages(nodes: Iterable[str]) -> list[str]:
