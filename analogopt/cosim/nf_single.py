@@ -67,8 +67,8 @@ def cosimulate(
 ) -> CoSimResult:
     """Build the circuit, run ngspice and the twin (and the gradient-descent baseline), align them.
 
-    With a runner that can ``start`` (the default process runner) the twin is stepped while ngspice runs,
-    so on two cores the wall time is about netlist + max(ngspice, twin) + alignment.
+    The twin is stepped while ngspice runs in its own process, so on two cores the wall time is about
+    netlist + max(ngspice, twin) + alignment.
 
     ngspice picks its own time steps; ``max_step_points`` only caps the step at duration/points
     (ngspice's default rule is 50). The twin is recorded at ``record_points`` iterations and the analog
@@ -86,24 +86,24 @@ def cosimulate(
 
     # ngspice runs in its own process: step the twin (and the baseline) meanwhile, then collect it.
     t_spice = time.perf_counter()
-    pending = runner.start(deck_text, run_dir=run_dir) if hasattr(runner, "start") else None
-    if pending is None:
-        progress.stage("ngspice")
-        result = runner.run(deck_text, run_dir=run_dir, progress=progress.update)
-    progress.stage("digital twin")
-    t0 = time.perf_counter()
-    record_every = max(1, problem.iterations // record_points)
-    digital = NFSingleLayerTwin(problem).run(record_every=record_every)
-    timings["twin_s"] = time.perf_counter() - t0
-    gd = None
-    if baseline:
-        progress.stage("GD baseline")
+    pending = runner.start(deck_text, run_dir=run_dir)
+    try:
+        progress.stage("digital twin")
         t0 = time.perf_counter()
-        gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True)
-        timings["baseline_s"] = time.perf_counter() - t0
-    if pending is not None:
-        progress.stage("ngspice")
-        result = pending.wait(progress.update)
+        record_every = max(1, problem.iterations // record_points)
+        digital = NFSingleLayerTwin(problem).run(record_every=record_every)
+        timings["twin_s"] = time.perf_counter() - t0
+        gd = None
+        if baseline:
+            progress.stage("GD baseline")
+            t0 = time.perf_counter()
+            gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True)
+            timings["baseline_s"] = time.perf_counter() - t0
+    except BaseException:  # the twin failed or was interrupted: do not leave ngspice running
+        pending.cancel()
+        raise
+    progress.stage("ngspice")
+    result = pending.wait(progress.update)
     timings["spice_s"] = result.elapsed_s
     timings["parse_s"] = result.parse_s
     # from ngspice's launch until its result is in hand; the twin and the baseline ran inside this window

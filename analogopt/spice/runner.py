@@ -55,10 +55,20 @@ class RunResult:
         raise SimulationError(f"ngspice produced no {kind} analysis (plots: {[p.analysis for p in self.plots]})")
 
 
+class Pending(Protocol):
+    """A launched simulation: collect it with :meth:`wait`, or abandon it with :meth:`cancel`."""
+
+    def wait(self, progress: ProgressCallback | None = None) -> RunResult: ...
+
+    def cancel(self) -> None: ...
+
+
 class Runner(Protocol):
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
     ) -> RunResult: ...
+
+    def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> Pending: ...
 
 
 def ngspice_available(executable: str = "ngspice") -> bool:
@@ -155,6 +165,13 @@ class PendingRun:
             self.expired = True
             self.proc.kill()
 
+    def cancel(self) -> None:
+        """Stop ngspice now (the caller failed before collecting the run); the run directory stays."""
+        self.watchdog.cancel()
+        if not self.exited.is_set():
+            self.proc.kill()
+        self.exited.wait()
+
     def wait(self, progress: ProgressCallback | None = None) -> RunResult:
         """Wait for ngspice, check its output, read the raw file. Raises :class:`SimulationError`
         subclasses naming the node/element and what to try, :class:`SimulationTimeoutError` when the
@@ -236,21 +253,37 @@ class SharedLibraryRunner:
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
     ) -> RunResult:
+        return self.start(deck, run_dir).wait(progress)
+
+    def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> "SharedPendingRun":
+        """Launch the child process and return at once; :meth:`SharedPendingRun.wait` collects it."""
         text = deck if isinstance(deck, str) else deck.format()
         netlist = Path(run_dir or tempfile.mkdtemp(prefix="analogopt-shared-")) / "netlist.cir"
         netlist.parent.mkdir(parents=True, exist_ok=True)
         netlist.write_text(text)
-        ctx = multiprocessing.get_context("spawn")
-        with ctx.Pool(1) as pool:
-            start = time.perf_counter()
-            pending = pool.apply_async(_shared_worker, (text,))
-            try:
-                plots_data, stdout, stderr = pending.get(timeout=self.timeout_s)
-            except multiprocessing.TimeoutError:
-                raise SimulationTimeoutError(
-                    f"libngspice exceeded {self.timeout_s:g} s on {netlist}", run_dir=netlist.parent
-                ) from None
-            elapsed = time.perf_counter() - start
+        pool = multiprocessing.get_context("spawn").Pool(1)
+        return SharedPendingRun(self.timeout_s, netlist, pool, pool.apply_async(_shared_worker, (text,)))
+
+
+class SharedPendingRun:
+    """A libngspice run started by :meth:`SharedLibraryRunner.start`."""
+
+    def __init__(self, timeout_s: float, netlist: Path, pool, pending) -> None:
+        self.timeout_s, self.netlist, self.pool, self.pending = timeout_s, netlist, pool, pending
+        self.started = time.perf_counter()
+
+    def wait(self, progress: ProgressCallback | None = None) -> RunResult:
+        netlist = self.netlist
+        try:
+            remaining = max(self.started + self.timeout_s - time.perf_counter(), 0.0)
+            plots_data, stdout, stderr = self.pending.get(timeout=remaining)
+        except multiprocessing.TimeoutError:
+            raise SimulationTimeoutError(
+                f"libngspice exceeded {self.timeout_s:g} s on {netlist}", run_dir=netlist.parent
+            ) from None
+        finally:
+            self.pool.terminate()
+        elapsed = time.perf_counter() - self.started
         raise_for_output(
             stdout=stdout, stderr=stderr, returncode=0, netlist=netlist, run_dir=netlist.parent,
             raw_exists=bool(plots_data),
@@ -260,6 +293,9 @@ class SharedLibraryRunner:
             progress(1.0)
         return RunResult(plots=plots, netlist_path=netlist, stdout=stdout, stderr=stderr, elapsed_s=elapsed,
                          warnings=warnings_of(stderr))
+
+    def cancel(self) -> None:
+        self.pool.terminate()
 
 
 _PLOT_KIND = {"tran": "tran", "dc": "dc", "ac": "ac", "op": "op"}

@@ -1,4 +1,5 @@
 import math
+import time
 
 import numpy as np
 import pytest
@@ -36,6 +37,8 @@ def test_shared_library_runner_agrees_with_subprocess():
     a = NgspiceRunner().run(rc_deck()).analysis("tran")
     b = SharedLibraryRunner().run(rc_deck()).analysis("tran")
     assert b["a"][-1] == pytest.approx(a["a"][-1], rel=1e-9)
+    c = SharedLibraryRunner().start(rc_deck()).wait().analysis("tran")
+    assert c["a"][-1] == pytest.approx(a["a"][-1], rel=1e-9)
 
 
 def test_unknown_subcircuit_is_a_netlist_error():
@@ -67,13 +70,42 @@ def test_informational_output_is_not_an_error():
     assert any("singular" in w.lower() for w in result.warnings)
 
 
-def test_timeout_kills_the_run():
+def long_deck():
     c = Circuit("long")
     c.R(1, "a", c.gnd, 1e3)
     c.BehavioralSource(1, "a", c.gnd, voltage_expression="sin(2*3.14159*1e9*time)")
-    deck = NetlistDeck(c, [Transient(1.0, step_s=1e-10, max_step_s=1e-10)])
+    return NetlistDeck(c, [Transient(1.0, step_s=1e-10, max_step_s=1e-10)])
+
+
+def test_timeout_kills_the_run():
     with pytest.raises(SimulationTimeoutError, match="exceeded"):
-        NgspiceRunner(timeout_s=0.5).run(deck)
+        NgspiceRunner(timeout_s=0.5).run(long_deck())
+
+
+def test_timeout_counts_from_launch_while_the_caller_is_busy():
+    """The watchdog stops ngspice at the deadline even when nobody is waiting yet (the co-simulation
+    steps its twin meanwhile); collecting afterwards reports the timeout."""
+    pending = NgspiceRunner(timeout_s=0.3).start(long_deck())
+    time.sleep(1.0)
+    assert pending.proc.poll() is not None  # killed by the watchdog, not by wait()
+    with pytest.raises(SimulationTimeoutError, match="exceeded"):
+        pending.wait()
+
+
+def test_cancel_stops_a_started_run():
+    pending = NgspiceRunner(timeout_s=60).start(long_deck())
+    t0 = time.perf_counter()
+    pending.cancel()
+    assert pending.proc.poll() is not None and time.perf_counter() - t0 < 5
+
+
+def test_started_runs_overlap_with_the_caller():
+    """start() returns before ngspice ends; elapsed_s is ngspice's own launch-to-exit time."""
+    pending = NgspiceRunner().start(rc_deck())
+    time.sleep(1.0)
+    result = pending.wait()
+    assert result.elapsed_s < 0.9
+    assert result.analysis("tran")["a"][-1] == pytest.approx(math.exp(-5), abs=1e-3)
 
 
 def test_dc_sweep_and_raw_reader(tmp_path):
