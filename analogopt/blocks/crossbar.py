@@ -169,11 +169,6 @@ def _join(*parts: np.ndarray | str) -> np.ndarray:
     return out
 
 
-def _format_values(values: np.ndarray) -> np.ndarray:
-    # %.17g round-trips float64 exactly, so the netlist holds the very conductances the twin uses.
-    return np.char.mod("%.17g", np.asarray(values, dtype=np.float64)).astype(object)
-
-
 def format_array(
     prefix: str,
     conductance_s: np.ndarray,
@@ -207,7 +202,7 @@ def format_array(
     names = _join(f"R{prefix}_", si, "_", sj)
     sense = _join(f"{prefix}_s", si, "_", sj)
     drive = _join(f"{prefix}_d", sj, "_", si)
-    devices = _join(names, " ", drive, " ", sense, " ", _format_values(1.0 / g.ravel()))
+    devices = _join(names, " ", drive, " ", sense, " ", np.asarray(format_floats(1.0 / g), dtype=object))
     rw = repr(float(r_wire_ohm))
     # Sense line i: sense_node(i) — s{i}_0 — s{i}_1 — … ; drive line j: drive_node(j) — d{j}_0 — d{j}_1 — …
     s_grid = sense.reshape(rows, cols)

@@ -248,19 +248,27 @@ class OpAmpModel:
         )
 
 
+def _register(circuit: Circuit, model: OpAmpModel, names: Sequence[str], nodes: Sequence) -> str:
+    """Check instance and node names; add the model's subcircuit to ``circuit`` once; return its name."""
+    for name in names:
+        validate_name(name, "op-amp instance name")
+    for node in nodes:
+        if node != 0 and node != "0":
+            validate_name(str(node), "op-amp node")
+    sub = model.subcircuit_name
+    if sub not in circuit.subcircuit_names:
+        circuit.subcircuit(model.subcircuit())
+    return sub
+
+
 def add_opamp(circuit: Circuit, name: str, inp: str, inn: str, out: str, model: OpAmpModel) -> str:
     """Add an instance ``X<name>`` of ``model`` between nodes ``inp``, ``inn`` → ``out``.
 
     The subcircuit definition is added once per circuit (by its parameter-derived name). Returns the
     instance's element name (``"X" + name``).
     """
-    validate_name(name, "op-amp instance name")
-    for node in (inp, inn, out):
-        if node != 0 and node != "0":
-            validate_name(str(node), "op-amp node")
-    if model.subcircuit_name not in circuit.subcircuit_names:
-        circuit.subcircuit(model.subcircuit())
-    circuit.X(name, model.subcircuit_name, inp, inn, out)
+    sub = _register(circuit, model, [name], [inp, inn, out])
+    circuit.X(name, sub, inp, inn, out)
     return f"X{name}"
 
 
@@ -271,14 +279,7 @@ def opamp_lines(circuit: Circuit, names: Sequence[str], inps: Sequence[str], inn
     (one per crossbar row) skip PySpice's per-element objects this way."""
     if not (len(names) == len(inps) == len(inns) == len(outs)):
         raise ValueError("op-amp names and node lists must have the same length")
-    for name in names:
-        validate_name(name, "op-amp instance name")
-    for node in (*inps, *inns, *outs):
-        if node != "0":
-            validate_name(str(node), "op-amp node")
-    sub = model.subcircuit_name
-    if sub not in circuit.subcircuit_names:
-        circuit.subcircuit(model.subcircuit())
+    sub = _register(circuit, model, names, [*inps, *inns, *outs])
     return "".join(f"X{n} {a} {b} {o} {sub}\n" for n, a, b, o in zip(names, inps, inns, outs))
 
 

@@ -13,7 +13,8 @@ Signal flow per weight i and sample k (000 §3, Eq. 8–12)::
 The last three lines are one array of transconductances ``A·γ·x_ki^p/R`` (S) from q<k> into the
 integrator's capacitor node: an OTA-C integrator whose input stage is the error crossbar.
 
-The weights are capacitor voltages (V); every other quantity is a node voltage too. The loop gain is
+The weights are capacitor voltages (V); ``z`` and ``q`` are node voltages (V); the merged crossbar
+delivers currents (A). The loop gain is
 negative because U carries the sign of β = σ'·x (000 §3.2).
 """
 
