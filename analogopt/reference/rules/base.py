@@ -74,17 +74,18 @@ def output_error_and_loss(z_out: torch.Tensor, h_out: torch.Tensor, target: torc
                           scale: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
     """``(scale · ∂ℓ_b/∂z_L, mean loss)`` from one pass over the output (the rules' hot path).
 
-    Cross-entropy reads both from a single log-softmax: ``ℓ_b = −log p_{b,t}`` and ``e_b = p_b − onehot``
-    (exponentiated in place, one-hot subtracted with a scatter), so no second softmax or NLL kernel runs.
+    Cross-entropy reads both from a single log-softmax: ``ℓ_b = −log p_{b,t}`` (picked and averaged by
+    one NLL kernel) and ``e_b = p_b − onehot`` (exponentiated in place, one-hot subtracted with a
+    scatter), so no second softmax runs.
     ``scale`` folds a batch mean into ``e`` (the feedback rules' channel is linear in ``e``).
     """
     if loss != "cross_entropy":
         e = output_error(z_out, h_out, target, loss, net)
         return (e.mul_(scale) if scale != 1.0 else e), loss_value(h_out, target, loss)
-    idx = target.unsqueeze(1)
     logp = torch.log_softmax(z_out, 1)
-    value = logp.gather(1, idx).mean().neg_()
+    value = F.nll_loss(logp, target)
     e = logp.exp_()
+    idx = target.unsqueeze(1)
     e.scatter_add_(1, idx, e.new_full(idx.shape, -1.0))
     if scale != 1.0:
         e.mul_(scale)

@@ -16,6 +16,7 @@ The top layer always gets its exact gradient (001 Fact 1).
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any, ClassVar
 
@@ -91,7 +92,11 @@ class _FeedbackRule(LearningRule):
         self.error_bits, self.error_alpha = error_bits, float(error_alpha)
         self.update_bits, self.update_alpha = update_bits, float(update_alpha)
         self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
+        # the blocks as a plain tuple: indexing an nn.ModuleList runs Python code on every access
+        self._blocks = tuple(net.blocks)
         self._shapes: list[tuple[int, ...]] | None = None
+        #: per hidden layer, its columns ``[start, stop)`` in ``feedback_cat`` and its per-sample shape
+        self._spans: list[tuple[int, int, tuple[int, ...]]] = []
         self.feedback_matrices: list[torch.Tensor] = []
         if not self.direct:
             self._init_chain()
@@ -144,7 +149,10 @@ class _FeedbackRule(LearningRule):
                 sign = path
             parts.append(self._random((n_out, n), 1.0 / math.sqrt(n), n, like, sign=sign))
         self.feedback_cat = torch.cat(parts, 1) if parts else like.new_zeros((n_out, 0))
-        self.feedback_matrices = list(torch.split(self.feedback_cat, [math.prod(s) for s in self._shapes], 1))
+        widths = [math.prod(s) for s in self._shapes]
+        self.feedback_matrices = list(torch.split(self.feedback_cat, widths, 1))
+        stops = list(itertools.accumulate(widths))
+        self._spans = [(stop - n, stop, shape) for n, stop, shape in zip(widths, stops, self._shapes)]
 
     # ---- the update ------------------------------------------------------------------------------------
     def _channel(self, j: torch.Tensor) -> torch.Tensor:
@@ -157,14 +165,16 @@ class _FeedbackRule(LearningRule):
         return j
 
     def _hidden_delta(self, j: torch.Tensor, i: int, cache) -> torch.Tensor:
-        j = self._channel(j)
+        if self.dropout > 0 or self.error_bits is not None:
+            j = self._channel(j)
         if self.fprime:
-            return self.net.blocks[i].act.times_derivative(j, cache.z[i], cache.h[i])
+            return self._blocks[i].act.times_derivative(j, cache.z[i], cache.h[i])
         return j
 
     def _write(self, i: int, delta: torch.Tensor, a: torch.Tensor, inv_b: float) -> None:
-        block = self.net.blocks[i]
-        w, bias = block.weight, block.bias
+        block = self._blocks[i]
+        op = block.op
+        w, bias = op.weight, op.bias
         if self.update_bits is not None:
             per = quantize(delta.unsqueeze(2) * a.unsqueeze(1), bits=self.update_bits, alpha=self.update_alpha)
             w.grad = per.mean(0)
@@ -175,20 +185,22 @@ class _FeedbackRule(LearningRule):
             w.grad = torch.nn.grad.conv2d_weight(a, w.shape, delta, op.stride, op.padding, op.dilation, op.groups).mul_(inv_b)
             bias.grad = delta.sum((0, 2, 3)).mul_(inv_b)
             return
-        g = w.grad
-        if g is not None and g.shape == w.shape:
-            torch.mm(delta.t(), a, out=g)
-        else:
-            g = w.grad = torch.mm(delta.t(), a)
-        bias.grad = delta.sum(0)
+        # written into the previous step's .grad buffers: no allocation on the hot path
+        g, gb = w.grad, bias.grad
+        if g is None or g.shape != w.shape:
+            g = w.grad = torch.empty_like(w)
+        if gb is None or gb.shape != bias.shape:
+            gb = bias.grad = torch.empty_like(bias)
+        torch.mm(delta.t(), a, out=g)
+        torch.sum(delta, 0, out=gb)
         if inv_b != 1.0:
             g.mul_(inv_b)
-            bias.grad.mul_(inv_b)
+            gb.mul_(inv_b)
 
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         net = self.net
         cache = net.forward_cache(x)
-        n_blocks = len(net.blocks)
+        n_blocks = len(self._blocks)
         inv_b = 1.0 / x.shape[0]
         # the channel is linear: fold the batch mean into e once instead of into every layer's update
         fold = self.error_bits is None and self.update_bits is None and not self.adaptive
@@ -208,11 +220,10 @@ class _FeedbackRule(LearningRule):
         if not self._shapes:
             return
         proj = torch.mm(e, self.feedback_cat)  # one projection of the output error to all layers
-        start = 0
-        for i, shape in enumerate(self._shapes):
-            n = math.prod(shape)
-            j = proj[:, start : start + n].reshape((e.shape[0], *shape))
-            start += n
+        for i, (start, stop, shape) in enumerate(self._spans):
+            j = proj[:, start:stop]
+            if len(shape) > 1:  # conv layer: back to (B, C, H, W)
+                j = j.reshape((e.shape[0], *shape))
             delta = self._hidden_delta(j, i, cache)
             self._write(i, delta, cache.inputs[i], inv_b)
             if self.adaptive:  # ASRBP: Δc = η_c R O with R the output error, O this layer's activity
@@ -220,8 +231,9 @@ class _FeedbackRule(LearningRule):
 
     def _chain(self, e: torch.Tensor, cache, inv_b: float) -> None:
         delta = e
-        for i in range(len(self.net.blocks) - 2, -1, -1):
-            upper = self.net.blocks[i + 1]
+        blocks = self._blocks
+        for i in range(len(blocks) - 2, -1, -1):
+            upper = blocks[i + 1]
             fb = self.feedback_matrices[i]
             if upper.is_conv:
                 op = upper.op
@@ -229,8 +241,8 @@ class _FeedbackRule(LearningRule):
             else:
                 j = torch.mm(delta, fb)
             if self.adaptive:  # ARBP: Δc = η_c R^{h+1} O^h, the forward update's own outer product
-                self._pending.append((fb, self.net.blocks[i + 1].weight.grad))
-            block = self.net.blocks[i]
+                self._pending.append((fb, upper.weight.grad))
+            block = blocks[i]
             j = j.reshape(cache.inputs[i + 1].shape[:1] + _post_shape(block, cache.h[i]))
             if block.pool is not None:
                 j = _pool_backward(block, cache.h[i], j)
