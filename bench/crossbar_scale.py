@@ -1,8 +1,11 @@
 """Scaling of the crossbar solvers: N×N solve and 2N×N least squares, N = 16 … 256 (512 where it fits).
 
-For each size (median of 5 runs up to N = 64, after one warm-up run): netlist build time (mapping + generator + deck text), ngspice time, raw-file parse time,
-element count, the ratio of analogopt's end-to-end time to a bare ``ngspice -b`` on the same netlist
-(target ≤ 1.3), and the ratio to numpy on the same problem. Ideal devices and op-amps, ``.op``.
+For each size, after one warm-up run: netlist build time (mapping + generator + deck text), ngspice time,
+raw-file parse time, element count, the ratio of analogopt's end-to-end time to a bare ``ngspice -b`` on
+the same netlist text (target ≤ 1.3) and the ratio to numpy on the same problem. Ideal devices and
+op-amps, ``.op``. Each run is paired with a bare run (alternately before and after it) and total/bare is
+the median of the pairs' own ratios; a size gets 7 pairs up to N = 64, 3 where they fit in a tenth of
+the budget, else 1.
 
 Run: ``nice -n 5 python bench/crossbar_scale.py [--max-n 512] [--budget-s 600]``. A size is skipped when
 the previous one's ngspice time, scaled by the observed growth, would exceed the budget.
@@ -39,27 +42,37 @@ def _problem(kind: str, n: int, rng: np.random.Generator):
     return x, rng.uniform(-1, 1, 2 * n)
 
 
-def bench_one(kind: str, n: int, seed: int = 0) -> dict:
+def _bare_ngspice(run_dir: Path, text: str) -> float:
+    (run_dir / "bare.cir").write_text(text)
+    t0 = time.perf_counter()
+    subprocess.run(["ngspice", "-b", "-r", "bare.raw", "bare.cir"], cwd=run_dir, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def bench_one(kind: str, n: int, seed: int = 0, bare_first: bool = False) -> dict:
+    """One end-to-end run beside one bare ngspice run on the same netlist text (bare first when asked,
+    so that neither side always finds the caches warmed by the other)."""
     rng = np.random.default_rng(seed)
     a, rhs = _problem(kind, n, rng)
-    t0 = time.perf_counter()
-    mapping = map_matrix(a)
-    circuit = solve_circuit(mapping, rhs) if kind == "solve" else lstsq_circuit(mapping, rhs)
-    text = circuit.deck.format()
-    build = time.perf_counter() - t0
     run_dir = Path(tempfile.mkdtemp(prefix="xbar-bench-"))
     try:
+        if bare_first:
+            bare = _bare_ngspice(run_dir, _circuit(kind, a, rhs).deck.format())
+        t0 = time.perf_counter()
+        mapping = map_matrix(a)
+        circuit = solve_circuit(mapping, rhs) if kind == "solve" else lstsq_circuit(mapping, rhs)
+        text = circuit.deck.format()
+        build = time.perf_counter() - t0
         t1 = time.perf_counter()
-        result = NgspiceRunner(timeout_s=900).run(text, run_dir=run_dir)
+        result = NgspiceRunner(timeout_s=900).run(text, run_dir=run_dir / "ours")
         run_total = time.perf_counter() - t1
         values = circuit.values(result.analysis("op"))
         t2 = time.perf_counter()
-        read_raw(run_dir / "out.raw")
+        read_raw(run_dir / "ours" / "out.raw")
         parse = time.perf_counter() - t2
-        t3 = time.perf_counter()
-        subprocess.run(["ngspice", "-b", "-r", "bare.raw", "netlist.cir"], cwd=run_dir, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        bare = time.perf_counter() - t3
+        if not bare_first:
+            bare = _bare_ngspice(run_dir, text)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     t4 = time.perf_counter()
@@ -74,14 +87,19 @@ def bench_one(kind: str, n: int, seed: int = 0) -> dict:
             "rel_error": float(np.linalg.norm(values - ref) / np.linalg.norm(ref))}
 
 
+def _circuit(kind: str, a: np.ndarray, rhs: np.ndarray):
+    mapping = map_matrix(a)
+    return solve_circuit(mapping, rhs) if kind == "solve" else lstsq_circuit(mapping, rhs)
+
+
 def bench_median(kind: str, n: int, repeats: int) -> dict:
-    """Per-key median of ``repeats`` runs (small sizes: a few ms of ngspice are noisy on a shared machine)."""
-    rows = [bench_one(kind, n) for _ in range(repeats)]
+    """Per-key median of ``repeats`` runs (small sizes: a few ms of ngspice are noisy on a shared machine);
+    total/bare is the median of each run's own ratio, its bare run alternately before and after."""
+    rows = [bench_one(kind, n, bare_first=bool(k % 2)) for k in range(repeats)]
     out = dict(rows[0])
     for key, value in rows[0].items():
         if isinstance(value, float):
             out[key] = float(np.median([r[key] for r in rows]))
-    out["ratio_total_bare"] = out["total_s"] / out["bare_ngspice_s"]
     return out
 
 
@@ -93,24 +111,28 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [n for n in (16, 32, 64, 128, 256, 512) if n <= args.max_n]
     bench_one("solve", 8)  # warm-up: imports and the first ngspice start are not part of any size
-    print("| problem | N | elements | build s | ngspice s | parse s | total s | bare ngspice s | total/bare | "
+    print("| problem | N | runs | elements | build s | ngspice s | parse s | total s | bare ngspice s | total/bare | "
           "total/numpy | rel. error |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for kind in args.kinds.split(","):
         prev = None
         for n in sizes:
+            predicted = 0.0
             if prev is not None and prev["ngspice_s"] > 0.05:
-                growth = max(prev.get("growth", 8.0), 4.0)
-                if prev["ngspice_s"] * growth * 2 > args.budget_s:  # the run is done twice (ours + bare)
-                    print(f"| {kind} | {n} | skipped: predicted ngspice ≈ {prev['ngspice_s'] * growth:.0f} s "
-                          f"per run exceeds the budget | | | | | | | | |")
+                predicted = prev["ngspice_s"] * max(prev.get("growth", 8.0), 4.0)
+                if predicted * 2 > args.budget_s:  # the run is done twice (ours + bare)
+                    print(f"| {kind} | {n} | skipped: predicted ngspice ≈ {predicted:.0f} s "
+                          f"per run exceeds the budget | | | | | | | | | |")
                     break
-            row = bench_median(kind, n, repeats=5 if n <= 64 else 1)
+            # runs of seconds still vary by ±20 % here: three pairs where they fit in a tenth of the budget
+            repeats = 7 if n <= 64 else 3 if predicted * 6 <= args.budget_s / 10 else 1
+            row = bench_median(kind, n, repeats=repeats)
+            row["repeats"] = repeats
             if prev is not None and prev["ngspice_s"] > 0.05:
                 row["growth"] = row["ngspice_s"] / prev["ngspice_s"]
             prev = row
             shape = "×".join(map(str, row["shape"]))
-            print(f"| {kind} {shape} | {n} | {row['elements']} | {row['build_s']:.3f} | {row['ngspice_s']:.3f} | "
+            print(f"| {kind} {shape} | {n} | {repeats} | {row['elements']} | {row['build_s']:.3f} | {row['ngspice_s']:.3f} | "
                   f"{row['parse_s']:.4f} | {row['total_s']:.3f} | {row['bare_ngspice_s']:.3f} | "
                   f"{row['ratio_total_bare']:.2f} | {row['ratio_numpy']:.0f} | {row['rel_error']:.1e} |", flush=True)
 

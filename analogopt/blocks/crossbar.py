@@ -193,10 +193,14 @@ def format_array(
     for node in (*sense_nodes, *drive_nodes):
         validate_name(node, "node")
     if r_wire_ohm == 0.0:
-        values = iter(format_floats(1.0 / g))
-        lines = [f"R{prefix}_{i}_{j} {d} {sense_nodes[i]} {next(values)}"
-                 for i in range(rows) for j, d in enumerate(drive_nodes)]
-        return "\n".join(lines) + "\n"
+        # One template for the whole array, each row joined in C ("R{p}_{i}_{j} {drive j} {sense i} %s"),
+        # then every value dropped in by one % pass: a Python loop over rows, not over devices.
+        mids = [f"{j} {d}" for j, d in enumerate(drive_nodes)]
+        template = []
+        for i, s in enumerate(sense_nodes):
+            head, tail = f"R{prefix}_{i}_", f" {s} %s\n"
+            template.append(head + (tail + head).join(mids) + tail)
+        return "".join(template) % tuple(format_floats(1.0 / g))
     i_idx, j_idx = np.indices((rows, cols))
     si, sj = i_idx.ravel().astype(str).astype(object), j_idx.ravel().astype(str).astype(object)
     names = _join(f"R{prefix}_", si, "_", sj)

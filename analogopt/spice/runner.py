@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import select
 import shutil
 import subprocess
 import tempfile
@@ -75,15 +76,32 @@ def ngspice_available(executable: str = "ngspice") -> bool:
     return shutil.which(executable) is not None
 
 
+_TRAN = re.compile(r"^\.tran[ \t]+\S+[ \t]+(\S+)", re.IGNORECASE | re.MULTILINE)
+
+
+_FOUND: dict[tuple[str, str], str] = {}
+
+
+def _which(executable: str, path: str) -> str | None:
+    """``shutil.which``, remembered per PATH once found: a sweep launches thousands of runs, and each
+    would search PATH again (a miss is not remembered, so installing ngspice later is seen)."""
+    found = _FOUND.get((executable, path))
+    if found is None:
+        found = shutil.which(executable, path=path)
+        if found is not None:
+            _FOUND[(executable, path)] = found
+    return found
+
+
 def _stop_time(text: str) -> float | None:
-    for line in text.splitlines():
-        if line.lower().startswith(".tran"):
-            fields = line.split()
-            try:
-                return float(fields[2])
-            except (IndexError, ValueError):
-                return None
-    return None
+    """The ``.tran`` stop time (s) for progress reports; None without a transient or when not plain."""
+    match = _TRAN.search(text)
+    if match is None:
+        return None
+    try:
+        return float(match.group(1))
+    except ValueError:
+        return None
 
 
 class NgspiceRunner:
@@ -102,19 +120,28 @@ class NgspiceRunner:
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
     ) -> RunResult:
-        return self.start(deck, run_dir).wait(progress)
+        # Nobody computes meanwhile: the caller's own thread sleeps on the process (no helper thread),
+        # unless progress has to be reported along the way.
+        return self._launch(deck, run_dir, watched=progress is not None).wait(progress)
 
     def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> "PendingRun":
         """Launch ngspice and return at once; :meth:`PendingRun.wait` collects the result.
 
         The caller can compute meanwhile (the co-simulation steps the digital twin while ngspice runs).
         """
-        exe = shutil.which(self.executable)
+        return self._launch(deck, run_dir, watched=True)
+
+    def _not_found(self) -> SimulatorNotFoundError:
+        return SimulatorNotFoundError(
+            f"ngspice not found on PATH ({self.executable!r}); install it with 'apt-get install ngspice' "
+            "or run scripts/setup.sh"
+        )
+
+    def _launch(self, deck: NetlistDeck | str, run_dir: Path | None, watched: bool) -> "PendingRun":
+        path = os.environ.get("PATH", "")
+        exe = _which(self.executable, path)
         if exe is None:
-            raise SimulatorNotFoundError(
-                f"ngspice not found on PATH ({self.executable!r}); install it with 'apt-get install ngspice' "
-                "or run scripts/setup.sh"
-            )
+            raise self._not_found()
         text = deck if isinstance(deck, str) else deck.format()
         temporary = run_dir is None
         directory = Path(tempfile.mkdtemp(prefix="analogopt-")) if temporary else Path(run_dir)
@@ -125,51 +152,82 @@ class NgspiceRunner:
         raw.unlink(missing_ok=True)
         out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
-            proc = subprocess.Popen(
-                [exe, "-b", "-r", raw.name, netlist.name],
-                cwd=directory,
-                stdout=out,
-                stderr=err,
-                stdin=subprocess.DEVNULL,
-            )
-        return PendingRun(self, proc, directory, temporary, _stop_time(text), time.perf_counter())
+            try:
+                proc = subprocess.Popen(
+                    [exe, "-b", "-r", raw.name, netlist.name],
+                    cwd=directory,
+                    stdout=out,
+                    stderr=err,
+                    stdin=subprocess.DEVNULL,
+                )
+            except FileNotFoundError:  # removed since it was found
+                _FOUND.pop((self.executable, path), None)
+                raise self._not_found() from None
+        return PendingRun(self, proc, directory, temporary, _stop_time(text), time.perf_counter(), watched)
+
+
+def _sleep_until_exit(proc: subprocess.Popen, deadline: float) -> bool:
+    """Block until ``proc`` exits (True) or ``time.perf_counter()`` passes ``deadline`` (False).
+
+    Sleeps in ``poll`` on the process's pidfd, so it wakes the moment ngspice exits; ``Popen.wait`` with
+    a timeout instead polls in sleeps of up to 50 ms. Falls back to it where pidfds do not exist.
+    """
+    try:
+        fd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):
+        try:
+            proc.wait(timeout=max(deadline - time.perf_counter(), 0.0))
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        while not poller.poll(max(deadline - time.perf_counter(), 0.0) * 1e3):
+            if time.perf_counter() >= deadline:
+                return False
+    finally:
+        os.close(fd)
+    proc.wait()  # reap: it has exited, so this returns at once
+    return True
 
 
 class PendingRun:
     """An ngspice process started by :meth:`NgspiceRunner.start`.
 
-    Two helper threads watch it from launch: one sits in a blocking ``waitpid`` and records the exit time
-    (so a waiting caller wakes the moment ngspice exits, and a busy one still gets the run's true wall
-    time), the other kills ngspice when the runner's timeout expires, whether or not anyone is waiting.
+    A watcher sleeps on the process from launch, records its exit time (so a busy caller still gets the
+    run's true wall time) and kills it when the runner's timeout expires, whether or not anyone is
+    waiting. ``watched=False`` (a plain :meth:`NgspiceRunner.run`) does the same in :meth:`wait`, in the
+    caller's thread, instead of in a helper thread.
     """
 
     def __init__(self, runner: NgspiceRunner, proc: subprocess.Popen, directory: Path, temporary: bool,
-                 stop: float | None, started: float) -> None:
+                 stop: float | None, started: float, watched: bool = True) -> None:
         self.runner, self.proc, self.directory, self.temporary = runner, proc, directory, temporary
         self.stop, self.started = stop, started
         self.exited = threading.Event()
         self.ended = started
         self.expired = False
-        threading.Thread(target=self._reap, name="ngspice-wait", daemon=True).start()
-        self.watchdog = threading.Timer(runner.timeout_s, self._expire)
-        self.watchdog.daemon = True
-        self.watchdog.start()
+        self.watcher: threading.Thread | None = None
+        if watched:
+            self.watcher = threading.Thread(target=self._watch, name="ngspice-watch", daemon=True)
+            self.watcher.start()
 
-    def _reap(self) -> None:
-        self.proc.wait()
+    def _watch(self) -> None:
+        if not _sleep_until_exit(self.proc, self.started + self.runner.timeout_s):
+            self.expired = True
+            self.proc.kill()
+            self.proc.wait()
         self.ended = time.perf_counter()
         self.exited.set()
 
-    def _expire(self) -> None:
-        if not self.exited.is_set():
-            self.expired = True
-            self.proc.kill()
-
     def cancel(self) -> None:
         """Stop ngspice now (the caller failed before collecting the run); the run directory stays."""
-        self.watchdog.cancel()
-        if not self.exited.is_set():
+        if self.proc.poll() is None:
             self.proc.kill()
+        if self.watcher is None:
+            self.proc.wait()
+            self.exited.set()
         self.exited.wait()
 
     def wait(self, progress: ProgressCallback | None = None) -> RunResult:
@@ -179,6 +237,8 @@ class PendingRun:
         directory = self.directory
         netlist, raw = directory / "netlist.cir", directory / "out.raw"
         out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
+        if self.watcher is None:
+            self._watch()
         interval = 0.005
         while not self.exited.wait(timeout=interval if progress is not None and self.stop else None):
             # Report progress fast at first (most runs are short), then back off.
@@ -186,7 +246,6 @@ class PendingRun:
             value = _last_reference(err_path)
             if value is not None:
                 progress(min(max(value / self.stop, 0.0), 1.0))
-        self.watchdog.cancel()
         if self.expired:
             raise SimulationTimeoutError(
                 f"ngspice exceeded {self.runner.timeout_s:g} s on {netlist}; shorten the simulated time, "

@@ -42,4 +42,4 @@ def test_a_failing_twin_stops_ngspice(monkeypatch):
     with pytest.raises(RuntimeError, match="twin failed"):
         cosimulate(_problem(), runner=runner, baseline=False)
     assert runner.pending.proc.poll() is not None
-    assert runner.pending.exited.is_set() and not runner.pending.watchdog.is_alive()
+    assert runner.pending.exited.is_set() and not runner.pending.watcher.is_alive()

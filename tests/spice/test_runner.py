@@ -1,11 +1,13 @@
 import math
+import os
+import shutil
 import time
 
 import numpy as np
 import pytest
 from PySpice.Spice.Netlist import Circuit
 
-from analogopt.errors import ConvergenceError, NetlistError, SimulationTimeoutError
+from analogopt.errors import ConvergenceError, NetlistError, SimulationTimeoutError, SimulatorNotFoundError
 from analogopt.spice import (
     DCSweep, NetlistDeck, NgspiceRunner, OperatingPoint, SharedLibraryRunner, Transient, read_raw, validate_name,
 )
@@ -141,3 +143,44 @@ def test_operating_point_keeps_every_saved_vector(tmp_path):
     op = NgspiceRunner().run(deck).analysis("op")
     assert op.axis_name == "index"
     np.testing.assert_allclose(op.final(["v(a)", "v(b)"]), [2.0, 1.0], rtol=1e-9)
+
+
+def test_plain_run_needs_no_helper_thread(monkeypatch):
+    """run() sleeps on ngspice in the caller's thread; only start() (the caller computes meanwhile) and
+    progress reports use a watcher thread."""
+    import analogopt.spice.runner as runner_module
+
+    def no_threads(*args, **kwargs):
+        raise AssertionError("run() started a thread")
+
+    monkeypatch.setattr(runner_module.threading, "Thread", no_threads)
+    result = NgspiceRunner().run(rc_deck())
+    assert result.analysis("tran")["a"][-1] == pytest.approx(math.exp(-5), abs=1e-3)
+
+
+def test_waiting_without_pidfd_falls_back_to_popen_wait(monkeypatch):
+    """Where the OS has no pidfd, runs and timeouts still work (through Popen.wait's own timeout)."""
+    import analogopt.spice.runner as runner_module
+
+    def missing(pid):
+        raise OSError("no pidfd here")
+
+    monkeypatch.setattr(runner_module.os, "pidfd_open", missing)
+    assert NgspiceRunner().run(rc_deck()).analysis("tran")["a"][-1] == pytest.approx(math.exp(-5), abs=1e-3)
+    with pytest.raises(SimulationTimeoutError, match="exceeded"):
+        NgspiceRunner(timeout_s=0.5).run(long_deck())
+
+
+def test_missing_or_vanished_ngspice_is_a_clear_error(tmp_path, monkeypatch):
+    with pytest.raises(SimulatorNotFoundError, match="not found on PATH"):
+        NgspiceRunner(executable="ngspice-not-installed").run(rc_deck())
+    # found once (and remembered), then removed: the next launch says so instead of raising OSError
+    link = tmp_path / "bin" / "myspice"
+    link.parent.mkdir()
+    link.symlink_to(shutil.which("ngspice"))
+    monkeypatch.setenv("PATH", f"{link.parent}{os.pathsep}{os.environ['PATH']}")
+    runner = NgspiceRunner(executable="myspice")
+    assert runner.run(rc_deck()).analysis("tran")["a"][-1] == pytest.approx(math.exp(-5), abs=1e-3)
+    link.unlink()
+    with pytest.raises(SimulatorNotFoundError, match="myspice"):
+        runner.run(rc_deck())
