@@ -37,7 +37,7 @@ import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
 from ..errors import ConfigError
-from ..spice.netlist import format_floats, validate_name
+from ..spice.netlist import format_floats, validate_name, validate_names
 
 
 @dataclass(frozen=True)
@@ -190,8 +190,7 @@ def format_array(
                           f"got {len(sense_nodes)} and {len(drive_nodes)}")
     if np.any(~np.isfinite(g)) or np.any(g <= 0):
         raise ConfigError(f"array {prefix}: every conductance must be finite and > 0 S")
-    for node in (*sense_nodes, *drive_nodes):
-        validate_name(node, "node")
+    validate_names([*sense_nodes, *drive_nodes], "node")
     if r_wire_ohm == 0.0:
         # One template for the whole array, each row joined in C ("R{p}_{i}_{j} {drive j} {sense i} %s"),
         # then every value dropped in by one % pass: a Python loop over rows, not over devices.

@@ -33,7 +33,7 @@ import numpy as np
 from PySpice.Spice.Netlist import Circuit, SubCircuit
 
 from ..errors import ConfigError
-from ..spice.netlist import validate_name
+from ..spice.netlist import validate_names
 
 OpAmpKind = Literal["ideal", "single_pole", "two_pole"]
 KINDS: tuple[str, ...] = ("ideal", "single_pole", "two_pole")
@@ -250,11 +250,8 @@ class OpAmpModel:
 
 def _register(circuit: Circuit, model: OpAmpModel, names: Sequence[str], nodes: Sequence) -> str:
     """Check instance and node names; add the model's subcircuit to ``circuit`` once; return its name."""
-    for name in names:
-        validate_name(name, "op-amp instance name")
-    for node in nodes:
-        if node != 0 and node != "0":
-            validate_name(str(node), "op-amp node")
+    validate_names(names, "op-amp instance name")
+    validate_names([str(node) for node in nodes if node != 0 and node != "0"], "op-amp node")
     sub = model.subcircuit_name
     if sub not in circuit.subcircuit_names:
         circuit.subcircuit(model.subcircuit())

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
-from ..spice.netlist import format_floats, validate_name
+from ..spice.netlist import format_floats, validate_name, validate_names
 
 #: Load of each summing node (Ω); 1 Ω makes the node voltage equal the summed current in A.
 SUM_LOAD_OHM = 1.0
@@ -29,8 +29,7 @@ def format_vccs_array(
     g = np.asarray(g, dtype=np.float64)
     if g.shape != (len(out_nodes), len(in_nodes)):
         raise ValueError(f"conductance matrix shape {g.shape} does not match {len(out_nodes)}×{len(in_nodes)} nodes")
-    for node in (*out_nodes, *in_nodes):
-        validate_name(node, "node")
+    validate_names([*out_nodes, *in_nodes], "node")
     rows, cols = np.nonzero(g)
     values = format_floats(g[rows, cols])
     # Gname 0 out in 0 g: the source drives g·v(in) from ground into ``out``.

@@ -3,13 +3,15 @@
 Knows nothing about learning; never imports torch.
 """
 
-from .netlist import Analysis, NetlistDeck, Transient, OperatingPoint, DCSweep, ACSweep, validate_name
+from .netlist import (
+    Analysis, NetlistDeck, Transient, OperatingPoint, DCSweep, ACSweep, validate_name, validate_names,
+)
 from .rawfile import read_raw
 from .runner import NgspiceRunner, SharedLibraryRunner, Runner, RunResult, ngspice_available
 from .waveforms import Waveforms
 
 __all__ = [
-    "Analysis", "NetlistDeck", "Transient", "OperatingPoint", "DCSweep", "ACSweep", "validate_name",
+    "Analysis", "NetlistDeck", "Transient", "OperatingPoint", "DCSweep", "ACSweep", "validate_name", "validate_names",
     "read_raw", "NgspiceRunner", "SharedLibraryRunner", "Runner", "RunResult", "ngspice_available",
     "Waveforms",
 ]

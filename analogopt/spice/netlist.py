@@ -17,6 +17,8 @@ from PySpice.Spice.Netlist import Circuit
 from ..errors import NetlistError
 
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: many names at once, joined by newlines (one regex pass in C for a whole array's nodes)
+_NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(?:\n[A-Za-z_][A-Za-z0-9_]{0,63})*")
 _TITLE = re.compile(r"^[\w .,:;=+\-()/\[\]×]{0,120}$")
 
 
@@ -27,6 +29,20 @@ def validate_name(name: str, what: str = "name") -> str:
             f"{what} {name!r} is not a valid SPICE name (letters, digits and '_', starting with a letter, ≤ 64 chars)"
         )
     return name
+
+
+def validate_names(names: Iterable[str], what: str = "name") -> None:
+    """:func:`validate_name` for every name of ``names`` (the first bad one is named in the error)."""
+    names = list(names)
+    if not names:
+        return
+    try:
+        if _NAMES.fullmatch("\n".join(names)):
+            return
+    except TypeError:  # a non-string: the loop below names it
+        pass
+    for name in names:
+        validate_name(name, what)
 
 
 def validate_title(title: str) -> str:
@@ -181,4 +197,6 @@ def format_floats(values: np.ndarray) -> list[str]:
 
 def save_voltages(nodes: Iterable[str]) -> list[str]:
     """``.save`` entries for the voltages of ``nodes``."""
-    return [f"v({validate_name(n, 'node')})" for n in nodes]
+    nodes = list(nodes)
+    validate_names(nodes, "node")
+    return [f"v({n})" for n in nodes]

@@ -163,7 +163,7 @@ class NgspiceRunner:
             except FileNotFoundError:  # removed since it was found
                 _FOUND.pop((self.executable, path), None)
                 raise self._not_found() from None
-        return PendingRun(self, proc, directory, temporary, _stop_time(text), time.perf_counter(), watched)
+        return PendingRun(self, proc, directory, temporary, time.perf_counter(), watched)
 
 
 def _sleep_until_exit(proc: subprocess.Popen, deadline: float) -> bool:
@@ -202,9 +202,9 @@ class PendingRun:
     """
 
     def __init__(self, runner: NgspiceRunner, proc: subprocess.Popen, directory: Path, temporary: bool,
-                 stop: float | None, started: float, watched: bool = True) -> None:
+                 started: float, watched: bool = True) -> None:
         self.runner, self.proc, self.directory, self.temporary = runner, proc, directory, temporary
-        self.stop, self.started = stop, started
+        self.started = started
         self.exited = threading.Event()
         self.ended = started
         self.expired = False
@@ -239,13 +239,14 @@ class PendingRun:
         out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
         if self.watcher is None:
             self._watch()
+        stop = _stop_time(netlist.read_text()) if progress is not None and not self.exited.is_set() else None
         interval = 0.005
-        while not self.exited.wait(timeout=interval if progress is not None and self.stop else None):
+        while not self.exited.wait(timeout=interval if stop else None):
             # Report progress fast at first (most runs are short), then back off.
             interval = min(interval * 2, 0.1)
             value = _last_reference(err_path)
             if value is not None:
-                progress(min(max(value / self.stop, 0.0), 1.0))
+                progress(min(max(value / stop, 0.0), 1.0))
         if self.expired:
             raise SimulationTimeoutError(
                 f"ngspice exceeded {self.runner.timeout_s:g} s on {netlist}; shorten the simulated time, "

@@ -10,6 +10,7 @@ from PySpice.Spice.Netlist import Circuit
 from analogopt.errors import ConvergenceError, NetlistError, SimulationTimeoutError, SimulatorNotFoundError
 from analogopt.spice import (
     DCSweep, NetlistDeck, NgspiceRunner, OperatingPoint, SharedLibraryRunner, Transient, read_raw, validate_name,
+    validate_names,
 )
 
 
@@ -33,6 +34,15 @@ def test_progress_reaches_one():
     seen = []
     NgspiceRunner().run(rc_deck(), progress=seen.append)
     assert seen and seen[-1] == 1.0
+
+
+def test_progress_reports_the_transient_along_the_way():
+    c = Circuit("slow")
+    c.R(1, "a", c.gnd, 1e3)
+    c.BehavioralSource(1, "a", c.gnd, voltage_expression="sin(2*3.14159*1e6*time)")
+    seen = []
+    NgspiceRunner().run(NetlistDeck(c, [Transient(2e-3, step_s=1e-8, max_step_s=1e-8)]), progress=seen.append)
+    assert any(0.0 < v < 1.0 for v in seen) and seen == sorted(seen) and seen[-1] == 1.0
 
 
 def test_shared_library_runner_agrees_with_subprocess():
@@ -125,6 +135,16 @@ def test_dc_sweep_and_raw_reader(tmp_path):
 def test_names_that_could_inject_lines_are_rejected(name):
     with pytest.raises(NetlistError, match="not a valid SPICE name"):
         validate_name(name)
+
+
+@pytest.mark.parametrize("bad", ["a b", "x\n.control", "", "1abc", 7, "n" * 65])
+def test_one_bad_name_among_many_is_named(bad):
+    names = [f"n{k}" for k in range(100)]
+    validate_names(names)
+    names[57] = bad
+    with pytest.raises(NetlistError, match="not a valid SPICE name") as info:
+        validate_names(names, "node")
+    assert repr(bad)[:20] in str(info.value)
 
 
 def test_title_cannot_inject_lines():
