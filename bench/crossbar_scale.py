@@ -4,8 +4,8 @@ For each size, after one warm-up run: netlist build time (mapping + generator + 
 raw-file parse time, element count, the ratio of analogopt's end-to-end time to a bare ``ngspice -b`` on
 the same netlist text (target ≤ 1.3) and the ratio to numpy on the same problem. Ideal devices and
 op-amps, ``.op``. Each run is paired with a bare run (alternately before and after it) and total/bare is
-the median of the pairs' own ratios; a size gets 7 pairs up to N = 64, 3 where they fit in a tenth of
-the budget, else 1.
+the median of the pairs' own ratios; a size gets 15 pairs up to N = 32, 7 where they fit in a fifth of
+the budget, 3 where those fit, else 1.
 
 Run: ``nice -n 5 python bench/crossbar_scale.py [--max-n 512] [--budget-s 600]``. A size is skipped when
 the previous one's ngspice time, scaled by the observed growth, would exceed the budget.
@@ -22,7 +22,6 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import shutil
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -32,6 +31,7 @@ import numpy as np
 from analogopt.blocks.crossbar import map_matrix
 from analogopt.circuits.crossbar import lstsq_circuit, solve_circuit
 from analogopt.spice import NgspiceRunner, read_raw
+from bare import bare_ngspice
 
 
 def _problem(kind: str, n: int, rng: np.random.Generator):
@@ -42,14 +42,6 @@ def _problem(kind: str, n: int, rng: np.random.Generator):
     return x, rng.uniform(-1, 1, 2 * n)
 
 
-def _bare_ngspice(run_dir: Path, text: str) -> float:
-    (run_dir / "bare.cir").write_text(text)
-    t0 = time.perf_counter()
-    subprocess.run(["ngspice", "-b", "-r", "bare.raw", "bare.cir"], cwd=run_dir, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    return time.perf_counter() - t0
-
-
 def bench_one(kind: str, n: int, seed: int = 0, bare_first: bool = False) -> dict:
     """One end-to-end run beside one bare ngspice run on the same netlist text (bare first when asked,
     so that neither side always finds the caches warmed by the other)."""
@@ -58,7 +50,7 @@ def bench_one(kind: str, n: int, seed: int = 0, bare_first: bool = False) -> dic
     run_dir = Path(tempfile.mkdtemp(prefix="xbar-bench-"))
     try:
         if bare_first:
-            bare = _bare_ngspice(run_dir, _circuit(kind, a, rhs).deck.format())
+            bare = bare_ngspice(_circuit(kind, a, rhs).deck.format())
         t0 = time.perf_counter()
         mapping = map_matrix(a)
         circuit = solve_circuit(mapping, rhs) if kind == "solve" else lstsq_circuit(mapping, rhs)
@@ -72,7 +64,7 @@ def bench_one(kind: str, n: int, seed: int = 0, bare_first: bool = False) -> dic
         read_raw(run_dir / "ours" / "out.raw")
         parse = time.perf_counter() - t2
         if not bare_first:
-            bare = _bare_ngspice(run_dir, text)
+            bare = bare_ngspice(text)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     t4 = time.perf_counter()
@@ -124,8 +116,12 @@ def main() -> None:
                     print(f"| {kind} | {n} | skipped: predicted ngspice ≈ {predicted:.0f} s "
                           f"per run exceeds the budget | | | | | | | | | |")
                     break
-            # runs of seconds still vary by ±20 % here: three pairs where they fit in a tenth of the budget
-            repeats = 7 if n <= 64 else 3 if predicted * 6 <= args.budget_s / 10 else 1
+            # A pair's ratio moves by ±40 % on this shared machine (ngspice alone varies that much from run
+            # to run): 15 pairs for the millisecond runs, 7 where they fit in a fifth of the budget, else fewer.
+            if n <= 32:
+                repeats = 15
+            else:
+                repeats = next((r for r in (7, 3) if predicted * 2 * r <= args.budget_s / 5), 1)
             row = bench_median(kind, n, repeats=repeats)
             row["repeats"] = repeats
             if prev is not None and prev["ngspice_s"] > 0.05:

@@ -12,7 +12,6 @@ smaller sizes, the same loop written with one behavioral expression per weight n
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ from analogopt.circuits.nf_single import DEFAULT_OPTIONS
 from analogopt.cosim.nf_single import cosimulate
 from analogopt.problems import ActivationSpec, NFSingleLayerProblem
 from analogopt.spice.netlist import format_value
+from bare import bare_ngspice
 
 SIZES = [(8, 32), (16, 64), (32, 128), (64, 256), (128, 512), (256, 1024)]
 ITERATIONS = 400
@@ -60,31 +60,28 @@ def behavioral_netlist(p: NFSingleLayerProblem) -> str:
     return "\n".join(lines) + "\n"
 
 
-def bare_ngspice(netlist: str) -> float:
-    with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "n.cir").write_text(netlist)
-        t0 = time.perf_counter()
-        subprocess.run(["ngspice", "-b", "-r", "o.raw", "n.cir"], cwd=tmp, check=True, capture_output=True)
-        return time.perf_counter() - t0
-
-
 def measure(n: int, m: int, behavioral: bool, repeats: int) -> dict:
     """One co-simulation as ``analogopt run`` does it (twin stepped while ngspice runs), its split, and
-    plain ``ngspice -b`` on the same netlist; medians over ``repeats`` runs of each."""
+    plain ``ngspice -b`` on the same netlist; medians over ``repeats`` runs of each. Each co-simulation
+    is paired with a bare run (alternately after and before it) and total/bare is the median of the
+    pairs' own ratios, so a slow phase of the shared machine hits both sides of a ratio."""
     p = make_problem(n, m)
     rows = []
-    for _ in range(repeats):
+    text = ""
+    for k in range(repeats):
+        bare = bare_ngspice(text) if k % 2 else None
         with tempfile.TemporaryDirectory() as tmp:
             t0 = time.perf_counter()
             result = cosimulate(p, run_dir=Path(tmp), baseline=False, record_points=400)
             total = time.perf_counter() - t0
             text = (Path(tmp) / "netlist.cir").read_text()
+        if bare is None:
+            bare = bare_ngspice(text)
         t = result.timings
         rows.append({"total": total, "build": t["netlist_s"], "spice": t["spice_s"], "parse": t["parse_s"],
-                     "twin": t["twin_s"], "bare": bare_ngspice(text)})
+                     "twin": t["twin_s"], "bare": bare, "ratio": total / bare})
     row = {k: float(np.median([r[k] for r in rows])) for k in rows[0]}
     row.update(n=n, m=m, elements=result.circuit.element_count)
-    row["ratio"] = row["total"] / row["bare"]
     row["behavioral"] = bare_ngspice(behavioral_netlist(p)) if behavioral else float("nan")
     return row
 
@@ -100,12 +97,13 @@ def main() -> None:
     measure(4, 16, behavioral=False, repeats=1)  # warm-up: imports, first ngspice start
     print(head)
     for n, m in sizes:
-        r = measure(n, m, behavioral=n <= args.behavioral_max, repeats=5 if n <= 32 else 1)
+        r = measure(n, m, behavioral=n <= args.behavioral_max, repeats=7 if n <= 32 else 3 if n <= 64 else 1)
         slow = r["behavioral"] / r["bare"]
         print(f"{n:>4}×{m:<5} {r['elements']:>9} {r['build']:7.3f} {r['spice']:8.3f} {r['parse']:6.3f} {r['twin']:6.3f} "
               f"{r['total']:7.3f} {r['bare']:7.3f} {r['ratio']:8.2f} {r['behavioral']:8.2f} {slow:10.1f}", flush=True)
     print("times in s; total = wall time of one co-simulation (netlist, ngspice with the twin stepped meanwhile,")
-    print("raw parsing, alignment), median of 5 runs up to 32×128; tot/bare = total / ngspice alone on the same netlist (`ngspice -b`);")
+    print("raw parsing, alignment), median of 7 runs up to 32×128 and 3 at 64×256; tot/bare = median of each run's")
+    print("total / ngspice alone on the same netlist (`ngspice -b`), the bare run alternately after and before it;")
     print(f"behav. = the same loop with one behavioral expression per weight node; {ITERATIONS} twin iterations, tanh, u = window")
 
 
