@@ -181,7 +181,6 @@ class _FeedbackRule(LearningRule):
             bias.grad = quantize(delta, bits=self.update_bits, alpha=self.update_alpha).mean(0)
             return
         if block.is_conv:
-            op = block.op
             w.grad = torch.nn.grad.conv2d_weight(a, w.shape, delta, op.stride, op.padding, op.dilation, op.groups).mul_(inv_b)
             bias.grad = delta.sum((0, 2, 3)).mul_(inv_b)
             return
