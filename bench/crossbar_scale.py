@@ -42,6 +42,11 @@ def _problem(kind: str, n: int, rng: np.random.Generator):
     return x, rng.uniform(-1, 1, 2 * n)
 
 
+def _circuit(kind: str, a: np.ndarray, rhs: np.ndarray):
+    mapping = map_matrix(a)
+    return solve_circuit(mapping, rhs) if kind == "solve" else lstsq_circuit(mapping, rhs)
+
+
 def bench_one(kind: str, n: int, seed: int = 0, bare_first: bool = False) -> dict:
     """One end-to-end run beside one bare ngspice run on the same netlist text (bare first when asked,
     so that neither side always finds the caches warmed by the other)."""
@@ -52,8 +57,7 @@ def bench_one(kind: str, n: int, seed: int = 0, bare_first: bool = False) -> dic
         if bare_first:
             bare = bare_ngspice(_circuit(kind, a, rhs).deck.format())
         t0 = time.perf_counter()
-        mapping = map_matrix(a)
-        circuit = solve_circuit(mapping, rhs) if kind == "solve" else lstsq_circuit(mapping, rhs)
+        circuit = _circuit(kind, a, rhs)
         text = circuit.deck.format()
         build = time.perf_counter() - t0
         t1 = time.perf_counter()
@@ -77,11 +81,6 @@ def bench_one(kind: str, n: int, seed: int = 0, bare_first: bool = False) -> dic
             "ngspice_s": result.elapsed_s, "parse_s": parse, "total_s": total, "bare_ngspice_s": bare,
             "ratio_total_bare": total / bare, "ratio_numpy": total / numpy_s, "numpy_s": numpy_s,
             "rel_error": float(np.linalg.norm(values - ref) / np.linalg.norm(ref))}
-
-
-def _circuit(kind: str, a: np.ndarray, rhs: np.ndarray):
-    mapping = map_matrix(a)
-    return solve_circuit(mapping, rhs) if kind == "solve" else lstsq_circuit(mapping, rhs)
 
 
 def bench_median(kind: str, n: int, repeats: int) -> dict:
@@ -123,7 +122,6 @@ def main() -> None:
             else:
                 repeats = next((r for r in (7, 3) if predicted * 2 * r <= args.budget_s / 5), 1)
             row = bench_median(kind, n, repeats=repeats)
-            row["repeats"] = repeats
             if prev is not None and prev["ngspice_s"] > 0.05:
                 row["growth"] = row["ngspice_s"] / prev["ngspice_s"]
             prev = row

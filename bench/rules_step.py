@@ -3,9 +3,8 @@ autograd BP measured in the same run (issue 7 targets: FA/RBP ≤ 1.0×, SRBP/DF
 reciprocal with exact pinv ≤ 3×). Perturbation rules also report steps to reach an accuracy on digits.
 
 Timing: torch's default thread count (one per core; ``--threads 1`` for one). Every rule's block of steps
-runs right beside a BP block, and the ratio to BP
-is the median over rounds of those paired ratios (quartiles printed too), so slow phases of a shared
-machine hit both sides of a ratio alike.
+runs right beside a BP block, and the ratio to BP is the median over rounds of those paired ratios
+(quartiles printed too), so slow phases of a shared machine hit both sides of a ratio alike.
 
     python bench/rules_step.py [--rounds 15] [--steps 20] [--threads N] [--json out.json]
 """

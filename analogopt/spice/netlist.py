@@ -16,7 +16,7 @@ from PySpice.Spice.Netlist import Circuit
 
 from ..errors import NetlistError
 
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}")  # used with fullmatch: "$" would accept a trailing "\n"
 #: many names at once, joined by newlines (one regex pass in C for a whole array's nodes)
 _NAMES = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,63}(?:\n[A-Za-z_][A-Za-z0-9_]{0,63})*")
 _TITLE = re.compile(r"^[\w .,:;=+\-()/\[\]×]{0,120}$")
@@ -24,7 +24,7 @@ _TITLE = re.compile(r"^[\w .,:;=+\-()/\[\]×]{0,120}$")
 
 def validate_name(name: str, what: str = "name") -> str:
     """Return ``name`` if it is a safe SPICE identifier (letters, digits, underscore), else raise."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
         raise NetlistError(
             f"{what} {name!r} is not a valid SPICE name (letters, digits and '_', starting with a letter, ≤ 64 chars)"
         )
@@ -37,16 +37,18 @@ def validate_names(names: Iterable[str], what: str = "name") -> None:
     if not names:
         return
     try:
-        if _NAMES.fullmatch("\n".join(names)):
-            return
+        joined = "\n".join(names)
     except TypeError:  # a non-string: the loop below names it
-        pass
+        joined = ""
+    # as many lines as names: a name holding a newline must not pass as two valid ones
+    if joined.count("\n") == len(names) - 1 and _NAMES.fullmatch(joined):
+        return
     for name in names:
         validate_name(name, what)
 
 
 def validate_title(title: str) -> str:
-    if not isinstance(title, str) or not _TITLE.match(title):
+    if not isinstance(title, str) or not _TITLE.fullmatch(title):
         raise NetlistError(f"netlist title {title!r} must be one line of plain text (≤ 120 characters)")
     return title
 

@@ -76,9 +76,6 @@ def ngspice_available(executable: str = "ngspice") -> bool:
     return shutil.which(executable) is not None
 
 
-_TRAN = re.compile(r"^\.tran[ \t]+\S+[ \t]+(\S+)", re.IGNORECASE | re.MULTILINE)
-
-
 _FOUND: dict[tuple[str, str], str] = {}
 
 
@@ -91,6 +88,9 @@ def _which(executable: str, path: str) -> str | None:
         if found is not None:
             _FOUND[(executable, path)] = found
     return found
+
+
+_TRAN = re.compile(r"^\.tran[ \t]+\S+[ \t]+(\S+)", re.IGNORECASE | re.MULTILINE)
 
 
 def _stop_time(text: str) -> float | None:
@@ -238,7 +238,12 @@ class PendingRun:
         netlist, raw = directory / "netlist.cir", directory / "out.raw"
         out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
         if self.watcher is None:
-            self._watch()
+            try:
+                self._watch()
+            except BaseException:  # e.g. Ctrl-C while sleeping: leave no ngspice running
+                self.proc.kill()
+                self.proc.wait()
+                raise
         stop = _stop_time(netlist.read_text()) if progress is not None and not self.exited.is_set() else None
         interval = 0.005
         while not self.exited.wait(timeout=interval if stop else None):

@@ -131,13 +131,13 @@ def test_dc_sweep_and_raw_reader(tmp_path):
     np.testing.assert_allclose(plot["o"], 0.75 * plot.axis, rtol=1e-9)
 
 
-@pytest.mark.parametrize("name", ["a b", "x\n.control", "", "1abc", "w;shell rm"])
+@pytest.mark.parametrize("name", ["a b", "x\n.control", "a\n", "", "1abc", "w;shell rm"])
 def test_names_that_could_inject_lines_are_rejected(name):
     with pytest.raises(NetlistError, match="not a valid SPICE name"):
         validate_name(name)
 
 
-@pytest.mark.parametrize("bad", ["a b", "x\n.control", "", "1abc", 7, "n" * 65])
+@pytest.mark.parametrize("bad", ["a b", "x\n.control", "a\nR1", "a\n", "", "1abc", 7, "n" * 65])
 def test_one_bad_name_among_many_is_named(bad):
     names = [f"n{k}" for k in range(100)]
     validate_names(names)
@@ -147,8 +147,9 @@ def test_one_bad_name_among_many_is_named(bad):
     assert repr(bad)[:20] in str(info.value)
 
 
-def test_title_cannot_inject_lines():
-    c = Circuit("ok\n.control\nshell ls")
+@pytest.mark.parametrize("title", ["ok\n.control\nshell ls", "ok\n"])
+def test_title_cannot_inject_lines(title):
+    c = Circuit(title)
     c.R(1, "a", c.gnd, 1)
     with pytest.raises(NetlistError, match="one line"):
         NetlistDeck(c, [OperatingPoint()]).format()
@@ -204,3 +205,19 @@ def test_missing_or_vanished_ngspice_is_a_clear_error(tmp_path, monkeypatch):
     link.unlink()
     with pytest.raises(SimulatorNotFoundError, match="myspice"):
         runner.run(rc_deck())
+
+
+def test_an_interrupted_run_leaves_no_ngspice_behind(monkeypatch):
+    """Ctrl-C while run() sleeps on ngspice kills and reaps it before the interrupt goes on."""
+    import analogopt.spice.runner as runner_module
+
+    seen = {}
+
+    def interrupted(proc, deadline):
+        seen["proc"] = proc
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner_module, "_sleep_until_exit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        NgspiceRunner(timeout_s=60).run(long_deck())
+    assert seen["proc"].poll() is not None
