@@ -189,6 +189,26 @@ class ForwardCache:
     output: torch.Tensor
 
 
+@dataclass(frozen=True)
+class DenseLayer:
+    """One fully connected layer as plain references, for a learning rule's per-step loop.
+
+    Each ``block.op.weight`` costs Python ``nn.Module.__getattr__`` calls; a rule that holds these
+    instead (as a torch optimizer holds its parameters) saves 4–5 % of a DFA step on a 4-layer MLP.
+    The parameters are updated in place by optimizers and ``load_state_dict``; a parameter *replaced* by a
+    new object after the rule was made is not seen (make a new rule then).
+    """
+
+    weight: nn.Parameter
+    bias: nn.Parameter
+    #: σ as ``fn(z, slope)``
+    fn: Callable[[torch.Tensor, float], torch.Tensor]
+    slope: float
+    #: ``(j, z, h) ↦ j ⊙ σ'(z)`` (:meth:`Activation.times_derivative`)
+    times_derivative: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    flatten: bool
+
+
 class LayeredNet(nn.Module):
     """A feed-forward network as a list of blocks; ``mono=True`` makes it a mono-net (004 Def. 1)."""
 
@@ -221,10 +241,27 @@ class LayeredNet(nn.Module):
             x = b(x)
         return x
 
+    def dense_layers(self) -> tuple[DenseLayer, ...] | None:
+        """The layers as :class:`DenseLayer` references (None when the net has conv or pooling layers)."""
+        if not self.is_mlp:
+            return None
+        return tuple(DenseLayer(b.op.weight, b.op.bias, b.act._fn, b.act.negative_slope, b.act.times_derivative,
+                                b.flatten) for b in self.blocks)
+
     @torch.no_grad()
-    def forward_cache(self, x: torch.Tensor) -> ForwardCache:
-        """Forward pass without an autograd graph, keeping what the rules need."""
+    def forward_cache(self, x: torch.Tensor, layers: Sequence[DenseLayer] | None = None) -> ForwardCache:
+        """Forward pass without an autograd graph, keeping what the rules need. ``layers`` (this net's
+        :meth:`dense_layers`, held by the caller) runs the same pass from those references."""
         inputs, zs, hs = [], [], []
+        if layers is not None:
+            for layer in layers:
+                a = x.flatten(1) if layer.flatten else x
+                z = F.linear(a, layer.weight, layer.bias)
+                x = layer.fn(z, layer.slope)
+                inputs.append(a)
+                zs.append(z)
+                hs.append(x)
+            return ForwardCache(inputs, zs, hs, x)
         # the rules' hot path: Activation.forward and Block.linear are called directly, without
         # nn.Module.__call__'s hook checks and extra Python frames on every layer of every step
         for b in self.blocks:

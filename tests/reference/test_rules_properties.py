@@ -290,3 +290,36 @@ def test_reciprocal_learned_pinv_converges_to_exact():
     make_rule("reciprocal", net, pinv="learned", sleep_steps=40, sleep_damping=1.0).compute_grads(x, y)
     for a, b in zip(_grads(net), exact):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "leaky_relu", "staircase", "leaky_softplus"])
+def test_dense_layer_forward_equals_the_blocks(act):
+    """The rules' reference-holding forward pass leaves exactly the cache the block-by-block pass does."""
+    from analogopt.reference.nets import from_sequential
+
+    acts = {"tanh": torch.nn.Tanh(), "sigmoid": torch.nn.Sigmoid(), "relu": torch.nn.ReLU(),
+            "leaky_relu": torch.nn.LeakyReLU(0.2)}
+    if act in acts:  # with an input flatten, as torch models are written
+        net = from_sequential(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 8), acts[act],
+                                                  torch.nn.Linear(8, 3)))
+        x = torch.randn(5, 3, 2, 2, generator=torch.Generator().manual_seed(0))
+    else:
+        net, x = mlp([12, 8, 6, 3], act, seed=1), torch.randn(5, 12, generator=torch.Generator().manual_seed(0))
+    plain, dense = net.forward_cache(x), net.forward_cache(x, net.dense_layers())
+    for a, b in zip([*plain.inputs, *plain.z, *plain.h, plain.output], [*dense.inputs, *dense.z, *dense.h, dense.output]):
+        assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("rule", ["srbp", "rbp", "mdfa"])
+def test_rules_follow_parameters_updated_in_place(rule):
+    """A rule holds the network's parameters (like an optimizer): loading new values in place is seen."""
+    kw = {"mono": True, "init": "uniform_mono"} if rule == "mdfa" else {}
+    net, other = mlp([6, 10, 8, 3], "tanh", seed=0, **kw), mlp([6, 10, 8, 3], "tanh", seed=5, **kw)
+    x, y = _data(3)
+    held = make_rule(rule, net, seed=1)
+    held.compute_grads(x, y)
+    net.load_state_dict(other.state_dict())
+    held.compute_grads(x, y)
+    make_rule(rule, other, seed=1).compute_grads(x, y)
+    for a, b in zip(_grads(net), _grads(other)):
+        torch.testing.assert_close(a, b)

@@ -92,8 +92,10 @@ class _FeedbackRule(LearningRule):
         self.error_bits, self.error_alpha = error_bits, float(error_alpha)
         self.update_bits, self.update_alpha = update_bits, float(update_alpha)
         self._pending: list[tuple[torch.Tensor, torch.Tensor]] = []
-        # the blocks as a plain tuple: indexing an nn.ModuleList runs Python code on every access
+        # the blocks as a plain tuple (indexing an nn.ModuleList runs Python code on every access), and for
+        # MLPs their parameters and activations as plain references (see DenseLayer)
         self._blocks = tuple(net.blocks)
+        self._dense = net.dense_layers()
         self._shapes: list[tuple[int, ...]] | None = None
         #: per hidden layer, its columns ``[start, stop)`` in ``feedback_cat`` and its per-sample shape
         self._spans: list[tuple[int, int, tuple[int, ...]]] = []
@@ -168,19 +170,24 @@ class _FeedbackRule(LearningRule):
         if self.dropout > 0 or self.error_bits is not None:
             j = self._channel(j)
         if self.fprime:
-            return self._blocks[i].act.times_derivative(j, cache.z[i], cache.h[i])
+            layer = self._blocks[i].act if self._dense is None else self._dense[i]
+            return layer.times_derivative(j, cache.z[i], cache.h[i])
         return j
 
     def _write(self, i: int, delta: torch.Tensor, a: torch.Tensor, inv_b: float) -> None:
-        block = self._blocks[i]
-        op = block.op
-        w, bias = op.weight, op.bias
+        dense = self._dense
+        if dense is not None:
+            w, bias = dense[i].weight, dense[i].bias
+        else:
+            block = self._blocks[i]
+            w, bias = block.weight, block.bias
         if self.update_bits is not None:
             per = quantize(delta.unsqueeze(2) * a.unsqueeze(1), bits=self.update_bits, alpha=self.update_alpha)
             w.grad = per.mean(0)
             bias.grad = quantize(delta, bits=self.update_bits, alpha=self.update_alpha).mean(0)
             return
-        if block.is_conv:
+        if dense is None and block.is_conv:
+            op = block.op
             w.grad = torch.nn.grad.conv2d_weight(a, w.shape, delta, op.stride, op.padding, op.dilation, op.groups).mul_(inv_b)
             bias.grad = delta.sum((0, 2, 3)).mul_(inv_b)
             return
@@ -198,7 +205,7 @@ class _FeedbackRule(LearningRule):
 
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         net = self.net
-        cache = net.forward_cache(x)
+        cache = net.forward_cache(x, self._dense)
         n_blocks = len(self._blocks)
         inv_b = 1.0 / x.shape[0]
         # the channel is linear: fold the batch mean into e once instead of into every layer's update
