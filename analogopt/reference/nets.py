@@ -274,12 +274,20 @@ class LayeredNet(nn.Module):
             x = h if b.pool is None else b.pool(h)
         return ForwardCache(inputs, zs, hs, x)
 
+    def constrained_weights(self) -> list[nn.Parameter]:
+        """The weights the mono-net projection clamps: layers 2…L of a mono-net, none otherwise."""
+        return [b.op.weight for b in self.blocks][1:] if self.mono else []
+
     @torch.no_grad()
-    def constrain_(self) -> None:
-        """Mono-net projection: clamp the weights of layers 2…L at 0 (004 Def. 1, Eq. 10). No-op otherwise."""
-        if self.mono:
+    def constrain_(self, weights: Sequence[torch.Tensor] | None = None) -> None:
+        """Mono-net projection: clamp the weights of layers 2…L at 0 (004 Def. 1, Eq. 10). No-op otherwise.
+
+        ``weights``: :meth:`constrained_weights`, when the caller holds them (a rule, after every step).
+        """
+        weights = self.constrained_weights() if weights is None else weights
+        if weights:
             # one fused clamp over all constrained layers: mDFA runs this after every optimizer step
-            torch._foreach_clamp_min_([b.op.weight for b in self.blocks][1:], 0.0)
+            torch._foreach_clamp_min_(list(weights), 0.0)
 
     def weights_nonnegative(self) -> bool:
         return all(bool((b.weight >= 0).all()) for b in self.blocks[1:])

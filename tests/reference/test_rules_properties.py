@@ -211,10 +211,11 @@ def test_reciprocal_pinv_exact():
         w = torch.randn(shape, generator=g, dtype=torch.float64)
         p = torch.randn(4, shape[0], generator=g, dtype=torch.float64)
         torch.testing.assert_close(apply_pinv(w, p), p @ torch.linalg.pinv(w).t())
-    w = torch.zeros(3, 4, dtype=torch.float64)
-    w[0, 0] = 1.0  # rank deficient: falls back to torch.linalg.pinv
-    p = torch.randn(2, 3, generator=g, dtype=torch.float64)
-    torch.testing.assert_close(apply_pinv(w, p), p @ torch.linalg.pinv(w).t())
+    for shape in ((3, 4), (4, 4)):  # rank deficient, rectangular and square: falls back to torch.linalg.pinv
+        w = torch.zeros(shape, dtype=torch.float64)
+        w[0, 0] = 1.0
+        p = torch.randn(2, shape[0], generator=g, dtype=torch.float64)
+        torch.testing.assert_close(apply_pinv(w, p), p @ torch.linalg.pinv(w).t())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

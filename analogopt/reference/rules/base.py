@@ -108,6 +108,8 @@ class LearningRule:
         self.net = net
         self.loss = loss
         self.generator = torch.Generator().manual_seed(int(seed))
+        # held like an optimizer holds its parameters: updated in place, never looked up again
+        self._constrained = net.constrained_weights()
 
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         """Write the rule's update into every parameter's ``.grad``; return the batch loss (detached)."""
@@ -115,7 +117,8 @@ class LearningRule:
 
     def after_step(self) -> None:
         """Called after the optimizer step: mono-net projection (004 Def. 1) and rule state updates."""
-        self.net.constrain_()
+        if self._constrained:
+            self.net.constrain_(self._constrained)
 
     def options(self) -> dict[str, Any]:
         """The rule's resolved options (for configs and reports)."""
