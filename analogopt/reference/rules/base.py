@@ -11,6 +11,10 @@ parameter's ``.grad`` (sign convention: a descent direction's negative, like a g
 
 Targets are class indices (``int64``, shape ``(B,)``) for ``cross_entropy`` and ``bce``, or a float
 tensor shaped like the output for ``mse``. Losses are means over the batch.
+
+A rule holds the network's parameters the way an optimizer does: updates in place (optimizer steps,
+``load_state_dict``) are seen; a parameter replaced by a new object after the rule was made is not, so
+make a new rule (and optimizer) then.
 """
 
 from __future__ import annotations
