@@ -9,11 +9,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import signal
 import sys
-from pathlib import Path
+import threading
 
 from . import __version__
-from .errors import AnalogOptError, exit_code
+from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnalogOptError, Terminated, exit_code
 
 #: Modules that add sub-commands: each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMAND_MODULES: tuple[str, ...] = ("analogopt.commands.train", "analogopt.commands.sweep", "analogopt.commands.export")
@@ -30,16 +31,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .commands.flags import positive_seconds
     from .experiments import build_experiment
     from .progress import Progress
     from .results import RunDirectory
     from .scenarios import load_scenario
+    from .spice.runner import NgspiceRunner
 
+    timeout_s = positive_seconds(args.timeout, "--timeout")
     scenario = load_scenario(args.scenario, args.set)
     experiment = build_experiment(scenario)  # validates everything before any file is written
+    runner = NgspiceRunner(timeout_s=timeout_s) if timeout_s is not None else None
     progress = Progress(enabled=not args.quiet)
-    with RunDirectory(args.out, force=args.force) as out:
-        metrics = experiment.run(out, progress)
+    with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
+        metrics = experiment.run(out, progress, runner=runner)
     progress.done()
     if not args.quiet:
         summary = metrics.get("summary", "")
@@ -66,8 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
         "PNG plots and report.md into --out.",
     )
     p.add_argument("scenario", help="shipped scenario name (see 'analogopt list') or path to a .toml file")
-    p.add_argument("--out", required=True, type=Path, help="result directory (created; must be empty unless --force)")
-    p.add_argument("--force", action="store_true", help="replace an existing result directory")
+    p.add_argument("--out", required=True, help="result directory (created; must be empty unless --force)")
+    p.add_argument("--force", action="store_true",
+                   help="replace an existing result directory that analogopt wrote (never any other directory)")
+    p.add_argument("--timeout", type=float, default=None, metavar="S",
+                   help="wall-time limit of each ngspice run (s); default: the experiment's own limit")
     p.add_argument(
         "--set", action="append", default=[], metavar="PATH=VALUE",
         help="override a scenario value, e.g. --set circuit.forward_gain=1e4 (repeatable)",
@@ -84,6 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     debug = bool(os.environ.get("ANALOGOPT_DEBUG"))
+    previous = _terminate_on_sigterm()
     try:
         return int(args.func(args) or 0)
     except AnalogOptError as exc:
@@ -91,9 +100,12 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"analogopt: error: {_one_line(exc)}", file=sys.stderr)
         return exit_code(exc)
-    except KeyboardInterrupt:
-        print("analogopt: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, Terminated) as exc:
+        _stop_simulations()
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        print(f"analogopt: {'interrupted' if interrupted else 'terminated'}; ngspice stopped, "
+              "no result directory written", file=sys.stderr)
+        return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
     except Exception as exc:  # never a traceback to a CLI user
         if debug:
             raise
@@ -102,6 +114,28 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 70
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _terminate_on_sigterm():
+    """SIGTERM raises :class:`Terminated` in the main thread, so clean-up runs as for Ctrl-C; returns the
+    handler it replaced (None off the main thread, where Python cannot install one)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise Terminated()
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _stop_simulations() -> None:
+    """Whatever unwinding missed: ngspice children of this process must not outlive it."""
+    from .spice.runner import stop_all
+
+    stop_all()
 
 
 def _one_line(exc: BaseException) -> str:

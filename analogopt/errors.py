@@ -17,6 +17,16 @@ class ConfigError(AnalogOptError, ValueError):
     """A user-supplied value (scenario, parameter, data) is invalid."""
 
 
+class OutputError(AnalogOptError):
+    """A result or scratch location cannot be written: read-only, full, locked by another run, or a
+    path analogopt refuses to replace."""
+
+
+class ResourceLimitError(ConfigError):
+    """The problem's estimated size (memory, elements × time points, wall time) exceeds this machine or
+    the limit in force; the message names the sizes and the flag that overrides the limit."""
+
+
 class NetlistError(AnalogOptError):
     """A netlist could not be built or was rejected by the simulator while parsing."""
 
@@ -57,14 +67,25 @@ class ConvergenceError(SimulationError):
 
 
 EXIT_CODES: dict[type[AnalogOptError], int] = {
+    ResourceLimitError: 9,
     ConfigError: 2,
     NetlistError: 3,
     SimulatorNotFoundError: 4,
     ConvergenceError: 5,
     SimulationTimeoutError: 6,
     SimulationError: 7,
+    OutputError: 8,
     AnalogOptError: 1,
 }
+
+#: Exit codes of a run stopped by a signal (the shell's convention, 128 + signal number).
+EXIT_INTERRUPTED = 130  # SIGINT (Ctrl-C)
+EXIT_TERMINATED = 143  # SIGTERM
+
+
+class Terminated(BaseException):
+    """Raised in the main thread when the process receives SIGTERM, so that every ``with`` and
+    ``finally`` unwinds (ngspice children stopped, staging directories removed) as for Ctrl-C."""
 
 
 def exit_code(error: AnalogOptError) -> int:

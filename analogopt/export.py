@@ -7,8 +7,6 @@ a scratch directory and take the ``netlist.cir`` it wrote. Pure-torch kinds have
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from pathlib import Path
 
 from .errors import ConfigError
@@ -47,16 +45,15 @@ def flat_netlist(scenario: Scenario) -> str:
     from .progress import SilentProgress
     from .results import RunDirectory
 
-    scratch = Path(tempfile.mkdtemp(prefix="analogopt-export-"))
-    try:
+    from .scratch import scratch_dir
+
+    with scratch_dir("export") as scratch:
         with RunDirectory(scratch / "run") as out:
             experiment.run(out, SilentProgress())
         path = scratch / "run" / "netlist.cir"
         if not path.exists():
             raise ConfigError(f"scenario {scenario.name} (kind {scenario.kind}) wrote no netlist: nothing to export")
         return path.read_text()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def export_scenario(scenario: Scenario, out: Path) -> list[Path]:

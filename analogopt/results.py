@@ -1,20 +1,39 @@
-"""Result directories written all at once.
+"""Result directories written all at once, and never at the cost of a file analogopt did not write.
 
-Files go into a hidden staging directory beside the target; only a run that finishes is renamed into
-place, so a failed or interrupted run never leaves a half-written result directory.
+A run writes into a hidden staging directory beside its target and renames it into place only when it
+finishes, so a failed or interrupted run never leaves a half-written result directory. Every result
+directory holds a :data:`MARKER` file with its run id; ``force`` replaces only a directory holding one.
+Paths whose loss would hurt (``/``, the home and current directories and their ancestors, the folder of
+the scenario file) are refused before anything runs, and an exclusive lock keeps a second writer off
+the same target. The rules are listed in docs/cli.md.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import os
 import shutil
+import signal
 import tempfile
+import time
+import uuid
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, NetlistError, OutputError, SimulationError
+
+#: The file that marks a directory as analogopt's own (JSON: run id, creation time, process id).
+MARKER = ".analogopt-run"
+
+#: Free space (bytes) a result directory needs at least: netlist, raw file, plots, Parquet tables.
+MIN_FREE_BYTES = 16 * 2**20
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def to_jsonable(value: Any) -> Any:
@@ -38,33 +57,239 @@ def write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(to_jsonable(data), indent=2, sort_keys=True) + "\n")
 
 
+def _protected_places(protect: Iterable[tuple[str | Path, str]]) -> list[tuple[Path, str]]:
+    places = [(Path.cwd().resolve(), "the current directory")]
+    try:
+        places.append((Path.home().resolve(), "the home directory"))
+    except (KeyError, RuntimeError):  # no HOME and no passwd entry: nothing to protect there
+        pass
+    places += [(Path(p).resolve(), what) for p, what in protect]
+    return places
+
+
+def check_target(target: str | Path, *, flag: str = "--out",
+                 protect: Iterable[tuple[str | Path, str]] = ()) -> Path:
+    """``target`` as a path analogopt may create or replace; :class:`ConfigError` otherwise.
+
+    Refused whatever the flags: an empty name, a symbolic link, an existing non-directory, ``/`` and
+    any directory that is or contains the current directory, the home directory or a path in
+    ``protect`` (pairs of path and description, e.g. the scenario file). Replacing one of those would
+    delete what the user keeps.
+    """
+    if not str(target).strip():
+        raise ConfigError(f"{flag} is empty; name a new directory, e.g. {flag} results/run1")
+    path = Path(os.path.expanduser(str(target)))
+    if path.is_symlink():
+        raise ConfigError(f"{flag} {target} is a symbolic link; give the directory it points to, or a new one")
+    resolved = path.resolve()
+    places = _protected_places(protect)
+    described = next((f"is {what}" for place, what in places if place == resolved), None)
+    described = described or next((f"contains {what} ({place})" for place, what in places
+                                   if place.is_relative_to(resolved)), None)
+    if described:
+        raise ConfigError(f"{flag} {target} {described}; analogopt writes a directory of its own: "
+                          f"choose a new one, e.g. {flag} results/run1")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{flag} {target} exists and is not a directory")
+    return path.absolute()
+
+
+def _first_existing(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def is_ours(directory: Path) -> bool:
+    """Whether ``directory`` holds analogopt's marker (so ``--force`` may replace it)."""
+    return (directory / MARKER).is_file()
+
+
+class DirectoryLock:
+    """An exclusive, non-blocking lock on a directory that may not exist yet.
+
+    The lock is ``flock`` on a hidden file beside the directory, removed on release. After locking, the
+    file on disk must still be the one locked: otherwise a releasing writer unlinked it in between and
+    the lock is taken again on the new file.
+    """
+
+    def __init__(self, target: Path, flag: str = "--out") -> None:
+        self.path = target.parent / f".{target.name}.lock"
+        while True:
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise OutputError(f"{flag} {target}: cannot write in {target.parent}: {exc.strerror}") from None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise OutputError(f"{flag} {target}: another analogopt run is writing there now; "
+                                  "wait for it or choose another directory") from None
+            try:
+                same = os.stat(self.path).st_ino == os.fstat(fd).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                self.fd = fd
+                return
+            os.close(fd)
+
+    def release(self) -> None:
+        if self.fd is None:
+            return
+        try:
+            self.path.unlink(missing_ok=True)
+        finally:
+            os.close(self.fd)
+            self.fd = None
+
+
+@contextmanager
+def signals_held() -> Iterator[None]:
+    """Defer SIGINT/SIGTERM while the block runs, so a second Ctrl-C cannot cut a clean-up short."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _output_error(exc: OSError, where: Path) -> OutputError:
+    if exc.errno == errno.ENOSPC:
+        return OutputError(f"no space left on device writing {where}; free some space or choose another --out")
+    return OutputError(f"cannot write {where}: {exc.strerror or exc}")
+
+
 class RunDirectory:
     """A result directory under construction; use as a context manager.
 
-    ``force`` replaces an existing non-empty target; otherwise an existing non-empty target is a
-    :class:`ConfigError` raised before any work is done.
+    Every check happens here, before the caller simulates anything: the target (:func:`check_target`),
+    an existing one (empty, or with ``force`` one holding :data:`MARKER`), the parent (a writable
+    directory with ``min_free_bytes`` free), and the lock. On success the staging directory replaces the
+    target; on a simulation failure it becomes ``<target>.failed`` (netlist and ngspice's output stay
+    where the error message says); on any other exit it is removed.
     """
 
-    def __init__(self, target: str | Path, *, force: bool = False) -> None:
-        self.target = Path(target)
-        if self.target.exists() and not self.target.is_dir():
-            raise ConfigError(f"--out {self.target} exists and is not a directory")
-        if self.target.is_dir() and any(self.target.iterdir()) and not force:
-            raise ConfigError(f"--out {self.target} is not empty; choose another directory or pass --force")
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.partial-", dir=self.target.parent))
+    def __init__(self, target: str | Path, *, force: bool = False, protect: Iterable[tuple[str | Path, str]] = (),
+                 min_free_bytes: int = MIN_FREE_BYTES, flag: str = "--out") -> None:
+        self.target = check_target(target, flag=flag, protect=protect)
+        self.force, self.flag = force, flag
+        if self.target.is_dir() and any(self.target.iterdir()):
+            self._check_replaceable()
+        existing = _first_existing(self.target.parent)
+        if not existing.is_dir():
+            raise OutputError(f"{flag} {target}: {existing} is a file, not a directory")
+        self._created = [p for p in [self.target.parent, *self.target.parent.parents] if not p.exists()]
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{flag} {target}: cannot create {self.target.parent}: {exc.strerror}") from None
+        self.lock: DirectoryLock | None = None
+        try:
+            free = shutil.disk_usage(self.target.parent).free
+            if free < min_free_bytes:
+                raise OutputError(f"{flag} {target}: only {free / 2**20:.1f} MiB free in {self.target.parent}; "
+                                  f"a run needs about {min_free_bytes / 2**20:.0f} MiB: free some space or "
+                                  "choose another --out")
+            self.lock = DirectoryLock(self.target, flag)
+            try:
+                self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.partial-", dir=self.target.parent))
+            except OSError as exc:
+                raise OutputError(f"{flag} {target}: cannot write in {self.target.parent}: {exc.strerror}") from None
+            self.run_id = uuid.uuid4().hex
+            try:
+                write_json(self.path / MARKER, {"run_id": self.run_id, "pid": os.getpid(),
+                                                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+            except OSError as exc:
+                shutil.rmtree(self.path, ignore_errors=True)
+                raise _output_error(exc, self.path) from None
+        except BaseException:
+            self._release(success=False)
+            raise
+
+    def _check_replaceable(self) -> None:
+        if not self.force:
+            raise ConfigError(f"{self.flag} {self.target} is not empty; choose another directory or pass --force")
+        if not is_ours(self.target):
+            raise ConfigError(f"{self.flag} {self.target} was not written by analogopt (no {MARKER} file): "
+                              "--force replaces only analogopt's own result directories; move it away or "
+                              "choose another directory")
+
+    @property
+    def failed_path(self) -> Path:
+        """Where a run that failed in the simulator keeps its files."""
+        return self.target.with_name(self.target.name + ".failed")
 
     def __enter__(self) -> "RunDirectory":
         return self
 
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is not None:
-            shutil.rmtree(self.path, ignore_errors=True)
-            return
+    def __exit__(self, exc_type, exc, tb) -> bool:
+        with signals_held():
+            try:
+                if exc_type is None:
+                    try:
+                        self._commit()
+                    except OSError as error:
+                        raise _output_error(error, self.target) from None
+                    return False
+                if isinstance(exc, OSError):
+                    shutil.rmtree(self.path, ignore_errors=True)
+                    raise _output_error(exc, self.target) from None
+                if isinstance(exc, (SimulationError, NetlistError)):
+                    self._keep_failed(exc)
+                else:
+                    shutil.rmtree(self.path, ignore_errors=True)
+                return False
+            finally:
+                self._release(success=exc_type is None)
+
+    def _commit(self) -> None:
+        old = None
         if self.target.exists():
-            shutil.rmtree(self.target)
+            if any(self.target.iterdir()):
+                self._check_replaceable()
+            old = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.old-", dir=self.target.parent))
+            self.target.rename(old / "previous")
         self.path.rename(self.target)
         self.path = self.target
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def _keep_failed(self, exc: BaseException) -> None:
+        failed = self.failed_path
+        kept = [p for p in self.path.iterdir() if p.name != MARKER]
+        if not kept or (failed.exists() and not is_ours(failed)):
+            shutil.rmtree(self.path, ignore_errors=True)
+            return
+        if failed.exists():
+            shutil.rmtree(failed)
+        staging = {str(self.path), os.path.abspath(self.path), str(self.path.resolve())}
+        self.path.rename(failed)
+        self.path = failed
+        message = str(exc)
+        for old in sorted(staging, key=len, reverse=True):  # the longest spelling first: it contains the others
+            message = message.replace(old, str(failed))
+        if str(failed) not in message:
+            message = f"{message} (files kept in {failed})"
+        exc.args = (message,)
+        run_dir = getattr(exc, "run_dir", None)
+        if run_dir is not None:
+            for old in staging:
+                if str(run_dir).startswith(old):
+                    exc.run_dir = Path(str(failed) + str(run_dir)[len(old):])
+                    break
+
+    def _release(self, success: bool) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+        if not success:
+            for directory in self._created:  # parents made for this run go too, if nothing else is in them
+                try:
+                    directory.rmdir()
+                except OSError:
+                    break
 
     def file(self, name: str) -> Path:
         return self.path / name

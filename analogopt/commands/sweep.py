@@ -13,7 +13,8 @@ import math
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputError
+from .flags import positive_seconds
 
 
 def register(subparsers) -> None:
@@ -25,7 +26,7 @@ def register(subparsers) -> None:
         "resumes. Results: DIR/results.parquet and .csv, summary.json, histograms.png, vs_<path>.png.",
     )
     p.add_argument("scenario", nargs="?", help="shipped scenario name or .toml path (omit with --rerun)")
-    p.add_argument("--out", type=Path, help="sweep directory (created; re-use it to resume)")
+    p.add_argument("--out", help="sweep directory (created; re-use it to resume)")
     p.add_argument("--set", action="append", default=[], metavar="PATH=V1,V2,…",
                    help="sweep a scenario value over a list, e.g. --set loop.forward_gain=0.02,0.05 (repeatable)")
     p.add_argument("--mc", type=int, default=None, metavar="N", help="Monte Carlo samples per point (default: none)")
@@ -57,24 +58,35 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.mc is not None and args.mc < 1:
         raise ConfigError(f"--mc must be an integer ≥ 1 (samples per point), got {args.mc}")
     from ..progress import Progress
+    from ..results import DirectoryLock, check_target
     from ..scenarios import load_scenario
     from ..sweep.engine import run_sweep
     from ..sweep.engine import load_rows
     from ..sweep.results import Spec, build_table, describe_yield, plot_metrics, save_table, write_summary
     from ..sweep.spec import SweepPlan
 
+    positive_seconds(args.timeout, "--timeout")
     specs = [Spec.parse(s) for s in args.spec]
     scenario = load_scenario(args.scenario)
+    out = check_target(args.out, protect=[(scenario.path, "the scenario file")])
     plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout)
     progress = Progress(enabled=not args.quiet)
-    outcome = run_sweep(plan, args.out, workers=args.workers, scheduler=args.scheduler, progress=progress)
-    table = build_table(load_rows(plan, args.out))
-    save_table(table, args.out)
-    plot_metrics(table, args.out)
-    summary = write_summary(table, args.out, specs)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"--out {args.out}: cannot create {out.parent}: {exc.strerror}") from None
+    lock = DirectoryLock(out)
+    try:
+        outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
+        table = build_table(load_rows(plan, out))
+        save_table(table, out)
+        plot_metrics(table, out)
+        summary = write_summary(table, out, specs)
+    finally:
+        lock.release()
     print(f"{scenario.name}: {outcome.total} samples — {outcome.ok} ok, {outcome.failed} failed, "
           f"{outcome.timeout} timeout ({outcome.simulated} simulated now, {outcome.resumed} resumed; "
-          f"{outcome.wall_s:.1f} s on {outcome.workers or 0} workers); table in {args.out / 'results.parquet'}")
+          f"{outcome.wall_s:.1f} s on {outcome.workers or 0} workers); table in {out / 'results.parquet'}")
     for y in summary["yield"]:
         print(describe_yield(y))
     return 0

@@ -32,7 +32,7 @@ from ..progress import Progress
 from ..reference import linalg
 from ..results import RunDirectory
 from ..scenarios import Scenario, reject_unknown, section
-from ..spice import NgspiceRunner, Transient
+from ..spice import NgspiceRunner, Runner, Transient
 from ..units import parse_si
 
 MODES = ("mvm", "solve", "pinv")
@@ -176,8 +176,8 @@ class CrossbarExperiment:
         return linalg.exact_pinv(p["X"]).numpy()
 
     # ---------------------------------------------------------------------------------------- run
-    def run(self, out: RunDirectory, progress: Progress) -> dict:
-        runner = NgspiceRunner(timeout_s=600)
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
+        runner = runner or NgspiceRunner(timeout_s=600)
         matrix = self.problem["X" if self.mode == "pinv" else "A"]
         exact = self.exact()
         progress.stage("ideal")
@@ -319,7 +319,7 @@ class RecirculationExperiment:
                    noise_samples=_int(t, "noise_samples", 4000, w, 1, 10**7), seed=_int(t, "seed", 0, w, 0, 2**31),
                    title=scenario.title)
 
-    def run(self, out: RunDirectory, progress: Progress) -> dict:
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small batched matmuls: threads only contend
         try:

@@ -24,7 +24,7 @@ from ..progress import Progress
 from ..reference import inverse as twin
 from ..results import RunDirectory
 from ..scenarios import Scenario, reject_unknown, section
-from ..spice import DCSweep, NetlistDeck, NgspiceRunner, Transient
+from ..spice import DCSweep, NetlistDeck, NgspiceRunner, Runner, Transient
 from ..units import parse_si
 
 #: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
@@ -93,8 +93,8 @@ class InverseLoopExperiment:
         return cls(functions=tuple(functions), gains=tuple(sorted(gains)), points=points, opamp=opamp,
                    title=scenario.title)
 
-    def run(self, out: RunDirectory, progress: Progress) -> dict:
-        runner = NgspiceRunner(timeout_s=120)
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
+        runner = runner or NgspiceRunner(timeout_s=120)
         results: dict[str, dict] = {}
         curves: dict[str, dict] = {}
         for n, function in enumerate(self.functions):
@@ -316,8 +316,8 @@ class LogAmpExperiment:
         return twin.log_amp_output(current_a, temp_c, junction=asdict(device), gain=opamp.gain,
                                    offset_v=opamp.offset_v, bias_a=opamp.bias_a)
 
-    def run(self, out: RunDirectory, progress: Progress) -> dict:
-        runner = NgspiceRunner(timeout_s=120)
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
+        runner = runner or NgspiceRunner(timeout_s=120)
         ideal_device = replace(self.device, rs_ohm=0.0)
         junction = asdict(ideal_device)
         metrics: dict[str, Any] = {"kind": self.kind, "device": asdict(self.device), "opamp": asdict(self.opamp)}

@@ -25,6 +25,7 @@ from ..progress import Progress
 from ..reference.activations import sigma
 from ..report import markdown_table, write_report
 from ..results import RunDirectory
+from ..spice.runner import Runner
 from ..scenarios import Scenario, reject_unknown, section
 from ..units import parse_si
 from .nf_single import CoSimResult, cosimulate
@@ -134,14 +135,15 @@ class NFSingleExperiment:
         return cls(scenario, data, problem, also, least_squares)
 
     # -- running -------------------------------------------------------------------------------
-    def run(self, out: RunDirectory, progress: Progress) -> dict[str, Any]:
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:
         title = self.scenario.title
-        main = cosimulate(self.problem, run_dir=out.file("spice"), progress=progress, title=_safe_title(title))
+        main = cosimulate(self.problem, runner=runner, run_dir=out.file("spice"), progress=progress,
+                          title=_safe_title(title))
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
         variants: dict[str, CoSimResult] = {self.problem.error_gain: main}
         for gain in self.also_error_gains:
             variant = dataclasses.replace(self.problem, error_gain=gain)
-            variants[gain] = cosimulate(variant, run_dir=out.file(f"spice_{gain}"), progress=progress,
+            variants[gain] = cosimulate(variant, runner=runner, run_dir=out.file(f"spice_{gain}"), progress=progress,
                                         baseline=False, title=_safe_title(title))
             (out.path / f"spice_{gain}" / "netlist.cir").replace(out.file(f"netlist_{gain}.cir"))
         progress.stage("plots and report")

@@ -28,6 +28,7 @@ from ..errors import ConfigError
 from ..progress import Progress
 from ..report import markdown_table, write_report
 from ..results import RunDirectory
+from ..spice.runner import Runner
 from ..scenarios import Scenario, reject_unknown, section
 from ..units import parse_si
 
@@ -285,7 +286,7 @@ class FalVsAdamExperiment:
             "SGD": lambda ps: torch.optim.SGD(ps, **self.sgd),
         }
 
-    def run(self, out: RunDirectory, progress: Progress) -> dict[str, Any]:
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:
         torch_threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small CNN: one core is fastest and leaves the others free
         try:
@@ -494,7 +495,7 @@ class MomentumFilterExperiment:
         return {"tau_m_s": self._tau_of(f["beta_m"]), "tau_v_s": self._tau_of(f["beta_v"]), "tau_s": f["tau_s"],
                 "gamma": f["gamma"], "leak": f["leak"], "s_floor_v": f["s_floor_v"]}
 
-    def run(self, out: RunDirectory, progress: Progress) -> dict[str, Any]:
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:
         from ..blocks.filters import FALIntegrator, RCCascade
         from ..blocks.integrator import RCLowPass
         from ..circuits.filter_check import build_filter_check, sample_times
@@ -512,7 +513,7 @@ class MomentumFilterExperiment:
                   "fal": FALIntegrator(**self._fal_block_kwargs())}
         circuit = build_filter_check(drive, dt_s=self.dt_s, filters=blocks, title=_plain(self.scenario.title))
         progress.stage("ngspice")
-        result = NgspiceRunner().run(circuit.deck, run_dir=out.file("spice"), progress=progress.update)
+        result = (runner or NgspiceRunner()).run(circuit.deck, run_dir=out.file("spice"), progress=progress.update)
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
         timings["spice_s"] = result.elapsed_s
         waves = result.analysis("tran")

@@ -155,7 +155,7 @@ class RulesTableExperiment:
             "configs": {row.label: row.config.to_dict() for row in self.rows},
         }
 
-    def run(self, out, progress) -> dict[str, Any]:
+    def run(self, out, progress, runner=None) -> dict[str, Any]:  # pure PyTorch: no simulator to run
         progress.stage("training")
         metrics = self.evaluate(progress)
         out.write_json("metrics.json", metrics)

@@ -15,9 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import shutil
 import socket
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import numpy as np
 
 from ..errors import AnalogOptError, SimulationTimeoutError
 from ..scenarios import Scenario
+from ..scratch import scratch_dir
 from .spec import Sample, SweepPlan, Variation
 
 #: Columns every row has, in this order, before the swept values and the metrics.
@@ -47,20 +46,18 @@ def evaluate_sample(plan_json: dict[str, Any], sample_id: str) -> dict[str, Any]
                            "status": "ok", "error": ""}
     row.update({f"set.{k}": v if not isinstance(v, list) else str(v) for k, v in sample.values.items()})
     start = time.perf_counter()
-    scratch = Path(tempfile.mkdtemp(prefix="analogopt-sweep-"))
-    try:
-        scenario = plan.scenario_for(sample)
-        elements = [v for v in plan.variations if not v.is_global]
-        evaluator = _EVALUATORS.get(scenario.kind, _evaluate_generic)
-        row.update(evaluator(scenario, sample, elements, plan.timeout_s, scratch))
-    except SimulationTimeoutError as exc:
-        row.update(status="timeout", error=_one_line(exc))
-    except AnalogOptError as exc:
-        row.update(status="failed", error=_one_line(exc))
-    except Exception as exc:  # a sample's bug must not end a thousand-sample sweep; the row says what it was
-        row.update(status="failed", error=f"{type(exc).__name__}: {_one_line(exc)}")
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+    with scratch_dir("sweep") as scratch:
+        try:
+            scenario = plan.scenario_for(sample)
+            elements = [v for v in plan.variations if not v.is_global]
+            evaluator = _EVALUATORS.get(scenario.kind, _evaluate_generic)
+            row.update(evaluator(scenario, sample, elements, plan.timeout_s, scratch))
+        except SimulationTimeoutError as exc:
+            row.update(status="timeout", error=_one_line(exc))
+        except AnalogOptError as exc:
+            row.update(status="failed", error=_one_line(exc))
+        except Exception as exc:  # a sample's bug must not end a thousand-sample sweep; the row says what it was
+            row.update(status="failed", error=f"{type(exc).__name__}: {_one_line(exc)}")
     row["time_sample_s"] = time.perf_counter() - start
     row["worker"] = f"{socket.gethostname()}:{os.getpid()}"
     return row
@@ -164,10 +161,12 @@ def _evaluate_generic(scenario: Scenario, sample: Sample, variations: list[Varia
     from ..progress import SilentProgress
     from ..results import RunDirectory
 
+    from ..spice.runner import NgspiceRunner
+
     experiment = build_experiment(scenario)
     t0 = time.perf_counter()
     with RunDirectory(scratch / "run") as out:
-        metrics = experiment.run(out, SilentProgress())
+        metrics = experiment.run(out, SilentProgress(), runner=NgspiceRunner(timeout_s=timeout_s))
     row = flatten_scalars({k: v for k, v in metrics.items() if k not in ("summary", "time")})
     row["time_experiment_s"] = time.perf_counter() - t0
     return row

@@ -14,7 +14,7 @@ def test_train_writes_result_directory(tmp_path, capsys):
     code = main(["train", "--rule", "srbp", "--data", "digits", "--arch", "32", "--epochs", "3", "--lr", "0.1",
                  "--option", "error_bits=4", "--out", str(out), "--quiet"])
     assert code == 0
-    assert sorted(p.name for p in out.iterdir()) == ["config.json", "curves.png", "metrics.json", "report.md"]
+    assert sorted(p.name for p in out.iterdir()) == [".analogopt-run", "config.json", "curves.png", "metrics.json", "report.md"]
     metrics = json.loads((out / "metrics.json").read_text())
     assert len(metrics["train_accuracy"]) == len(metrics["test_accuracy"]) == 4  # epoch 0 … 3
     assert metrics["final_train_accuracy"] > 0.5 and metrics["rule_options"]["error_bits"] == 4

@@ -1,0 +1,145 @@
+"""Result directories: refused targets, the marker, --force, the lock, failed runs, interrupts."""
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from analogopt.errors import ConfigError, ConvergenceError, OutputError, Terminated
+from analogopt.results import MARKER, DirectoryLock, RunDirectory, check_target
+
+
+def tree(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """cwd and HOME inside tmp_path, so that refusing them is tested without touching real ones."""
+    h = tmp_path / "home"
+    (h / "work" / "scenarios").mkdir(parents=True)
+    (h / "work" / "scenarios" / "mine.toml").write_text("kind = 'nf_single'\n")
+    monkeypatch.setenv("HOME", str(h))
+    monkeypatch.chdir(h / "work")
+    return h
+
+
+@pytest.mark.parametrize("target, pattern", [
+    ("", "is empty"),
+    ("   ", "is empty"),
+    (".", "is the current directory"),
+    ("./", "is the current directory"),
+    ("..", "is the home directory"),  # here the home directory holds the cwd
+    ("/", "contains the current directory"),
+    ("~", "is the home directory"),
+    ("scenarios", "contains the scenario file"),
+    ("scenarios/..", "is the current directory"),
+])
+@pytest.mark.parametrize("force", [False, True])
+def test_refused_targets_delete_nothing(home, target, pattern, force):
+    before = tree(home)
+    with pytest.raises(ConfigError, match=pattern):
+        RunDirectory(target, force=force, protect=[(home / "work" / "scenarios" / "mine.toml", "the scenario file")])
+    assert tree(home) == before
+
+
+def test_symlink_and_file_targets_are_refused(home):
+    (home / "real").mkdir()
+    (home / "work" / "link").symlink_to(home / "real")
+    (home / "work" / "afile").write_text("x")
+    with pytest.raises(ConfigError, match="symbolic link"):
+        RunDirectory("link", force=True)
+    with pytest.raises(ConfigError, match="not a directory"):
+        RunDirectory("afile", force=True)
+    with pytest.raises(OutputError, match="is a file"):
+        RunDirectory("afile/sub/run")
+    assert (home / "work" / "afile").read_text() == "x"
+
+
+def test_success_writes_marker_and_replaces_only_marked_directories(home):
+    with RunDirectory("results/run") as out:
+        out.write_text("a.txt", "first")
+    run = home / "work" / "results" / "run"
+    marker = json.loads((run / MARKER).read_text())
+    assert len(marker["run_id"]) == 32 and (run / "a.txt").read_text() == "first"
+    with pytest.raises(ConfigError, match="not empty.*--force"):
+        RunDirectory("results/run")
+    with RunDirectory("results/run", force=True) as out:
+        out.write_text("b.txt", "second")
+    assert sorted(p.name for p in run.iterdir()) == [MARKER, "b.txt"]
+    assert json.loads((run / MARKER).read_text())["run_id"] != marker["run_id"]
+    # a directory analogopt did not write is never replaced, --force or not
+    (home / "work" / "theirs").mkdir()
+    (home / "work" / "theirs" / "keep.txt").write_text("mine")
+    with pytest.raises(ConfigError, match="not written by analogopt"):
+        RunDirectory("theirs", force=True)
+    assert (home / "work" / "theirs" / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in (home / "work" / "results").iterdir()) == ["run"]  # no lock, no staging
+
+
+def test_second_writer_is_refused_while_the_first_runs(home):
+    first = RunDirectory("out")
+    with pytest.raises(OutputError, match="another analogopt run is writing"):
+        RunDirectory("out")
+    with first:
+        first.write_text("x", "1")
+    with RunDirectory("out", force=True):  # the lock went with the first writer
+        pass
+    assert not list((home / "work").glob(".out.*"))
+
+
+def test_lock_survives_unlink_race(tmp_path):
+    target = tmp_path / "t"
+    lock = DirectoryLock(target)
+    lock.release()
+    again = DirectoryLock(target)  # a fresh file after the first was removed
+    with pytest.raises(OutputError):
+        DirectoryLock(target)
+    again.release()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_simulation_failure_keeps_files_where_the_message_says(home):
+    out = RunDirectory("deep/run")
+    staging = out.path
+    with pytest.raises(ConvergenceError) as info:
+        with out:
+            (out.path / "spice").mkdir()
+            (out.path / "spice" / "netlist.cir").write_text("* deck\n")
+            raise ConvergenceError(f"did not converge (netlist {staging / 'spice' / 'netlist.cir'})",
+                                   run_dir=staging / "spice")
+    failed = home / "work" / "deep" / "run.failed"
+    assert (failed / "spice" / "netlist.cir").exists()
+    message = str(info.value)
+    assert str(staging) not in message and str(failed / "spice" / "netlist.cir") in message
+    assert info.value.run_dir == failed / "spice"
+    assert sorted(p.name for p in (home / "work" / "deep").iterdir()) == ["run.failed"]
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, Terminated, ValueError])
+def test_interrupts_and_other_errors_leave_nothing(home, stop):
+    before = tree(home)
+    with pytest.raises(stop):
+        with RunDirectory("new/parents/run") as out:
+            out.write_text("half.txt", "half")
+            raise stop()
+    assert tree(home) == before  # staging, lock and the parents made for the run are all gone
+
+
+def test_full_disk_while_writing_is_one_output_error(home):
+    with pytest.raises(OutputError, match="no space left on device"):
+        with RunDirectory("run"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert not any(p.name.startswith((".run", "run")) for p in (home / "work").iterdir())
+
+
+def test_too_little_free_space_is_refused_before_the_run(home):
+    with pytest.raises(OutputError, match="MiB free"):
+        RunDirectory("run", min_free_bytes=2**62)
+    assert not any(p.name.startswith((".run", "run")) for p in (home / "work").iterdir())
+
+
+def test_check_target_expands_home(home):
+    assert check_target("~/elsewhere") == home / "elsewhere"
