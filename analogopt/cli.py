@@ -32,15 +32,20 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from .commands.flags import positive_seconds
-    from .experiments import build_experiment
+    from .experiments import build_experiment, estimate
     from .progress import Progress
-    from .results import RunDirectory
+    from .results import RunDirectory, check_target
     from .scenarios import load_scenario
     from .spice.runner import NgspiceRunner
 
     timeout_s = positive_seconds(args.timeout, "--timeout")
+    check_target(args.out)  # a refused --out is reported before the scenario is even read
     scenario = load_scenario(args.scenario, args.set)
-    experiment = build_experiment(scenario)  # validates everything before any file is written
+    # validates everything, sizes first, before any file is written
+    experiment = build_experiment(scenario, allow_large=args.allow_large)
+    size = estimate(scenario)
+    if timeout_s is None and size is not None:
+        timeout_s = size.default_timeout_s()
     runner = NgspiceRunner(timeout_s=timeout_s) if timeout_s is not None else None
     progress = Progress(enabled=not args.quiet)
     with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
@@ -75,7 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace an existing result directory that analogopt wrote (never any other directory)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="wall-time limit of each ngspice run (s); default: the experiment's own limit")
+                   help="wall-time limit of each ngspice run (s); default: 20 times the run's predicted time, "
+                   "at least 120 s")
+    p.add_argument("--allow-large", action="store_true",
+                   help="run a problem whose estimated memory or time exceeds this machine (see docs/cli.md)")
     p.add_argument(
         "--set", action="append", default=[], metavar="PATH=VALUE",
         help="override a scenario value, e.g. --set circuit.forward_gain=1e4 (repeatable)",

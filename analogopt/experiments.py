@@ -5,7 +5,10 @@ An experiment class provides::
     kind: ClassVar[str]
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> Self      # validates; raises ConfigError
-    def run(self, out: RunDirectory, progress: Progress) -> dict   # writes its files, returns metrics
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict
+                                                            # writes its files, returns metrics
+    @classmethod
+    def estimate(cls, scenario: Scenario) -> SizeEstimate   # optional: sizes before anything is built
 
 Entries are import strings so that listing scenarios imports neither torch nor PySpice.
 """
@@ -16,6 +19,7 @@ import importlib
 from typing import Any
 
 from .errors import ConfigError
+from .limits import SizeEstimate
 from .scenarios import Scenario
 
 KINDS: dict[str, str] = {
@@ -41,5 +45,16 @@ def experiment_class(kind: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
-def build_experiment(scenario: Scenario) -> Any:
+def estimate(scenario: Scenario) -> SizeEstimate | None:
+    """The kind's size estimate of ``scenario`` (None for kinds that make none)."""
+    cls = experiment_class(scenario.kind)
+    return cls.estimate(scenario) if hasattr(cls, "estimate") else None
+
+
+def build_experiment(scenario: Scenario, *, allow_large: bool = False) -> Any:
+    """The experiment of ``scenario``, validated; a problem too large for this machine is refused first,
+    before any data or circuit is made (``allow_large`` skips that check)."""
+    size = estimate(scenario)
+    if size is not None:
+        size.check(allow_large=allow_large)
     return experiment_class(scenario.kind).from_scenario(scenario)

@@ -24,14 +24,15 @@ NF_BLOCKS = {
 }
 
 
-def flat_netlist(scenario: Scenario) -> str:
-    """The flat netlist text ``analogopt run`` simulates for ``scenario`` (its main ``netlist.cir``)."""
+def flat_netlist(scenario: Scenario, *, allow_large: bool = False) -> str:
+    """The flat netlist text ``analogopt run`` simulates for ``scenario`` (its main ``netlist.cir``);
+    ``allow_large`` skips the size check (see analogopt.limits)."""
     if scenario.kind in NO_CIRCUIT_KINDS:
         raise ConfigError(f"scenario {scenario.name} (kind {scenario.kind}) is a pure-PyTorch experiment: "
                           "it has no circuit to export")
     from .experiments import build_experiment
 
-    experiment = build_experiment(scenario)
+    experiment = build_experiment(scenario, allow_large=allow_large)
     if scenario.kind == "nf_single":
         from .circuits.nf_single import build_nf_single
         from .cosim.nf_experiment import _safe_title
@@ -56,11 +57,11 @@ def flat_netlist(scenario: Scenario) -> str:
         return path.read_text()
 
 
-def export_scenario(scenario: Scenario, out: Path) -> list[Path]:
+def export_scenario(scenario: Scenario, out: Path, *, allow_large: bool = False) -> list[Path]:
     """Write the exported files of ``scenario`` into ``out`` (created); returns their paths."""
     from .spice.export import export_netlist, format_readme
 
-    flat = flat_netlist(scenario)
+    flat = flat_netlist(scenario, allow_large=allow_large)
     titles = NF_BLOCKS if scenario.kind == "nf_single" else {}
     exported = export_netlist(flat, block_titles=titles)
     out.mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,8 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing export directory that analogopt wrote (never any other directory)")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
+    p.add_argument("--allow-large", action="store_true",
+                   help="export a problem whose estimated memory or time exceeds this machine (see docs/cli.md)")
     p.set_defaults(func=_cmd_export)
 
 
@@ -28,6 +30,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
     check_target(args.out)  # a refused --out is reported before the scenario is even read
     scenario = load_scenario(args.scenario, args.set)
     with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
-        files = export_scenario(scenario, out.path)
+        files = export_scenario(scenario, out.path, allow_large=args.allow_large)
     print(f"{scenario.name}: exported {', '.join(p.name for p in files)} to {args.out}")
     return 0

@@ -42,6 +42,8 @@ def register(subparsers) -> None:
                    help="yield spec, e.g. \"max_abs_deviation<0.01\" (repeatable; <, <=, >, >=)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="wall-time limit of one sample's ngspice run (s); a slower sample is a 'timeout' row")
+    p.add_argument("--allow-large", action="store_true",
+                   help="sweep points whose estimated memory or time exceeds this machine (see docs/cli.md)")
     p.add_argument("--rerun", nargs=2, metavar=("DIR", "ID"), default=None,
                    help="re-run sample ID of the sweep in DIR alone and compare with its stored row")
     p.add_argument("--quiet", action="store_true", help="no progress display")
@@ -70,6 +72,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = check_target(args.out, protect=[(scenario.path, "the scenario file")])
     plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout)
+    _check_sizes(plan, allow_large=args.allow_large)
     progress = Progress(enabled=not args.quiet)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -90,6 +93,19 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     for y in summary["yield"]:
         print(describe_yield(y))
     return 0
+
+
+def _check_sizes(plan, *, allow_large: bool) -> None:
+    """Every point's size estimate before any worker starts (Monte Carlo samples share their point's sizes)."""
+    from ..experiments import estimate
+
+    seen: set[int] = set()
+    for sample in plan.samples:
+        if sample.point not in seen:
+            seen.add(sample.point)
+            size = estimate(plan.scenario_for(sample))
+            if size is not None:
+                size.check(allow_large=allow_large)
 
 
 def _cmd_rerun(directory: Path, sample_id: str) -> int:

@@ -15,6 +15,7 @@ import torch
 
 from ..circuits.base import AnalogCircuit
 from ..circuits.nf_single import build_nf_single
+from ..errors import SimulationTimeoutError
 from ..problems import NFSingleLayerProblem
 from ..progress import Progress, SilentProgress
 from ..reference.nf_single import NFSingleLayerTwin, gradient_descent, matched_gd_rate, mse
@@ -87,18 +88,27 @@ def cosimulate(
     # ngspice runs in its own process: step the twin (and the baseline) meanwhile, then collect it.
     t_spice = time.perf_counter()
     pending = runner.start(deck_text, run_dir=run_dir)
+    # the runner's wall-time limit binds the whole co-simulation, the twin's share included
+    limit_s = getattr(runner, "timeout_s", None)
+    deadline = t_spice + limit_s if limit_s is not None else None
     try:
         progress.stage("digital twin")
         t0 = time.perf_counter()
         record_every = max(1, problem.iterations // record_points)
-        digital = NFSingleLayerTwin(problem).run(record_every=record_every)
+        digital = NFSingleLayerTwin(problem).run(record_every=record_every, deadline=deadline)
         timings["twin_s"] = time.perf_counter() - t0
         gd = None
         if baseline:
             progress.stage("GD baseline")
             t0 = time.perf_counter()
-            gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True)
+            gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True,
+                                  deadline=deadline)
             timings["baseline_s"] = time.perf_counter() - t0
+    except TimeoutError as exc:
+        pending.cancel()
+        raise SimulationTimeoutError(
+            f"the co-simulation exceeded its {limit_s:g} s limit while the digital twin was stepping ({exc}); "
+            "shorten the simulated time (loop.iterations) or raise --timeout") from None
     except BaseException:  # the twin failed or was interrupted: do not leave ngspice running
         pending.cancel()
         raise

@@ -6,6 +6,8 @@ The twin steps the discrete low-pass of 000 Eq. 10, ``w ← w + η(γ·A·e − 
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 
@@ -87,7 +89,11 @@ class NFSingleLayerTwin:
             lowpass_update(w, drive=drive, lr=p.eta * p.gamma, leak=leak)
         return w
 
-    def run(self, *, record_every: int = 1) -> Trajectory:
+    def run(self, *, record_every: int = 1, deadline: float | None = None) -> Trajectory:
+        """Step the loop ``iterations`` times, recording every ``record_every``-th state.
+
+        ``deadline`` (a ``time.perf_counter()`` value): raise :class:`TimeoutError` once it has passed,
+        checked at recorded iterations, so a co-simulation's time limit binds the twin as well."""
         p = self.problem
         w = torch.as_tensor(p.w0, dtype=torch.float64).clone()
         m = torch.zeros_like(w)  # the momentum filter starts empty (its capacitor at 0 V)
@@ -98,6 +104,7 @@ class NFSingleLayerTwin:
             if t in record:
                 its.append(t)
                 ws.append(w.clone())
+                _check_deadline(deadline, t, p.iterations)
         weights = torch.stack(ws)
         loss = mse(self.x, self.y, weights, p.activation)
         return Trajectory(np.array(its), weights.numpy(), loss.numpy())
@@ -111,6 +118,7 @@ def gradient_descent(
     iterations: int | None = None,
     record_every: int = 1,
     ideal: bool = False,
+    deadline: float | None = None,
 ) -> Trajectory:
     """Full-batch gradient descent on the MSE of Eq. 18 through autograd: ``w ← w − lr·(∇q + λ·w)``
     (Eq. 21 with λ = ``weight_decay``).
@@ -118,7 +126,7 @@ def gradient_descent(
     With ``ideal`` the gradient flows through the textbook activation (for sign and the staircase its
     derivative is zero almost everywhere, as in 000 Fig. 4b's SGD baseline); otherwise through the
     same smooth hardware model the circuit builds. Recorded losses always use the hardware model, so
-    they are comparable with the loop's.
+    they are comparable with the loop's. ``deadline`` as for :meth:`NFSingleLayerTwin.run`.
     """
     x = torch.as_tensor(problem.x, dtype=torch.float64)
     y = torch.as_tensor(problem.y, dtype=torch.float64)
@@ -136,10 +144,16 @@ def gradient_descent(
         if t in record:
             its.append(t)
             ws.append(w.detach().clone())
+            _check_deadline(deadline, t, steps)
     weights = torch.stack(ws)
     with torch.no_grad():
         losses = mse(x, y, weights, problem.activation)
     return Trajectory(np.array(its), weights.numpy(), losses.numpy())
+
+
+def _check_deadline(deadline: float | None, step: int, steps: int) -> None:
+    if deadline is not None and time.perf_counter() > deadline:
+        raise TimeoutError(f"stopped at iteration {step} of {steps}")
 
 
 def matched_gd_rate(problem: NFSingleLayerProblem) -> float:

@@ -163,7 +163,7 @@ def _evaluate_generic(scenario: Scenario, sample: Sample, variations: list[Varia
 
     from ..spice.runner import NgspiceRunner
 
-    experiment = build_experiment(scenario)
+    experiment = build_experiment(scenario, allow_large=True)  # the sweep command checked every point's size
     t0 = time.perf_counter()
     with RunDirectory(scratch / "run") as out:
         metrics = experiment.run(out, SilentProgress(), runner=NgspiceRunner(timeout_s=timeout_s))
