@@ -14,7 +14,7 @@ import sys
 import threading
 
 from . import __version__
-from .errors import EXIT_INTERRUPTED, EXIT_TERMINATED, AnalogOptError, Terminated, exit_code
+from .errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, AnalogOptError, ConfigError, Terminated, exit_code
 
 #: Modules that add sub-commands: each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMAND_MODULES: tuple[str, ...] = ("analogopt.commands.train", "analogopt.commands.sweep", "analogopt.commands.export")
@@ -57,8 +57,18 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, with a usage mistake reported like every other error: one line, exit code 2."""
+
+    def error(self, message: str):
+        command = self.prog.partition(" ")[2]
+        print(f"analogopt: error: {command + ': ' if command else ''}{message} (see '{self.prog} --help')",
+              file=sys.stderr)
+        sys.exit(EXIT_CODES[ConfigError])
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="analogopt",
         description="Analog circuit co-simulation of learning systems: ngspice circuits beside PyTorch twins.",
     )
@@ -98,7 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version (0) or a usage error already reported (2)
+        return int(exc.code or 0)
     debug = bool(os.environ.get("ANALOGOPT_DEBUG"))
     previous = _terminate_on_sigterm()
     try:

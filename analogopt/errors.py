@@ -46,12 +46,15 @@ class SimulationError(AnalogOptError):
         returncode: int | None = None,
         stdout: str = "",
         stderr: str = "",
+        netlist_text: str = "",
     ) -> None:
         super().__init__(message)
         self.run_dir = run_dir
         self.returncode = returncode
         self.stdout = stdout
         self.stderr = stderr
+        #: the deck that failed, kept even when its temporary run directory is gone
+        self.netlist_text = netlist_text
 
 
 class SimulationTimeoutError(SimulationError):

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConfigError
+from .values import as_boolean, as_integer, as_number
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sign", "staircase")
 #: Activations with a jump: built as finite-gain, smoothly saturating comparators.
@@ -38,10 +39,9 @@ class ActivationSpec:
     def __post_init__(self) -> None:
         if self.name not in ACTIVATIONS:
             raise ConfigError(f"unknown activation {self.name!r}; choose one of {', '.join(ACTIVATIONS)}")
-        if not (np.isfinite(self.gain) and self.gain > 0):
-            raise ConfigError(f"activation gain must be a finite number > 0 V/V, got {self.gain}")
-        if not (np.isfinite(self.slope) and 0 <= self.slope < 1):
-            raise ConfigError(f"leaky_relu slope must be in [0, 1), got {self.slope}")
+        # the strict reader also serves the Python API: NumPy scalars pass, strings and bools do not
+        object.__setattr__(self, "gain", as_number(self.gain, "activation gain", positive=True, unit="V/V"))
+        object.__setattr__(self, "slope", as_number(self.slope, "leaky_relu slope", low=0, below=1))
 
 
 @dataclass(frozen=True)
@@ -99,23 +99,25 @@ class NFSingleLayerProblem:
                 raise ConfigError(f"{name} contains NaN or inf")
         if self.error_gain not in ERROR_GAINS:
             raise ConfigError(f"unknown error gain {self.error_gain!r}; choose one of {', '.join(ERROR_GAINS)}")
-        if self.error_gain == "beta_pow" and (self.power < 1 or self.power % 2 == 0):
-            raise ConfigError(f"beta_pow needs an odd positive power n (000 §5), got {self.power}")
-        for name in ("forward_gain", "gamma", "tau_s", "eta"):
-            value = getattr(self, name)
-            if not (np.isfinite(value) and value > 0):
-                raise ConfigError(f"{name} must be a finite number > 0, got {value}")
+        # integers stay integers (power 3.7 and iterations 300.9 are errors, not 3 and 300)
+        object.__setattr__(self, "power", as_integer(self.power, "power", low=1))
+        object.__setattr__(self, "iterations", as_integer(self.iterations, "iterations", low=1))
+        object.__setattr__(self, "leak", as_boolean(self.leak, "leak"))
+        if self.error_gain == "beta_pow" and self.power % 2 == 0:
+            raise ConfigError(f"power: beta_pow needs an odd positive power n (000 §5), got {self.power}")
+        for name, unit in (("forward_gain", "V/V"), ("gamma", None), ("tau_s", "s"), ("eta", None)):
+            object.__setattr__(self, name, as_number(getattr(self, name), name, positive=True, unit=unit))
         if self.eta > 1:
             raise ConfigError(f"eta = Δt/τ must be ≤ 1 for the discrete low-pass of Eq. 10, got {self.eta}")
         if self.integrator not in INTEGRATORS:
             raise ConfigError(f"unknown integrator {self.integrator!r}; choose one of {', '.join(INTEGRATORS)}")
+        if self.tau_m_s is not None:
+            object.__setattr__(self, "tau_m_s", as_number(self.tau_m_s, "tau_m_s", positive=True, unit="s"))
         if self.integrator == "cascade":
-            if self.tau_m_s is None or not (np.isfinite(self.tau_m_s) and self.tau_m_s > 0):
-                raise ConfigError(f"the cascade integrator needs tau_m_s > 0 s, got {self.tau_m_s}")
+            if self.tau_m_s is None:
+                raise ConfigError("the cascade integrator needs tau_m_s > 0 s, got none")
             if self.eta * self.tau_s > self.tau_m_s:
                 raise ConfigError(f"tau_m_s = {self.tau_m_s:g} s is shorter than one twin step η·τ = {self.eta * self.tau_s:g} s")
-        if int(self.iterations) < 1:
-            raise ConfigError(f"iterations must be ≥ 1, got {self.iterations}")
         w0 = np.zeros(x.shape[1]) if self.w0 is None else np.asarray(self.w0, dtype=np.float64)
         if w0.shape != (x.shape[1],):
             raise ConfigError(f"shape mismatch: {x.shape[1]} weights but initial weights have shape {w0.shape}")
@@ -128,7 +130,6 @@ class NFSingleLayerProblem:
         object.__setattr__(self, "y", y)
         object.__setattr__(self, "w0", w0)
         object.__setattr__(self, "weight_names", tuple(names))
-        object.__setattr__(self, "iterations", int(self.iterations))
         m, n = x.shape
         for name, shape, positive in (("x_forward", (m, n), False), ("u_matrix", (n, m), False),
                                       ("tau_w_s", (n,), True), ("forward_gains", (n,), True)):

@@ -14,6 +14,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -25,7 +26,7 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-from .errors import ConfigError, NetlistError, OutputError, SimulationError
+from .errors import AnalogOptError, ConfigError, NetlistError, OutputError, SimulationError
 
 #: The file that marks a directory as analogopt's own (JSON: run id, creation time, process id).
 MARKER = ".analogopt-run"
@@ -79,6 +80,13 @@ def check_target(target: str | Path, *, flag: str = "--out",
     if not str(target).strip():
         raise ConfigError(f"{flag} is empty; name a new directory, e.g. {flag} results/run1")
     path = Path(os.path.expanduser(str(target)))
+    try:
+        return _check_path(path, target, flag, protect)
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise ConfigError(f"{flag} {target}: {exc.strerror or exc}") from None
+
+
+def _check_path(path: Path, target: str | Path, flag: str, protect: Iterable[tuple[str | Path, str]]) -> Path:
     if path.is_symlink():
         raise ConfigError(f"{flag} {target} is a symbolic link; give the directory it points to, or a new one")
     resolved = path.resolve()
@@ -94,10 +102,20 @@ def check_target(target: str | Path, *, flag: str = "--out",
     return path.absolute()
 
 
-def _first_existing(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
+def make_parent(target: Path, flag: str = "--out") -> list[Path]:
+    """Create ``target``'s missing parents; returns those it made, deepest first (to remove them again
+    if the run fails). A parent that is a file or cannot be made is an :class:`OutputError`."""
+    existing = target.parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise OutputError(f"{flag} {target}: {existing} is a file, not a directory")
+    created = [p for p in [target.parent, *target.parent.parents] if not p.exists()]
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"{flag} {target}: cannot create {target.parent}: {exc.strerror}") from None
+    return created
 
 
 def is_ours(directory: Path) -> bool:
@@ -177,14 +195,7 @@ class RunDirectory:
         self.force, self.flag = force, flag
         if self.target.is_dir() and any(self.target.iterdir()):
             self._check_replaceable()
-        existing = _first_existing(self.target.parent)
-        if not existing.is_dir():
-            raise OutputError(f"{flag} {target}: {existing} is a file, not a directory")
-        self._created = [p for p in [self.target.parent, *self.target.parent.parents] if not p.exists()]
-        try:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(f"{flag} {target}: cannot create {self.target.parent}: {exc.strerror}") from None
+        self._created = make_parent(self.target, flag)
         self.lock: DirectoryLock | None = None
         try:
             free = shutil.disk_usage(self.target.parent).free
@@ -240,6 +251,11 @@ class RunDirectory:
                     self._keep_failed(exc)
                 else:
                     shutil.rmtree(self.path, ignore_errors=True)
+                    if isinstance(exc, AnalogOptError) and str(self.path) in str(exc):
+                        # nothing under the staging directory exists any more: name the folder it was in
+                        staged = re.compile(re.escape(str(self.path)) + r"(/[^\s;,()'\"]*)?")
+                        exc.args = (f"{staged.sub(str(self.target.parent), str(exc))}; "
+                                    "the unfinished result was removed",)
                 return False
             finally:
                 self._release(success=exc_type is None)
@@ -264,20 +280,27 @@ class RunDirectory:
             return
         if failed.exists():
             shutil.rmtree(failed)
-        staging = {str(self.path), os.path.abspath(self.path), str(self.path.resolve())}
+        staging = self.path
         self.path.rename(failed)
         self.path = failed
+        self._rewrite_paths(exc, str(failed), staging)
+        if str(failed) not in str(exc):
+            exc.args = (f"{exc} (files kept in {failed})",)
+
+    def _rewrite_paths(self, exc: BaseException, new: str, staging: Path | None = None) -> None:
+        """Point ``exc``'s message (and ``run_dir``) at ``new`` instead of the staging directory, which
+        is gone by the time the user reads it."""
+        staging = staging or self.path
+        spellings = sorted({str(staging), os.path.abspath(staging)}, key=len, reverse=True)  # longest first
         message = str(exc)
-        for old in sorted(staging, key=len, reverse=True):  # the longest spelling first: it contains the others
-            message = message.replace(old, str(failed))
-        if str(failed) not in message:
-            message = f"{message} (files kept in {failed})"
+        for old in spellings:
+            message = message.replace(old, new)
         exc.args = (message,)
         run_dir = getattr(exc, "run_dir", None)
         if run_dir is not None:
-            for old in staging:
+            for old in spellings:
                 if str(run_dir).startswith(old):
-                    exc.run_dir = Path(str(failed) + str(run_dir)[len(old):])
+                    exc.run_dir = Path(new + str(run_dir)[len(old):])
                     break
 
     def _release(self, success: bool) -> None:

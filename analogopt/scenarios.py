@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError
+from .values import as_string
 
 #: Shipped scenarios live in the repository's ``sims/`` folder; ``ANALOGOPT_SIMS`` adds more folders.
 SIMS_DIR = Path(__file__).resolve().parent.parent / "sims"
@@ -62,7 +63,10 @@ def load_scenario(name_or_path: str | Path, overrides: list[str] | None = None) 
             names = ", ".join(s.name for s in list_scenarios()) if str(name_or_path) else ""
             raise ConfigError(f"unknown scenario {str(name_or_path)!r}; shipped scenarios: {names}")
     try:
-        config = tomllib.loads(path.read_text())
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        raise ConfigError(f"scenario {path.name}: not UTF-8 text (invalid byte at offset {exc.start}); "
+                          "save it as UTF-8") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"scenario {path.name}: invalid TOML: {exc}") from None
     except OSError as exc:
@@ -71,6 +75,9 @@ def load_scenario(name_or_path: str | Path, overrides: list[str] | None = None) 
         raise ConfigError(f"scenario {path.name}: missing top-level 'kind' (e.g. kind = \"nf_single\")")
     for item in overrides or []:
         config = apply_override(config, item)
+    for key in ("title", "description"):  # they reach reports and netlist titles as text
+        if key in config:
+            as_string(config[key], f"{path.stem}.{key}")
     return Scenario(name=path.stem, path=path, config=config)
 
 
@@ -98,21 +105,14 @@ def apply_override(config: dict[str, Any], item: str) -> dict[str, Any]:
 
 
 def parse_value(raw: str) -> Any:
+    """``raw`` read as one TOML value (``1e-3``, ``true``, ``"tanh"``, ``[0, 1]``), else the bare string.
+
+    The result carries its TOML type; the experiment's strict getters (:mod:`analogopt.values`) then judge
+    it, so ``300.9`` for an integer key or the bare word ``False`` for a boolean is an error there.
+    """
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
+        document = tomllib.loads(f"v = {raw}")
     except tomllib.TOMLDecodeError:
         return raw
-
-
-def section(config: dict[str, Any], name: str, where: str) -> dict[str, Any]:
-    """Table ``name`` of ``config`` (empty when absent); a non-table is a :class:`ConfigError`."""
-    value = config.get(name, {})
-    if not isinstance(value, dict):
-        raise ConfigError(f"{where}: [{name}] must be a table")
-    return value
-
-
-def reject_unknown(table: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+    # "1\nw = 2" parses as two keys: that is not one value, so it stays the text it was
+    return document["v"] if len(document) == 1 else raw

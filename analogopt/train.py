@@ -9,13 +9,16 @@ any data is loaded, so a bad value is one :class:`~analogopt.errors.ConfigError`
 from __future__ import annotations
 
 import math
+import re
 import time
+import typing
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .errors import ConfigError
+from .values import Table, as_integers
 
 DATASETS = ("mnist5k", "mnist_idx", "digits", "breast_cancer", "iris")
 OPTIMIZERS = ("sgd", "adam")
@@ -57,63 +60,85 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any], where: str = "train") -> "TrainConfig":
-        """Validate ``values`` (unknown keys, types, ranges, rule/activation compatibility)."""
+        """Validate ``values`` (unknown keys, types, ranges, rule/activation compatibility) with the strict
+        reader of :mod:`analogopt.values`; absent keys take the dataclass defaults. ``where`` is the
+        path messages name (``train.epochs: must be an integer ≥ 1, got 0``)."""
         from .reference.nets import ACTIVATION_NAMES, INIT_SCHEMES
         from .reference.rules import LOSSES, RULES
 
-        allowed = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - allowed)
-        if unknown:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-        v = dict(values)
-        if "hidden" in v:
-            hidden = v["hidden"]
-            if isinstance(hidden, str):
-                try:
-                    hidden = [int(s) for s in hidden.replace("-", ",").split(",") if s.strip()]
-                except ValueError:
-                    raise ConfigError(f"{where}: hidden/arch must be sizes like '100,100' or '100-100', got {v['hidden']!r}") from None
-            if not isinstance(hidden, (list, tuple)) or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in hidden):
-                raise ConfigError(f"{where}: hidden must be a list of positive integers, got {v['hidden']!r}")
-            v["hidden"] = tuple(hidden)
-        cfg = cls(**v)
-        if cfg.rule not in RULES:
-            raise ConfigError(f"{where}: unknown rule {cfg.rule!r}; known rules: {', '.join(sorted(RULES))}")
-        if not isinstance(cfg.rule_options, dict):
-            raise ConfigError(f"{where}: rule_options must be a table")
-        if cfg.data not in DATASETS:
-            raise ConfigError(f"{where}: unknown data set {cfg.data!r}; offline sets: {', '.join(DATASETS)}")
+        t = Table(values, where).reject_unknown(cls.__dataclass_fields__)
+        d = cls()
+        rule = t.choice("rule", d.rule, sorted(RULES))
+        cfg = cls(
+            rule=rule,
+            rule_options=_typed_rule_options(RULES[rule], t.table("rule_options")),
+            data=t.choice("data", d.data, DATASETS, what="data set"),
+            data_dir=t.string("data_dir", d.data_dir),
+            test_fraction=t.number("test_fraction", d.test_fraction, above=0, below=1),
+            train_limit=t.integer("train_limit", d.train_limit, low=0),
+            hidden=layer_sizes(t.raw("hidden", d.hidden), t.path("hidden")),
+            activation=t.choice("activation", d.activation, ACTIVATION_NAMES),
+            negative_slope=t.number("negative_slope", d.negative_slope),
+            loss=t.choice("loss", d.loss, ("auto", *LOSSES)),
+            init=t.choice("init", d.init, INIT_SCHEMES),
+            mono=t.boolean("mono", d.mono),
+            epochs=t.integer("epochs", d.epochs, low=1),
+            batch_size=t.integer("batch_size", d.batch_size, low=1),
+            lr=t.number("lr", d.lr, positive=True),
+            lr_decay=t.number("lr_decay", d.lr_decay, low=0),
+            optimizer=t.choice("optimizer", d.optimizer, OPTIMIZERS),
+            momentum=t.number("momentum", d.momentum, low=0, below=1),
+            seed=t.seed("seed", d.seed),
+            data_seed=t.seed("data_seed", d.data_seed),
+            threads=t.integer("threads", d.threads, low=1),
+        )
         if cfg.data == "mnist_idx" and not cfg.data_dir:
-            raise ConfigError(f"{where}: data 'mnist_idx' needs data_dir, the folder with the MNIST IDX files")
-        if cfg.activation not in ACTIVATION_NAMES:
-            raise ConfigError(f"{where}: unknown activation {cfg.activation!r}; known: {', '.join(ACTIVATION_NAMES)}")
-        if cfg.loss != "auto" and cfg.loss not in LOSSES:
-            raise ConfigError(f"{where}: unknown loss {cfg.loss!r}; known: auto, {', '.join(LOSSES)}")
-        if cfg.init not in INIT_SCHEMES:
-            raise ConfigError(f"{where}: unknown init {cfg.init!r}; known: {', '.join(INIT_SCHEMES)}")
-        if cfg.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"{where}: unknown optimizer {cfg.optimizer!r}; known: {', '.join(OPTIMIZERS)}")
-        for name, lo in (("epochs", 1), ("batch_size", 1), ("train_limit", 0), ("threads", 1)):
-            val = getattr(cfg, name)
-            if isinstance(val, bool) or not isinstance(val, int) or val < lo:
-                raise ConfigError(f"{where}: {name} must be an integer ≥ {lo}, got {val!r}")
-        for name in ("lr",):
-            if not (isinstance(getattr(cfg, name), (int, float)) and getattr(cfg, name) > 0):
-                raise ConfigError(f"{where}: {name} must be > 0, got {getattr(cfg, name)!r}")
-        if not 0.0 <= cfg.momentum < 1.0:
-            raise ConfigError(f"{where}: momentum must be in [0, 1), got {cfg.momentum}")
-        if cfg.lr_decay < 0:
-            raise ConfigError(f"{where}: lr_decay must be ≥ 0, got {cfg.lr_decay}")
-        if not 0.0 < cfg.test_fraction < 1.0:
-            raise ConfigError(f"{where}: test_fraction must be in (0, 1), got {cfg.test_fraction}")
+            raise t.error("data_dir", "data 'mnist_idx' needs data_dir, the folder with the MNIST IDX files")
         if cfg.rule == "mdfa" and not cfg.mono:
-            raise ConfigError(f"{where}: rule 'mdfa' trains mono-nets; set mono = true (004 Def. 1)")
+            raise t.error("mono", "rule 'mdfa' trains mono-nets; set mono = true (004 Def. 1)")
         return cfg
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["hidden"] = list(self.hidden)
         return d
+
+
+def layer_sizes(value: Any, name: str) -> tuple[int, ...]:
+    """Hidden layer sizes: a list of positive integers, or the ``--arch`` text ``"100,100"`` / ``"100-100"``
+    (empty: no hidden layer). ``"10,-3"`` is an error, never ``10-3``."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return ()
+        parts = text.split(",") if "," in text else text.split("-")
+        if not all(re.fullmatch(r"[0-9]+", p.strip()) for p in parts):
+            raise ConfigError(f"{name}: layer sizes must be positive integers like 100,100 or 100-100, got {value!r}")
+        value = [int(p) for p in parts]
+    return tuple(as_integers(value, name, min_len=0, low=1))
+
+
+def _typed_rule_options(rule_class: type, options: Table) -> dict[str, Any]:
+    """``rule_options`` judged by the types the rule's constructor declares (bool, int, float, str), so
+    ``fprime = "false"`` is an error instead of true and ``error_bits = 4.5`` is not truncated. Options
+    the rule does not declare are passed on for :func:`make_rule` to name."""
+    declared: dict[str, Any] = {}
+    for klass in reversed(rule_class.__mro__):  # subclasses pass **kw up: collect every __init__'s hints
+        init = klass.__dict__.get("__init__")
+        if init is not None and klass is not object:
+            for key, hint in typing.get_type_hints(init).items():
+                inner = [a for a in typing.get_args(hint) if a is not type(None)]  # int | None → int
+                declared[key] = inner[0] if len(inner) == 1 else hint
+    readers = {bool: options.boolean, int: options.integer, float: options.number, str: options.string}
+    typed: dict[str, Any] = {}
+    for key in options.keys():
+        if key == "seed":
+            typed[key] = options.seed(key)
+        elif declared.get(key) in readers:
+            typed[key] = readers[declared[key]](key)
+        else:
+            typed[key] = options.raw(key)
+    return typed
 
 
 def load_data(cfg: TrainConfig):

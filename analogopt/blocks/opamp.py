@@ -281,17 +281,16 @@ def opamp_lines(circuit: Circuit, names: Sequence[str], inps: Sequence[str], inn
 
 
 def opamp_from_config(table: dict, where: str = "opamp") -> OpAmpModel:
-    """An :class:`OpAmpModel` from a scenario table, with engineering strings (``"1meg"``) accepted."""
-    from ..units import parse_si
+    """An :class:`OpAmpModel` from a scenario table, with engineering strings (``"1meg"``, ``"10megHz"``)
+    accepted through the strict reader (:mod:`analogopt.values`)."""
+    from ..values import Table
 
-    allowed = {"kind", "gain", "gbw_hz", "second_pole_hz", "v_low", "v_high", "offset_v", "bias_a",
-               "slew_v_per_s", "r_out_ohm"}
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
-    values: dict = {}
-    for key, value in table.items():
-        values[key] = value if key == "kind" else parse_si(value, f"{where}.{key}")
+    units = {"gain": "V/V", "gbw_hz": "Hz", "second_pole_hz": "Hz", "v_low": "V", "v_high": "V", "offset_v": "V",
+             "bias_a": "A", "slew_v_per_s": "V/s", "r_out_ohm": "ohm"}
+    reader = Table(table, where).reject_unknown({"kind", *units})
+    values: dict = {key: reader.number(key, unit=units[key]) for key in table if key != "kind"}
+    if "kind" in table:
+        values["kind"] = reader.string("kind")
     try:
         return OpAmpModel(**values)
     except ConfigError as exc:

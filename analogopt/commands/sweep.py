@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, OutputError
+from ..errors import ConfigError
 from .flags import positive_seconds
 
 
@@ -60,7 +60,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.mc is not None and args.mc < 1:
         raise ConfigError(f"--mc must be an integer ≥ 1 (samples per point), got {args.mc}")
     from ..progress import Progress
-    from ..results import DirectoryLock, check_target
+    from ..results import DirectoryLock, check_target, make_parent
     from ..scenarios import load_scenario
     from ..sweep.engine import run_sweep
     from ..sweep.engine import load_rows
@@ -74,10 +74,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout)
     _check_sizes(plan, allow_large=args.allow_large)
     progress = Progress(enabled=not args.quiet)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"--out {args.out}: cannot create {out.parent}: {exc.strerror}") from None
+    make_parent(out)
     lock = DirectoryLock(out)
     try:
         outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
@@ -112,11 +109,19 @@ def _cmd_rerun(directory: Path, sample_id: str) -> int:
     from ..sweep.engine import MANIFEST, SAMPLES_DIR
     from ..results import to_jsonable
     from ..sweep.evaluate import VOLATILE_PREFIXES, evaluate_sample
+    from ..sweep.spec import SweepPlan
 
     manifest_path = directory / MANIFEST
     if not manifest_path.exists():
         raise ConfigError(f"--rerun {directory}: no {MANIFEST} there (not a sweep directory)")
-    manifest = json.loads(manifest_path.read_text())
+    manifest = _read_json(manifest_path, f"--rerun {directory}")
+    try:
+        SweepPlan.from_json(manifest).sample(sample_id)  # a damaged manifest or unknown id: one line here
+    except ConfigError:
+        raise
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ConfigError(f"--rerun {directory}: {MANIFEST} does not describe a sweep ({type(exc).__name__}: "
+                          f"{exc}); it was edited or damaged: run the sweep again into a new directory") from None
     # Through JSON like the stored row (NaN → null), so the comparison is of the same representation.
     row = json.loads(json.dumps(to_jsonable(evaluate_sample(manifest, sample_id)), sort_keys=True))
     stored_path = directory / SAMPLES_DIR / f"{sample_id}.json"
@@ -124,7 +129,7 @@ def _cmd_rerun(directory: Path, sample_id: str) -> int:
     if not stored_path.exists():
         print(f"sample {sample_id}: not in the sweep's results yet; nothing to compare", file=sys.stderr)
         return 0
-    stored = json.loads(stored_path.read_text())
+    stored = _read_json(stored_path, f"--rerun {directory}")
     keys = sorted(k for k in set(stored) | set(row) if not k.startswith(VOLATILE_PREFIXES))
     differ = [k for k in keys if not _same(stored.get(k), row.get(k))]
     if differ:
@@ -133,6 +138,13 @@ def _cmd_rerun(directory: Path, sample_id: str) -> int:
         return 1
     print(f"sample {sample_id}: reproduced exactly ({len(keys)} values)", file=sys.stderr)
     return 0
+
+
+def _read_json(path: Path, where: str):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{where}: cannot read {path.name} ({exc}); it was edited or damaged") from None
 
 
 def _same(a, b) -> bool:

@@ -28,25 +28,15 @@ from ..circuits.crossbar import (
     mvm_circuit, pinv_circuit, predict_settling_time, solve_circuit,
 )
 from ..errors import ConfigError
+from ..limits import SizeEstimate, size_of
 from ..progress import Progress
 from ..reference import linalg
 from ..results import RunDirectory
-from ..scenarios import Scenario, reject_unknown, section
+from ..scenarios import Scenario
 from ..spice import NgspiceRunner, Runner, Transient
-from ..units import parse_si
+from ..values import Table
 
 MODES = ("mvm", "solve", "pinv")
-
-
-def _int(table: dict, key: str, default: int, where: str, low: int = 1, high: int = 10**6) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ConfigError(f"{where}.{key} must be an integer in [{low}, {high}], got {value!r}")
-    return value
-
-
-def _num(table: dict, key: str, default: Any, where: str) -> float:
-    return parse_si(table.get(key, default), f"{where}.{key}")
 
 
 def relative_error(value: np.ndarray, reference: np.ndarray) -> float:
@@ -94,46 +84,37 @@ class CrossbarExperiment:
         mode = scenario.kind.removeprefix("crossbar_")
         if mode not in MODES:
             raise ConfigError(f"{where}: crossbar kind must be one of crossbar_{', crossbar_'.join(MODES)}")
-        reject_unknown(scenario.config, {"kind", "title", "description", "problem", "device", "monte_carlo",
-                                         "settling"}, where)
-        prob = section(scenario.config, "problem", where)
-        reject_unknown(prob, {"rows", "cols", "condition", "seed", "max_condition"}, f"{where} [problem]")
-        rows = _int(prob, "rows", 8, f"{where}.problem", 1, 4096)
-        cols = _int(prob, "cols", rows, f"{where}.problem", 1, 4096)
+        cfg = Table(scenario.config, where)
+        cfg.reject_unknown({"kind", "title", "description", "problem", "device", "monte_carlo", "settling"})
+        prob = cfg.table("problem", {"rows", "cols", "condition", "seed", "max_condition"})
+        rows = prob.integer("rows", 8, low=1, high=4096)
+        cols = prob.integer("cols", rows, low=1, high=4096)
         if mode == "solve" and cols != rows:
             raise ConfigError(f"{where}: crossbar_solve needs a square matrix (problem.cols = rows = {rows})")
         if mode == "pinv" and rows < cols:
             raise ConfigError(f"{where}: crossbar_pinv needs rows ≥ cols (tall X), got {rows}×{cols}")
-        condition = _num(prob, "condition", 10.0, f"{where}.problem")
-        max_condition = _num(prob, "max_condition", DEFAULT_MAX_CONDITION, f"{where}.problem")
-        if not 1 <= condition <= max_condition:
-            raise ConfigError(f"{where}: problem.condition must be in [1, max_condition = {max_condition:g}], "
-                              f"got {condition:g}")
-        seed = _int(prob, "seed", 0, f"{where}.problem", 0, 2**31)
-        dev = section(scenario.config, "device", where)
-        reject_unknown(dev, {"g_min", "g_max", "r_wire"}, f"{where} [device]")
-        device = DeviceModel(g_min_s=_num(dev, "g_min", "1u", f"{where}.device"),
-                             g_max_s=_num(dev, "g_max", "100u", f"{where}.device"),
-                             r_wire_ohm=_num(dev, "r_wire", 0.0, f"{where}.device"))
-        mc = section(scenario.config, "monte_carlo", where)
-        reject_unknown(mc, {"samples", "levels", "sigma", "seed"}, f"{where} [monte_carlo]")
-        levels = _int(mc, "levels", 64, f"{where}.monte_carlo", 2, 2**20)
+        max_condition = prob.number("max_condition", DEFAULT_MAX_CONDITION, low=1)
+        condition = prob.number("condition", 10.0, low=1, high=max_condition)
+        seed = prob.seed("seed", 0)
+        dev = cfg.table("device", {"g_min", "g_max", "r_wire"})
+        device = DeviceModel(g_min_s=dev.number("g_min", "1u", unit="S"),
+                             g_max_s=dev.number("g_max", "100u", unit="S"),
+                             r_wire_ohm=dev.number("r_wire", 0.0, unit="ohm"))
+        mc = cfg.table("monte_carlo", {"samples", "levels", "sigma", "seed"})
+        levels = mc.integer("levels", 64, low=2, high=2**20)
         mc_device = DeviceModel(g_min_s=device.g_min_s, g_max_s=device.g_max_s, levels=levels,
-                                sigma=_num(mc, "sigma", 0.05, f"{where}.monte_carlo"),
-                                r_wire_ohm=device.r_wire_ohm)
-        samples = _int(mc, "samples", 20, f"{where}.monte_carlo", 1, 10000)
-        mc_seed = _int(mc, "seed", 1, f"{where}.monte_carlo", 0, 2**31)
+                                sigma=mc.number("sigma", 0.05), r_wire_ohm=device.r_wire_ohm)
+        samples = mc.integer("samples", 20, low=1, high=10000)
+        mc_seed = mc.seed("seed", 1)
         settling_opamp, tolerance = None, 1e-3
-        st = section(scenario.config, "settling", where)
+        st = cfg.table("settling")
         if mode == "solve":
-            reject_unknown(st, {"tolerance", "opamp"}, f"{where} [settling]")
-            tolerance = _num(st, "tolerance", 1e-3, f"{where}.settling")
-            if not 0 < tolerance < 1:
-                raise ConfigError(f"{where}: settling.tolerance must be in (0, 1), got {tolerance}")
-            table = st.get("opamp", {"kind": "single_pole", "gain": 1e5, "gbw_hz": "1meg"})
-            if not isinstance(table, dict):
-                raise ConfigError(f"{where}: [settling.opamp] must be a table")
-            settling_opamp = opamp_from_config(table, f"{where}.settling.opamp")
+            st.reject_unknown({"tolerance", "opamp"})
+            tolerance = st.number("tolerance", 1e-3, above=0, below=1)
+            opamp_table = st.table("opamp")
+            settling_opamp = opamp_from_config(
+                dict(opamp_table.mapping) if "opamp" in st else {"kind": "single_pole", "gain": 1e5, "gbw_hz": "1meg"},
+                opamp_table.where)
             if settling_opamp.kind != "single_pole":
                 raise ConfigError(f"{where}: settling.opamp.kind must be 'single_pole' (the model uses one GBW pole)")
         elif st:
@@ -146,6 +127,22 @@ class CrossbarExperiment:
                    mc_device=mc_device, samples=samples, mc_seed=mc_seed, max_condition=max_condition,
                    settling_opamp=settling_opamp, settling_tolerance=tolerance,
                    title=scenario.title, problem=problem)
+
+    @classmethod
+    def estimate(cls, scenario: Scenario) -> SizeEstimate:
+        """Sizes before the matrix is made. ngspice's operating point of an N-node crossbar costs about
+        a dense factorization, N³: counted as N² elements over 8·N equivalent points (measured: 256² in
+        5 s, docs/crossbar.md)."""
+        cfg = scenario.config
+        prob, mc = (cfg.get(k) if isinstance(cfg.get(k), dict) else {} for k in ("problem", "monte_carlo"))
+        rows = size_of(prob, "rows", 8)
+        cols = size_of(prob, "cols", rows)
+        runs = 2 + size_of(mc, "samples", 20)  # ideal mapping, Monte Carlo samples, settling transient
+        cells = rows * cols * (2 if scenario.kind == "crossbar_pinv" else 1)
+        n = max(rows, cols)
+        return SizeEstimate(f"{scenario.name}: {rows:.0f}×{cols:.0f} crossbar, {runs - 2:.0f} Monte Carlo samples",
+                            memory_bytes=1000 * cells + 8 * n * n * 8, elements=cells * runs, time_points=8 * n,
+                            twin_macs=runs * n**3)
 
     # --------------------------------------------------------------------------------- one sample
     def build(self, forward: CrossbarMapping, second: CrossbarMapping | None) -> CrossbarCircuit:
@@ -302,22 +299,26 @@ class RecirculationExperiment:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "RecirculationExperiment":
-        where = scenario.name
-        reject_unknown(scenario.config, {"kind", "title", "description", "recirculation"}, where)
-        t = section(scenario.config, "recirculation", where)
-        reject_unknown(t, {"n", "inits", "max_condition", "decay", "steps", "noise_samples", "seed"},
-                       f"{where} [recirculation]")
-        w = f"{where}.recirculation"
-        decay = _num(t, "decay", 0.9, w)
-        if not 0.5 <= decay < 1:
-            raise ConfigError(f"{w}.decay must be in [0.5, 1) (η = 1 − λ ≤ ½), got {decay}")
-        max_condition = _num(t, "max_condition", 20.0, w)
-        if not max_condition > 1:
-            raise ConfigError(f"{w}.max_condition must be > 1, got {max_condition}")
-        return cls(n=_int(t, "n", 10, w, 1, 512), inits=_int(t, "inits", 100, w, 1, 100000),
-                   max_condition=max_condition, decay=decay, steps=_int(t, "steps", 300, w, 1, 10**6),
-                   noise_samples=_int(t, "noise_samples", 4000, w, 1, 10**7), seed=_int(t, "seed", 0, w, 0, 2**31),
+        cfg = Table(scenario.config, scenario.name).reject_unknown({"kind", "title", "description", "recirculation"})
+        t = cfg.table("recirculation", {"n", "inits", "max_condition", "decay", "steps", "noise_samples", "seed"})
+        # decay λ in [0.5, 1): the rule's rate η = 1 − λ must stay ≤ ½ (002 A.3)
+        decay = t.number("decay", 0.9, low=0.5, below=1)
+        max_condition = t.number("max_condition", 20.0, above=1)
+        return cls(n=t.integer("n", 10, low=1, high=512), inits=t.integer("inits", 100, low=1, high=100000),
+                   max_condition=max_condition, decay=decay, steps=t.integer("steps", 300, low=1, high=10**6),
+                   noise_samples=t.integer("noise_samples", 4000, low=1, high=10**7), seed=t.seed("seed", 0),
                    title=scenario.title)
+
+    @classmethod
+    def estimate(cls, scenario: Scenario) -> SizeEstimate:
+        """Pure PyTorch: each noisy step draws two n × K probe blocks per initial pair."""
+        t = scenario.config.get("recirculation")
+        t = t if isinstance(t, dict) else {}
+        n, inits, steps = size_of(t, "n", 10), size_of(t, "inits", 100), size_of(t, "steps", 300)
+        k = size_of(t, "noise_samples", 4000)
+        return SizeEstimate(f"{scenario.name}: n = {n:.0f}, {inits:.0f} initial pairs, {steps:.0f} steps, "
+                            f"{k:.0f} noise samples", memory_bytes=8 * inits * n * (4 * k + 8 * n),
+                            twin_macs=steps * inits * (2 * n * n * k + 12 * n**3))
 
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
         threads = torch.get_num_threads()

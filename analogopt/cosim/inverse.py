@@ -23,25 +23,14 @@ from ..errors import ConfigError
 from ..progress import Progress
 from ..reference import inverse as twin
 from ..results import RunDirectory
-from ..scenarios import Scenario, reject_unknown, section
+from ..scenarios import Scenario
 from ..spice import DCSweep, NetlistDeck, NgspiceRunner, Runner, Transient
-from ..units import parse_si
+from ..values import Table
 
 #: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
 TIGHT_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-18}
 #: Junction decks also shrink GMIN (a 1e-12 S leak across each junction is 0.05 % of 1 nA).
 JUNCTION_OPTIONS: dict[str, float] = {**TIGHT_OPTIONS, "gmin": 1e-15}
-
-
-def _number(table: dict, key: str, default: Any, where: str) -> float:
-    return parse_si(table.get(key, default), f"{where}.{key}")
-
-
-def _numbers(table: dict, key: str, default: list, where: str) -> list[float]:
-    value = table.get(key, default)
-    if not isinstance(value, list) or not value:
-        raise ConfigError(f"{where}.{key} must be a non-empty list, got {value!r}")
-    return [parse_si(v, f"{where}.{key}[{i}]") for i, v in enumerate(value)]
 
 
 def relative_error(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -71,25 +60,16 @@ class InverseLoopExperiment:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "InverseLoopExperiment":
-        where = scenario.name
-        reject_unknown(scenario.config, {"kind", "title", "description", "loop", "opamp"}, where)
-        loop = section(scenario.config, "loop", where)
-        reject_unknown(loop, {"functions", "gains", "points"}, f"{where} [loop]")
-        functions = loop.get("functions", ["cubic", "exp", "tanh"])
-        if not isinstance(functions, list) or not functions:
-            raise ConfigError(f"{where}: loop.functions must be a non-empty list of names")
+        cfg = Table(scenario.config, scenario.name).reject_unknown({"kind", "title", "description", "loop", "opamp"})
+        loop = cfg.table("loop", {"functions", "gains", "points"})
+        functions = loop.strings("functions", ["cubic", "exp", "tanh"], min_len=1)
         for name in functions:
             twin.feedback_function(name)
-        gains = _numbers(loop, "gains", [1e2, 1e3, 1e4, 1e5], f"{where}: loop")
-        for g in gains:
-            if not g > 0:
-                raise ConfigError(f"{where}: loop.gains must be > 0 V/V, got {g!r}")
-        points = loop.get("points", 201)
-        if isinstance(points, bool) or not isinstance(points, int) or not 5 <= points <= 10001:
-            raise ConfigError(f"{where}: loop.points must be an integer in [5, 10001], got {points!r}")
-        table = dict(section(scenario.config, "opamp", where))
-        reject_unknown(table, {"kind", "gbw_hz", "second_pole_hz", "offset_v"}, f"{where} [opamp] (gain comes from loop.gains)")
-        opamp = opamp_from_config({**table, "gain": max(gains)}, f"{where}: opamp")
+        gains = loop.numbers("gains", [1e2, 1e3, 1e4, 1e5], positive=True, unit="V/V")
+        points = loop.integer("points", 201, low=5, high=10001)
+        # the loop's gains come from loop.gains, so the opamp table may not set one
+        table = cfg.table("opamp", {"kind", "gbw_hz", "second_pole_hz", "offset_v"})
+        opamp = opamp_from_config({**table.mapping, "gain": max(gains)}, table.where)
         return cls(functions=tuple(functions), gains=tuple(sorted(gains)), points=points, opamp=opamp,
                    title=scenario.title)
 
@@ -189,22 +169,21 @@ class InverseLoopExperiment:
 
 
 # ============================================================================ log amp
-def _junction_from(table: dict, where: str) -> JunctionModel:
-    reject_unknown(table, {"type", "is_a", "n", "bf", "eg_ev", "xti"}, f"{where} [device]")
-    values: dict[str, Any] = {"device": table.get("type", "diode")}
+def _junction_from(table: Table) -> JunctionModel:
+    table.reject_unknown({"type", "is_a", "n", "bf", "eg_ev", "xti"})
+    values: dict[str, Any] = {"device": table.string("type", "diode")}
     for key in ("is_a", "n", "bf", "eg_ev", "xti"):
         if key in table:
-            values[key] = parse_si(table[key], f"{where}: device.{key}")
+            values[key] = table.number(key, unit="A" if key == "is_a" else None)
     try:
         return JunctionModel(**values)
     except ConfigError as exc:
-        raise ConfigError(f"{where}: {exc}") from None
+        raise ConfigError(f"{table.where}: {exc}") from None
 
 
-def _positive_current(value: float, name: str) -> float:
-    if not value > 0:
-        raise ConfigError(f"{name} must be a positive current in A (a log amp takes only I > 0), got {value!r}")
-    return value
+def _current(table: Table, key: str, default: float) -> float:
+    """A sweep current (A): a log amp takes only I > 0."""
+    return table.number(key, default, positive=True, unit="A")
 
 
 def _overshoot(t: np.ndarray, v: np.ndarray, v0: float, v1: float, t0: float) -> float:
@@ -239,61 +218,43 @@ class LogAmpExperiment:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "LogAmpExperiment":
-        where = scenario.name
-        cfg = scenario.config
-        reject_unknown(cfg, {"kind", "title", "description", "device", "opamp", "sweep", "error_sources", "cascade",
-                             "step"}, where)
-        device = _junction_from(section(cfg, "device", where), where)
-        opamp = opamp_from_config(dict(section(cfg, "opamp", where)) or {"kind": "ideal", "gain": 1e6}, f"{where}: opamp")
-        sweep = section(cfg, "sweep", where)
-        reject_unknown(sweep, {"i_min_a", "i_max_a", "points_per_decade", "conformity_decades", "temperatures_c",
-                               "temp_fit_min_a"}, f"{where} [sweep]")
-        i_min = _positive_current(_number(sweep, "i_min_a", 1e-9, f"{where}: sweep"), f"{where}: sweep.i_min_a")
-        i_max = _positive_current(_number(sweep, "i_max_a", 1e-3, f"{where}: sweep"), f"{where}: sweep.i_max_a")
+        cfg = Table(scenario.config, scenario.name)
+        cfg.reject_unknown({"kind", "title", "description", "device", "opamp", "sweep", "error_sources", "cascade",
+                            "step"})
+        device = _junction_from(cfg.table("device"))
+        opamp_table = cfg.table("opamp")
+        opamp = opamp_from_config(dict(opamp_table.mapping) or {"kind": "ideal", "gain": 1e6}, opamp_table.where)
+        sweep = cfg.table("sweep", {"i_min_a", "i_max_a", "points_per_decade", "conformity_decades",
+                                    "temperatures_c", "temp_fit_min_a"})
+        i_min = _current(sweep, "i_min_a", 1e-9)
+        i_max = _current(sweep, "i_max_a", 1e-3)
         if not i_max > i_min:
-            raise ConfigError(f"{where}: sweep.i_max_a ({i_max:g}) must exceed sweep.i_min_a ({i_min:g})")
-        ppd = sweep.get("points_per_decade", 10)
-        if isinstance(ppd, bool) or not isinstance(ppd, int) or not 1 <= ppd <= 1000:
-            raise ConfigError(f"{where}: sweep.points_per_decade must be an integer in [1, 1000], got {ppd!r}")
-        decades = _number(sweep, "conformity_decades", 5, f"{where}: sweep")
-        if not 0 < decades <= math.log10(i_max / i_min) + 1e-9:
-            raise ConfigError(f"{where}: sweep.conformity_decades must be in (0, {math.log10(i_max / i_min):g}], got {decades!r}")
-        temps = _numbers(sweep, "temperatures_c", [-40, 0, 27, 85, 125], f"{where}: sweep")
-        for t in temps:
-            if not -273.15 < t < 500:
-                raise ConfigError(f"{where}: sweep.temperatures_c entries must be in (−273.15, 500) °C, got {t!r}")
-        fit_min = _positive_current(_number(sweep, "temp_fit_min_a", 1e-7, f"{where}: sweep"), f"{where}: sweep.temp_fit_min_a")
+            raise sweep.error("i_max_a", f"must exceed i_min_a ({i_min:g} A), got {i_max:g}")
+        ppd = sweep.integer("points_per_decade", 10, low=1, high=1000)
+        span = math.log10(i_max / i_min)
+        decades = sweep.number("conformity_decades", 5, above=0, high=span + 1e-9)
+        temps = sweep.numbers("temperatures_c", [-40, 0, 27, 85, 125], above=-273.15, below=500)
+        fit_min = _current(sweep, "temp_fit_min_a", 1e-7)
         if not i_min <= fit_min < i_max:
-            raise ConfigError(f"{where}: sweep.temp_fit_min_a must lie in [i_min_a, i_max_a), got {fit_min!r}")
-        errors = section(cfg, "error_sources", where)
-        reject_unknown(errors, {"rs_ohm", "bias_a"}, f"{where} [error_sources]")
-        rs = _number(errors, "rs_ohm", 10.0, f"{where}: error_sources")
-        bias = _number(errors, "bias_a", 1e-10, f"{where}: error_sources")
-        if not rs > 0 or not 0 < bias < i_min:
-            raise ConfigError(f"{where}: error_sources need rs_ohm > 0 and 0 < bias_a < sweep.i_min_a, got {rs!r}, {bias!r}")
-        cascade = section(cfg, "cascade", where)
-        reject_unknown(cascade, {"r_ohm", "i_min_a", "i_max_a"}, f"{where} [cascade]")
-        r_ohm = _number(cascade, "r_ohm", 1e4, f"{where}: cascade")
-        if not r_ohm > 0:
-            raise ConfigError(f"{where}: cascade.r_ohm must be > 0 Ω, got {r_ohm!r}")
-        c_lo = _positive_current(_number(cascade, "i_min_a", 1e-8, f"{where}: cascade"), f"{where}: cascade.i_min_a")
-        c_hi = _positive_current(_number(cascade, "i_max_a", 1e-4, f"{where}: cascade"), f"{where}: cascade.i_max_a")
+            raise sweep.error("temp_fit_min_a", f"must lie in [i_min_a, i_max_a) = [{i_min:g}, {i_max:g}) A, "
+                                                f"got {fit_min:g}")
+        errors = cfg.table("error_sources", {"rs_ohm", "bias_a"})
+        rs = errors.number("rs_ohm", 10.0, positive=True, unit="ohm")
+        bias = errors.number("bias_a", 1e-10, above=0, below=i_min, unit="A")
+        cascade = cfg.table("cascade", {"r_ohm", "i_min_a", "i_max_a"})
+        r_ohm = cascade.number("r_ohm", 1e4, positive=True, unit="ohm")
+        c_lo = _current(cascade, "i_min_a", 1e-8)
+        c_hi = _current(cascade, "i_max_a", 1e-4)
         if not c_hi > c_lo:
-            raise ConfigError(f"{where}: cascade.i_max_a must exceed cascade.i_min_a")
-        step = section(cfg, "step", where)
-        reject_unknown(step, {"gain", "gbw_hz", "second_pole_hz", "i_from_a", "i_to_a", "overshoot", "stop_s"},
-                       f"{where} [step]")
-        step_opamp = opamp_from_config({"kind": "two_pole", "gain": step.get("gain", 1e5),
-                                        "gbw_hz": step.get("gbw_hz", 10e6),
-                                        "second_pole_hz": step.get("second_pole_hz", 1e6)}, f"{where}: step")
-        i_from = _positive_current(_number(step, "i_from_a", 1e-5, f"{where}: step"), f"{where}: step.i_from_a")
-        i_to = _positive_current(_number(step, "i_to_a", 1e-4, f"{where}: step"), f"{where}: step.i_to_a")
-        overshoot = _number(step, "overshoot", 0.05, f"{where}: step")
-        if not 0 < overshoot < 0.5:
-            raise ConfigError(f"{where}: step.overshoot must be in (0, 0.5), got {overshoot!r}")
-        stop = _number(step, "stop_s", 20e-6, f"{where}: step")
-        if not stop > 0:
-            raise ConfigError(f"{where}: step.stop_s must be > 0 s, got {stop!r}")
+            raise cascade.error("i_max_a", f"must exceed i_min_a ({c_lo:g} A), got {c_hi:g}")
+        step = cfg.table("step", {"gain", "gbw_hz", "second_pole_hz", "i_from_a", "i_to_a", "overshoot", "stop_s"})
+        step_opamp = opamp_from_config({"kind": "two_pole", "gain": step.raw("gain", 1e5),
+                                        "gbw_hz": step.raw("gbw_hz", 10e6),
+                                        "second_pole_hz": step.raw("second_pole_hz", 1e6)}, step.where)
+        i_from = _current(step, "i_from_a", 1e-5)
+        i_to = _current(step, "i_to_a", 1e-4)
+        overshoot = step.number("overshoot", 0.05, above=0, below=0.5)
+        stop = step.number("stop_s", 20e-6, positive=True, unit="s")
         return cls(device=device, opamp=opamp, i_min_a=i_min, i_max_a=i_max, points_per_decade=ppd,
                    conformity_decades=decades, temperatures_c=tuple(temps), temp_fit_min_a=fit_min, rs_ohm=rs,
                    bias_a=bias, cascade_r_ohm=r_ohm, cascade_range_a=(c_lo, c_hi), step_opamp=step_opamp,

@@ -20,14 +20,15 @@ from .. import plots
 from ..data.synthetic import noisy_relu_set, staircase_set
 from ..data.tabular import load_tabular
 from ..errors import ConfigError
-from ..problems import ERROR_GAINS, ActivationSpec, NFSingleLayerProblem
+from ..limits import SizeEstimate, size_of
+from ..problems import ACTIVATIONS, ERROR_GAINS, INTEGRATORS, ActivationSpec, NFSingleLayerProblem
 from ..progress import Progress
 from ..reference.activations import sigma
 from ..report import markdown_table, write_report
 from ..results import RunDirectory
 from ..spice.runner import Runner
-from ..scenarios import Scenario, reject_unknown, section
-from ..units import parse_si
+from ..scenarios import Scenario
+from ..values import REQUIRED, Table
 from .nf_single import CoSimResult, cosimulate
 
 _DATA_KEYS = {
@@ -47,28 +48,27 @@ class Dataset:
     truth: dict[str, float] | None = None
 
 
-def _number(table: dict, key: str, default: Any, where: str) -> float:
-    return parse_si(table.get(key, default), f"{where}.{key}")
-
-
-def load_dataset(table: dict[str, Any], where: str) -> Dataset:
-    source = table.get("source")
-    if source not in _DATA_KEYS:
-        raise ConfigError(f"{where}.source: unknown data source {source!r}; choose one of {', '.join(_DATA_KEYS)}")
-    reject_unknown(table, _DATA_KEYS[source], where)
-    num = lambda k, d: _number(table, k, d, where)  # noqa: E731
+def load_dataset(table: Table) -> Dataset:
+    source = table.choice("source", REQUIRED, _DATA_KEYS)
+    table.reject_unknown(_DATA_KEYS[source])
+    num = table.number
     if source == "staircase":
         w, b = num("w", 1.0), num("b", -1.0)
-        x, y = staircase_set(w=w, b=b, x_min=num("x_min", -2), x_max=num("x_max", 4), samples=int(num("samples", 61)))
+        x, y = staircase_set(w=w, b=b, x_min=num("x_min", -2), x_max=num("x_max", 4),
+                             samples=table.integer("samples", 61, low=2))
         return Dataset(np.stack([x, np.ones_like(x)], 1), y, raw_x=x, truth={"w": w, "b": b})
     if source == "noisy_relu":
         w, b = num("w", 1.5), num("b", -0.5)
         x, y = noisy_relu_set(
-            w=w, b=b, noise_std=num("noise_std", 0.1), x_min=num("x_min", -2), x_max=num("x_max", 2),
-            samples=int(num("samples", 60)), seed=int(num("seed", 0)),
+            w=w, b=b, noise_std=num("noise_std", 0.1, low=0), x_min=num("x_min", -2), x_max=num("x_max", 2),
+            samples=table.integer("samples", 60, low=2), seed=table.seed("seed", 0),
         )
         return Dataset(np.stack([x, np.ones_like(x)], 1), y, raw_x=x, truth={"w": w, "b": b})
-    split = load_tabular("breast_cancer", test_fraction=num("test_fraction", 0.3), seed=int(num("seed", 0)))
+    test_fraction, seed = num("test_fraction", 0.3, above=0, below=1), table.seed("seed", 0)
+    try:
+        split = load_tabular("breast_cancer", test_fraction=test_fraction, seed=seed)
+    except ConfigError as exc:  # a split that leaves a class out names the table it came from
+        raise ConfigError(f"{table.where}: {exc}") from None
     ones = lambda a: np.concatenate([a, np.ones((a.shape[0], 1))], 1)  # noqa: E731
     # Labels as ±1 targets for a tanh output (000 §4.3).
     return Dataset(ones(split.x_train), 2.0 * split.y_train - 1, ones(split.x_test), 2.0 * split.y_test - 1)
@@ -85,54 +85,62 @@ class NFSingleExperiment:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "NFSingleExperiment":
-        cfg = scenario.config
-        where = scenario.name
-        reject_unknown(cfg, {"kind", "title", "description", "data", "network", "loop", "compare"}, where)
-        data = load_dataset(section(cfg, "data", where), f"{where}.data")
-        net = section(cfg, "network", where)
-        reject_unknown(net, {"activation", "gain", "slope", "error_gain", "power"}, f"{where}.network")
-        loop = section(cfg, "loop", where)
-        reject_unknown(
-            loop, {"forward_gain", "gamma", "tau_s", "eta", "iterations", "leak", "w0", "init_seed", "init_scale",
-                   "integrator", "tau_m_s"},
-            f"{where}.loop",
-        )
-        comp = section(cfg, "compare", where)
-        reject_unknown(comp, {"also_error_gains", "least_squares"}, f"{where}.compare")
+        cfg = Table(scenario.config, scenario.name)
+        cfg.reject_unknown({"kind", "title", "description", "data", "network", "loop", "compare"})
+        data = load_dataset(cfg.table("data"))
+        net = cfg.table("network", {"activation", "gain", "slope", "error_gain", "power"})
+        loop = cfg.table("loop", {"forward_gain", "gamma", "tau_s", "eta", "iterations", "leak", "w0", "init_seed",
+                                  "init_scale", "integrator", "tau_m_s"})
+        comp = cfg.table("compare", {"also_error_gains", "least_squares"})
         n = data.x_train.shape[1]
         if "w0" in loop:
-            w0 = np.array([parse_si(v, f"{where}.loop.w0") for v in np.atleast_1d(loop["w0"])], dtype=float)
+            w0 = np.array(loop.numbers("w0"), dtype=float)
         else:
-            rng = np.random.default_rng(int(loop.get("init_seed", 0)))
-            w0 = parse_si(loop.get("init_scale", 0.1), f"{where}.loop.init_scale") * rng.standard_normal(n)
+            rng = np.random.default_rng(loop.seed("init_seed", 0))
+            w0 = loop.number("init_scale", 0.1, low=0) * rng.standard_normal(n)
         names = ("w", "b") if n == 2 and data.raw_x is not None else tuple(f"w{i}" for i in range(n))
         activation = ActivationSpec(
-            str(net.get("activation", "identity")),
-            gain=parse_si(net.get("gain", 50.0), f"{where}.network.gain"),
-            slope=parse_si(net.get("slope", 0.01), f"{where}.network.slope"),
+            net.choice("activation", "identity", ACTIVATIONS),
+            gain=net.number("gain", 50.0, positive=True, unit="V/V"),
+            slope=net.number("slope", 0.01, low=0, below=1),
         )
-        leak = loop.get("leak", True)
-        if not isinstance(leak, bool):
-            raise ConfigError(f"{where}.loop.leak must be true or false, got {leak!r}")
         problem = NFSingleLayerProblem(
             x=data.x_train, y=data.y_train, activation=activation,
-            error_gain=str(net.get("error_gain", "x")), power=int(net.get("power", 1)),
-            forward_gain=parse_si(loop.get("forward_gain", 1.0), f"{where}.loop.forward_gain"),
-            gamma=parse_si(loop.get("gamma", 1.0), f"{where}.loop.gamma"),
-            tau_s=parse_si(loop.get("tau_s", 1e-3), f"{where}.loop.tau_s"),
-            eta=parse_si(loop.get("eta", 1e-2), f"{where}.loop.eta"),
-            iterations=int(parse_si(loop.get("iterations", 1000), f"{where}.loop.iterations")),
-            leak=leak, w0=w0, weight_names=names, integrator=str(loop.get("integrator", "rc")),
-            tau_m_s=parse_si(loop["tau_m_s"], f"{where}.loop.tau_m_s") if "tau_m_s" in loop else None,
+            error_gain=net.choice("error_gain", "x", ERROR_GAINS), power=net.integer("power", 1, low=1),
+            forward_gain=loop.number("forward_gain", 1.0, positive=True, unit="V/V"),
+            gamma=loop.number("gamma", 1.0, positive=True),
+            tau_s=loop.number("tau_s", 1e-3, positive=True, unit="s"),
+            eta=loop.number("eta", 1e-2, above=0, high=1),
+            iterations=loop.integer("iterations", 1000, low=1),
+            leak=loop.boolean("leak", True), w0=w0, weight_names=names,
+            integrator=loop.choice("integrator", "rc", INTEGRATORS),
+            tau_m_s=loop.number("tau_m_s", positive=True, unit="s") if "tau_m_s" in loop else None,
         )
-        also = tuple(str(g) for g in comp.get("also_error_gains", []))
-        for g in also:
-            if g not in ERROR_GAINS:
-                raise ConfigError(f"{where}.compare.also_error_gains: unknown error gain {g!r}; choose from {', '.join(ERROR_GAINS)}")
-        least_squares = bool(comp.get("least_squares", False))
+        also = tuple(comp.strings("also_error_gains", [], options=ERROR_GAINS, what="error gain"))
+        least_squares = comp.boolean("least_squares", False)
         if least_squares and data.raw_x is None:
-            raise ConfigError(f"{where}.compare.least_squares needs a one-input regression data set")
+            raise comp.error("least_squares", "needs a one-input regression data set (staircase or noisy_relu)")
         return cls(scenario, data, problem, also, least_squares)
+
+    @classmethod
+    def estimate(cls, scenario: Scenario) -> SizeEstimate:
+        """Memory and work from the scenario's sizes, before any data is made (see analogopt.limits)."""
+        cfg = scenario.config
+        data, loop, comp = (cfg.get(k) if isinstance(cfg.get(k), dict) else {} for k in ("data", "loop", "compare"))
+        if data.get("source") in ("staircase", "noisy_relu"):
+            m, n = size_of(data, "samples", 60), 2
+        else:  # a tabular set: breast cancer's 569 samples, 30 features + bias
+            m, n = 569 * (1 - size_of(data, "test_fraction", 0.3)), 31
+        steps = size_of(loop, "iterations", 1000)
+        also = comp.get("also_error_gains", [])
+        runs = 1 + (len(also) if isinstance(also, list) else 0)
+        elements = 2 * m * n + m + 2 * n
+        memory = (400 * m * n  # data and crossbar values, the netlist's lines as text (two elements per m·n)
+                  + 8 * steps * n * 6 * runs  # twin and analog trajectories, baseline, aligned copies
+                  + 8 * steps * (n + 4) * 3 * runs)  # raw file on disk, as read, interpolated
+        return SizeEstimate(f"{scenario.name}: {m:.0f} samples × {n} weights, {steps:.3g} iterations",
+                            memory_bytes=memory, elements=elements * runs, time_points=steps,
+                            twin_macs=4 * steps * m * n * runs)
 
     # -- running -------------------------------------------------------------------------------
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:

@@ -25,12 +25,13 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..limits import SizeEstimate, size_of
 from ..progress import Progress
 from ..report import markdown_table, write_report
 from ..results import RunDirectory
 from ..spice.runner import Runner
-from ..scenarios import Scenario, reject_unknown, section
-from ..units import parse_si
+from ..scenarios import Scenario
+from ..values import Table
 
 __all__ = [
     "digits_images",
@@ -46,6 +47,12 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 # Data, model, training
 # --------------------------------------------------------------------------------------------------
+
+
+#: scikit-learn's 8×8 digits: samples in the whole set.
+DIGITS_SAMPLES = 1797
+#: Multiply-accumulates of one forward pass of :func:`digits_cnn` with its default (16, 32) channels.
+CNN_MACS = 8 * 8 * 16 * 9 + 4 * 4 * 32 * 16 * 9 + 2 * 2 * 32 * 10
 
 
 @dataclass(frozen=True)
@@ -175,29 +182,9 @@ def sgd_momentum_deviation(*, lr: float, beta_m: float, steps: int, seed: int = 
 # --------------------------------------------------------------------------------------------------
 
 
-def _num(table: dict, key: str, default: Any, where: str) -> float:
-    return parse_si(table.get(key, default), f"{where}.{key}")
-
-
-def _int(table: dict, key: str, default: int, where: str, minimum: int = 1) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"{where}.{key} must be an integer ≥ {minimum}, got {value!r}")
-    return value
-
-
-def _bool(table: dict, key: str, default: bool, where: str) -> bool:
-    value = table.get(key, default)
-    if not isinstance(value, bool):
-        raise ConfigError(f"{where}.{key} must be true or false, got {value!r}")
-    return value
-
-
-def _beta(table: dict, key: str, default: float, where: str) -> float:
-    value = _num(table, key, default, where)
-    if not 0.0 < value < 1.0:
-        raise ConfigError(f"{where}.{key} must be in (0, 1), got {value!r}")
-    return value
+def _beta(table: Table, key: str, default: float) -> float:
+    """A filter pole β in (0, 1): τ = −Δt/ln β needs it strictly inside."""
+    return table.number(key, default, above=0, below=1)
 
 
 def _description(scenario: Scenario) -> list[str]:
@@ -229,53 +216,49 @@ class FalVsAdamExperiment:
     def from_scenario(cls, scenario: Scenario) -> "FalVsAdamExperiment":
         from ..reference.optim import FAL
 
-        cfg, where = scenario.config, scenario.name
-        reject_unknown(cfg, {"kind", "title", "description", "data", "training", "fal", "adam", "sgd"}, where)
-        data = section(cfg, "data", where)
-        reject_unknown(data, {"set", "test_fraction"}, f"{where}.data")
-        if data.get("set", "digits") != "digits":
-            raise ConfigError(f"{where}.data.set: the CNN needs 8×8 images; only 'digits' is supported, got {data['set']!r}")
-        test_fraction = _num(data, "test_fraction", 0.3, f"{where}.data")
-        if not 0.05 <= test_fraction <= 0.8:
-            raise ConfigError(f"{where}.data.test_fraction must be in [0.05, 0.8], got {test_fraction}")
-        tr = section(cfg, "training", where)
-        reject_unknown(tr, {"epochs", "batch_size", "seeds", "channels"}, f"{where}.training")
-        seeds = tr.get("seeds", [0, 1, 2])
-        if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) for s in seeds)):
-            raise ConfigError(f"{where}.training.seeds must be a non-empty list of integers, got {seeds!r}")
-        channels = tr.get("channels", [16, 32])
-        if not (isinstance(channels, list) and len(channels) == 2 and all(isinstance(c, int) and c >= 1 for c in channels)):
-            raise ConfigError(f"{where}.training.channels must be two integers ≥ 1, got {channels!r}")
-        fal = section(cfg, "fal", where)
-        reject_unknown(fal, {"lr", "beta_m", "beta_v", "eps", "leak", "bias_correction"}, f"{where}.fal")
+        cfg = Table(scenario.config, scenario.name)
+        cfg.reject_unknown({"kind", "title", "description", "data", "training", "fal", "adam", "sgd"})
+        data = cfg.table("data", {"set", "test_fraction"})
+        data_set = data.string("set", "digits")
+        if data_set != "digits":
+            raise data.error("set", f"the CNN needs 8×8 images; only 'digits' is supported, got {data_set!r}")
+        test_fraction = data.number("test_fraction", 0.3, low=0.05, high=0.8)
+        tr = cfg.table("training", {"epochs", "batch_size", "seeds", "channels"})
+        seeds = tr.seeds("seeds", [0, 1, 2])
+        channels = tr.integers("channels", [16, 32], length=2, low=1)
+        fal = cfg.table("fal", {"lr", "beta_m", "beta_v", "eps", "leak", "bias_correction"})
         fal_kwargs = {
-            "lr": _num(fal, "lr", 1e-3, f"{where}.fal"),
-            "beta_m": _num(fal, "beta_m", 0.99, f"{where}.fal"),
-            "beta_v": _num(fal, "beta_v", 0.99, f"{where}.fal"),
-            "eps": _num(fal, "eps", 1e-8, f"{where}.fal"),
-            "leak": _num(fal, "leak", 0.0, f"{where}.fal"),
-            "bias_correction": _bool(fal, "bias_correction", False, f"{where}.fal"),
+            "lr": fal.number("lr", 1e-3),
+            "beta_m": fal.number("beta_m", 0.99),
+            "beta_v": fal.number("beta_v", 0.99),
+            "eps": fal.number("eps", 1e-8),
+            "leak": fal.number("leak", 0.0),
+            "bias_correction": fal.boolean("bias_correction", False),
         }
         try:  # the optimizer's own checks name the parameter and its range
             FAL([torch.nn.Parameter(torch.zeros(1))], **fal_kwargs)
         except ConfigError as exc:
-            raise ConfigError(f"{where}.fal: {exc}") from None
-        adam = section(cfg, "adam", where)
-        reject_unknown(adam, {"lr"}, f"{where}.adam")
-        sgd = section(cfg, "sgd", where)
-        reject_unknown(sgd, {"lr", "momentum"}, f"{where}.sgd")
-        adam_lr = _num(adam, "lr", 1e-3, f"{where}.adam")
-        sgd_kwargs = {"lr": _num(sgd, "lr", 0.05, f"{where}.sgd"), "momentum": _num(sgd, "momentum", 0.0, f"{where}.sgd")}
-        for name, value in (("adam.lr", adam_lr), ("sgd.lr", sgd_kwargs["lr"])):
-            if not value > 0:
-                raise ConfigError(f"{where}.{name} must be > 0, got {value}")
-        if not 0 <= sgd_kwargs["momentum"] < 1:
-            raise ConfigError(f"{where}.sgd.momentum must be in [0, 1), got {sgd_kwargs['momentum']}")
+            raise ConfigError(f"{fal.where}: {exc}") from None
+        adam = cfg.table("adam", {"lr"})
+        sgd = cfg.table("sgd", {"lr", "momentum"})
+        adam_lr = adam.number("lr", 1e-3, positive=True)
+        sgd_kwargs = {"lr": sgd.number("lr", 0.05, positive=True), "momentum": sgd.number("momentum", 0.0, low=0, below=1)}
         return cls(
-            scenario, test_fraction, _int(tr, "epochs", 15, f"{where}.training"),
-            _int(tr, "batch_size", 32, f"{where}.training"), tuple(seeds), (channels[0], channels[1]),
-            fal_kwargs, adam_lr, sgd_kwargs,
+            scenario, test_fraction, tr.integer("epochs", 15, low=1), tr.integer("batch_size", 32, low=1),
+            tuple(seeds), (channels[0], channels[1]), fal_kwargs, adam_lr, sgd_kwargs,
         )
+
+    @classmethod
+    def estimate(cls, scenario: Scenario) -> SizeEstimate:
+        """Pure PyTorch: three optimizers × seeds × epochs over the digits training split."""
+        cfg = scenario.config
+        data, tr = (cfg.get(k) if isinstance(cfg.get(k), dict) else {} for k in ("data", "training"))
+        epochs = size_of(tr, "epochs", 15)
+        seeds = tr.get("seeds", [0, 1, 2])
+        runs = 3 * (len(seeds) if isinstance(seeds, list) else 3)
+        samples = DIGITS_SAMPLES * (1 - size_of(data, "test_fraction", 0.3))
+        return SizeEstimate(f"{scenario.name}: {epochs:.3g} epochs × {runs} trainings of the digits CNN",
+                            memory_bytes=8 * epochs * runs * 64 + 2e8, twin_macs=3 * CNN_MACS * samples * epochs * runs)
 
     def optimizers(self) -> dict[str, Callable[[Any], torch.optim.Optimizer]]:
         from ..reference.optim import FAL
@@ -436,51 +419,48 @@ class MomentumFilterExperiment:
         from ..blocks.filters import FALIntegrator, RCCascade
         from ..blocks.integrator import RCLowPass
 
-        cfg, where = scenario.config, scenario.name
-        reject_unknown(cfg, {"kind", "title", "description", "drive", "timing", "rc", "cascade", "fal",
-                             "equivalence", "compare"}, where)
-        drive = section(cfg, "drive", where)
-        reject_unknown(drive, {"steps", "channels", "seed"}, f"{where}.drive")
-        steps = _int(drive, "steps", 200, f"{where}.drive", minimum=2)
-        channels = _int(drive, "channels", 3, f"{where}.drive")
+        cfg = Table(scenario.config, scenario.name)
+        cfg.reject_unknown({"kind", "title", "description", "drive", "timing", "rc", "cascade", "fal", "equivalence",
+                            "compare"})
+        drive = cfg.table("drive", {"steps", "channels", "seed"})
+        steps = drive.integer("steps", 200, low=2)
+        channels = drive.integer("channels", 3, low=1)
         if steps * channels > 20000:
-            raise ConfigError(f"{where}.drive: steps × channels must be ≤ 20000 (PWL sources), got {steps * channels}")
-        timing = section(cfg, "timing", where)
-        reject_unknown(timing, {"dt_s"}, f"{where}.timing")
-        dt = _num(timing, "dt_s", 1e-6, f"{where}.timing")
-        if not (math.isfinite(dt) and dt > 0):
-            raise ConfigError(f"{where}.timing.dt_s must be > 0 s, got {dt}")
-
-        rc_t = section(cfg, "rc", where)
-        reject_unknown(rc_t, {"tau_s", "gamma", "leak"}, f"{where}.rc")
-        rc = {"tau_s": _num(rc_t, "tau_s", 20 * dt, f"{where}.rc"), "gamma": _num(rc_t, "gamma", 1.0, f"{where}.rc"),
-              "leak": _bool(rc_t, "leak", True, f"{where}.rc")}
-        c_t = section(cfg, "cascade", where)
-        reject_unknown(c_t, {"beta_m", "tau_s", "gamma", "leak"}, f"{where}.cascade")
-        cascade = {"beta_m": _beta(c_t, "beta_m", 0.9, f"{where}.cascade"),
-                   "tau_s": _num(c_t, "tau_s", 20 * dt, f"{where}.cascade"),
-                   "gamma": _num(c_t, "gamma", 1.0, f"{where}.cascade"),
-                   "leak": _bool(c_t, "leak", True, f"{where}.cascade")}
-        f_t = section(cfg, "fal", where)
-        reject_unknown(f_t, {"beta_m", "beta_v", "tau_s", "gamma", "leak", "s_floor_v"}, f"{where}.fal")
-        fal = {"beta_m": _beta(f_t, "beta_m", 0.9, f"{where}.fal"), "beta_v": _beta(f_t, "beta_v", 0.9, f"{where}.fal"),
-               "tau_s": _num(f_t, "tau_s", 20 * dt, f"{where}.fal"), "gamma": _num(f_t, "gamma", 0.2, f"{where}.fal"),
-               "leak": _bool(f_t, "leak", True, f"{where}.fal"),
-               "s_floor_v": _num(f_t, "s_floor_v", 1e-2, f"{where}.fal")}
-        eq = section(cfg, "equivalence", where)
-        reject_unknown(eq, {"lr", "beta_m", "steps"}, f"{where}.equivalence")
-        equivalence = {"lr": _num(eq, "lr", 0.3, f"{where}.equivalence"),
-                       "beta_m": _beta(eq, "beta_m", 0.9, f"{where}.equivalence"),
-                       "steps": _int(eq, "steps", 40, f"{where}.equivalence")}
-        comp = section(cfg, "compare", where)
-        reject_unknown(comp, {"tolerance"}, f"{where}.compare")
-        tolerance = _num(comp, "tolerance", 1e-3, f"{where}.compare")
-        exp = cls(scenario, steps, channels, int(drive.get("seed", 0)), dt, rc, cascade, fal, equivalence, tolerance)
+            raise ConfigError(f"{drive.where}: steps × channels must be ≤ 20000 (PWL sources), got {steps * channels}")
+        dt = cfg.table("timing", {"dt_s"}).number("dt_s", 1e-6, positive=True, unit="s")
+        # time constants, gains and floors are judged by the blocks themselves (RCLowPass etc. below)
+        rc_t = cfg.table("rc", {"tau_s", "gamma", "leak"})
+        rc = {"tau_s": rc_t.number("tau_s", 20 * dt, unit="s"), "gamma": rc_t.number("gamma", 1.0),
+              "leak": rc_t.boolean("leak", True)}
+        c_t = cfg.table("cascade", {"beta_m", "tau_s", "gamma", "leak"})
+        cascade = {"beta_m": _beta(c_t, "beta_m", 0.9), "tau_s": c_t.number("tau_s", 20 * dt, unit="s"),
+                   "gamma": c_t.number("gamma", 1.0), "leak": c_t.boolean("leak", True)}
+        f_t = cfg.table("fal", {"beta_m", "beta_v", "tau_s", "gamma", "leak", "s_floor_v"})
+        fal = {"beta_m": _beta(f_t, "beta_m", 0.9), "beta_v": _beta(f_t, "beta_v", 0.9),
+               "tau_s": f_t.number("tau_s", 20 * dt, unit="s"), "gamma": f_t.number("gamma", 0.2),
+               "leak": f_t.boolean("leak", True), "s_floor_v": f_t.number("s_floor_v", 1e-2, unit="V")}
+        eq = cfg.table("equivalence", {"lr", "beta_m", "steps"})
+        equivalence = {"lr": eq.number("lr", 0.3, positive=True), "beta_m": _beta(eq, "beta_m", 0.9),
+                       "steps": eq.integer("steps", 40, low=1)}
+        tolerance = cfg.table("compare", {"tolerance"}).number("tolerance", 1e-3, positive=True)
+        exp = cls(scenario, steps, channels, drive.seed("seed", 0), dt, rc, cascade, fal, equivalence, tolerance)
         # build the blocks once here so that bad circuit values fail before anything runs
         RCLowPass(**rc)
         RCCascade(**exp._cascade_block_kwargs())
         FALIntegrator(**exp._fal_block_kwargs())
         return exp
+
+    @classmethod
+    def estimate(cls, scenario: Scenario) -> SizeEstimate:
+        """Three PWL-driven filter banks in ngspice, plus the digits-CNN equivalence check."""
+        cfg = scenario.config
+        drive, eq = (cfg.get(k) if isinstance(cfg.get(k), dict) else {} for k in ("drive", "equivalence"))
+        steps, channels = size_of(drive, "steps", 200), size_of(drive, "channels", 3)
+        eq_steps = size_of(eq, "steps", 40)
+        return SizeEstimate(f"{scenario.name}: {steps:.3g} steps × {channels:.3g} channels, {eq_steps:.3g} "
+                            "equivalence steps", memory_bytes=8 * steps * channels * 40 + 2e8,
+                            elements=30 * channels, time_points=20 * steps,
+                            twin_macs=3 * CNN_MACS * 32 * (steps + 2 * eq_steps))
 
     def _tau_of(self, beta: float) -> float:
         """τ whose sampled pole is β: ``exp(−Δt/τ) = β`` (000 Eq. 22 with the exact pole)."""

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError
-from .tabular import Split
+from .tabular import Split, check_split
 
 
 def mnist5k_path() -> Path:
@@ -43,5 +43,6 @@ def load_mnist5k(*, test_fraction: float = 0.2, seed: int = 0) -> Split:
     from sklearn.model_selection import train_test_split
 
     x, y = _load_raw()
+    check_split("mnist5k", y, test_fraction)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
     return Split(x_tr, y_tr, x_te, y_te, tuple(f"px{i}" for i in range(784)), tuple(str(i) for i in range(10)))

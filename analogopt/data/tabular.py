@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,19 @@ class Split:
     class_names: tuple[str, ...]
 
 
+def check_split(name: str, y: np.ndarray, test_fraction: float) -> None:
+    """Refuse a ``test_fraction`` that leaves a side of the stratified split with fewer samples than
+    classes (scikit-learn would raise a bare ValueError); sizes are scikit-learn's rounding."""
+    n, classes = len(y), len(np.unique(y))
+    n_test = math.ceil(test_fraction * n)
+    n_train = math.floor((1.0 - test_fraction) * n)
+    if n_test < classes or n_train < classes:
+        raise ConfigError(
+            f"test_fraction = {test_fraction:g} leaves {n_test} test and {n_train} training samples of {name}'s {n}; "
+            f"each side needs at least one per class ({classes}): use about {classes / n:.3g} … {1 - classes / n:.3g}"
+        )
+
+
 def load_tabular(name: str, *, test_fraction: float = 0.3, seed: int = 0, standardize: bool = True) -> Split:
     """Load scikit-learn's ``name`` data set, split stratified with ``seed``, standardize with train statistics."""
     if name not in _LOADERS:
@@ -39,6 +53,7 @@ def load_tabular(name: str, *, test_fraction: float = 0.3, seed: int = 0, standa
     bunch = getattr(sklearn.datasets, _LOADERS[name])()
     x = np.asarray(bunch.data, dtype=np.float64)
     y = np.asarray(bunch.target, dtype=np.int64)
+    check_split(name, y, test_fraction)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
     if standardize:
         mean, std = x_tr.mean(axis=0), x_tr.std(axis=0)

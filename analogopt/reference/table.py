@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ConfigError
-from ..scenarios import Scenario, reject_unknown, section
+from ..scenarios import Scenario
 from ..train import TrainConfig, plot_curves, train
+from ..values import REQUIRED, Table
 
 CHECK_OPS = (">=", "<=", "approx")
 
@@ -72,44 +72,34 @@ class RulesTableExperiment:
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "RulesTableExperiment":
-        cfg = scenario.config
-        where = f"scenario {scenario.name}"
-        reject_unknown(cfg, {"kind", "title", "description", "seeds", "base", "rows", "checks"}, where)
-        seeds = cfg.get("seeds", [0, 1, 2])
-        if not isinstance(seeds, list) or not seeds or any(isinstance(s, bool) or not isinstance(s, int) for s in seeds):
-            raise ConfigError(f"{where}: seeds must be a non-empty list of integers, got {seeds!r}")
-        base = section(cfg, "base", where)
-        rows_raw = cfg.get("rows")
-        if not isinstance(rows_raw, list) or not rows_raw:
-            raise ConfigError(f"{where}: needs at least one [[rows]] table")
+        cfg = Table(scenario.config, scenario.name)
+        cfg.reject_unknown({"kind", "title", "description", "seeds", "base", "rows", "checks"})
+        seeds = cfg.seeds("seeds", [0, 1, 2])
+        base = cfg.table("base")
+        rows_raw = cfg.tables("rows")
+        if not rows_raw:
+            raise cfg.error("rows", "needs at least one [[rows]] table")
         rows: list[Row] = []
-        for i, r in enumerate(rows_raw):
-            if not isinstance(r, dict) or "label" not in r or "rule" not in r:
-                raise ConfigError(f"{where}: rows[{i}] needs 'label' and 'rule'")
-            values = {**base, **{k: v for k, v in r.items() if k != "label"}}
-            config = TrainConfig.from_dict(values, where=f"{where} rows[{i}] ({r['label']})")
+        for r in rows_raw:
+            label = r.string("label")
+            values = {**base.mapping, **{k: v for k, v in r.mapping.items() if k != "label"}}
+            if "rule" not in r:
+                raise r.error("rule", "missing (required): the learning rule of this row")
+            config = TrainConfig.from_dict(values, where=r.where)
             from ..train import build
 
             build(config, 4, 2 if config.loss == "bce" else 3)  # rule options validated before any training
-            rows.append(Row(str(r["label"]), config))
+            rows.append(Row(label, config))
         labels = [r.label for r in rows]
         if len(set(labels)) != len(labels):
-            raise ConfigError(f"{where}: row labels must be unique, got {labels}")
+            raise cfg.error("rows", f"row labels must be unique, got {labels}")
         checks = []
-        for i, c in enumerate(cfg.get("checks", [])):
-            if not isinstance(c, dict):
-                raise ConfigError(f"{where}: checks[{i}] must be a table")
-            reject_unknown(c, {"left", "op", "right", "margin", "metric"}, f"{where} checks[{i}]")
-            chk = Check(str(c.get("left")), str(c.get("op", ">=")), str(c.get("right")), float(c.get("margin", 0.0)),
-                        str(c.get("metric", "test")))
-            if chk.left not in labels or chk.right not in labels:
-                raise ConfigError(f"{where}: checks[{i}] names unknown rows; rows: {', '.join(labels)}")
-            if chk.op not in CHECK_OPS:
-                raise ConfigError(f"{where}: checks[{i}] op must be one of {', '.join(CHECK_OPS)}, got {chk.op!r}")
-            if chk.metric not in ("train", "test"):
-                raise ConfigError(f"{where}: checks[{i}] metric must be 'train' or 'test', got {chk.metric!r}")
+        for c in cfg.tables("checks"):
+            c.reject_unknown({"left", "op", "right", "margin", "metric"})
+            chk = Check(c.choice("left", REQUIRED, labels), c.choice("op", ">=", CHECK_OPS), c.choice("right", REQUIRED, labels),
+                        c.number("margin", 0.0), c.choice("metric", "test", ("train", "test")))
             checks.append(chk)
-        return cls(str(cfg.get("title", scenario.name)), str(cfg.get("description", "")), list(seeds), rows, checks)
+        return cls(cfg.string("title", scenario.name), cfg.string("description", ""), seeds, rows, checks)
 
     def evaluate(self, progress=None) -> dict[str, Any]:
         """Train every row for every seed; return the metrics dict (no files)."""

@@ -7,11 +7,11 @@ from .netlist import (
     Analysis, NetlistDeck, Transient, OperatingPoint, DCSweep, ACSweep, validate_name, validate_names,
 )
 from .rawfile import read_raw
-from .runner import NgspiceRunner, SharedLibraryRunner, Runner, RunResult, ngspice_available
-from .waveforms import Waveforms
+from .runner import NgspiceRunner, SharedLibraryRunner, Runner, RunResult, ngspice_available, stop_all
+from .waveforms import MissingVectorError, Waveforms
 
 __all__ = [
     "Analysis", "NetlistDeck", "Transient", "OperatingPoint", "DCSweep", "ACSweep", "validate_name", "validate_names",
-    "read_raw", "NgspiceRunner", "SharedLibraryRunner", "Runner", "RunResult", "ngspice_available",
-    "Waveforms",
+    "read_raw", "NgspiceRunner", "SharedLibraryRunner", "Runner", "RunResult", "ngspice_available", "stop_all",
+    "MissingVectorError", "Waveforms",
 ]

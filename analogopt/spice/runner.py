@@ -2,29 +2,59 @@
 
 :class:`NgspiceRunner` (the default) runs each simulation in its own ``ngspice -b`` process with a
 wall-time limit, so a crash or hang never takes the caller down and runs can go in parallel.
-:class:`SharedLibraryRunner` uses PySpice's shared-library binding instead, inside a child process
+:class:`SharedLibraryRunner` uses PySpice's shared-library binding instead, in a child Python process
 because PySpice keeps one global ngspice instance per process.
+
+No child outlives its run:
+
+- every exit path of :meth:`PendingRun.wait` and :meth:`PendingRun.cancel` (success, failure, timeout,
+  an exception, ``KeyboardInterrupt``, the CLI's ``Terminated``) kills and reaps a child still running
+  and removes a temporary run directory; a run that is started and then dropped is cleaned up when it
+  is garbage-collected or at interpreter exit;
+- :func:`stop_all` kills and reaps every child this process started that still runs (the CLI's
+  SIGINT/SIGTERM safety net);
+- on Linux, children are launched through ``setpriv --pdeathsig KILL`` where that binary exists, so the
+  kernel kills them when the process that started them dies, even by SIGKILL (a Dask worker killed for
+  memory). The death signal fires when the *thread* that spawned the child ends, so a child that may
+  outlive its launching call (:meth:`NgspiceRunner.start` from a thread other than the main thread,
+  which may end before :meth:`PendingRun.wait` is called) is spawned by one long-lived launcher thread
+  instead; :meth:`NgspiceRunner.run` blocks its thread until the child is gone, and the main thread lives
+  as long as the process, so those spawn directly. ``setpriv`` is one exec before ngspice's (measured:
+  about 1 ms on a 10 ms run, paired runs on two cores) and keeps Python's posix_spawn/vfork path;
+  ``preexec_fn`` would fork the whole process instead: 3 ms per launch from a bare interpreter, 6.5 ms
+  from one holding 3 GB (a torch-sized process). Without setpriv (not Linux, no util-linux) children
+  are launched plainly and only the first two guarantees hold.
+
+Temporary run directories are named ``analogopt-<run|shared>-<pid>-…`` in the temporary directory, the
+scheme of :mod:`analogopt.scratch`, so that directories left by a killed process are cleared at the next
+start. An error from a temporary run does not cite its (deleted) files: it says so, and carries the
+netlist text (``netlist_text``) and ngspice's output (``stdout``, ``stderr``) itself.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import concurrent.futures
+import json
 import os
 import re
 import select
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Any, Callable, Protocol
 
-from ..errors import SimulationError, SimulationTimeoutError, SimulatorNotFoundError
-from .diagnostics import raise_for_output, warnings_of
+from ..errors import (
+    AnalogOptError, OutputError, SimulationError, SimulationTimeoutError, SimulatorNotFoundError,
+)
+from .diagnostics import NOT_KEPT, disk_full, exit_status, raise_for_output, warnings_of, write_failure
 from .netlist import NetlistDeck
-from .rawfile import read_raw
+from .rawfile import RawFileError, read_raw
 from .waveforms import Waveforms
 
 #: Called with the fraction of the transient done, 0…1.
@@ -104,11 +134,182 @@ def _stop_time(text: str) -> float | None:
         return None
 
 
+# ---------------------------------------------------------------------------------------------------
+# Children: launching, the registry behind stop_all(), the parent-death signal
+
+#: Children started and not yet known to be reaped. A plain set: add/discard and list() are atomic
+#: under the GIL, and stop_all() runs from signal handlers, where taking a lock the interrupted code
+#: holds would deadlock.
+_LIVE: set[subprocess.Popen] = set()
+
+_SETPRIV: list[str] | None = None  # the wrapper's argv prefix, [] where there is none; None: not looked up
+_LAUNCHER: concurrent.futures.ThreadPoolExecutor | None = None
+_LAUNCHER_LOCK = threading.Lock()
+
+
+def _after_fork_in_child() -> None:
+    # A forked child (multiprocessing's fork context) owns none of its parent's children or threads.
+    global _LAUNCHER, _LAUNCHER_LOCK
+    _LIVE.clear()
+    _LAUNCHER = None
+    _LAUNCHER_LOCK = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _pdeathsig_prefix() -> list[str]:
+    """``[setpriv, --pdeathsig, KILL, --]`` where that works (Linux, util-linux ≥ 2.33), else []."""
+    global _SETPRIV
+    if _SETPRIV is None:
+        prefix: list[str] = []
+        setpriv = shutil.which("setpriv") if sys.platform.startswith("linux") else None
+        true = shutil.which("true")
+        if setpriv and true:
+            argv = [setpriv, "--pdeathsig", "KILL", "--"]
+            try:  # once per process: an old setpriv without --pdeathsig must not break every run
+                ok = subprocess.run([*argv, true], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL, timeout=10).returncode == 0
+            except (OSError, subprocess.SubprocessError):
+                ok = False
+            prefix = argv if ok else []
+        _SETPRIV = prefix
+    return _SETPRIV
+
+
+def _popen(argv: list[str], **kwargs: Any) -> subprocess.Popen:
+    proc = subprocess.Popen([*_pdeathsig_prefix(), *argv], **kwargs)
+    _LIVE.add(proc)
+    return proc
+
+
+def _spawn(argv: list[str], *, outlives_call: bool, **kwargs: Any) -> subprocess.Popen:
+    """Start ``argv`` with the parent-death signal armed. ``outlives_call``: the child may still run
+    when the calling function returns (start()); from a thread that may end first, the launcher thread
+    spawns it, so that the death signal fires only when the process dies."""
+    if not outlives_call or threading.current_thread() is threading.main_thread() or not _pdeathsig_prefix():
+        return _popen(argv, **kwargs)
+    global _LAUNCHER
+    with _LAUNCHER_LOCK:
+        if _LAUNCHER is None:
+            _LAUNCHER = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="analogopt-launch")
+    return _LAUNCHER.submit(_popen, argv, **kwargs).result()
+
+
+def _kill_and_reap(proc: subprocess.Popen, timeout_s: float = 5.0) -> bool:
+    """SIGKILL ``proc`` if it still runs and reap it; True if it was running. The wait is bounded: from
+    a signal handler the interrupted frame may hold Popen's wait lock, and an unbounded wait would
+    deadlock (the watcher thread or that frame reaps it then)."""
+    running = proc.poll() is None
+    if running:
+        try:
+            proc.kill()
+        except OSError:
+            pass
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        return running
+    _LIVE.discard(proc)
+    return running
+
+
+def stop_all() -> int:
+    """Kill and reap every ngspice (and shared-library) child this process started that is still
+    running; returns how many were running. For the CLI's SIGINT/SIGTERM handlers: the interrupted
+    wait() also stops its own child, this catches any other (a run started and not yet collected)."""
+    return sum(_kill_and_reap(proc, timeout_s=2.0) for proc in list(_LIVE))
+
+
+def _cleanup(proc: subprocess.Popen, directory: Path | None) -> None:
+    """Stop ``proc`` and remove ``directory`` (a temporary run's, else None): the end of every run."""
+    _kill_and_reap(proc)
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Run directories
+
+_stale_swept: set[tuple[int, str]] = set()
+
+
+def _temporary_dir(purpose: str) -> Path:
+    """A fresh ``analogopt-<purpose>-<pid>-…`` directory in the temporary directory; the first one a
+    process makes there first clears what processes killed outright left behind."""
+    root = tempfile.gettempdir()
+    if (os.getpid(), root) not in _stale_swept:
+        _stale_swept.add((os.getpid(), root))
+        try:
+            from ..scratch import remove_stale
+        except ImportError:  # pragma: no cover - the scratch module ships with analogopt
+            pass
+        else:
+            remove_stale(root)
+    try:
+        return Path(tempfile.mkdtemp(prefix=f"analogopt-{purpose}-{os.getpid()}-", dir=root))
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create a temporary run directory in {root}: {exc.strerror or exc}; "
+            "set TMPDIR to a writable directory or pass run_dir="
+        ) from None
+
+
+def _prepare(run_dir: Path | None, purpose: str) -> tuple[Path, bool]:
+    """The run directory (made if needed) and whether it is temporary."""
+    if run_dir is None:
+        return _temporary_dir(purpose), True
+    directory = Path(run_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(
+            f"cannot create run directory {directory}: {exc.strerror or exc}; choose another --out"
+        ) from None
+    return directory, False
+
+
+def _write(path: Path, text: str, shown: str) -> None:
+    try:
+        path.write_text(text)
+    except OSError as exc:
+        raise OutputError(f"cannot write {shown}: {exc.strerror or exc}; free space or choose another --out") from None
+
+
+def _open_outputs(directory: Path) -> tuple[Any, Any]:
+    """``ngspice.out`` and ``ngspice.err`` in ``directory``, opened for the child to write."""
+    try:
+        out = open(directory / "ngspice.out", "wb")
+        try:
+            return out, open(directory / "ngspice.err", "wb")
+        except BaseException:
+            out.close()
+            raise
+    except OSError as exc:
+        raise OutputError(
+            f"cannot write the console output in {directory}: {exc.strerror or exc}; free space or choose another --out"
+        ) from None
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(errors="replace")
+    except OSError:
+        return ""
+
+
+# ---------------------------------------------------------------------------------------------------
+# The process runner
+
+
 class NgspiceRunner:
     """Runs ``ngspice -b -r out.raw netlist.cir`` in a run directory.
 
     ``timeout_s`` bounds the wall time of one run. When ``run_dir`` is not given, a temporary
-    directory is used and removed after a successful run (kept on failure, for diagnosis).
+    directory is used and removed when the run ends, however it ends (errors then carry the netlist
+    text and ngspice's output instead of citing deleted files); a given ``run_dir`` belongs to the
+    caller and keeps the netlist, the raw file and ngspice's console output.
     """
 
     def __init__(self, executable: str = "ngspice", timeout_s: float = 600.0) -> None:
@@ -122,14 +323,14 @@ class NgspiceRunner:
     ) -> RunResult:
         # Nobody computes meanwhile: the caller's own thread sleeps on the process (no helper thread),
         # unless progress has to be reported along the way.
-        return self._launch(deck, run_dir, watched=progress is not None).wait(progress)
+        return self._launch(deck, run_dir, watched=progress is not None, outlives_call=False).wait(progress)
 
     def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> "PendingRun":
         """Launch ngspice and return at once; :meth:`PendingRun.wait` collects the result.
 
         The caller can compute meanwhile (the co-simulation steps the digital twin while ngspice runs).
         """
-        return self._launch(deck, run_dir, watched=True)
+        return self._launch(deck, run_dir, watched=True, outlives_call=True)
 
     def _not_found(self) -> SimulatorNotFoundError:
         return SimulatorNotFoundError(
@@ -137,33 +338,37 @@ class NgspiceRunner:
             "or run scripts/setup.sh"
         )
 
-    def _launch(self, deck: NetlistDeck | str, run_dir: Path | None, watched: bool) -> "PendingRun":
+    def _launch(self, deck: NetlistDeck | str, run_dir: Path | None, watched: bool,
+                outlives_call: bool) -> "PendingRun":
         path = os.environ.get("PATH", "")
         exe = _which(self.executable, path)
         if exe is None:
             raise self._not_found()
         text = deck if isinstance(deck, str) else deck.format()
-        temporary = run_dir is None
-        directory = Path(tempfile.mkdtemp(prefix="analogopt-")) if temporary else Path(run_dir)
-        directory.mkdir(parents=True, exist_ok=True)
-        netlist = directory / "netlist.cir"
-        netlist.write_text(text)
-        raw = directory / "out.raw"
-        raw.unlink(missing_ok=True)
-        out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
-        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+        directory, temporary = _prepare(run_dir, "run")
+        try:
+            netlist = directory / "netlist.cir"
+            _write(netlist, text, f"netlist {netlist}")
+            raw = directory / "out.raw"
+            raw.unlink(missing_ok=True)
+            out, err = _open_outputs(directory)
+            with out, err:
+                try:
+                    proc = _spawn([exe, "-b", "-r", raw.name, netlist.name], outlives_call=outlives_call,
+                                  cwd=directory, stdout=out, stderr=err, stdin=subprocess.DEVNULL)
+                except FileNotFoundError:  # removed since it was found
+                    _FOUND.pop((self.executable, path), None)
+                    raise self._not_found() from None
             try:
-                proc = subprocess.Popen(
-                    [exe, "-b", "-r", raw.name, netlist.name],
-                    cwd=directory,
-                    stdout=out,
-                    stderr=err,
-                    stdin=subprocess.DEVNULL,
-                )
-            except FileNotFoundError:  # removed since it was found
-                _FOUND.pop((self.executable, path), None)
-                raise self._not_found() from None
-        return PendingRun(self, proc, directory, temporary, time.perf_counter(), watched)
+                return PendingRun(self, proc, directory, temporary, time.perf_counter(), watched,
+                                  netlist_text=text, executable=(self.executable, path, exe))
+            except BaseException:
+                _kill_and_reap(proc)
+                raise
+        except BaseException:
+            if temporary:
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
 
 
 def _sleep_until_exit(proc: subprocess.Popen, deadline: float) -> bool:
@@ -201,50 +406,84 @@ class PendingRun:
     caller's thread, instead of in a helper thread.
     """
 
-    def __init__(self, runner: NgspiceRunner, proc: subprocess.Popen, directory: Path, temporary: bool,
-                 started: float, watched: bool = True) -> None:
+    #: what the child is, in messages
+    program = "ngspice"
+
+    def __init__(self, runner: Any, proc: subprocess.Popen, directory: Path, temporary: bool,
+                 started: float, watched: bool = True, *, netlist_text: str = "",
+                 executable: tuple[str, str, str] | None = None) -> None:
         self.runner, self.proc, self.directory, self.temporary = runner, proc, directory, temporary
         self.started = started
+        self.netlist_text = netlist_text
+        self.executable = executable
         self.exited = threading.Event()
         self.ended = started
         self.expired = False
+        # the end of the run however it ends: kill and reap the child, remove a temporary directory;
+        # also run if this object is dropped uncollected, or at interpreter exit
+        self._cleanup = weakref.finalize(self, _cleanup, proc, directory if temporary else None)
         self.watcher: threading.Thread | None = None
         if watched:
-            self.watcher = threading.Thread(target=self._watch, name="ngspice-watch", daemon=True)
+            self.watcher = threading.Thread(target=self._watch, name=f"{self.program}-watch", daemon=True)
             self.watcher.start()
+
+    @property
+    def netlist_path(self) -> Path:
+        return self.directory / "netlist.cir"
 
     def _watch(self) -> None:
         if not _sleep_until_exit(self.proc, self.started + self.runner.timeout_s):
             self.expired = True
             self.proc.kill()
             self.proc.wait()
+        _LIVE.discard(self.proc)
         self.ended = time.perf_counter()
         self.exited.set()
 
-    def cancel(self) -> None:
-        """Stop ngspice now (the caller failed before collecting the run); the run directory stays."""
+    def _stop(self) -> None:
+        """Kill the child now and wait until it is reaped (by the watcher, where there is one)."""
         if self.proc.poll() is None:
-            self.proc.kill()
+            try:
+                self.proc.kill()
+            except OSError:
+                pass
         if self.watcher is None:
             self.proc.wait()
+            _LIVE.discard(self.proc)
             self.exited.set()
         self.exited.wait()
 
+    def cancel(self) -> None:
+        """Stop the child now (the caller failed before collecting the run). A given run directory
+        keeps what was written; a temporary one is removed."""
+        try:
+            self._stop()
+        finally:
+            self._cleanup()
+
     def wait(self, progress: ProgressCallback | None = None) -> RunResult:
-        """Wait for ngspice, check its output, read the raw file. Raises :class:`SimulationError`
+        """Wait for the child, check its output, read its results. Raises :class:`SimulationError`
         subclasses naming the node/element and what to try, :class:`SimulationTimeoutError` when the
-        runner's timeout (counted from the launch) killed it."""
-        directory = self.directory
-        netlist, raw = directory / "netlist.cir", directory / "out.raw"
-        out_path, err_path = directory / "ngspice.out", directory / "ngspice.err"
+        runner's timeout (counted from the launch) killed it; :class:`OutputError` when the results
+        could not be written (a full disk)."""
+        try:
+            self._await(progress)
+            return self._collect(progress)
+        except AnalogOptError as exc:
+            self._annotate(exc)
+            raise
+        except BaseException:  # e.g. Ctrl-C or SIGTERM while sleeping: leave no child running
+            self._stop()
+            raise
+        finally:
+            self._cleanup()
+
+    def _await(self, progress: ProgressCallback | None) -> None:
         if self.watcher is None:
-            try:
-                self._watch()
-            except BaseException:  # e.g. Ctrl-C while sleeping: leave no ngspice running
-                self.proc.kill()
-                self.proc.wait()
-                raise
-        stop = _stop_time(netlist.read_text()) if progress is not None and not self.exited.is_set() else None
+            self._watch()
+            return
+        stop = _stop_time(self.netlist_text) if progress is not None and not self.exited.is_set() else None
+        err_path = self.directory / "ngspice.err"
         interval = 0.005
         while not self.exited.wait(timeout=interval if stop else None):
             # Report progress fast at first (most runs are short), then back off.
@@ -252,43 +491,86 @@ class PendingRun:
             value = _last_reference(err_path)
             if value is not None:
                 progress(min(max(value / stop, 0.0), 1.0))
+
+    def _where(self) -> str:
+        return NOT_KEPT if self.temporary else f"netlist {self.netlist_path}"
+
+    def _shown(self, name: str) -> str:
+        """How messages name the run's file ``name``."""
+        return f"{name} (temporary run directory, not kept)" if self.temporary else str(self.directory / name)
+
+    def _annotate(self, exc: AnalogOptError) -> None:
+        """Give an error what it takes to diagnose the run without its files: the netlist text and, when
+        the error has none, the console output; a temporary directory is gone, so it is not cited."""
+        exc.netlist_text = self.netlist_text
+        if not getattr(exc, "stdout", ""):
+            exc.stdout = _read(self.directory / "ngspice.out")
+        if not getattr(exc, "stderr", ""):
+            exc.stderr = _read(self.directory / "ngspice.err")
+        if getattr(exc, "returncode", None) is None:
+            exc.returncode = self.proc.returncode
+        exc.run_dir = None if self.temporary else self.directory
+
+    def _timeout(self) -> SimulationTimeoutError:
+        return SimulationTimeoutError(
+            f"{self.program} exceeded {self.runner.timeout_s:g} s ({self._where()}); shorten the simulated "
+            "time, reduce the circuit, or raise the timeout (--timeout)",
+            returncode=None,
+        )
+
+    def _vanished(self, stderr: str) -> bool:
+        """Did the exec of ngspice fail (setpriv reports it with exit status 126/127)?"""
+        if self.proc.returncode not in (126, 127) or not stderr.startswith("setpriv:") or not self.executable:
+            return False
+        name, path, exe = self.executable
+        _FOUND.pop((name, path), None)
+        return True
+
+    def _collect(self, progress: ProgressCallback | None) -> RunResult:
+        directory = self.directory
+        raw = directory / "out.raw"
         if self.expired:
-            raise SimulationTimeoutError(
-                f"ngspice exceeded {self.runner.timeout_s:g} s on {netlist}; shorten the simulated time, "
-                "reduce the circuit, or raise the timeout",
-                run_dir=directory,
-                returncode=None,
-                stdout=out_path.read_text(errors="replace"),
-                stderr=err_path.read_text(errors="replace"),
+            raise self._timeout()
+        stdout = _read(directory / "ngspice.out")
+        stderr = _read(directory / "ngspice.err")
+        if self._vanished(stderr):
+            name = self.executable[0] if self.executable else "ngspice"
+            raise SimulatorNotFoundError(
+                f"ngspice not found ({name!r} could not be executed: {stderr.strip()}); install it with "
+                "'apt-get install ngspice' or run scripts/setup.sh"
             )
-        elapsed = self.ended - self.started
-        stdout = out_path.read_text(errors="replace")
-        stderr = err_path.read_text(errors="replace")
         raise_for_output(
             stdout=stdout,
             stderr=stderr,
             returncode=self.proc.returncode,
-            netlist=netlist,
+            netlist=self.netlist_path,
             run_dir=directory,
             raw_exists=raw.exists(),
+            netlist_text=self.netlist_text,
+            where=self._where(),
+            raw=self._shown("out.raw"),
         )
         t0 = time.perf_counter()
-        plots = read_raw(raw)
+        try:
+            plots = read_raw(raw, display=self._shown("out.raw"))
+        except RawFileError as exc:
+            # ngspice said nothing, yet the raw file is short: a full disk leaves exactly that
+            if disk_full(directory):
+                raise write_failure(self._shown("out.raw"), directory) from exc
+            exc.stdout, exc.stderr, exc.returncode = stdout, stderr, self.proc.returncode
+            raise
         parse_s = time.perf_counter() - t0
         if progress is not None:
             progress(1.0)
-        result = RunResult(
+        return RunResult(
             plots=plots,
-            netlist_path=netlist,
+            netlist_path=self.netlist_path,
             stdout=stdout,
             stderr=stderr,
-            elapsed_s=elapsed,
+            elapsed_s=self.ended - self.started,
             warnings=warnings_of(stderr),
             parse_s=parse_s,
         )
-        if self.temporary:
-            shutil.rmtree(directory, ignore_errors=True)
-        return result
 
 
 def _last_reference(path: Path) -> float | None:
@@ -309,78 +591,159 @@ def _last_reference(path: Path) -> float | None:
         return None
 
 
+# ---------------------------------------------------------------------------------------------------
+# The shared-library runner
+
+_SHARED_RESULT = "shared.json"
+_SHARED_ARRAYS = "shared.npz"
+_SHARED_NOT_FOUND = 3  # the child's exit status when PySpice or libngspice cannot be loaded
+
+
 class SharedLibraryRunner:
-    """Runs netlists through PySpice's binding to ``libngspice``, each in a fresh child process."""
+    """Runs netlists through PySpice's binding to ``libngspice``, each in a fresh child process.
+
+    The child is ``python -c "…_shared_child()"`` in the run directory: the netlist goes in as
+    ``netlist.cir``, the plots come back as ``shared.npz`` plus ``shared.json``. A plain subprocess
+    rather than multiprocessing: multiprocessing's spawn context re-imports the parent's ``__main__``,
+    so a script without an ``if __name__ == "__main__":`` guard hangs in (or re-runs) itself, and fork
+    would copy a large torch process; the child is also killed, timed out and reaped exactly like an
+    ngspice process (same watcher, same :func:`stop_all`, same parent-death signal).
+    """
 
     def __init__(self, timeout_s: float = 600.0) -> None:
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
         self.timeout_s = timeout_s
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
     ) -> RunResult:
-        return self.start(deck, run_dir).wait(progress)
+        return self._launch(deck, run_dir, outlives_call=False).wait(progress)
 
     def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> "SharedPendingRun":
         """Launch the child process and return at once; :meth:`SharedPendingRun.wait` collects it."""
+        return self._launch(deck, run_dir, outlives_call=True)
+
+    def _launch(self, deck: NetlistDeck | str, run_dir: Path | None, outlives_call: bool) -> "SharedPendingRun":
         text = deck if isinstance(deck, str) else deck.format()
-        netlist = Path(run_dir or tempfile.mkdtemp(prefix="analogopt-shared-")) / "netlist.cir"
-        netlist.parent.mkdir(parents=True, exist_ok=True)
-        netlist.write_text(text)
-        pool = multiprocessing.get_context("spawn").Pool(1)
-        return SharedPendingRun(self.timeout_s, netlist, pool, pool.apply_async(_shared_worker, (text,)))
+        directory, temporary = _prepare(run_dir, "shared")
+        try:
+            netlist = directory / "netlist.cir"
+            _write(netlist, text, f"netlist {netlist}")
+            for name in (_SHARED_RESULT, _SHARED_ARRAYS):
+                (directory / name).unlink(missing_ok=True)
+            env = dict(os.environ)
+            # the child imports this very package, wherever it was imported from (a checkout not installed)
+            package_root = str(Path(__file__).resolve().parents[2])
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
+            safe_path = ["-P"] if sys.version_info >= (3, 11) else []  # the run directory is no import path
+            argv = [sys.executable, *safe_path, "-c", "from analogopt.spice.runner import _shared_child; _shared_child()"]
+            out, err = _open_outputs(directory)
+            with out, err:
+                proc = _spawn(argv, outlives_call=outlives_call, cwd=directory, env=env, stdout=out, stderr=err,
+                              stdin=subprocess.DEVNULL)
+            try:
+                return SharedPendingRun(self, proc, directory, temporary, time.perf_counter(), True,
+                                        netlist_text=text)
+            except BaseException:
+                _kill_and_reap(proc)
+                raise
+        except BaseException:
+            if temporary:
+                shutil.rmtree(directory, ignore_errors=True)
+            raise
 
 
-class SharedPendingRun:
+class SharedPendingRun(PendingRun):
     """A libngspice run started by :meth:`SharedLibraryRunner.start`."""
 
-    def __init__(self, timeout_s: float, netlist: Path, pool, pending) -> None:
-        self.timeout_s, self.netlist, self.pool, self.pending = timeout_s, netlist, pool, pending
-        self.started = time.perf_counter()
+    program = "libngspice"
 
-    def wait(self, progress: ProgressCallback | None = None) -> RunResult:
-        netlist = self.netlist
+    def _await(self, progress: ProgressCallback | None) -> None:
+        super()._await(None)  # libngspice reports no progress to a file: sleep on the child, no polling
+
+    def _collect(self, progress: ProgressCallback | None) -> RunResult:
+        import numpy as np
+
+        directory = self.directory
+        if self.expired:
+            raise self._timeout()
+        child_err = _read(directory / "ngspice.err")
         try:
-            remaining = max(self.started + self.timeout_s - time.perf_counter(), 0.0)
-            plots_data, stdout, stderr = self.pending.get(timeout=remaining)
-        except multiprocessing.TimeoutError:
-            raise SimulationTimeoutError(
-                f"libngspice exceeded {self.timeout_s:g} s on {netlist}", run_dir=netlist.parent
+            result = json.loads((directory / _SHARED_RESULT).read_text())
+        except (OSError, ValueError):
+            result = None
+        if result is None:
+            if self.proc.returncode == _SHARED_NOT_FOUND:
+                last = (child_err.strip().splitlines() or ["libngspice could not be loaded"])[-1]
+                raise SimulatorNotFoundError(
+                    f"libngspice not available ({last}); install it with 'apt-get install libngspice0-dev' "
+                    "or run scripts/setup.sh"
+                )
+            if disk_full(directory):
+                raise write_failure(self._shown(_SHARED_ARRAYS), directory)
+            lines = child_err.strip().splitlines()
+            said = f": {lines[-1]}" if lines else " and wrote no results"
+            raise SimulationError(
+                f"the libngspice child process {exit_status(self.proc.returncode)}{said} ({self._where()})",
+                returncode=self.proc.returncode, stderr=child_err,
+            )
+        stdout, stderr = result["stdout"], result["stderr"]
+        try:
+            with np.load(directory / _SHARED_ARRAYS) as arrays:
+                columns = [arrays[f"arr_{k}"] for k in range(len(arrays.files))]
+        except (OSError, ValueError, KeyError) as exc:
+            raise SimulationError(
+                f"cannot read the libngspice child's results {self._shown(_SHARED_ARRAYS)}: {exc} ({self._where()})"
             ) from None
-        finally:
-            self.pool.terminate()
-        elapsed = time.perf_counter() - self.started
+        plots: list[Waveforms] = []
+        k = 0
+        for plot in result["plots"]:
+            axis = columns[k]
+            signals = {name: columns[k + 1 + i] for i, name in enumerate(plot["names"])}
+            k += 1 + len(plot["names"])
+            plots.append(Waveforms(analysis=plot["kind"], axis_name=plot["axis_name"], axis=axis,
+                                   signals=signals, source="libngspice"))
         raise_for_output(
-            stdout=stdout, stderr=stderr, returncode=0, netlist=netlist, run_dir=netlist.parent,
-            raw_exists=bool(plots_data),
+            stdout=stdout, stderr=stderr, returncode=result["returncode"], netlist=self.netlist_path,
+            run_dir=directory, raw_exists=bool(plots), netlist_text=self.netlist_text, where=self._where(),
+            raw=self._shown(_SHARED_ARRAYS),
         )
-        plots = [Waveforms(analysis=a, axis_name=n, axis=ax, signals=s) for a, n, ax, s in plots_data]
         if progress is not None:
             progress(1.0)
-        return RunResult(plots=plots, netlist_path=netlist, stdout=stdout, stderr=stderr, elapsed_s=elapsed,
-                         warnings=warnings_of(stderr))
-
-    def cancel(self) -> None:
-        self.pool.terminate()
+        return RunResult(plots=plots, netlist_path=self.netlist_path, stdout=stdout, stderr=stderr,
+                         elapsed_s=self.ended - self.started, warnings=warnings_of(stderr))
 
 
 _PLOT_KIND = {"tran": "tran", "dc": "dc", "ac": "ac", "op": "op"}
 
 
-def _shared_worker(text: str):
-    """Child-process body: load ``text`` into libngspice, run, return plain arrays."""
+def _shared_child() -> None:
+    """Child-process body of :class:`SharedLibraryRunner`: run ``netlist.cir`` (in the current
+    directory) in libngspice, write the plots to ``shared.npz`` and ``shared.json``.
+
+    It feeds ngspice through the raw C API rather than PySpice's ``load_circuit``/``run``: those raise on
+    any "error" in the output (the echoed title included) and on any "Note:" on stderr, and clear the
+    parser's messages before running; analogopt's own diagnostics judge the output instead."""
     import logging
 
     import numpy as np
-    from PySpice.Spice.NgSpice.Shared import NgSpiceShared
 
-    logging.getLogger("PySpice").setLevel(logging.CRITICAL)
-    ng = NgSpiceShared.new_instance()
-    ng.clear_output()
-    ng.load_circuit(text)
     try:
-        ng.run()
-    except Exception as exc:  # PySpice reports ngspice failures as plain exceptions
-        return [], ng.stdout, f"{ng.stderr}\n{exc}"
+        from PySpice.Spice.NgSpice.Shared import NgSpiceShared, ffi
+
+        logging.getLogger("PySpice").setLevel(logging.CRITICAL)
+        ng = NgSpiceShared.new_instance()
+    except Exception as exc:  # PySpice or libngspice missing: the parent says what to install
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        sys.exit(_SHARED_NOT_FOUND)
+    text = Path("netlist.cir").read_text()
+    ng.clear_output()
+    lines = [line for line in text.splitlines() if line] + [""]  # ngspice wants a last, empty line
+    keep = [ffi.new("char[]", line.encode("utf8")) for line in lines] + [ffi.NULL]
+    returncode = ng._ngspice_shared.ngSpice_Circ(ffi.new("char *[]", keep))
+    returncode = returncode or ng._ngspice_shared.ngSpice_Command(b"run")
+    columns: list[np.ndarray] = []
     plots = []
     for name in ng.plot_names:
         if name == "const":
@@ -392,6 +755,11 @@ def _shared_worker(text: str):
         axis = vectors.pop(axis_name) if axis_name in vectors else np.zeros(1)
         signals = {(k if "(" in k or k.endswith("#branch") else f"v({k})"): v for k, v in vectors.items()}
         signals = {(f"i({k[:-7]})" if k.endswith("#branch") else k): v for k, v in signals.items()}
-        plots.append((kind, axis_name or "index", np.real(axis), signals))
-    ng.remove_circuit()
-    return plots, ng.stdout, ng.stderr
+        columns.append(np.real(axis))
+        columns.extend(signals.values())
+        plots.append({"kind": kind, "axis_name": axis_name or "index", "names": list(signals)})
+    np.savez(_SHARED_ARRAYS, *columns)
+    result = {"plots": plots, "stdout": ng.stdout, "stderr": ng.stderr, "returncode": int(returncode)}
+    # the result file appears whole or not at all: the parent reads it as the sign of a finished run
+    Path(_SHARED_RESULT + ".part").write_text(json.dumps(result))
+    os.replace(_SHARED_RESULT + ".part", _SHARED_RESULT)

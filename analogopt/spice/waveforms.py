@@ -7,6 +7,30 @@ from typing import Mapping
 
 import numpy as np
 
+from ..errors import SimulationError
+
+
+class MissingVectorError(SimulationError, KeyError):
+    """A vector asked for is not in the simulation's results (not saved, misspelt, or not in this
+    analysis). A :class:`KeyError` too, so ``except KeyError`` around lookups keeps working, and a
+    :class:`SimulationError`, so the CLI reports it in one line instead of an internal error."""
+
+    def __init__(self, message: str, *, names: list[str] | None = None, source: str | None = None) -> None:
+        super().__init__(message)  # keywords with defaults: pickling (a Dask worker's error) rebuilds it
+        self.names = names or []
+        self.source = source
+
+    # KeyError's __str__ would quote the message like a dict key ("'no vector ...'").
+    __str__ = SimulationError.__str__
+
+
+def _listing(names: list[str], limit: int = 12) -> str:
+    """Up to ``limit`` names, then how many more: a crossbar saves thousands of vectors, and the error
+    must stay one readable line."""
+    shown = sorted(names)[:limit]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" … ({more} more)" if more > 0 else "") if shown else "none"
+
 
 @dataclass(frozen=True)
 class Waveforms:
@@ -14,13 +38,15 @@ class Waveforms:
 
     ``axis`` is the sweep variable (time in s for a transient, the swept source value for a DC sweep,
     frequency in Hz for AC); ``signals`` maps lower-case SPICE vector names (``"v(w0)"``,
-    ``"i(vdd)"``) to arrays of the same length as ``axis``.
+    ``"i(vdd)"``) to arrays of the same length as ``axis``. ``source`` says where the data came from
+    (the raw file), for error messages.
     """
 
     analysis: str
     axis_name: str
     axis: np.ndarray
     signals: Mapping[str, np.ndarray] = field(default_factory=dict)
+    source: str | None = None
 
     def __getitem__(self, name: str) -> np.ndarray:
         key = name.lower()
@@ -28,7 +54,17 @@ class Waveforms:
             return self.signals[key]
         if f"v({key})" in self.signals:
             return self.signals[f"v({key})"]
-        raise KeyError(f"no signal {name!r}; available: {', '.join(sorted(self.signals)) or 'none'}")
+        raise self._missing([name])
+
+    def _missing(self, names: list[str]) -> MissingVectorError:
+        where = f" in {self.source}" if self.source else ""
+        what = ", ".join(repr(n) for n in names)
+        return MissingVectorError(
+            f"ngspice's {self.analysis} results{where} have no vector {what} (available: "
+            f"{_listing(list(self.signals))}); save it in the netlist (.save) or check its name",
+            names=list(names),
+            source=self.source,
+        )
 
     def __contains__(self, name: str) -> bool:
         key = name.lower()
@@ -47,9 +83,9 @@ class Waveforms:
         first = {k: np.asarray(values.get(k, v[0]), dtype=v.dtype) for k, v in self.signals.items()}
         missing = set(values) - set(self.signals)
         if missing:
-            raise KeyError(f"no signal(s) {sorted(missing)} to give initial values")
+            raise self._missing(sorted(missing))
         signals = {k: np.concatenate([[first[k]], v]) for k, v in self.signals.items()}
-        return Waveforms(self.analysis, self.axis_name, np.concatenate([[at], self.axis]), signals)
+        return Waveforms(self.analysis, self.axis_name, np.concatenate([[at], self.axis]), signals, self.source)
 
     def sample(self, names: list[str], at: np.ndarray, method: str = "linear") -> np.ndarray:
         """``names`` interpolated at axis values ``at``; shape ``(len(at), len(names))``.

@@ -20,6 +20,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +29,8 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..progress import Progress, SilentProgress
-from ..results import to_jsonable
+from ..results import signals_held, to_jsonable
+from ..scratch import remove_stale
 from .evaluate import evaluate_sample
 from .spec import SweepPlan
 
@@ -95,9 +98,21 @@ def _connect(workers: int | None, scheduler: str | None):
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise ConfigError(f"--scheduler {scheduler}: cannot reach a Dask scheduler there ({reason[:200]})") from None
     n = workers if workers is not None else (os.cpu_count() or 1)
-    cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+    # Workers inherit an ignored SIGINT: a terminal's Ctrl-C reaches the whole process group, and only
+    # this process should answer it (by closing the cluster), not every worker with a traceback.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
+    try:
+        # Port 0: no dashboard, and no warning when another cluster holds the default port.
+        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
+                               scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
     return Client(cluster, set_as_default=False), cluster
+
+
+def _main_thread() -> bool:
+    return threading.current_thread() is threading.main_thread()
 
 
 def run_sweep(
@@ -143,9 +158,12 @@ def run_sweep(
                 if on_row is not None:
                     on_row(row)
         finally:
-            client.close()
-            if cluster is not None:
-                cluster.close()
+            with signals_held():  # a second Ctrl-C must not leave the cluster half closed
+                client.close()
+                if cluster is not None:
+                    cluster.close()
+                    # workers stopped mid-sample could not remove their scratch directories
+                    remove_stale()
         progress.done()
     wall = time.perf_counter() - start
     rows = load_rows(plan, out)

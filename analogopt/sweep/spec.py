@@ -21,6 +21,8 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..scenarios import Scenario, apply_override, parse_value
+from ..units import parse_si
+from ..values import as_integer, as_number
 
 #: Distributions of a variation: multiplicative factor ``exp(σ·z)`` or ``1 + σ·z``, ``z ~ N(0, 1)``.
 DISTRIBUTIONS = ("lognormal", "gauss")
@@ -118,20 +120,17 @@ def parse_variation(item: str, scenario: Scenario) -> Variation:
         raise ConfigError(f"--vary {item!r}: expected TARGET=DIST:SIGMA, e.g. x=lognormal:0.02")
     if dist not in DISTRIBUTIONS:
         raise ConfigError(f"--vary {target}: unknown distribution {dist!r}; choose one of {', '.join(DISTRIBUTIONS)}")
-    try:
-        sigma = float(sigma_text)
-    except ValueError:
-        raise ConfigError(f"--vary {target}: sigma must be a number, got {sigma_text!r}") from None
-    if not (math.isfinite(sigma) and 0 <= sigma <= 1):
-        raise ConfigError(f"--vary {target}: sigma must be in [0, 1] (relative), got {sigma_text}")
+    sigma = as_number(sigma_text.strip(), f"--vary {target} sigma (relative)", low=0, high=1)
     if "." in target:
         node: Any = scenario.config
         for part in target.split("."):
             if not isinstance(node, dict) or part not in node:
                 raise ConfigError(f"--vary {target}: scenario {scenario.name} has no parameter {target!r}")
             node = node[part]
-        if isinstance(node, bool) or not isinstance(node, (int, float)):
-            raise ConfigError(f"--vary {target}: only numeric parameters can vary, got {node!r}")
+        try:  # a number or a SPICE string ("20u"); the factor multiplies what parse_si reads
+            parse_si(node, target)
+        except ConfigError:
+            raise ConfigError(f"--vary {target}: only numeric parameters can vary, got {node!r}") from None
     else:
         known = ELEMENT_TARGETS.get(scenario.kind, {})
         if target not in known:
@@ -140,6 +139,37 @@ def parse_variation(item: str, scenario: Scenario) -> Variation:
         if scenario.kind.startswith("crossbar") and dist != "lognormal":
             raise ConfigError(f"--vary {target}: crossbar devices vary lognormally (the block's model); use lognormal")
     return Variation(target, dist, sigma)
+
+
+def check_values(scenario: Scenario, axes: tuple[Axis, ...]) -> None:
+    """Read every swept value with the kind's strict reader before any worker starts, so that
+    ``--set loop.iterations=300.9,400`` is one error line, not a sweep of failed samples.
+
+    Each axis is checked value by value with every other axis at its first value (the sum of the axis
+    lengths, not their product); without axes, the scenario itself. A point too large to build here
+    is left to the sweep's size check, which refuses it or lets ``--allow-large`` run it.
+    """
+    from ..errors import ResourceLimitError
+    from ..experiments import estimate, experiment_class
+
+    first = {a.path: a.values[0] for a in axes}
+    points = [{**first, a.path: v} for a in axes for v in a.values] or [{}]
+    for values in points:
+        config = scenario.config
+        for path, value in values.items():
+            config = apply_override(config, f"{path}={_toml(value)}")
+        point = Scenario(scenario.name, scenario.path, config)
+        try:
+            size = estimate(point)
+            if size is not None:
+                size.check()
+        except ResourceLimitError:
+            continue
+        shown = ", ".join(f"{p}={_toml(v)}" for p, v in values.items())
+        try:
+            experiment_class(point.kind).from_scenario(point)
+        except ConfigError as exc:
+            raise ConfigError(f"--set {shown}: {exc}" if shown else str(exc)) from None
 
 
 @dataclass(frozen=True)
@@ -175,12 +205,9 @@ class SweepPlan:
     def build(cls, scenario: Scenario, sets: list[str], *, mc: int = 0, seed: int = 0, vary: list[str] = (),
               timeout_s: float = 600.0) -> "SweepPlan":
         """Parse and validate the command line's ``--set``/``--mc``/``--seed``/``--vary`` values."""
-        if isinstance(mc, bool) or not isinstance(mc, int) or mc < 0:
-            raise ConfigError(f"--mc must be an integer ≥ 1 (samples per point), got {mc!r}")
-        if not (isinstance(seed, int) and 0 <= seed < 2**63):
-            raise ConfigError(f"--seed must be an integer in [0, 2^63), got {seed!r}")
-        if not (math.isfinite(timeout_s) and timeout_s > 0):
-            raise ConfigError(f"--timeout must be > 0 s, got {timeout_s}")
+        mc = as_integer(mc, "--mc (samples per point, 0: none)", low=0)
+        seed = as_integer(seed, "--seed", low=0, high=2**63 - 1)  # sample seeds come from SeedSequence: any size
+        timeout_s = as_number(timeout_s, "--timeout", positive=True, unit="s")
         axes = tuple(parse_axis(s, scenario) for s in sets)
         paths = [a.path for a in axes]
         if len(set(paths)) != len(paths):
@@ -192,6 +219,7 @@ class SweepPlan:
         total = points * max(mc, 1)
         if total > MAX_SAMPLES:
             raise ConfigError(f"sweep has {total} samples, more than {MAX_SAMPLES}; reduce the values or --mc")
+        check_values(scenario, axes)
         plan = cls(scenario, axes, mc, seed, variations, float(timeout_s))
         return plan._with_samples()
 
@@ -225,7 +253,7 @@ class SweepPlan:
                 node = config
                 for part in head:
                     node = node[part]
-                node[last] = float(node[last]) * float(v.factors(sample.seed))
+                node[last] = parse_si(node[last], v.target) * float(v.factors(sample.seed))
         return Scenario(self.scenario.name, self.scenario.path, config)
 
     def to_json(self) -> dict[str, Any]:

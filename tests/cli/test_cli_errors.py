@@ -31,10 +31,10 @@ CASES = [
     (lambda t: [scenario(t, "w0 = [0.3, 0.4]", "w0 = [0.3, 0.4, 0.1]")], 2, "shape mismatch"),
     (lambda t: [scenario(t, 'activation = "staircase"', 'activation = "swish"')], 2, "unknown activation 'swish'"),
     (lambda t: [scenario(t, 'error_gain = "x"', 'error_gain = "sign"')], 2, "unknown error gain 'sign'"),
-    (lambda t: ["nf_staircase", "--set", "loop.tau_s=0"], 2, "tau_s must be a finite number > 0"),
-    (lambda t: ["nf_staircase", "--set", "loop.tau_s=-1m"], 2, "tau_s must be a finite number > 0"),
+    (lambda t: ["nf_staircase", "--set", "loop.tau_s=0"], 2, "loop.tau_s: must be > 0 s, got 0"),
+    (lambda t: ["nf_staircase", "--set", "loop.tau_s=-1m"], 2, "loop.tau_s: must be > 0 s, got '-1m' (= -0.001)"),
     (lambda t: ["nf_staircase", "--set", "loop.tau=1"], 2, "no parameter 'tau'"),
-    (lambda t: ["nf_staircase", "--set", "loop.iterations=0"], 2, "iterations must be"),
+    (lambda t: ["nf_staircase", "--set", "loop.iterations=0"], 2, "loop.iterations: must be an integer ≥ 1, got 0"),
     (lambda t: [scenario(t, "samples = 61", "samples = 61\nfoo = 1")], 2, "unknown key"),
     (lambda t: [scenario(t, "[loop]", "[loop\n")], 2, "invalid TOML"),
 ]

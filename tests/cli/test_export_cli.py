@@ -101,4 +101,7 @@ def test_export_refuses_a_non_empty_directory(tmp_path):
     (tmp_path / "ex").mkdir()
     (tmp_path / "ex" / "keep.txt").write_text("x")
     proc = cli("export", "nf_staircase", "--out", str(tmp_path / "ex"))
-    assert proc.returncode == 2 and "not an empty directory" in proc.stderr
+    assert proc.returncode == 2 and "is not empty; choose another directory or pass --force" in proc.stderr
+    proc = cli("export", "nf_staircase", "--out", str(tmp_path / "ex"), "--force")
+    assert proc.returncode == 2 and "not written by analogopt" in proc.stderr
+    assert [p.name for p in (tmp_path / "ex").iterdir()] == ["keep.txt"]

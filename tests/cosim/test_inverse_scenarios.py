@@ -60,13 +60,13 @@ def test_log_amp_scenario_meets_the_issue_numbers(tmp_path: Path, capsys) -> Non
 BAD_SETS = [
     ("log_amp", "opamp.gain=-10", r"gain must be > 0"),
     ("log_amp", "step.gbw_hz=0", r"gbw_hz must be > 0"),
-    ("log_amp", "sweep.i_min_a=-1e-9", r"i_min_a must be a positive current"),
-    ("log_amp", "sweep.i_min_a=0", r"i_min_a must be a positive current"),
-    ("log_amp", "cascade.i_min_a=0", r"cascade.i_min_a must be a positive current"),
+    ("log_amp", "sweep.i_min_a=-1e-9", r"sweep\.i_min_a: must be > 0 A, got -1e-09"),
+    ("log_amp", "sweep.i_min_a=0", r"sweep\.i_min_a: must be > 0 A, got 0"),
+    ("log_amp", "cascade.i_min_a=0", r"cascade\.i_min_a: must be > 0 A, got 0"),
     ("log_amp", 'device.type="triode"', r"device 'triode' is unknown"),
     ("log_amp", "device.is_a=0", r"is_a must be > 0"),
     ("inverse_loop", 'loop.functions=["cubic", "sqrt"]', r"unknown feedback function 'sqrt'"),
-    ("inverse_loop", "loop.gains=[1e3, -5]", r"loop.gains must be > 0"),
+    ("inverse_loop", "loop.gains=[1e3, -5]", r"loop\.gains\[1\]: must be > 0 V/V, got -5"),
     ("inverse_loop", 'opamp.kind="single_pole"', r"gbw_hz must be > 0"),
 ]
 

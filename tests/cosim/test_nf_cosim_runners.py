@@ -34,7 +34,7 @@ class _Keeper(NgspiceRunner):
 
 
 def test_a_failing_twin_stops_ngspice(monkeypatch):
-    def broken(self, record_every=1):
+    def broken(self, record_every=1, deadline=None):
         raise RuntimeError("twin failed")
 
     monkeypatch.setattr(cosim_module.NFSingleLayerTwin, "run", broken)

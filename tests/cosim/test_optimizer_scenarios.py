@@ -82,18 +82,18 @@ def test_momentum_filter_scenario_meets_the_issue_numbers(tmp_path: Path, capsys
 BAD_SETS = [
     ("fal_vs_adam", "fal.beta_m=1.0", r"fal: beta_m must be in \[0, 1\), got 1\.0"),
     ("fal_vs_adam", "fal.lr=-0.001", r"fal: lr must be in \[0, inf\), got -0\.001"),
-    ("fal_vs_adam", "fal.bias_correction=1", r"fal\.bias_correction must be true or false, got 1"),
-    ("fal_vs_adam", "adam.lr=0", r"adam\.lr must be > 0"),
-    ("fal_vs_adam", "sgd.momentum=1.0", r"sgd\.momentum must be in \[0, 1\)"),
-    ("fal_vs_adam", "training.seeds=[]", r"training\.seeds must be a non-empty list of integers"),
-    ("fal_vs_adam", "training.epochs=0", r"training\.epochs must be an integer ≥ 1, got 0"),
+    ("fal_vs_adam", "fal.bias_correction=1", r"fal\.bias_correction: must be true or false, got 1"),
+    ("fal_vs_adam", "adam.lr=0", r"adam\.lr: must be > 0, got 0"),
+    ("fal_vs_adam", "sgd.momentum=1.0", r"sgd\.momentum: must be in \[0, 1\), got 1\.0"),
+    ("fal_vs_adam", "training.seeds=[]", r"training\.seeds: must be a non-empty list of integers, got \[\]"),
+    ("fal_vs_adam", "training.epochs=0", r"training\.epochs: must be an integer ≥ 1, got 0"),
     ("fal_vs_adam", 'data.set="iris"', r"only 'digits' is supported, got 'iris'"),
-    ("momentum_filter", "cascade.beta_m=1.0", r"cascade\.beta_m must be in \(0, 1\), got 1\.0"),
+    ("momentum_filter", "cascade.beta_m=1.0", r"cascade\.beta_m: must be in \(0, 1\), got 1\.0"),
     ("momentum_filter", "fal.s_floor_v=0", r"s_floor_v must be a finite number > 0 V, got 0\.0"),
     ("momentum_filter", "rc.tau_s=-1", r"integrator tau must be > 0 s, got -1\.0"),
-    ("momentum_filter", "timing.dt_s=0", r"timing\.dt_s must be > 0 s, got 0\.0"),
-    ("momentum_filter", "drive.steps=1", r"drive\.steps must be an integer ≥ 2, got 1"),
-    ("momentum_filter", "cascade.leak=2", r"cascade\.leak must be true or false, got 2"),
+    ("momentum_filter", "timing.dt_s=0", r"timing\.dt_s: must be > 0 s, got 0"),
+    ("momentum_filter", "drive.steps=1", r"drive\.steps: must be an integer ≥ 2, got 1"),
+    ("momentum_filter", "cascade.leak=2", r"cascade\.leak: must be true or false, got 2"),
 ]
 
 

@@ -52,8 +52,11 @@ def test_beta_pow_keeps_the_sign_of_beta():
     [
         (dict(error_gain="beta_pow", power=2), "odd positive power"),
         (dict(error_gain="grad"), "unknown error gain"),
-        (dict(tau_s=0.0), "tau_s must be"),
-        (dict(tau_s=-1e-3), "tau_s must be"),
+        (dict(tau_s=0.0), "tau_s: must be > 0 s"),
+        (dict(tau_s=-1e-3), "tau_s: must be > 0 s"),
+        (dict(iterations=300.9), r"iterations: must be an integer ≥ 1, got 300.9"),
+        (dict(error_gain="beta_pow", power=3.7), r"power: must be an integer ≥ 1, got 3.7"),
+        (dict(leak="false"), "leak: must be true or false"),
         (dict(eta=2.0), "eta"),
         (dict(forward_gain=float("nan")), "forward_gain"),
         (dict(y=np.zeros(39)), "shape mismatch"),
@@ -67,7 +70,7 @@ def test_invalid_problems(change, pattern):
 
 
 @pytest.mark.parametrize("kw, pattern", [(dict(name="softsign"), "unknown activation"),
-                                         (dict(name="sign", gain=0.0), "gain must be"),
+                                         (dict(name="sign", gain=0.0), "gain: must be > 0"),
                                          (dict(name="leaky_relu", slope=1.5), "slope")])
 def test_invalid_activations(kw, pattern):
     with pytest.raises(ConfigError, match=pattern):

@@ -125,13 +125,15 @@ def test_yield_and_wilson_interval():
     (["nosuch.gain=1"], {}, r"no table 'nosuch'"),
     (["loop.forward_gain="], {}, r"empty value list"),
     (["loop.forward_gain"], {}, r"expected PATH=V1,V2"),
-    ([], {"mc": -1}, r"--mc must be an integer ≥ 1"),
+    (["loop.iterations=400,300.9"], {}, r"--set loop\.iterations=300\.9: nf_staircase\.loop\.iterations: must be an integer"),
+    (["loop.forward_gain=0.1,0.2", 'loop.tau_s=1e-3,"1x"'], {}, r"--set loop\.forward_gain=0\.1, loop\.tau_s=\"1x\": .*'1x'"),
+    ([], {"mc": -1}, r"--mc \(samples per point, 0: none\): must be an integer ≥ 0, got -1"),
     ([], {"vary": ["x=lognormal:0.1"]}, r"--vary needs Monte Carlo"),
     ([], {"mc": 2, "vary": ["zz=lognormal:0.1"]}, r"not an element target of kind nf_single; allowed: x, u, tau, gain"),
     ([], {"mc": 2, "vary": ["x=uniform:0.1"]}, r"unknown distribution 'uniform'"),
-    ([], {"mc": 2, "vary": ["x=gauss:2"]}, r"sigma must be in \[0, 1\]"),
+    ([], {"mc": 2, "vary": ["x=gauss:2"]}, r"sigma \(relative\): must be in \[0, 1\], got '2'"),
     ([], {"mc": 2, "vary": ["loop.leak=gauss:0.1"]}, r"only numeric parameters"),
-    ([], {"timeout_s": 0.0}, r"--timeout must be > 0"),
+    ([], {"timeout_s": 0.0}, r"--timeout: must be > 0 s, got 0\.0"),
 ])
 def test_bad_sweep_specs(sets, kw, pattern):
     with pytest.raises(ConfigError, match=pattern):
