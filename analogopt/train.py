@@ -2,7 +2,7 @@
 per-epoch train/test accuracy and loss.
 
 Used by ``analogopt train`` (:mod:`analogopt.commands.train`) and by the ``rules_table`` scenarios
-(:mod:`analogopt.reference.table`). Everything is validated in :meth:`TrainConfig.from_dict` before
+(:mod:`analogopt.experiments.rules_table`). Everything is validated in :meth:`TrainConfig.from_dict` before
 any data is loaded, so a bad value is one :class:`~analogopt.errors.ConfigError` line.
 """
 

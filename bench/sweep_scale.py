@@ -26,10 +26,10 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analogopt.circuits.nf_single import build_nf_single  # noqa: E402
-from analogopt.cosim.nf_experiment import NFSingleExperiment  # noqa: E402
+from analogopt.experiments.nf_single import NFSingleExperiment  # noqa: E402
 from analogopt.scenarios import load_scenario  # noqa: E402
 from analogopt.sweep.engine import load_rows, run_sweep  # noqa: E402
-from analogopt.sweep.evaluate import perturb_nf_problem  # noqa: E402
+from analogopt.experiments.nf_single import perturb_nf_problem  # noqa: E402
 from analogopt.sweep.results import build_table  # noqa: E402
 from analogopt.sweep.spec import SweepPlan  # noqa: E402
 

@@ -32,8 +32,9 @@ def register(subparsers) -> None:
     p.add_argument("--mc", type=int, default=None, metavar="N", help="Monte Carlo samples per point (default: none)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the Monte Carlo samples (default 0)")
     p.add_argument("--vary", action="append", default=[], metavar="TARGET=DIST:SIGMA",
-                   help="a variation per Monte Carlo sample: element target of the kind (nf_single: x, u, tau, "
-                   "gain; crossbar: g) or a scenario path (global); DIST lognormal or gauss, e.g. x=lognormal:0.02")
+                   help="a variation per Monte Carlo sample: TARGET an element target of the scenario's kind "
+                   "(docs/sweeps.md; a wrong one lists them) or a scenario path (global); DIST lognormal or "
+                   "gauss, e.g. x=lognormal:0.02")
     p.add_argument("--workers", type=int, default=None, metavar="K",
                    help="local worker processes (default: one per CPU core)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",

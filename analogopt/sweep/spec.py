@@ -13,31 +13,17 @@ import copy
 import itertools
 import json
 import math
-import zlib
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConfigError
+from ..experiments.base import DISTRIBUTIONS, Variation
+from ..experiments.registry import experiment_class
 from ..scenarios import Scenario, apply_override, parse_value
 from ..units import parse_si
 from ..values import as_integer, as_number
-
-#: Distributions of a variation: multiplicative factor ``exp(σ·z)`` or ``1 + σ·z``, ``z ~ N(0, 1)``.
-DISTRIBUTIONS = ("lognormal", "gauss")
-
-#: Per-element variation targets each scenario kind understands (a dotted path is a global variation).
-ELEMENT_TARGETS: dict[str, dict[str, str]] = {
-    "nf_single": {
-        "x": "each data-crossbar conductance (m×n)",
-        "u": "each error-crossbar conductance (n×m, Eq. 12)",
-        "tau": "each weight integrator's R·C (n)",
-        "gain": "each forward amplifier's gain A (n)",
-    },
-    **{k: {"g": "each crossbar device conductance (lognormal only: the block's device model)"}
-       for k in ("crossbar_mvm", "crossbar_solve", "crossbar_pinv")},
-}
 
 #: Largest number of samples one sweep may plan (a typo like --mc 1e9 should not fill a disk).
 MAX_SAMPLES = 1_000_000
@@ -49,27 +35,6 @@ class Axis:
 
     path: str
     values: tuple[Any, ...]
-
-
-@dataclass(frozen=True)
-class Variation:
-    """``target``: an element target of the scenario's kind (``x``) or a scenario path (``loop.tau_s``);
-    ``distribution`` one of :data:`DISTRIBUTIONS`; ``sigma`` ≥ 0 (relative)."""
-
-    target: str
-    distribution: str
-    sigma: float
-
-    @property
-    def is_global(self) -> bool:
-        return "." in self.target
-
-    def factors(self, sample_seed: int, shape: tuple[int, ...] = ()) -> np.ndarray:
-        """Multiplicative factors for ``shape`` elements, drawn from a stream owned by this target
-        alone, so adding another variation (or changing σ) never changes this one's ``z`` draws."""
-        rng = np.random.default_rng([int(sample_seed), zlib.crc32(self.target.encode())])
-        z = rng.standard_normal(shape)
-        return np.exp(self.sigma * z) if self.distribution == "lognormal" else 1.0 + self.sigma * z
 
 
 def parse_axis(item: str, scenario: Scenario) -> Axis:
@@ -132,12 +97,14 @@ def parse_variation(item: str, scenario: Scenario) -> Variation:
         except ConfigError:
             raise ConfigError(f"--vary {target}: only numeric parameters can vary, got {node!r}") from None
     else:
-        known = ELEMENT_TARGETS.get(scenario.kind, {})
+        kind = experiment_class(scenario.kind)
+        known = kind.element_targets
         if target not in known:
             allowed = ", ".join(known) if known else "none (use a scenario path such as loop.tau_s)"
             raise ConfigError(f"--vary {target}: not an element target of kind {scenario.kind}; allowed: {allowed}")
-        if scenario.kind.startswith("crossbar") and dist != "lognormal":
-            raise ConfigError(f"--vary {target}: crossbar devices vary lognormally (the block's model); use lognormal")
+        if dist not in kind.element_distributions:
+            raise ConfigError(f"--vary {target}: kind {scenario.kind}'s elements vary only as "
+                              f"{', '.join(kind.element_distributions)} (the block's model)")
     return Variation(target, dist, sigma)
 
 
@@ -150,7 +117,7 @@ def check_values(scenario: Scenario, axes: tuple[Axis, ...]) -> None:
     is left to the sweep's size check, which refuses it or lets ``--allow-large`` run it.
     """
     from ..errors import ResourceLimitError
-    from ..experiments import estimate, experiment_class
+    from ..experiments.registry import estimate
 
     first = {a.path: a.values[0] for a in axes}
     points = [{**first, a.path: v} for a in axes for v in a.values] or [{}]

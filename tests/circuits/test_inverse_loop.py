@@ -11,7 +11,7 @@ from scipy.optimize import brentq
 from analogopt.blocks.feedback import FEEDBACK_EXPRESSIONS, feedback_expression
 from analogopt.blocks.opamp import OpAmpModel
 from analogopt.circuits.inverse_loop import inverse_loop_circuit
-from analogopt.cosim.inverse import TIGHT_OPTIONS, loglog_slope, relative_error
+from analogopt.experiments.inverse import TIGHT_OPTIONS, loglog_slope, relative_error
 from analogopt.errors import ConfigError
 from analogopt.reference.inverse import FEEDBACK_FUNCTIONS, ideal_inverse, solve_closed_loop
 from analogopt.spice import DCSweep, NetlistDeck, NgspiceRunner, ngspice_available

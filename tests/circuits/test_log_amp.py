@@ -11,7 +11,7 @@ import pytest
 from analogopt.blocks.logamp import JunctionModel
 from analogopt.blocks.opamp import OpAmpModel
 from analogopt.circuits.log_amp import log_amp_circuit
-from analogopt.cosim.inverse import JUNCTION_OPTIONS
+from analogopt.experiments.inverse import JUNCTION_OPTIONS
 from analogopt.errors import ConfigError
 from analogopt.reference import inverse as twin
 from analogopt.spice import DCSweep, NetlistDeck, NgspiceRunner, Transient, ngspice_available

@@ -68,8 +68,8 @@ STRAY = re.compile(r"(\.partial-|\.lock$|\.old-|\.failed$)")
 
 # Import what the cases reach, once, at collection: the first import of matplotlib or torch inside a
 # case would be slow, and could write caches into the case's HOME.
-for _module in ("analogopt.cli", "analogopt.train", "analogopt.reference.table", "analogopt.sweep.engine",
-                "analogopt.sweep.results", "analogopt.export", "matplotlib.pyplot",
+for _module in ("analogopt.cli", "analogopt.train", "analogopt.experiments.rules_table", "analogopt.sweep.engine",
+                "analogopt.sweep.results", "analogopt.commands.export", "matplotlib.pyplot",
                 *{v.partition(":")[0] for v in KINDS.values()}):
     importlib.import_module(_module)
 

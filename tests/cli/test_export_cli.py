@@ -11,12 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analogopt.export import NO_CIRCUIT_KINDS, flat_netlist
+from analogopt.commands.export import flat_netlist
+from analogopt.experiments import experiment_class
 from analogopt.scenarios import list_scenarios, load_scenario
 from analogopt.spice.rawfile import read_raw
 
-CIRCUIT_SCENARIOS = [s.name for s in list_scenarios() if s.kind not in NO_CIRCUIT_KINDS]
-PURE_TORCH = [s.name for s in list_scenarios() if s.kind in NO_CIRCUIT_KINDS]
+CIRCUIT_SCENARIOS = [s.name for s in list_scenarios() if experiment_class(s.kind).has_circuit]
+PURE_TORCH = [s.name for s in list_scenarios() if not experiment_class(s.kind).has_circuit]
 # Kinds whose export runs the experiment once (no direct netlist builder): slow.
 SLOW_KINDS = ("inverse_loop", "log_amp", "momentum_filter")
 

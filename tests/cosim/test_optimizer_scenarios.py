@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from analogopt.cli import main
-from analogopt.cosim.optimizers import FalVsAdamExperiment, digits_cnn, digits_images, train_classifier
+from analogopt.experiments.optimizers import FalVsAdamExperiment, digits_cnn, digits_images, train_classifier
 from analogopt.scenarios import load_scenario
 from analogopt.spice import ngspice_available
 

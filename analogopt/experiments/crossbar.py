@@ -13,8 +13,12 @@ Each crossbar experiment runs three comparisons:
 
 from __future__ import annotations
 
+import dataclasses
 import math
+import time
+import zlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +39,7 @@ from ..results import RunDirectory
 from ..scenarios import Scenario
 from ..spice import NgspiceRunner, Runner, Transient
 from ..values import Table
+from .base import ExperimentBase, Variation
 
 MODES = ("mvm", "solve", "pinv")
 
@@ -59,10 +64,13 @@ def make_problem(mode: str, rows: int, cols: int, condition: float, seed: int) -
 
 
 @dataclass(frozen=True)
-class CrossbarExperiment:
+class CrossbarExperiment(ExperimentBase):
     """One crossbar problem: ideal run, Monte Carlo runs and (solve) settling; see the module docstring."""
 
     kind: ClassVar[str] = "crossbar"
+    element_targets: ClassVar[dict[str, str]] = {
+        "g": "each crossbar device conductance (lognormal only: the block's device model)"}
+    element_distributions: ClassVar[tuple[str, ...]] = ("lognormal",)
     mode: str
     rows: int
     cols: int
@@ -145,6 +153,42 @@ class CrossbarExperiment:
                             twin_macs=runs * n**3)
 
     # --------------------------------------------------------------------------------- one sample
+    def netlist(self) -> str:
+        """The ideally mapped crossbar's netlist (the first one ``run`` simulates)."""
+        return self.build(map_matrix(self.problem["X" if self.mode == "pinv" else "A"], self.device), None).netlist
+
+    def sample(self, variations: list[Variation], seed: int | None, runner: Runner, scratch: Path) -> dict[str, Any]:
+        """One sweep sample: the ideal mapping at a nominal point, else the scenario's [monte_carlo]
+        device drawn for ``seed`` (``--vary g=lognormal:S`` replaces its sigma)."""
+        matrix = self.problem["X" if self.mode == "pinv" else "A"]
+        if seed is None:
+            device, rng = self.device, None
+        else:
+            device = self.mc_device
+            for v in variations:
+                device = dataclasses.replace(device, sigma=v.sigma)
+            rng = np.random.default_rng([seed, zlib.crc32(b"g")])
+        forward = map_matrix(matrix, device, seed=rng)
+        second = map_matrix(matrix, device, seed=rng) if self.mode == "pinv" and rng is not None else None
+        circuit = self.build(forward, second)
+        t0 = time.perf_counter()
+        result = runner.run(circuit.deck, run_dir=scratch / "spice")
+        spice_s = time.perf_counter() - t0
+        value = circuit.values(result.analysis("op"))
+        t0 = time.perf_counter()
+        twin = self.twin(forward, second)
+        twin_s = time.perf_counter() - t0
+        exact = self.exact()
+        return {
+            "rel_error_vs_exact": relative_error(value, exact),
+            "twin_rel_error_vs_exact": relative_error(twin, exact),
+            "spice_vs_twin_rel": relative_error(value, twin),
+            "device_sigma": device.sigma,
+            "device_levels": device.levels if device.levels is not None else 0,
+            "time_spice_s": spice_s,
+            "time_twin_s": twin_s,
+        }
+
     def build(self, forward: CrossbarMapping, second: CrossbarMapping | None) -> CrossbarCircuit:
         p = self.problem
         if self.mode == "mvm":
@@ -283,11 +327,12 @@ class CrossbarExperiment:
 
 # ================================================================================== Recirculation
 @dataclass(frozen=True)
-class RecirculationExperiment:
+class RecirculationExperiment(ExperimentBase):
     """002 Fig. 1A: ‖pinv(U) − V‖_F and ‖pinv(V) − U‖_F over ``inits`` random A.3 initialisations, for the
     expected rule (damped Ben-Israel–Cohen) and the noise-driven Recirculation rule of §3."""
 
     kind: ClassVar[str] = "recirculation_pinv"
+    has_circuit: ClassVar[bool] = False
     n: int = 10
     inits: int = 100
     max_condition: float = 20.0

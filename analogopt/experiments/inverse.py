@@ -26,6 +26,7 @@ from ..results import RunDirectory
 from ..scenarios import Scenario
 from ..spice import DCSweep, NetlistDeck, NgspiceRunner, Runner, Transient
 from ..values import Table
+from .base import ExperimentBase
 
 #: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
 TIGHT_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-18}
@@ -47,7 +48,7 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
 
 # ============================================================================ inverse loop
 @dataclass(frozen=True)
-class InverseLoopExperiment:
+class InverseLoopExperiment(ExperimentBase):
     """Sweep ``x_i`` through loops ``x_o = A·(x_i − B(x_o))`` for each function and gain; compare
     with the finite-A twin (Eq. 5) and with the ideal inverse ``B⁻¹`` (Eq. 7)."""
 
@@ -193,7 +194,7 @@ def _overshoot(t: np.ndarray, v: np.ndarray, v0: float, v1: float, t0: float) ->
 
 
 @dataclass(frozen=True)
-class LogAmpExperiment:
+class LogAmpExperiment(ExperimentBase):
     """Log amp (000 Fig. 1b) over decades of current: transfer, conformity, temperature, error sources
     (series resistance, bias current), log→antilog cascade, and the two-pole step response."""
 

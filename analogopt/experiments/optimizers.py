@@ -32,6 +32,7 @@ from ..results import RunDirectory
 from ..spice.runner import Runner
 from ..scenarios import Scenario
 from ..values import Table
+from .base import ExperimentBase, safe_title
 
 __all__ = [
     "digits_images",
@@ -198,10 +199,11 @@ def _description(scenario: Scenario) -> list[str]:
 
 
 @dataclass
-class FalVsAdamExperiment:
+class FalVsAdamExperiment(ExperimentBase):
     """000 Fig. 6b offline: FAL vs Adam (and SGD) on digits with a small CNN, several seeds."""
 
     kind = "fal_vs_adam"
+    has_circuit = False
     scenario: Scenario
     test_fraction: float
     epochs: int
@@ -399,7 +401,7 @@ class FalVsAdamExperiment:
 
 
 @dataclass
-class MomentumFilterExperiment:
+class MomentumFilterExperiment(ExperimentBase):
     """The weight filters in ngspice, driven by a recorded update sequence, against their twins."""
 
     kind = "momentum_filter"
@@ -491,7 +493,7 @@ class MomentumFilterExperiment:
         progress.stage("netlist")
         blocks = {"rc": RCLowPass(**self.rc), "casc": RCCascade(**self._cascade_block_kwargs()),
                   "fal": FALIntegrator(**self._fal_block_kwargs())}
-        circuit = build_filter_check(drive, dt_s=self.dt_s, filters=blocks, title=_plain(self.scenario.title))
+        circuit = build_filter_check(drive, dt_s=self.dt_s, filters=blocks, title=safe_title(self.scenario.title))
         progress.stage("ngspice")
         result = (runner or NgspiceRunner()).run(circuit.deck, run_dir=out.file("spice"), progress=progress.update)
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
@@ -625,7 +627,3 @@ class MomentumFilterExperiment:
         lines += ["", f"Timing: recording {t['record_s']:.2f} s, ngspice {t['spice_s']:.2f} s, twins {t['twin_s']:.2f} s, "
                   f"equivalence {t['equivalence_s']:.2f} s."]
         return "\n".join(lines) + "\n"
-
-
-def _plain(title: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in " .,:;=+-()/" else " " for ch in title)[:120]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,9 @@ from ..results import RunDirectory
 from ..spice.runner import Runner
 from ..scenarios import Scenario
 from ..values import REQUIRED, Table
-from .nf_single import CoSimResult, cosimulate
+from ..circuits.nf_single import build_nf_single
+from ..cosim.nf_single import CoSimResult, cosimulate
+from .base import ExperimentBase, Variation, safe_title
 
 _DATA_KEYS = {
     "staircase": {"source", "w", "b", "x_min", "x_max", "samples"},
@@ -75,8 +78,22 @@ def load_dataset(table: Table) -> Dataset:
 
 
 @dataclass
-class NFSingleExperiment:
+class NFSingleExperiment(ExperimentBase):
     kind = "nf_single"
+    element_targets = {
+        "x": "each data-crossbar conductance (m×n)",
+        "u": "each error-crossbar conductance (n×m, Eq. 12)",
+        "tau": "each weight integrator's R·C (n)",
+        "gain": "each forward amplifier's gain A (n)",
+    }
+    #: readable names of the loop's blocks (prefixes of analogopt.circuits.nf_single)
+    block_titles = {
+        "x": "data crossbar: z_k = sum_i x_ki w_i (VCCS array, 1 ohm sum loads)",
+        "q": "error nonlinearity: q_k = (y_k - sigma(z_k)) [* sigma'(z_k)^p] (one B source per sample)",
+        "u": "error crossbar U of 000 Eq. 12 merged with the forward gain A and the integrator input: "
+             "A*gamma*x_ki^p/R per crosspoint (S)",
+        "lp": "weight integrators (RC low-pass, 000 Eq. 10, or RC cascade, Eq. 22)",
+    }
     scenario: Scenario
     data: Dataset
     problem: NFSingleLayerProblem
@@ -142,17 +159,40 @@ class NFSingleExperiment:
                             memory_bytes=memory, elements=elements * runs, time_points=steps,
                             twin_macs=4 * steps * m * n * runs)
 
+    # -- the protocol's circuit and sweep members --------------------------------------------------
+    def netlist(self) -> str:
+        return build_nf_single(self.problem, title=safe_title(self.scenario.title)).deck.format()
+
+    def sample(self, variations: list[Variation], seed: int | None, runner: Runner, scratch: Path) -> dict[str, Any]:
+        """One sweep sample: the loop with each element variation drawn for ``seed``, no plots, no baseline."""
+        problem = perturb_nf_problem(self.problem, variations, seed)
+        result = cosimulate(problem, runner=runner, run_dir=scratch / "spice", baseline=False,
+                            title=safe_title(self.scenario.title))
+        row: dict[str, Any] = {}
+        for name, a, d in zip(problem.weight_names, result.analog.final_weights, result.digital.final_weights):
+            row[f"analog_{name}"] = float(a)
+            row[f"digital_{name}"] = float(d)
+        row.update(
+            max_abs_deviation=result.max_abs_deviation,
+            trajectory_deviation=result.trajectory_deviation,
+            analog_final_loss=float(result.analog.final_loss),
+            digital_final_loss=float(result.digital.final_loss),
+            time_spice_s=result.timings["spice_s"],
+            time_twin_s=result.timings["twin_s"],
+        )
+        return row
+
     # -- running -------------------------------------------------------------------------------
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:
         title = self.scenario.title
         main = cosimulate(self.problem, runner=runner, run_dir=out.file("spice"), progress=progress,
-                          title=_safe_title(title))
+                          title=safe_title(title))
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
         variants: dict[str, CoSimResult] = {self.problem.error_gain: main}
         for gain in self.also_error_gains:
             variant = dataclasses.replace(self.problem, error_gain=gain)
             variants[gain] = cosimulate(variant, runner=runner, run_dir=out.file(f"spice_{gain}"), progress=progress,
-                                        baseline=False, title=_safe_title(title))
+                                        baseline=False, title=safe_title(title))
             (out.path / f"spice_{gain}" / "netlist.cir").replace(out.file(f"netlist_{gain}.cir"))
         progress.stage("plots and report")
         metrics = self._metrics(main, variants)
@@ -323,6 +363,24 @@ class NFSingleExperiment:
         return "\n".join(lines) + "\n"
 
 
+def perturb_nf_problem(problem: NFSingleLayerProblem, variations: list[Variation], seed: int | None):
+    """``problem`` with each element variation drawn for sample ``seed`` (see :class:`Variation`)."""
+    if seed is None or not variations:
+        return problem
+    m, n = problem.n_samples, problem.n_weights
+    changes: dict[str, np.ndarray] = {}
+    for v in variations:
+        if v.target == "x":
+            changes["x_forward"] = problem.data_matrix * v.factors(seed, (m, n))
+        elif v.target == "u":
+            changes["u_matrix"] = problem.error_matrix * v.factors(seed, (n, m))
+        elif v.target == "tau":
+            changes["tau_w_s"] = problem.weight_taus_s * v.factors(seed, (n,))
+        elif v.target == "gain":
+            changes["forward_gains"] = problem.weight_gains * v.factors(seed, (n,))
+    return dataclasses.replace(problem, **changes)
+
+
 def least_squares_fit(x: np.ndarray, y: np.ndarray, activation: str, w0: np.ndarray) -> np.ndarray:
     """Weights (w, b) minimizing Σ(y − σ(w·x + b))² for the textbook activation, by scipy."""
     from scipy.optimize import least_squares
@@ -335,7 +393,3 @@ def least_squares_fit(x: np.ndarray, y: np.ndarray, activation: str, w0: np.ndar
 
     start = np.where(np.abs(w0) > 1e-3, w0, 0.5)
     return least_squares(residual, start, xtol=1e-12, ftol=1e-12, gtol=1e-12).x
-
-
-def _safe_title(title: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in " .,:;=+-()/" else " " for ch in title)[:120]

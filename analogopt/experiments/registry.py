@@ -18,21 +18,21 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import ConfigError
-from .limits import SizeEstimate
-from .scenarios import Scenario
+from ..errors import ConfigError
+from ..limits import SizeEstimate
+from ..scenarios import Scenario
 
 KINDS: dict[str, str] = {
-    "nf_single": "analogopt.cosim.nf_experiment:NFSingleExperiment",
-    "rules_table": "analogopt.reference.table:RulesTableExperiment",
-    "inverse_loop": "analogopt.cosim.inverse:InverseLoopExperiment",
-    "log_amp": "analogopt.cosim.inverse:LogAmpExperiment",
-    "fal_vs_adam": "analogopt.cosim.optimizers:FalVsAdamExperiment",
-    "momentum_filter": "analogopt.cosim.optimizers:MomentumFilterExperiment",
-    "crossbar_mvm": "analogopt.cosim.crossbar:CrossbarExperiment",
-    "crossbar_solve": "analogopt.cosim.crossbar:CrossbarExperiment",
-    "crossbar_pinv": "analogopt.cosim.crossbar:CrossbarExperiment",
-    "recirculation_pinv": "analogopt.cosim.crossbar:RecirculationExperiment",
+    "nf_single": "analogopt.experiments.nf_single:NFSingleExperiment",
+    "rules_table": "analogopt.experiments.rules_table:RulesTableExperiment",
+    "inverse_loop": "analogopt.experiments.inverse:InverseLoopExperiment",
+    "log_amp": "analogopt.experiments.inverse:LogAmpExperiment",
+    "fal_vs_adam": "analogopt.experiments.optimizers:FalVsAdamExperiment",
+    "momentum_filter": "analogopt.experiments.optimizers:MomentumFilterExperiment",
+    "crossbar_mvm": "analogopt.experiments.crossbar:CrossbarExperiment",
+    "crossbar_solve": "analogopt.experiments.crossbar:CrossbarExperiment",
+    "crossbar_pinv": "analogopt.experiments.crossbar:CrossbarExperiment",
+    "recirculation_pinv": "analogopt.experiments.crossbar:RecirculationExperiment",
 }
 
 

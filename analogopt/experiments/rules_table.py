@@ -28,6 +28,7 @@ import numpy as np
 from ..scenarios import Scenario
 from ..train import TrainConfig, plot_curves, train
 from ..values import REQUIRED, Table
+from .base import ExperimentBase
 
 CHECK_OPS = (">=", "<=", "approx")
 
@@ -64,8 +65,9 @@ class Check:
         return ok, text
 
 
-class RulesTableExperiment:
+class RulesTableExperiment(ExperimentBase):
     kind = "rules_table"
+    has_circuit = False
 
     def __init__(self, title: str, description: str, seeds: list[int], rows: list[Row], checks: list[Check]) -> None:
         self.title, self.description, self.seeds, self.rows, self.checks = title, description, seeds, rows, checks
