@@ -34,6 +34,7 @@ UNIT_WORDS: dict[str, frozenset[str]] = {
     "V": frozenset({"v"}),
     "A": frozenset({"a"}),
     "S": frozenset({"s", "mho"}),
+    "F": frozenset({"f"}),  # "10uF"; a bare "1F" is 1 femto, as in SPICE
     "V/s": frozenset({"v/s"}),
     "V/V": frozenset({"v/v"}),
 }
