@@ -270,8 +270,7 @@ def _lstsq_into(
     raw += format_differential(f"{prefix}T", transposed, cols, resn, res, transpose=True)
     raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(m)], ["0"] * m, srow, res, opamp)
     raw += opamp_lines(circuit, [f"{prefix}op{j}" for j in range(n)], ["0"] * n, cols, ws, opamp)
-    circuit.raw_spice += raw
-    return raw, ws
+    return raw, ws  # the caller appends it: pinv batches m of these, and growing raw_spice m times is O(m²)
 
 
 def _check_pair(forward: CrossbarMapping, transposed: CrossbarMapping | None, max_condition: float) -> CrossbarMapping:
@@ -310,6 +309,7 @@ def lstsq_circuit(
     transposed = _check_pair(forward, transposed, max_condition)
     circuit = Circuit(title)
     raw, ws = _lstsq_into(circuit, forward, transposed, y, opamp, prefix)
+    circuit.raw_spice += raw
     probes = {n: f"v({n})" for n in ws}
     return CrossbarCircuit(_deck(circuit, [OperatingPoint()], list(probes.values())), probes, ws,
                            (forward.shape[1],), _count(circuit, raw),
@@ -336,6 +336,7 @@ def pinv_circuit(
         raw, ws = _lstsq_into(circuit, forward, transposed, eye[:, k], opamp, f"k{k}_")
         raws.append(raw)
         ws_all.append(ws)
+    circuit.raw_spice += "".join(raws)
     for j in range(n):
         for k in range(m):
             name = f"p{j}_{k}"

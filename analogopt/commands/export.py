@@ -1,8 +1,14 @@
-"""``analogopt export SCENARIO --out DIR``: a scenario's circuit as a standalone hierarchical netlist set.
+"""``analogopt export SCENARIO --out DIR``: a scenario's circuit as a standalone hierarchical netlist set;
+``analogopt export --all DIR``: every shipped circuit scenario's set, in ``DIR/<scenario>/``.
 
 The flat netlist is the one ``analogopt run SCENARIO`` simulates, as the kind's ``netlist()`` gives it
 (:mod:`analogopt.experiments.base`); :mod:`analogopt.spice.export` splits it into testbench, blocks
 and model library. Pure-PyTorch kinds have no circuit to export.
+
+``--all`` writes one result directory (staged, renamed into place when every scenario is done, with the
+usual ``.analogopt-run`` marker so that ``--force`` may replace it later); the checked-in ``netlists/``
+folder is that output, and tests/cli/test_netlists.py compares its netlist files (never the marker, whose
+run id and time change on every export) with what :func:`export_all` writes now.
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ def register(subparsers) -> None:
         description="Write testbench.cir, blocks.cir (one .subckt per block), models.lib (.lib sections) and "
         "README.md into --out; they run in plain 'ngspice -b' and give the numbers of 'analogopt run'.",
     )
-    p.add_argument("scenario", help="shipped scenario name or .toml path")
-    p.add_argument("--out", required=True, help="directory to write (created; must be empty unless --force)")
+    p.add_argument("scenario", nargs="?", help="shipped scenario name or .toml path")
+    p.add_argument("--out", help="directory to write (created; must be empty unless --force)")
+    p.add_argument("--all", metavar="DIR", dest="all_dir",
+                   help="instead of one SCENARIO: every shipped circuit scenario, each into DIR/<scenario>/ "
+                        "(the checked-in netlists/ folder: 'analogopt export --all netlists --force')")
     p.add_argument("--force", action="store_true",
                    help="replace an existing export directory that analogopt wrote (never any other directory)")
     p.add_argument("--set", action="append", default=[], metavar="PATH=VALUE", help="override a scenario value")
@@ -64,10 +73,63 @@ def export_scenario(scenario: Scenario, out: Path, *, allow_large: bool = False)
     return written
 
 
+def circuit_scenarios() -> list[Scenario]:
+    """Every shipped scenario whose kind has a circuit, in ``analogopt list`` order."""
+    from ..experiments import experiment_class
+    from ..scenarios import list_scenarios
+
+    return [s for s in list_scenarios() if experiment_class(s.kind).has_circuit]
+
+
+#: The command that regenerates the checked-in ``netlists/`` folder (run from the repository root).
+REGENERATE_NETLISTS = "analogopt export --all netlists --force"
+
+
+def export_all(out: Path, *, allow_large: bool = False) -> dict[str, list[Path]]:
+    """Export every shipped circuit scenario into ``out/<scenario>/`` and an index ``out/README.md``
+    (what ``--all`` writes inside its staged directory); returns each scenario's written paths."""
+    scenarios = circuit_scenarios()
+    written = {s.name: export_scenario(s, out / s.name, allow_large=allow_large) for s in scenarios}
+    (out / "README.md").write_text(index_readme(scenarios))
+    return written
+
+
+def index_readme(scenarios: list[Scenario]) -> str:
+    """``--all``'s ``README.md``: what the folder is, the command that regenerates it, one row per scenario."""
+    lines = ["# netlists", "",
+             "The exported SPICE netlist set of every shipped circuit scenario (`sims/*.toml` whose kind has a "
+             "circuit), one folder each: `testbench.cir`, `blocks.cir`, `models.lib` and a `README.md`, as "
+             "`analogopt export SCENARIO --out DIR` writes them. Each runs unchanged in plain ngspice: "
+             "`cd netlists/<scenario> && ngspice -b -r out.raw testbench.cir`.", "",
+             "Generated, not edited by hand; regenerate after changing a generator or a scenario:", "",
+             "```sh", REGENERATE_NETLISTS, "```", "",
+             "`tests/cli/test_netlists.py` fails when a file here differs from what the code generates now "
+             "(`.analogopt-run` is the export's marker: its run id and time change on every export and are "
+             "not compared).", "",
+             "| scenario | kind | title |", "| --- | --- | --- |",
+             *[f"| [`{s.name}`]({s.name}/README.md) | `{s.kind}` | {s.title} |" for s in scenarios], ""]
+    return "\n".join(lines)
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from ..results import RunDirectory, check_target
     from ..scenarios import load_scenario
 
+    if args.all_dir is not None:
+        if args.scenario is not None or args.out is not None or args.set:
+            given = "SCENARIO" if args.scenario is not None else "--out" if args.out is not None else "--set"
+            raise ConfigError(f"export: --all DIR exports every shipped circuit scenario into DIR/<scenario>/; "
+                              f"it takes no {given}")
+        check_target(args.all_dir, flag="--all")
+        scenario_files = [(s.path, "a shipped scenario file") for s in circuit_scenarios()]
+        with RunDirectory(args.all_dir, force=args.force, flag="--all", protect=scenario_files) as out:
+            written = export_all(out.path, allow_large=args.allow_large)
+        print(f"exported {len(written)} circuit scenarios to {args.all_dir}: {', '.join(written)}")
+        return 0
+    if args.scenario is None or args.out is None:
+        missing = "SCENARIO" if args.scenario is None else "--out DIR"
+        raise ConfigError(f"export: give SCENARIO --out DIR (one scenario) or --all DIR (every circuit "
+                          f"scenario); {missing} is missing")
     check_target(args.out)  # a refused --out is reported before the scenario is even read
     scenario = load_scenario(args.scenario, args.set)
     with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:

@@ -9,6 +9,9 @@ Each crossbar experiment runs three comparisons:
    exact answer of the unperturbed problem (the error distribution a designer cares about);
 3. *settling* (``crossbar_solve`` only): the transient of the Ax = b loop with single-pole op-amps against
    the model ``ln(1/ε) / (ω_p + ω_GBW·λ_min)`` (IEEE TED 2020).
+
+Every ngspice run keeps its netlist, raw file and console output in the result directory:
+``spice/ideal/``, ``spice/mc_<k>/`` per draw and ``spice/settling/``.
 """
 
 from __future__ import annotations
@@ -146,7 +149,9 @@ class CrossbarExperiment(ExperimentBase):
         rows = size_of(prob, "rows", 8)
         cols = size_of(prob, "cols", rows)
         runs = 2 + size_of(mc, "samples", 20)  # ideal mapping, Monte Carlo samples, settling transient
-        cells = rows * cols * (2 if scenario.kind == "crossbar_pinv" else 1)
+        # elements per netlist (measured): MVM and solve ≈ 2.5 per matrix entry (differential pair, sum
+        # loads); pinv batches one least-squares circuit per row of I, ≈ 5·rows²·cols in all
+        cells = 5 * rows * rows * cols if scenario.kind == "crossbar_pinv" else 2.5 * rows * cols
         n = max(rows, cols)
         return SizeEstimate(f"{scenario.name}: {rows:.0f}×{cols:.0f} crossbar, {runs - 2:.0f} Monte Carlo samples",
                             memory_bytes=1000 * cells + 8 * n * n * 8, elements=cells * runs, time_points=8 * n,
@@ -225,7 +230,7 @@ class CrossbarExperiment(ExperimentBase):
         ideal_map = map_matrix(matrix, self.device)
         circuit = self.build(ideal_map, None)
         out.write_text("netlist.cir", circuit.netlist)
-        ideal = circuit.values(runner.run(circuit.deck).analysis("op"))
+        ideal = circuit.values(runner.run(circuit.deck, run_dir=out.file("spice/ideal")).analysis("op"))
         ideal_twin = self.twin(ideal_map, None)
         metrics: dict[str, Any] = {
             "mode": self.mode, "shape": [self.rows, self.cols], "element_count": circuit.element_count,
@@ -240,11 +245,12 @@ class CrossbarExperiment(ExperimentBase):
         progress.stage("monte carlo")
         rng = np.random.default_rng(self.mc_seed)
         spice_err, twin_err, agree = [], [], []
+        width = len(str(self.samples - 1))  # spice/mc_00 … spice/mc_19: each draw's files stay in the result
         for k in range(self.samples):
             forward = map_matrix(matrix, self.mc_device, seed=rng)
             second = map_matrix(matrix, self.mc_device, seed=rng) if self.mode == "pinv" else None
             c = self.build(forward, second)
-            value = c.values(runner.run(c.deck).analysis("op"))
+            value = c.values(runner.run(c.deck, run_dir=out.file(f"spice/mc_{k:0{width}d}")).analysis("op"))
             twin = self.twin(forward, second)
             spice_err.append(relative_error(value, exact))
             twin_err.append(relative_error(twin, exact))
@@ -286,7 +292,7 @@ class CrossbarExperiment(ExperimentBase):
         pred = predict_settling_time(mapping, self.settling_opamp, self.settling_tolerance)
         c = solve_circuit(mapping, self.problem["b"], opamp=self.settling_opamp, max_condition=self.max_condition,
                           transient=Transient(2.5 * pred.time_s, max_step_s=pred.time_s / 400))
-        waves = runner.run(c.deck).analysis("tran")
+        waves = runner.run(c.deck, run_dir=out.file("spice/settling")).analysis("tran")
         traj = c.trajectories(waves)
         measured = measure_settling_time(waves.axis, traj, exact, self.settling_tolerance)
         fig = Figure(figsize=(6.4, 3.6))

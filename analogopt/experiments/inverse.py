@@ -4,6 +4,10 @@
 Both run small DC sweeps (and, for the log amp, two transients) in ngspice with tight tolerances:
 the finite-gain error of Eq. 5 is ``~1/A`` of the signal (1e-5 at A = 1e5), far below ngspice's default
 ``reltol = 1e-3``, so the decks set ``reltol = 1e-9`` to resolve it (see docs/opamp.md).
+
+Every ngspice run keeps its netlist, raw file and console output under the result's ``spice/<name>/``
+(inverse loop: one per feedback function; log amp: ``transfer``, ``temperature_<k>``, ``error_rs``,
+``error_bias``, ``cascade``, ``step_uncompensated``, ``step_compensated``).
 """
 
 from __future__ import annotations
@@ -74,22 +78,30 @@ class InverseLoopExperiment(ExperimentBase):
         return cls(functions=tuple(functions), gains=tuple(sorted(gains)), points=points, opamp=opamp,
                    title=scenario.title)
 
+    def _deck(self, function: str):
+        """The DC-sweep deck of the loops with feedback ``function``: (generated circuit, deck, lo, hi)."""
+        lo, hi = twin.feedback_function(function).default_sweep
+        generated = inverse_loop_circuit(function, [replace(self.opamp, gain=g) for g in self.gains])
+        deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, (hi - lo) / (self.points - 1))],
+                           options=TIGHT_OPTIONS)
+        return generated, deck, lo, hi
+
+    def netlist(self) -> str:
+        """The first function's deck, the ``netlist.cir`` that ``run`` writes, built without simulating."""
+        return self._deck(self.functions[0])[1].format()
+
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
         runner = runner or NgspiceRunner(timeout_s=120)
         results: dict[str, dict] = {}
         curves: dict[str, dict] = {}
         for n, function in enumerate(self.functions):
             progress.stage(f"ngspice {function}")
-            fn = twin.feedback_function(function)
-            lo, hi = fn.default_sweep
-            generated = inverse_loop_circuit(function, [replace(self.opamp, gain=g) for g in self.gains])
-            deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, (hi - lo) / (self.points - 1))],
-                               options=TIGHT_OPTIONS)
+            generated, deck, lo, hi = self._deck(function)
             text = deck.format()
             out.write_text(f"netlist_{function}.cir", text)
             if n == 0:
                 out.write_text("netlist.cir", text)
-            wave = runner.run(deck).analysis("dc")
+            wave = runner.run(deck, run_dir=out.file(f"spice/{function}")).analysis("dc")
             x_i = wave.axis
             ideal = twin.ideal_inverse(x_i, function)
             spice = np.stack([wave[generated.probes[f"x_o[{k}]"]] for k in range(len(self.gains))])
@@ -262,15 +274,29 @@ class LogAmpExperiment(ExperimentBase):
                    step_currents_a=(i_from, i_to), step_overshoot=overshoot, step_stop_s=stop, title=scenario.title)
 
     # -------------------------------------------------------------------------------- helpers
-    def _sweep(self, runner: NgspiceRunner, device: JunctionModel, opamp: OpAmpModel, temp_c: float,
-               lo_a: float, hi_a: float, antilog_r_ohm: float | None = None, out: RunDirectory | None = None):
+    def _sweep_deck(self, device: JunctionModel, opamp: OpAmpModel, temp_c: float, lo_a: float, hi_a: float,
+                    antilog_r_ohm: float | None = None):
+        """The log-spaced DC sweep of the input current: (generated circuit, deck)."""
         generated = log_amp_circuit(device, opamp, antilog_r_ohm=antilog_r_ohm)
         lo, hi = math.log10(lo_a), math.log10(hi_a)
         deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, 1.0 / self.points_per_decade)],
                            options={**JUNCTION_OPTIONS, "temp": float(temp_c), "tnom": twin.TNOM_C})
-        if out is not None:
+        return generated, deck
+
+    def netlist(self) -> str:
+        """The 27 °C transfer sweep, the ``netlist.cir`` that ``run`` writes, built without simulating."""
+        return self._sweep_deck(replace(self.device, rs_ohm=0.0), self.opamp, twin.TNOM_C, self.i_min_a,
+                                self.i_max_a)[1].format()
+
+    def _sweep(self, runner: NgspiceRunner, device: JunctionModel, opamp: OpAmpModel, temp_c: float,
+               lo_a: float, hi_a: float, antilog_r_ohm: float | None = None, *, out: RunDirectory, name: str,
+               main: bool = False):
+        """Run the sweep in ``out``'s ``spice/<name>/`` (its netlist, raw file and ngspice output stay
+        there); ``main``: also write it as the result's ``netlist.cir``."""
+        generated, deck = self._sweep_deck(device, opamp, temp_c, lo_a, hi_a, antilog_r_ohm)
+        if main:
             out.write_text("netlist.cir", deck.format())
-        wave = runner.run(deck).analysis("dc")
+        wave = runner.run(deck, run_dir=out.file(f"spice/{name}")).analysis("dc")
         signals = {role: wave[node] for role, node in generated.probes.items()}
         return 10.0 ** wave.axis, signals
 
@@ -286,7 +312,8 @@ class LogAmpExperiment(ExperimentBase):
 
         # 1. transfer curve and log conformity at 27 °C
         progress.stage("transfer")
-        i, wave = self._sweep(runner, ideal_device, self.opamp, twin.TNOM_C, self.i_min_a, self.i_max_a, out=out)
+        i, wave = self._sweep(runner, ideal_device, self.opamp, twin.TNOM_C, self.i_min_a, self.i_max_a, out=out,
+                              name="transfer", main=True)
         v = wave["out"]
         v_twin = self._twin(ideal_device, self.opamp, i, twin.TNOM_C)
         v_ideal = twin.ideal_log_law(i, twin.TNOM_C, **junction)
@@ -309,7 +336,8 @@ class LogAmpExperiment(ExperimentBase):
         progress.stage("temperature")
         slopes, devs, outputs = [], [], []
         for n, temp in enumerate(self.temperatures_c):
-            i_t, w_t = self._sweep(runner, ideal_device, self.opamp, temp, self.i_min_a, self.i_max_a)
+            i_t, w_t = self._sweep(runner, ideal_device, self.opamp, temp, self.i_min_a, self.i_max_a,
+                                   out=out, name=f"temperature_{n}")
             use = i_t >= self.temp_fit_min_a * (1 - 1e-9)
             slopes.append(-float(np.polyfit(np.log10(i_t[use]), w_t["out"][use], 1)[0]))
             twin_t = self._twin(ideal_device, self.opamp, i_t, temp)
@@ -330,9 +358,11 @@ class LogAmpExperiment(ExperimentBase):
         progress.stage("error sources")
         base = v
         rs_device = replace(ideal_device, rs_ohm=self.rs_ohm)
-        _, w_rs = self._sweep(runner, rs_device, self.opamp, twin.TNOM_C, self.i_min_a, self.i_max_a)
+        _, w_rs = self._sweep(runner, rs_device, self.opamp, twin.TNOM_C, self.i_min_a, self.i_max_a,
+                              out=out, name="error_rs")
         bias_opamp = replace(self.opamp, bias_a=self.bias_a)
-        _, w_b = self._sweep(runner, ideal_device, bias_opamp, twin.TNOM_C, self.i_min_a, self.i_max_a)
+        _, w_b = self._sweep(runner, ideal_device, bias_opamp, twin.TNOM_C, self.i_min_a, self.i_max_a,
+                             out=out, name="error_bias")
         err_rs, err_rs_twin = w_rs["out"] - base, self._twin(rs_device, self.opamp, i, 27.0) - v_twin
         err_b, err_b_twin = w_b["out"] - base, self._twin(ideal_device, bias_opamp, i, 27.0) - v_twin
         metrics["error_sources"] = {
@@ -347,7 +377,7 @@ class LogAmpExperiment(ExperimentBase):
         # 4. log → antilog cascade
         progress.stage("cascade")
         i_c, w_c = self._sweep(runner, ideal_device, self.opamp, twin.TNOM_C, *self.cascade_range_a,
-                               antilog_r_ohm=self.cascade_r_ohm)
+                               antilog_r_ohm=self.cascade_r_ohm, out=out, name="cascade")
         returned = w_c["antilog"] / self.cascade_r_ohm
         returned_twin = twin.antilog_amp_output(self._twin(ideal_device, self.opamp, i_c, 27.0), 27.0, junction=junction,
                                                 r_ohm=self.cascade_r_ohm, gain=self.opamp.gain) / self.cascade_r_ohm
@@ -375,7 +405,7 @@ class LogAmpExperiment(ExperimentBase):
                                                                       uic=False)],
                                options={**JUNCTION_OPTIONS, "reltol": 1e-6}, saves=["v(out)"])
             out.write_text(f"netlist_step_{label}.cir", deck.format())
-            w = runner.run(deck).analysis("tran")
+            w = runner.run(deck, run_dir=out.file(f"spice/step_{label}")).analysis("tran")
             t = w.axis
             y_twin = v0 + (v1 - v0) * twin.closed_loop_step(t - t0, gain=model.gain, gbw_hz=model.gbw_hz,
                                                             second_pole_hz=model.second_pole_hz)

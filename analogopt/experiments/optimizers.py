@@ -477,10 +477,24 @@ class MomentumFilterExperiment(ExperimentBase):
         return {"tau_m_s": self._tau_of(f["beta_m"]), "tau_v_s": self._tau_of(f["beta_v"]), "tau_s": f["tau_s"],
                 "gamma": f["gamma"], "leak": f["leak"], "s_floor_v": f["s_floor_v"]}
 
-    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:
+    def _circuit(self, drive: np.ndarray):
+        """The three filter banks driven by ``drive`` (the recorded update sequence)."""
         from ..blocks.filters import FALIntegrator, RCCascade
         from ..blocks.integrator import RCLowPass
-        from ..circuits.filter_check import build_filter_check, sample_times
+        from ..circuits.filter_check import build_filter_check
+
+        blocks = {"rc": RCLowPass(**self.rc), "casc": RCCascade(**self._cascade_block_kwargs()),
+                  "fal": FALIntegrator(**self._fal_block_kwargs())}
+        return build_filter_check(drive, dt_s=self.dt_s, filters=blocks, title=safe_title(self.scenario.title))
+
+    def netlist(self) -> str:
+        """The ``netlist.cir`` that ``run`` writes, without ngspice: records the update sequence (a short
+        PyTorch training run) and builds the deck it drives."""
+        drive = record_update_sequence(steps=self.steps, channels=self.channels, seed=self.seed)
+        return self._circuit(drive).deck.format()
+
+    def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:
+        from ..circuits.filter_check import sample_times
         from ..reference.filters import cascade_samples, fal_samples, rc_lowpass_samples
         from ..spice import NgspiceRunner
 
@@ -491,9 +505,7 @@ class MomentumFilterExperiment(ExperimentBase):
         timings["record_s"] = time.perf_counter() - t0
 
         progress.stage("netlist")
-        blocks = {"rc": RCLowPass(**self.rc), "casc": RCCascade(**self._cascade_block_kwargs()),
-                  "fal": FALIntegrator(**self._fal_block_kwargs())}
-        circuit = build_filter_check(drive, dt_s=self.dt_s, filters=blocks, title=safe_title(self.scenario.title))
+        circuit = self._circuit(drive)
         progress.stage("ngspice")
         result = (runner or NgspiceRunner()).run(circuit.deck, run_dir=out.file("spice"), progress=progress.update)
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))

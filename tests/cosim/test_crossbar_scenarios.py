@@ -33,6 +33,17 @@ def test_monte_carlo_matches_same_device_twin(name, tmp_path):
     for f in ("netlist.cir", "metrics.json", "report.md", "mc_error.png"):
         assert (path / f).stat().st_size > 0
     assert json.loads((path / "metrics.json").read_text())["mode"] == name.removeprefix("crossbar_")
+    _assert_runs_kept(path, ["ideal"] + [f"mc_{k:02d}" for k in range(mc["samples"])])
+
+
+def _assert_runs_kept(path, names):
+    """Every ngspice run keeps its netlist, raw file and console output in the result directory."""
+    assert sorted(p.name for p in (path / "spice").iterdir()) == sorted(names)
+    for name in names:
+        for f in ("netlist.cir", "out.raw", "ngspice.out"):
+            assert (path / "spice" / name / f).is_file(), f"spice/{name}/{f}"
+        assert (path / "spice" / name / "out.raw").stat().st_size > 0
+    assert (path / "spice" / "ideal" / "netlist.cir").read_text() == (path / "netlist.cir").read_text()
 
 
 def test_solve_scenario_reports_settling(tmp_path):
@@ -43,6 +54,7 @@ def test_solve_scenario_reports_settling(tmp_path):
     assert abs(s["ratio"] - 1) < 0.25
     assert (path / "settling.png").exists()
     assert (path / "netlist.cir").read_text().rstrip().endswith(".end")
+    _assert_runs_kept(path, ["ideal", "settling"] + [f"mc_{k:02d}" for k in range(20)])
 
 
 def test_recirculation_scenario_states_condition_and_fraction(tmp_path):

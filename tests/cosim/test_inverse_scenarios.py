@@ -34,6 +34,17 @@ def test_inverse_loop_scenario_writes_results(tmp_path: Path, capsys) -> None:
     # The written netlist runs unchanged in plain ngspice.
     proc = subprocess.run(["ngspice", "-b", "-r", "check.raw", "netlist.cir"], cwd=out, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and (out / "check.raw").stat().st_size > 0, proc.stderr
+    # every ngspice run keeps its netlist, raw file and console output in the result directory
+    _assert_runs_kept(out, ["cubic", "exp", "tanh"])
+    assert (out / "spice" / "cubic" / "netlist.cir").read_text() == (out / "netlist.cir").read_text()
+
+
+def _assert_runs_kept(out: Path, names: list[str]) -> None:
+    assert sorted(p.name for p in (out / "spice").iterdir()) == sorted(names)
+    for name in names:
+        for f in ("netlist.cir", "out.raw", "ngspice.out"):
+            assert (out / "spice" / name / f).is_file(), f"spice/{name}/{f}"
+        assert (out / "spice" / name / "out.raw").stat().st_size > 0
 
 
 def test_log_amp_scenario_meets_the_issue_numbers(tmp_path: Path, capsys) -> None:
@@ -44,6 +55,9 @@ def test_log_amp_scenario_meets_the_issue_numbers(tmp_path: Path, capsys) -> Non
                  "cascade.png", "step.png"):
         assert (out / name).stat().st_size > 0
     m = json.loads((out / "metrics.json").read_text())
+    _assert_runs_kept(out, ["transfer", *(f"temperature_{k}" for k in range(len(m["temperature"]["temperatures_c"]))),
+                            "error_rs", "error_bias", "cascade", "step_uncompensated", "step_compensated"])
+    assert (out / "spice" / "transfer" / "netlist.cir").read_text() == (out / "netlist.cir").read_text()
     assert m["transfer"]["slope_rel_error"] < 0.01
     assert m["transfer"]["conformity_fraction_of_full_scale"] < 1e-3
     assert m["temperature"]["slope_over_t_spread"] < 0.01
