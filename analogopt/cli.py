@@ -51,6 +51,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
         metrics = experiment.run(out, progress, runner=runner)
     progress.done()
+    for warning in metrics.get("warnings", []):  # the run completed, but its result needs a caveat
+        print(f"analogopt: warning: {_one_line(warning)}", file=sys.stderr)
     if not args.quiet:
         summary = metrics.get("summary", "")
         print(f"{scenario.name}: results in {args.out}" + (f" — {summary}" if summary else ""))

@@ -194,3 +194,9 @@ class NFSingleLayerProblem:
     def error_power(self) -> int:
         """Exponent applied to x and σ' in U: n for beta_pow, else 1."""
         return self.power if self.error_gain == "beta_pow" else 1
+
+    @property
+    def step_gains(self) -> np.ndarray:
+        """(n,) each weight's per-step loop-gain factor η_i·γ·A_i of the twin's Euler step (Eq. 10 with
+        η_i = Δt/τ_i); times λ_max of the error's Jacobian it is the loop gain of docs/nf_loop.md."""
+        return self.dt_s / self.weight_taus_s * self.gamma * self.weight_gains

@@ -25,6 +25,7 @@ from ..limits import SizeEstimate, size_of
 from ..problems import ACTIVATIONS, ERROR_GAINS, INTEGRATORS, ActivationSpec, NFSingleLayerProblem
 from ..progress import Progress
 from ..reference.activations import sigma
+from ..reference.nf_single import TWIN_LOOP_GAIN_BOUND, loop_gain, predicted_euler_error
 from ..report import markdown_table, write_report
 from ..results import RunDirectory
 from ..spice.runner import Runner
@@ -180,6 +181,8 @@ class NFSingleExperiment(ExperimentBase):
             time_spice_s=result.timings["spice_s"],
             time_twin_s=result.timings["twin_s"],
         )
+        gain = loop_gain(problem, result.digital.weights)
+        row.update(twin_loop_gain=gain, twin_valid=bool(gain <= TWIN_LOOP_GAIN_BOUND))
         return row
 
     # -- running -------------------------------------------------------------------------------
@@ -261,8 +264,37 @@ class NFSingleExperiment(ExperimentBase):
             }
         if self.data.x_test is not None:
             metrics["classification"] = self._classification(main)
+        metrics["twin_validity"] = validity = self._twin_validity(variants)
+        metrics["warnings"] = [] if validity["valid"] else [
+            f"{self.scenario.name}: the twin is outside its valid regime: per-step loop gain η·γ·A·λ_max = "
+            f"{validity['loop_gain']:.3g} > {validity['bound']:.3g}; analog-vs-twin deviations are not a verdict "
+            "on the circuit (lower loop.eta or loop.forward_gain)"]
         metrics["summary"] = self._summary(metrics)
         return metrics
+
+    def _twin_validity(self, variants: dict[str, CoSimResult]) -> dict[str, Any]:
+        """docs/nf_loop.md, "The twin and time alignment": the twin (forward Euler, Δt = η·τ) agrees with
+        the analog ODE while the per-step loop gain η·γ·A·λ_max stays below TWIN_LOOP_GAIN_BOUND (≈ 0.27:
+        theory's worst-case Euler error ηλ/2e within 5 % of a mode's amplitude), λ_max of the linearized error
+        gain U·diag(σ')·X (000 Eq. 12) taken along the twin's trajectory
+        (:func:`analogopt.reference.nf_single.loop_gain`)."""
+        gains = {g: loop_gain(r.problem, r.digital.weights) for g, r in variants.items()}
+        worst = max(gains.values())
+        valid = bool(worst <= TWIN_LOOP_GAIN_BOUND)
+        out: dict[str, Any] = {
+            "loop_gain": worst,
+            "bound": TWIN_LOOP_GAIN_BOUND,
+            "valid": valid,
+            # theory's worst case of the twin's own discretization error (fraction of the stiffest mode)
+            "predicted_euler_error": predicted_euler_error(worst) if worst < 2 else None,
+            "note": ("per-step loop gain η·γ·A·λ_max(U·diag(σ')·X), largest along the twin's trajectory "
+                     "(docs/nf_loop.md); " + ("within the bound: the twin is a faithful discretization"
+                                              if valid else "above the bound: the twin's Euler steps are too "
+                                              "coarse, so analog-vs-twin deviations say nothing about the circuit")),
+        }
+        if len(gains) > 1:
+            out["loop_gain_by_error_gain"] = gains
+        return out
 
     def _classification(self, main: CoSimResult) -> dict[str, float]:
         xt, yt = self.data.x_test, self.data.y_test
@@ -315,6 +347,15 @@ class NFSingleExperiment(ExperimentBase):
     def _report(self, main: CoSimResult, variants, m: dict[str, Any]) -> str:
         p = self.problem
         lines = [f"# {self.scenario.title}", ""]
+        tv = m["twin_validity"]
+        if tv["valid"]:
+            lines += [f"Twin validity: per-step loop gain η·γ·A·λ_max = {tv['loop_gain']:.3g} ≤ {tv['bound']:.3g} "
+                      f"(docs/nf_loop.md): the twin is a faithful discretization of the loop; theory's worst-case "
+                      f"Euler error {tv['predicted_euler_error']:.1%} of a mode's amplitude.", ""]
+        else:
+            lines += [f"**Warning: the twin is outside its valid regime**: per-step loop gain η·γ·A·λ_max = "
+                      f"{tv['loop_gain']:.3g} > {tv['bound']:.3g} (docs/nf_loop.md). The analog-vs-twin deviations "
+                      "below are not a verdict on the circuit; lower loop.eta or loop.forward_gain.", ""]
         if self.scenario.config.get("description"):
             lines += [str(self.scenario.config["description"]).strip(), ""]
         lines += [

@@ -6,6 +6,7 @@ The twin steps the discrete low-pass of 000 Eq. 10, ``w ← w + η(γ·A·e − 
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -159,3 +160,50 @@ def _check_deadline(deadline: float | None, step: int, steps: int) -> None:
 def matched_gd_rate(problem: NFSingleLayerProblem) -> float:
     """GD learning rate equivalent to the loop's: e = (m/2)(−∇q) (000 §5), so lr = η·γ·A·m/2."""
     return problem.eta * problem.gamma * problem.forward_gain * problem.n_samples / 2
+
+
+#: The twin is the forward-Euler discretization of the loop's ODE (docs/nf_loop.md, "The twin and time
+#: alignment"). A mode decaying at rate λ is stepped as (1 − ηλ)^k instead of exp(−kηλ); the difference,
+#: ≈ (k(ηλ)²/2)·exp(−kηλ), is largest at kηλ = 1, where it is ηλ/(2e) of the mode's amplitude. The twin
+#: is called valid while that worst case stays within TWIN_ERROR_TOLERANCE of the amplitude.
+TWIN_ERROR_TOLERANCE = 0.05
+#: The per-step loop gain η·γ·A·λ_max at which that worst case reaches the tolerance: 2e·0.05 ≈ 0.27.
+TWIN_LOOP_GAIN_BOUND = 2 * math.e * TWIN_ERROR_TOLERANCE
+
+
+def predicted_euler_error(gain: float) -> float:
+    """Theory's worst-case twin-vs-ODE error for per-step loop gain ``gain``, as a fraction of the
+    stiffest mode's amplitude (valid below forward Euler's stability limit, ``gain`` < 2)."""
+    return gain / (2 * math.e)
+
+
+def loop_gain(problem: NFSingleLayerProblem, weights: np.ndarray | None = None, *, max_points: int = 41) -> float:
+    """Per-step loop gain ``η·γ·A·λ_max`` of the twin (docs/nf_loop.md, "The twin and time alignment").
+
+    Linearizing the error of 000 Eq. 12, ``e = U(y − σ(X·w))``, about ``w`` gives ``∂e/∂w = −U·diag(σ'(z))·X``
+    (for u = window / beta_pow the U's own σ'(z)^p factor is taken at ``z`` and the term from σ'' times
+    the residual is dropped, as the doc does: U = x gives Xᵀ·diag(σ')·X, u = window Xᵀ·diag(σ'²)·X).
+    One Euler step of Eq. 10 multiplies a deviation by ``I − diag(η_i·γ·A_i)·U·diag(σ')·X`` (leak aside,
+    it adds η ≤ the gain), so its loop gain is the spectral radius of ``diag(η_i·γ·A_i)·U·diag(σ')·X``.
+    σ' depends on ``w``: it is evaluated at each of ``weights`` (k, n) — e.g. the twin's recorded
+    trajectory, thinned to ``max_points`` states — and the largest value is returned; ``None``: at ``w0``.
+    """
+    p = problem
+    states = np.atleast_2d(p.w0 if weights is None else np.asarray(weights, dtype=np.float64))
+    if len(states) > max_points:
+        states = states[np.unique(np.linspace(0, len(states) - 1, max_points).round().astype(int))]
+    x_fwd = p.data_matrix  # (m, n)
+    u = p.error_matrix  # (n, m)
+    scale = p.step_gains  # (n,)
+    symmetric = not p.perturbed and p.error_power == 1
+    worst = 0.0
+    for w in states:
+        z = torch.as_tensor(x_fwd @ w)
+        s = sigma_slope(p.activation, z).numpy()
+        d = s ** (p.error_power + 1) if p.error_gain in ("window", "beta_pow") else s
+        if symmetric:  # Xᵀ·diag(d)·X with d ≥ 0: symmetric positive semidefinite
+            lam = float(np.max(np.linalg.eigvalsh(x_fwd.T @ (d[:, None] * x_fwd)))) * float(scale[0])
+        else:
+            lam = float(np.max(np.abs(np.linalg.eigvals((scale[:, None] * u) @ (d[:, None] * x_fwd)))))
+        worst = max(worst, lam)
+    return worst
