@@ -67,3 +67,15 @@ def test_the_walk_sees_relative_imports_inside_functions():
     as_file = PACKAGE / "reference" / "rules" / "base.py"
     text = "import os\n\ndef f():\n    from ...spice import runner\n    from .. import blocks\n"
     assert _imports(as_file, text) == [(4, "analogopt.spice"), (5, "analogopt.reference.blocks")]
+
+
+def test_no_kind_is_named_outside_its_home():
+    """Scenario kinds live in analogopt/experiments/ alone: sweeps, commands and the CLI reach them through
+    the protocol, so adding a kind never touches them."""
+    from analogopt.experiments.registry import KINDS
+
+    places = [*sorted((PACKAGE / "sweep").glob("*.py")), *sorted((PACKAGE / "commands").glob("*.py")),
+              PACKAGE / "cli.py"]
+    named = [f"{path.relative_to(PACKAGE.parent)} names {kind}" for path in places
+             for kind in KINDS if kind in path.read_text()]
+    assert not named, named

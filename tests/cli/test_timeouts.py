@@ -1,0 +1,56 @@
+"""``run --timeout 2`` and ``sweep --timeout 2`` stop each circuit kind's run at the limit (issue 12).
+
+Each case is a shipped scenario with overrides, inside the kind's ranges, that make its ngspice run (or the
+NF co-simulation's twin) take far longer than 2 s. Wall bounds are generous: importing torch and PySpice
+on a busy 2-core machine takes up to ~15 s before anything is simulated.
+"""
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+#: kind → (scenario, --set overrides) that run for much longer than 2 s without a limit
+SLOW = {
+    "nf_single": ("nf_staircase", ["data.samples=3000", "loop.iterations=100000"]),
+    "crossbar_mvm": ("crossbar_mvm", ["problem.rows=300", "problem.cols=300"]),
+    "crossbar_solve": ("crossbar_solve", ["problem.rows=300"]),
+    "crossbar_pinv": ("crossbar_pinv", ["problem.rows=120", "problem.cols=40"]),
+}
+WALL_BOUND_S = 45.0
+
+
+def cli(*args, timeout=300):
+    t0 = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "analogopt.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+    return proc, time.perf_counter() - t0
+
+
+def sets(overrides):
+    return [a for o in overrides for a in ("--set", o)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(SLOW))
+def test_run_timeout_2_stops_the_kind(kind, tmp_path):
+    scenario, overrides = SLOW[kind]
+    proc, wall = cli("run", scenario, *sets(overrides), "--timeout", "2", "--quiet", "--out", str(tmp_path / "r"))
+    assert proc.returncode == 6, proc.stderr
+    assert "2 s" in proc.stderr and "error:" in proc.stderr, proc.stderr
+    assert wall < WALL_BOUND_S, f"{kind}: exit after {wall:.1f} s with --timeout 2"
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", sorted(SLOW))
+def test_sweep_timeout_2_gives_a_timeout_row(kind, tmp_path):
+    scenario, overrides = SLOW[kind]
+    out = tmp_path / "sw"
+    proc, wall = cli("sweep", scenario, *sets(overrides), "--mc", "1", "--workers", "1", "--timeout", "2",
+                     "--quiet", "--out", str(out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"]["timeout"] == 1 and summary["status"]["ok"] == 0, (summary, proc.stderr)
+    assert wall < WALL_BOUND_S + 30, f"{kind}: sweep took {wall:.1f} s with --timeout 2"
