@@ -17,7 +17,6 @@ Every ngspice run keeps its netlist, raw file and console output in the result d
 from __future__ import annotations
 
 import dataclasses
-import math
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from matplotlib.figure import Figure
 from ..blocks.crossbar import CrossbarMapping, DeviceModel, map_matrix
 from ..blocks.opamp import OpAmpModel, opamp_from_config
 from ..circuits.crossbar import (
-    DEFAULT_MAX_CONDITION, IDEAL_OPAMP, CrossbarCircuit, check_conditioned, lstsq_circuit, measure_settling_time,
+    DEFAULT_MAX_CONDITION, CrossbarCircuit, check_conditioned, measure_settling_time,
     mvm_circuit, pinv_circuit, predict_settling_time, solve_circuit,
 )
 from ..errors import ConfigError
