@@ -30,6 +30,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The whole-run limit (s) of a kind that makes no size estimate, when --timeout is not given.
+DEFAULT_RUN_TIMEOUT_S = 600.0
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .commands.flags import positive_seconds
     from .experiments import build_experiment, estimate
@@ -44,9 +48,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     # validates everything, sizes first, before any file is written
     experiment = build_experiment(scenario, allow_large=args.allow_large)
     size = estimate(scenario)
-    if timeout_s is None and size is not None:
-        timeout_s = size.default_timeout_s()
-    runner = NgspiceRunner(timeout_s=timeout_s) if timeout_s is not None else None
+    if timeout_s is None:
+        timeout_s = size.default_timeout_s() if size is not None else DEFAULT_RUN_TIMEOUT_S
+    # one deadline for the whole run: every ngspice run, the twins and the kind's own Python work
+    runner = NgspiceRunner(timeout_s=timeout_s, whole_run=True)
     progress = Progress(enabled=not args.quiet)
     with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
         metrics = experiment.run(out, progress, runner=runner)
@@ -92,8 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--force", action="store_true",
                    help="replace an existing result directory that analogopt wrote (never any other directory)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
-                   help="wall-time limit of each ngspice run (s); default: 20 times the run's predicted time, "
-                   "at least 120 s")
+                   help="wall-time limit of the whole run (s): every ngspice run, the twins and the kind's own "
+                   "work; default: 20 times the run's predicted time, at least 120 s (600 s without an estimate)")
     p.add_argument("--allow-large", action="store_true",
                    help="run a problem whose estimated memory or time exceeds this machine (see docs/cli.md)")
     p.add_argument(

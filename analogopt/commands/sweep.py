@@ -42,7 +42,8 @@ def register(subparsers) -> None:
     p.add_argument("--spec", action="append", default=[], metavar="METRIC<VALUE",
                    help="yield spec, e.g. \"max_abs_deviation<0.01\" (repeatable; <, <=, >, >=)")
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
-                   help="wall-time limit of one sample's ngspice run (s); a slower sample is a 'timeout' row")
+                   help="wall-time limit of one sample (s): its ngspice runs, twins and the kind's own work; "
+                        "a slower sample is a 'timeout' row")
     p.add_argument("--allow-large", action="store_true",
                    help="sweep points whose estimated memory or time exceeds this machine (see docs/cli.md)")
     p.add_argument("--rerun", nargs=2, metavar=("DIR", "ID"), default=None,

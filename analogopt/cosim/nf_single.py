@@ -90,7 +90,9 @@ def cosimulate(
     pending = runner.start(deck_text, run_dir=run_dir)
     # the runner's wall-time limit binds the whole co-simulation, the twin's share included
     limit_s = getattr(runner, "timeout_s", None)
-    deadline = t_spice + limit_s if limit_s is not None else None
+    deadline = getattr(runner, "deadline", None)
+    if deadline is None and limit_s is not None:
+        deadline = t_spice + limit_s
     try:
         progress.stage("digital twin")
         t0 = time.perf_counter()

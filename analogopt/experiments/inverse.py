@@ -34,6 +34,17 @@ from .base import ExperimentBase
 
 #: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
 TIGHT_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-18}
+
+
+def loop_options(gain: float) -> dict[str, float]:
+    """:data:`TIGHT_OPTIONS` for a loop of forward gain ``gain`` (V/V): ``x_o = A·(x_i − B(x_o))`` multiplies
+    B's rounding (ε·|B| ≈ 2e-16 V at 1 V) by A, so Newton's updates of x_o never fall below ≈ A·ε V and a
+    ``vntol`` under that never converges where x_o crosses 0 (exp at x_i = 1, A = 1e5: 2e-11 V noise
+    against vntol 1e-12). ``vntol`` is held at 20·A·ε (4e-10 V at A = 1e5), still 1e-5 of the finite-gain
+    error x_o/(A·B') it must resolve."""
+    return {**TIGHT_OPTIONS, "vntol": max(TIGHT_OPTIONS["vntol"], 20 * gain * float(np.finfo(float).eps))}
+
+
 #: Junction decks also shrink GMIN (a 1e-12 S leak across each junction is 0.05 % of 1 nA).
 JUNCTION_OPTIONS: dict[str, float] = {**TIGHT_OPTIONS, "gmin": 1e-15}
 
@@ -83,7 +94,7 @@ class InverseLoopExperiment(ExperimentBase):
         lo, hi = twin.feedback_function(function).default_sweep
         generated = inverse_loop_circuit(function, [replace(self.opamp, gain=g) for g in self.gains])
         deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, (hi - lo) / (self.points - 1))],
-                           options=TIGHT_OPTIONS)
+                           options=loop_options(max(self.gains)))
         return generated, deck, lo, hi
 
     def netlist(self) -> str:
@@ -127,7 +138,7 @@ class InverseLoopExperiment(ExperimentBase):
             "kind": self.kind,
             "gains": list(self.gains),
             "functions": results,
-            "ngspice_options": TIGHT_OPTIONS,
+            "ngspice_options": loop_options(max(self.gains)),
             "summary": (f"max rel. error vs B⁻¹ at A={self.gains[-1]:g}: {worst_ideal:.2e}; SPICE vs finite-A twin: "
                         f"{worst_twin:.2e}; error-vs-A slopes: {', '.join(f'{s:.3f}' for s in slopes)}"),
         }
@@ -166,7 +177,7 @@ class InverseLoopExperiment(ExperimentBase):
         lines = [f"# {self.title}", "", "Loop of 000 Fig. 1a: op-amp forward gain A, feedback B(x_o) as an ngspice "
                  "B-source; DC sweep of x_i. Twin: exact root of 000 Eq. 5, x_i = x_o/A + B(x_o).", "",
                  f"Op-amp: {self.opamp.kind}, gains {', '.join(f'{g:g}' for g in self.gains)}; "
-                 f"ngspice options {TIGHT_OPTIONS}.", "",
+                 f"ngspice options {loop_options(max(self.gains))}.", "",
                  "| B | sweep x_i | max rel. err vs B⁻¹ (A max) | max rel. dev SPICE vs twin | error slope SPICE | twin |",
                  "|---|---|---|---|---|---|"]
         for function, r in results.items():

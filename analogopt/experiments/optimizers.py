@@ -124,9 +124,11 @@ def train_classifier(
     return {"train_loss": arr[:, 0], "test_loss": arr[:, 1], "test_accuracy": arr[:, 2]}
 
 
-def record_update_sequence(*, steps: int, channels: int, seed: int, batch_size: int = 16) -> np.ndarray:
+def record_update_sequence(*, steps: int, channels: int, seed: int, batch_size: int = 16,
+                           check: Callable[[], None] | None = None) -> np.ndarray:
     """``w' = −∇L`` of ``channels`` weights of a softmax classifier on digits under mini-batch SGD,
-    recorded over ``steps`` updates and scaled to 1 V peak: shape (steps, channels), V."""
+    recorded over ``steps`` updates and scaled to 1 V peak: shape (steps, channels), V. ``check`` is
+    called before every update (a run's deadline: it raises to stop)."""
     from ..data.tabular import load_tabular
 
     s = load_tabular("digits", seed=seed)
@@ -142,6 +144,8 @@ def record_update_sequence(*, steps: int, channels: int, seed: int, batch_size: 
     order = torch.randperm(len(x), generator=gen)
     rows = []
     for k in range(steps):
+        if check is not None:
+            check()
         idx = order[(k * batch_size) % (len(x) - batch_size) :][:batch_size]
         opt.zero_grad()
         torch.nn.functional.cross_entropy(layer(x[idx]), y[idx]).backward()
@@ -151,9 +155,11 @@ def record_update_sequence(*, steps: int, channels: int, seed: int, batch_size: 
     return drive / np.abs(drive).max()
 
 
-def sgd_momentum_deviation(*, lr: float, beta_m: float, steps: int, seed: int = 0) -> dict[str, float]:
+def sgd_momentum_deviation(*, lr: float, beta_m: float, steps: int, seed: int = 0,
+                           check: Callable[[], None] | None = None) -> dict[str, float]:
     """Train the digits CNN twice from the same start, with :class:`CascadeMomentum` (leak 0) and with
-    ``SGD(**sgd_momentum_equivalent(...))``; the largest weight difference and how far weights moved."""
+    ``SGD(**sgd_momentum_equivalent(...))``; the largest weight difference and how far weights moved.
+    ``check`` as for :func:`record_update_sequence`."""
     from ..reference.optim import CascadeMomentum, sgd_momentum_equivalent
 
     data = digits_images(seed=seed)
@@ -165,6 +171,8 @@ def sgd_momentum_deviation(*, lr: float, beta_m: float, steps: int, seed: int = 
         opt = make(model.parameters())
         gen = torch.Generator().manual_seed(seed)
         for _ in range(steps):
+            if check is not None:
+                check()
             idx = torch.randint(len(data.x_train), (32,), generator=gen)
             opt.zero_grad()
             torch.nn.functional.cross_entropy(model(data.x_train[idx]), data.y_train[idx]).backward()
@@ -497,17 +505,20 @@ class MomentumFilterExperiment(ExperimentBase):
         from ..circuits.filter_check import sample_times
         from ..reference.filters import cascade_samples, fal_samples, rc_lowpass_samples
         from ..spice import NgspiceRunner
+        from ..spice.runner import check_deadline
 
         timings: dict[str, float] = {}
         progress.stage("recording updates")
         t0 = time.perf_counter()
-        drive = record_update_sequence(steps=self.steps, channels=self.channels, seed=self.seed)
+        runner = runner or NgspiceRunner()
+        drive = record_update_sequence(steps=self.steps, channels=self.channels, seed=self.seed,
+                                       check=lambda: check_deadline(runner, "recording the update sequence"))
         timings["record_s"] = time.perf_counter() - t0
 
         progress.stage("netlist")
         circuit = self._circuit(drive)
         progress.stage("ngspice")
-        result = (runner or NgspiceRunner()).run(circuit.deck, run_dir=out.file("spice"), progress=progress.update)
+        result = runner.run(circuit.deck, run_dir=out.file("spice"), progress=progress.update)
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
         timings["spice_s"] = result.elapsed_s
         waves = result.analysis("tran")
@@ -530,7 +541,8 @@ class MomentumFilterExperiment(ExperimentBase):
 
         progress.stage("SGD equivalence")
         t0 = time.perf_counter()
-        equivalence = sgd_momentum_deviation(**self.equivalence, seed=self.seed)
+        equivalence = sgd_momentum_deviation(**self.equivalence, seed=self.seed,
+                                             check=lambda: check_deadline(runner, "checking the SGD equivalence"))
         timings["equivalence_s"] = time.perf_counter() - t0
 
         progress.stage("plots and report")

@@ -95,11 +95,43 @@ class Pending(Protocol):
 
 
 class Runner(Protocol):
+    #: the wall-time limit (s): of each run, or of everything done on the runner when ``deadline`` is set
+    timeout_s: float
+    #: ``time.perf_counter()`` value by which all work on this runner must end (None: per run only)
+    deadline: float | None
+
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
     ) -> RunResult: ...
 
     def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> Pending: ...
+
+
+class _Limits:
+    """The wall-time limits shared by both runners: ``timeout_s`` per run and, with ``whole_run``, one
+    deadline ``timeout_s`` after the runner was made that binds every run on it and the Python-side work
+    that asks :func:`check_deadline` (the twins, recording, the loops between ngspice runs)."""
+
+    def _init_limits(self, timeout_s: float, whole_run: bool) -> None:
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+        self.timeout_s = timeout_s
+        self.deadline = time.perf_counter() + timeout_s if whole_run else None
+
+    def stop_time(self, started: float) -> float:
+        """When a run launched at ``started`` is killed: its own limit, or the deadline if sooner."""
+        own = started + self.timeout_s
+        return own if self.deadline is None else min(own, self.deadline)
+
+
+def check_deadline(runner: Any, doing: str) -> None:
+    """Raise :class:`SimulationTimeoutError` if ``runner``'s whole-run deadline has passed; ``doing``
+    says what was under way (e.g. "stepping the digital twin"). A runner without one never stops here."""
+    deadline = getattr(runner, "deadline", None)
+    if deadline is not None and time.perf_counter() > deadline:
+        raise SimulationTimeoutError(
+            f"the run exceeded its {runner.timeout_s:g} s limit while {doing}; reduce the problem or raise --timeout",
+            returncode=None)
 
 
 def ngspice_available(executable: str = "ngspice") -> bool:
@@ -303,20 +335,19 @@ def _read(path: Path) -> str:
 # The process runner
 
 
-class NgspiceRunner:
+class NgspiceRunner(_Limits):
     """Runs ``ngspice -b -r out.raw netlist.cir`` in a run directory.
 
-    ``timeout_s`` bounds the wall time of one run. When ``run_dir`` is not given, a temporary
+    ``timeout_s`` bounds the wall time of one run; with ``whole_run`` it bounds everything done on
+    this runner from its creation (the CLI's ``--timeout``, one sweep sample). When ``run_dir`` is not given, a temporary
     directory is used and removed when the run ends, however it ends (errors then carry the netlist
     text and ngspice's output instead of citing deleted files); a given ``run_dir`` belongs to the
     caller and keeps the netlist, the raw file and ngspice's console output.
     """
 
-    def __init__(self, executable: str = "ngspice", timeout_s: float = 600.0) -> None:
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
+    def __init__(self, executable: str = "ngspice", timeout_s: float = 600.0, *, whole_run: bool = False) -> None:
+        self._init_limits(timeout_s, whole_run)
         self.executable = executable
-        self.timeout_s = timeout_s
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
@@ -432,7 +463,7 @@ class PendingRun:
         return self.directory / "netlist.cir"
 
     def _watch(self) -> None:
-        if not _sleep_until_exit(self.proc, self.started + self.runner.timeout_s):
+        if not _sleep_until_exit(self.proc, self.runner.stop_time(self.started)):
             self.expired = True
             self.proc.kill()
             self.proc.wait()
@@ -599,7 +630,7 @@ _SHARED_ARRAYS = "shared.npz"
 _SHARED_NOT_FOUND = 3  # the child's exit status when PySpice or libngspice cannot be loaded
 
 
-class SharedLibraryRunner:
+class SharedLibraryRunner(_Limits):
     """Runs netlists through PySpice's binding to ``libngspice``, each in a fresh child process.
 
     The child is ``python -c "…_shared_child()"`` in the run directory: the netlist goes in as
@@ -610,10 +641,8 @@ class SharedLibraryRunner:
     ngspice process (same watcher, same :func:`stop_all`, same parent-death signal).
     """
 
-    def __init__(self, timeout_s: float = 600.0) -> None:
-        if not timeout_s > 0:
-            raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        self.timeout_s = timeout_s
+    def __init__(self, timeout_s: float = 600.0, *, whole_run: bool = False) -> None:
+        self._init_limits(timeout_s, whole_run)
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None

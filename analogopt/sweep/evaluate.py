@@ -49,7 +49,7 @@ def evaluate_sample(plan_json: dict[str, Any], sample_id: str) -> dict[str, Any]
             elements = [v for v in plan.variations if not v.is_global]
             # the sweep command checked every point's size before any worker started
             experiment = build_experiment(scenario, allow_large=True)
-            row.update(experiment.sample(elements, sample.seed, NgspiceRunner(timeout_s=plan.timeout_s), scratch))
+            row.update(experiment.sample(elements, sample.seed, NgspiceRunner(timeout_s=plan.timeout_s, whole_run=True), scratch))
         except SimulationTimeoutError as exc:
             row.update(status="timeout", error=_one_line(exc))
         except AnalogOptError as exc:

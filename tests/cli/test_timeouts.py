@@ -1,7 +1,9 @@
 """``run --timeout 2`` and ``sweep --timeout 2`` stop each circuit kind's run at the limit (issue 12).
 
-Each case is a shipped scenario with overrides, inside the kind's ranges, that make its ngspice run (or the
-NF co-simulation's twin) take far longer than 2 s. Wall bounds are generous: importing torch and PySpice
+Each case is a shipped scenario with overrides, inside the kind's ranges, that make the run take far longer
+than 2 s: one long ngspice run (NF, crossbars), many short ones that only add up past the limit (inverse
+loop, log amp: the limit binds the whole run, not each ngspice run), or Python-side work (momentum_filter
+records 20000 SGD updates before ngspice starts). Wall bounds are generous: importing torch and PySpice
 on a busy 2-core machine takes up to ~15 s before anything is simulated.
 """
 
@@ -18,6 +20,12 @@ SLOW = {
     "crossbar_mvm": ("crossbar_mvm", ["problem.rows=300", "problem.cols=300"]),
     "crossbar_solve": ("crossbar_solve", ["problem.rows=300"]),
     "crossbar_pinv": ("crossbar_pinv", ["problem.rows=120", "problem.cols=40"]),
+    # five functions × 16 gains × 10001 points: about 7 s of ngspice in five runs of about 1.4 s each
+    "inverse_loop": ("inverse_loop", ["loop.points=10001", 'loop.functions=["cubic","exp","tanh","sinh","linear"]',
+                                      "loop.gains=[100,200,300,500,1e3,2e3,3e3,5e3,1e4,2e4,3e4,5e4,1e5,2e5,3e5,5e5]"]),
+    # twelve sweeps of 6001 points, each well under 2 s
+    "log_amp": ("log_amp", ["sweep.points_per_decade=1000", "sweep.temperatures_c=[-40,-20,0,20,27,40,60,85,100,125]"]),
+    "momentum_filter": ("momentum_filter", ["drive.steps=20000", "drive.channels=1", "equivalence.steps=2000"]),
 }
 WALL_BOUND_S = 45.0
 
