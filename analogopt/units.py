@@ -111,3 +111,33 @@ def _word_error(value: str, name: str, unit: str | None, digits: str, scale: str
     if scale:
         return f"{name}: cannot read {value!r}: {word!r} after the scale factor {scale!r} is not {own}"
     return f"{name}: cannot read {value!r}: {word!r} is neither a SPICE scale factor ({SCALE_TEXT}) nor {own}"
+
+
+#: (factor, prefix) of the SI prefixes used to display values
+DISPLAY_PREFIXES = ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1.0, ""), (1e3, "k"),
+                    (1e6, "M"), (1e9, "G"))
+
+
+#: Units an SI prefix may go on (a prefix on V² or V/V would misread: mV² is not m·V²)
+PREFIXABLE_UNITS = frozenset({"V", "A", "s", "S", "F", "H", "Hz", "Ω", "ohm", "W"})
+
+
+def si_scale(values, unit: str) -> tuple[float, str]:
+    """(factor, prefixed unit) such that ``values / factor`` reads in it (``"µV"``): the prefix of the
+    largest magnitude in ``values``; values of no unit, or of a compound one (V², V/V), are left as they are."""
+    import numpy as np
+
+    magnitudes = np.abs(np.asarray(values, dtype=float))
+    peak = float(np.nanmax(magnitudes)) if magnitudes.size and not np.all(np.isnan(magnitudes)) else 0.0
+    if unit not in PREFIXABLE_UNITS or not math.isfinite(peak) or peak == 0:
+        return 1.0, unit
+    factor, prefix = next(((f, p) for f, p in reversed(DISPLAY_PREFIXES) if peak >= f), DISPLAY_PREFIXES[0])
+    return factor, f"{prefix}{unit}"
+
+
+def quantity(value: float, unit: str) -> str:
+    """``value`` with an SI-prefixed ``unit`` (3.2e-07, "V" → "320 nV"); unitless as ``%.2e``."""
+    factor, shown = si_scale([value], unit)
+    if unit not in PREFIXABLE_UNITS or factor == 1.0 and value != 0 and not 1 <= abs(value) < 1000:
+        return f"{value:.2e}" + (f" {unit}" if unit else "")
+    return f"{value / factor:.3g} {shown}"

@@ -18,7 +18,7 @@ from ..circuits.nf_single import build_nf_single
 from ..errors import SimulationTimeoutError
 from ..problems import NFSingleLayerProblem
 from ..progress import Progress, SilentProgress
-from ..reference.nf_single import NFSingleLayerTwin, gradient_descent, matched_gd_rate, mse
+from ..reference.nf_single import NFSingleLayerTwin, gradient_descent, loop_ode, matched_gd_rate, mse
 from ..reference.trajectory import Trajectory
 from ..spice.runner import NgspiceRunner, Runner
 from ..spice.waveforms import Waveforms
@@ -40,6 +40,8 @@ class CoSimResult:
     baseline: Trajectory | None
     analog_waveforms: Waveforms
     timings: dict[str, float] = field(default_factory=dict)
+    #: the loop's ODE solved to convergence on the same axis (the ideal mathematics the twin discretizes)
+    ideal: Trajectory | None = None
 
     @property
     def max_abs_deviation(self) -> float:
@@ -64,12 +66,16 @@ def cosimulate(
     record_points: int = 400,
     max_step_points: int = 50,
     baseline: bool = True,
+    ideal: bool = True,
     title: str = "negative feedback optimizer, single layer",
 ) -> CoSimResult:
     """Build the circuit, run ngspice and the twin (and the gradient-descent baseline), align them.
 
     The twin is stepped while ngspice runs in its own process, so on two cores the wall time is about
     netlist + max(ngspice, twin) + alignment.
+
+    With ``ideal``, the loop's ODE is also solved to convergence (:func:`loop_ode`) at the twin's recorded
+    iterations, the reference that separates the twin's discretization error from the circuit's.
 
     ngspice picks its own time steps; ``max_step_points`` only caps the step at duration/points
     (ngspice's default rule is 50). The twin is recorded at ``record_points`` iterations and the analog
@@ -106,10 +112,16 @@ def cosimulate(
             gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True,
                                   deadline=deadline)
             timings["baseline_s"] = time.perf_counter() - t0
+        ode = None
+        if ideal:
+            progress.stage("loop ODE")
+            t0 = time.perf_counter()
+            ode = loop_ode(problem, digital.iteration, deadline=deadline)
+            timings["ideal_s"] = time.perf_counter() - t0
     except TimeoutError as exc:
         pending.cancel()
         raise SimulationTimeoutError(
-            f"the co-simulation exceeded its {limit_s:g} s limit while the digital twin was stepping ({exc}); "
+            f"the co-simulation exceeded its {limit_s:g} s limit while the digital twin or the loop's ODE was stepping ({exc}); "
             "shorten the simulated time (loop.iterations) or raise --timeout") from None
     except BaseException:  # the twin failed or was interrupted: do not leave ngspice running
         pending.cancel()
@@ -129,4 +141,4 @@ def cosimulate(
     analog_loss = mse(x, y, torch.as_tensor(analog_w), problem.activation).numpy()
     analog = Trajectory(digital.iteration.copy(), analog_w, analog_loss)
     timings["align_s"] = time.perf_counter() - t0
-    return CoSimResult(problem, circuit, analog, digital, gd, waves, timings)
+    return CoSimResult(problem, circuit, analog, digital, gd, waves, timings, ode)

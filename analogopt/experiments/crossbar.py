@@ -41,7 +41,24 @@ from ..results import RunDirectory
 from ..scenarios import Scenario
 from ..spice import NgspiceRunner, Runner, Transient
 from ..values import Table
+from ..cosim.comparison import Comparison, Group, PlotOptions, Signal, TwinValidity, plot_options, write_metrics
+from ..spice.runner import check_deadline
 from .base import ExperimentBase, Variation
+
+#: What each mode's output is called in comparisons
+OUTPUT_NAMES = {"mvm": "y = A·x", "solve": "x = A⁻¹·b", "pinv": "pinv(X)"}
+
+
+def twin_validity(r_wire_ohm: float) -> TwinValidity:
+    """The twin is torch's exact linear algebra on the matrices the devices hold: exact for ideal op-amps
+    and ideal wires, blind to the wires' IR drop."""
+    if r_wire_ohm == 0:
+        return TwinValidity(True, "the twin is torch's exact linear algebra on the matrices the devices actually "
+                                  "hold (quantized and perturbed, differential pairs subtracted): exact for ideal "
+                                  "op-amps and wires")
+    return TwinValidity(False, f"the twin leaves out the wires' IR drop (device.r_wire = {r_wire_ohm:g} Ω per "
+                               "segment), so analog-vs-twin deviations measure that drop, not the twin's accuracy; "
+                               "compare with the ideal (exact) answer instead")
 
 MODES = ("mvm", "solve", "pinv")
 
@@ -87,6 +104,7 @@ class CrossbarExperiment(ExperimentBase):
     settling_tolerance: float = 1e-3
     title: str = "crossbar"
     problem: dict = field(default_factory=dict, compare=False)
+    plot: PlotOptions = PlotOptions()
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "CrossbarExperiment":
@@ -95,7 +113,7 @@ class CrossbarExperiment(ExperimentBase):
         if mode not in MODES:
             raise ConfigError(f"{where}: crossbar kind must be one of crossbar_{', crossbar_'.join(MODES)}")
         cfg = Table(scenario.config, where)
-        cfg.reject_unknown({"kind", "title", "description", "problem", "device", "monte_carlo", "settling"})
+        cfg.reject_unknown({"kind", "title", "description", "problem", "device", "monte_carlo", "settling", "plot"})
         prob = cfg.table("problem", {"rows", "cols", "condition", "seed", "max_condition"})
         rows = prob.integer("rows", 8, low=1, high=4096)
         cols = prob.integer("cols", rows, low=1, high=4096)
@@ -136,7 +154,7 @@ class CrossbarExperiment(ExperimentBase):
         return cls(mode=mode, rows=rows, cols=cols, condition=condition, seed=seed, device=device,
                    mc_device=mc_device, samples=samples, mc_seed=mc_seed, max_condition=max_condition,
                    settling_opamp=settling_opamp, settling_tolerance=tolerance,
-                   title=scenario.title, problem=problem)
+                   title=scenario.title, problem=problem, plot=plot_options(cfg.table("plot")))
 
     @classmethod
     def estimate(cls, scenario: Scenario) -> SizeEstimate:
@@ -183,7 +201,8 @@ class CrossbarExperiment(ExperimentBase):
         twin = self.twin(forward, second)
         twin_s = time.perf_counter() - t0
         exact = self.exact()
-        return {
+        row = self.comparison([("sample", value, twin)], exact).row()
+        return row | {
             "rel_error_vs_exact": relative_error(value, exact),
             "twin_rel_error_vs_exact": relative_error(twin, exact),
             "spice_vs_twin_rel": relative_error(value, twin),
@@ -244,8 +263,10 @@ class CrossbarExperiment(ExperimentBase):
         progress.stage("monte carlo")
         rng = np.random.default_rng(self.mc_seed)
         spice_err, twin_err, agree = [], [], []
+        draws: list[tuple[str, np.ndarray, np.ndarray]] = []
         width = len(str(self.samples - 1))  # spice/mc_00 … spice/mc_19: each draw's files stay in the result
         for k in range(self.samples):
+            check_deadline(runner, f"starting Monte Carlo draw {k} of {self.samples}")
             forward = map_matrix(matrix, self.mc_device, seed=rng)
             second = map_matrix(matrix, self.mc_device, seed=rng) if self.mode == "pinv" else None
             c = self.build(forward, second)
@@ -254,6 +275,7 @@ class CrossbarExperiment(ExperimentBase):
             spice_err.append(relative_error(value, exact))
             twin_err.append(relative_error(twin, exact))
             agree.append(relative_error(value, twin))
+            draws.append((f"draw {k:0{width}d}", value, twin))
             progress.update((k + 1) / self.samples)
         spice_err, twin_err, agree = map(np.asarray, (spice_err, twin_err, agree))
         metrics["monte_carlo"] = {
@@ -283,9 +305,33 @@ class CrossbarExperiment(ExperimentBase):
             s = metrics["settling"]
             summary += f"; settling {s['measured_s'] * 1e6:.3g} µs vs predicted {s['predicted_s'] * 1e6:.3g} µs"
         metrics["summary"] = summary
-        out.write_json("metrics.json", metrics)
-        out.write_text("report.md", self._report(metrics))
+        comparison = self.comparison([("ideal devices", ideal, ideal_twin)], exact, draws, metrics.get("settling"))
+        write_metrics(out, metrics, comparison, self.plot)
+        out.write_text("report.md", self._report(metrics) + "\n".join(comparison.report_section()) + "\n")
         return metrics
+
+    def comparison(self, nominal: list[tuple[str, np.ndarray, np.ndarray]], exact: np.ndarray,
+                   draws: list[tuple[str, np.ndarray, np.ndarray]] = (), settling: dict | None = None) -> Comparison:
+        """The answer's entries (row-major) on an entry axis: ngspice vs the twin on the same devices vs
+        the exact answer of the unperturbed problem; ``nominal`` (name, analog, twin) as one group each,
+        the Monte Carlo ``draws`` as the signals of one more."""
+        entries = np.arange(np.size(exact))
+        name = OUTPUT_NAMES[self.mode]
+        truth = np.ravel(exact)
+        exact_text = "torch.linalg's exact answer for the unperturbed problem"
+        twin_text = "torch.linalg on the matrices the devices hold"
+        groups = []
+        for label, value, twin in nominal:
+            theory = {}
+            if settling is not None:
+                theory = {"settling_predicted_s": settling["predicted_s"], "settling_measured_s": settling["measured_s"]}
+            groups.append(Group(label, "entry", "", entries, "", (Signal(name, np.ravel(value), np.ravel(twin), truth),),
+                                twin=twin_text, ideal=exact_text, theory=theory))
+        if draws:
+            groups.append(Group(f"monte carlo ({len(draws)} draws)", "entry", "", entries, "",
+                                tuple(Signal(label, np.ravel(v), np.ravel(t), truth) for label, v, t in draws),
+                                twin=twin_text + " (each draw's own devices)", ideal=exact_text))
+        return Comparison(tuple(groups), twin_validity(self.device.r_wire_ohm))
 
     def _settling(self, mapping: CrossbarMapping, exact: np.ndarray, runner: NgspiceRunner, out: RunDirectory) -> dict:
         pred = predict_settling_time(mapping, self.settling_opamp, self.settling_tolerance)
@@ -415,7 +461,7 @@ class RecirculationExperiment(ExperimentBase):
         metrics["summary"] = (f"{metrics['condition_met_fraction'] * 100:.0f}% of {self.inits} inits meet the "
                               f"condition; converged: expected {metrics['expected']['converged_fraction'] * 100:.0f}%, "
                               f"noise {metrics['noise']['converged_fraction'] * 100:.0f}%")
-        out.write_json("metrics.json", metrics)
+        write_metrics(out, metrics)
         out.write_text("report.md", "\n".join([
             f"# {self.title}", "", f"Convergence condition checked up front: {condition}.", "",
             f"{self.inits} inits U₀ = I − E_U, V₀ = I − E_V (E ~ U[−1, 1], {self.n}×{self.n}, cond ≤ "

@@ -30,6 +30,8 @@ from ..results import RunDirectory
 from ..scenarios import Scenario
 from ..spice import DCSweep, NetlistDeck, NgspiceRunner, Runner, Transient
 from ..values import Table
+from ..cosim.comparison import Comparison, Group, PlotOptions, Signal, TwinValidity, plot_options, write_metrics
+from ..spice.runner import check_deadline
 from .base import ExperimentBase
 
 #: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
@@ -42,7 +44,8 @@ def loop_options(gain: float) -> dict[str, float]:
     ``vntol`` under that never converges where x_o crosses 0 (exp at x_i = 1, A = 1e5: 2e-11 V noise
     against vntol 1e-12). ``vntol`` is held at 20·A·ε (4e-10 V at A = 1e5), still 1e-5 of the finite-gain
     error x_o/(A·B') it must resolve."""
-    return {**TIGHT_OPTIONS, "vntol": max(TIGHT_OPTIONS["vntol"], 20 * gain * float(np.finfo(float).eps))}
+    floor = float(f"{20 * gain * float(np.finfo(float).eps):.3g}")  # three digits read better in the deck
+    return {**TIGHT_OPTIONS, "vntol": max(TIGHT_OPTIONS["vntol"], floor)}
 
 
 #: Junction decks also shrink GMIN (a 1e-12 S leak across each junction is 0.05 % of 1 nA).
@@ -73,10 +76,12 @@ class InverseLoopExperiment(ExperimentBase):
     points: int
     opamp: OpAmpModel
     title: str = "inverse loop"
+    plot: PlotOptions = PlotOptions()
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "InverseLoopExperiment":
-        cfg = Table(scenario.config, scenario.name).reject_unknown({"kind", "title", "description", "loop", "opamp"})
+        cfg = Table(scenario.config, scenario.name).reject_unknown({"kind", "title", "description", "loop", "opamp",
+                                                                    "plot"})
         loop = cfg.table("loop", {"functions", "gains", "points"})
         functions = loop.strings("functions", ["cubic", "exp", "tanh"], min_len=1)
         for name in functions:
@@ -87,7 +92,7 @@ class InverseLoopExperiment(ExperimentBase):
         table = cfg.table("opamp", {"kind", "gbw_hz", "second_pole_hz", "offset_v"})
         opamp = opamp_from_config({**table.mapping, "gain": max(gains)}, table.where)
         return cls(functions=tuple(functions), gains=tuple(sorted(gains)), points=points, opamp=opamp,
-                   title=scenario.title)
+                   title=scenario.title, plot=plot_options(cfg.table("plot")))
 
     def _deck(self, function: str):
         """The DC-sweep deck of the loops with feedback ``function``: (generated circuit, deck, lo, hi)."""
@@ -106,6 +111,7 @@ class InverseLoopExperiment(ExperimentBase):
         results: dict[str, dict] = {}
         curves: dict[str, dict] = {}
         for n, function in enumerate(self.functions):
+            check_deadline(runner, f"starting the {function} sweep")
             progress.stage(f"ngspice {function}")
             generated, deck, lo, hi = self._deck(function)
             text = deck.format()
@@ -142,9 +148,27 @@ class InverseLoopExperiment(ExperimentBase):
             "summary": (f"max rel. error vs B⁻¹ at A={self.gains[-1]:g}: {worst_ideal:.2e}; SPICE vs finite-A twin: "
                         f"{worst_twin:.2e}; error-vs-A slopes: {', '.join(f'{s:.3f}' for s in slopes)}"),
         }
-        out.write_json("metrics.json", metrics)
-        out.write_text("report.md", self._report(results, metrics))
+        comparison = self.comparison(curves, results)
+        write_metrics(out, metrics, comparison, self.plot)
+        out.write_text("report.md", self._report(results, metrics, comparison))
         return metrics
+
+    def comparison(self, curves: dict, results: dict) -> Comparison:
+        """One group per feedback function on the x_i axis: x_o at every gain, SPICE vs the finite-A twin
+        (Eq. 5) vs the ideal inverse B⁻¹ (Eq. 7)."""
+        groups = []
+        for function, c in curves.items():
+            signals = tuple(Signal(f"x_o[A={g:g}]", c["spice"][k], c["twin"][k], c["ideal"])
+                            for k, g in enumerate(self.gains))
+            theory: dict[str, Any] = {"error_vs_gain_slope_predicted": -1.0}
+            if results[function]["error_slope_spice"] is not None:
+                theory["error_vs_gain_slope_spice"] = results[function]["error_slope_spice"]
+            groups.append(Group(function, "x_i", "V", c["x_i"], "V", signals,
+                                twin="the exact root of 000 Eq. 5 at finite A (x_i = x_o/A + B(x_o))",
+                                ideal="the ideal inverse B⁻¹(x_i) of 000 Eq. 7", theory=theory))
+        validity = TwinValidity(True, "the twin is the exact root of Eq. 5 for the modelled op-amp (bracketed "
+                                      "bisection to machine precision): no discretization to go wrong")
+        return Comparison(tuple(groups), validity)
 
     def _plot(self, out: RunDirectory, curves: dict, results: dict) -> None:
         fig = Figure(figsize=(4.2 * len(curves), 3.6))
@@ -173,7 +197,7 @@ class InverseLoopExperiment(ExperimentBase):
         ax.legend(fontsize=7)
         out.save_figure("error_vs_gain.png", fig)
 
-    def _report(self, results: dict, metrics: dict) -> str:
+    def _report(self, results: dict, metrics: dict, comparison: Comparison) -> str:
         lines = [f"# {self.title}", "", "Loop of 000 Fig. 1a: op-amp forward gain A, feedback B(x_o) as an ngspice "
                  "B-source; DC sweep of x_i. Twin: exact root of 000 Eq. 5, x_i = x_o/A + B(x_o).", "",
                  f"Op-amp: {self.opamp.kind}, gains {', '.join(f'{g:g}' for g in self.gains)}; "
@@ -188,7 +212,7 @@ class InverseLoopExperiment(ExperimentBase):
                          f"{slope} | {slope_t} |")
         lines += ["", "Relative errors use max(|reference|, 1e-3·full scale) as denominator.", "",
                   "![transfer](transfer.png)", "", "![error vs gain](error_vs_gain.png)", "",
-                  f"Summary: {metrics['summary']}", ""]
+                  *comparison.report_section(), f"Summary: {metrics['summary']}", ""]
         return "\n".join(lines)
 
 
@@ -239,12 +263,13 @@ class LogAmpExperiment(ExperimentBase):
     step_overshoot: float
     step_stop_s: float
     title: str = "log amp"
+    plot: PlotOptions = PlotOptions(log_axis=None)
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "LogAmpExperiment":
         cfg = Table(scenario.config, scenario.name)
         cfg.reject_unknown({"kind", "title", "description", "device", "opamp", "sweep", "error_sources", "cascade",
-                            "step"})
+                            "step", "plot"})
         device = _junction_from(cfg.table("device"))
         opamp_table = cfg.table("opamp")
         opamp = opamp_from_config(dict(opamp_table.mapping) or {"kind": "ideal", "gain": 1e6}, opamp_table.where)
@@ -282,7 +307,8 @@ class LogAmpExperiment(ExperimentBase):
         return cls(device=device, opamp=opamp, i_min_a=i_min, i_max_a=i_max, points_per_decade=ppd,
                    conformity_decades=decades, temperatures_c=tuple(temps), temp_fit_min_a=fit_min, rs_ohm=rs,
                    bias_a=bias, cascade_r_ohm=r_ohm, cascade_range_a=(c_lo, c_hi), step_opamp=step_opamp,
-                   step_currents_a=(i_from, i_to), step_overshoot=overshoot, step_stop_s=stop, title=scenario.title)
+                   step_currents_a=(i_from, i_to), step_overshoot=overshoot, step_stop_s=stop, title=scenario.title,
+                   plot=plot_options(cfg.table("plot")))
 
     # -------------------------------------------------------------------------------- helpers
     def _sweep_deck(self, device: JunctionModel, opamp: OpAmpModel, temp_c: float, lo_a: float, hi_a: float,
@@ -304,6 +330,7 @@ class LogAmpExperiment(ExperimentBase):
                main: bool = False):
         """Run the sweep in ``out``'s ``spice/<name>/`` (its netlist, raw file and ngspice output stay
         there); ``main``: also write it as the result's ``netlist.cir``."""
+        check_deadline(runner, f"starting the {name} sweep")
         generated, deck = self._sweep_deck(device, opamp, temp_c, lo_a, hi_a, antilog_r_ohm)
         if main:
             out.write_text("netlist.cir", deck.format())
@@ -320,6 +347,15 @@ class LogAmpExperiment(ExperimentBase):
         ideal_device = replace(self.device, rs_ohm=0.0)
         junction = asdict(ideal_device)
         metrics: dict[str, Any] = {"kind": self.kind, "device": asdict(self.device), "opamp": asdict(self.opamp)}
+        groups: list[Group] = []
+        twin_text = "the closed form v_out = (V_os − V_J(I − I_b))/(1 + 1/A) with ngspice's junction and Is(T) laws"
+        ideal_text = "the ideal log law −n·V_T·ln(I/Is) of 000 Eq. 7 (infinite gain, no Rs, no bias current)"
+
+        def current_group(name: str, current: np.ndarray, analog, model, ideal, signal: str = "v_out",
+                          unit: str = "V", twin_is: str = twin_text, ideal_is: str = ideal_text,
+                          theory: dict | None = None) -> None:
+            groups.append(Group(name, "input current", "A", current, unit, (Signal(signal, analog, model, ideal),),
+                                twin=twin_is, ideal=ideal_is, log_axis=True, theory=theory or {}))
 
         # 1. transfer curve and log conformity at 27 °C
         progress.stage("transfer")
@@ -342,6 +378,8 @@ class LogAmpExperiment(ExperimentBase):
             "conformity_fraction_of_full_scale": conformity, "conformity_decades": self.conformity_decades,
         }
         self._plot_transfer(out, i, v, v_twin, v_ideal, window, fit)
+        current_group("transfer", i, v, v_twin, v_ideal,
+                      theory={"slope_predicted_v_per_decade": slope_expected, "slope_spice_v_per_decade": slope})
 
         # 2. temperature
         progress.stage("temperature")
@@ -354,6 +392,8 @@ class LogAmpExperiment(ExperimentBase):
             twin_t = self._twin(ideal_device, self.opamp, i_t, temp)
             devs.append(float(np.max(np.abs(w_t["out"] - twin_t))))
             outputs.append((i_t, w_t["out"], twin_t))
+            current_group(f"temperature {temp:g} °C", i_t, w_t["out"], twin_t,
+                          twin.ideal_log_law(i_t, temp, **junction))
             progress.update((n + 1) / len(self.temperatures_c))
         kelvin = np.array(self.temperatures_c) + twin.KELVIN
         per_kelvin = np.array(slopes) / kelvin
@@ -384,6 +424,10 @@ class LogAmpExperiment(ExperimentBase):
             "bias_max_abs_dev_spice_vs_twin_v": float(np.max(np.abs(err_b - err_b_twin))),
         }
         self._plot_errors(out, i, err_rs, err_rs_twin, err_b, err_b_twin)
+        current_group(f"series resistance {self.rs_ohm:g} Ω", i, w_rs["out"], self._twin(rs_device, self.opamp, i, 27.0),
+                      v_ideal)
+        current_group(f"bias current {self.bias_a:g} A", i, w_b["out"], self._twin(ideal_device, bias_opamp, i, 27.0),
+                      v_ideal)
 
         # 4. log → antilog cascade
         progress.stage("cascade")
@@ -398,6 +442,9 @@ class LogAmpExperiment(ExperimentBase):
             "max_rel_error_twin": float(np.max(np.abs(returned_twin / i_c - 1))),
         }
         self._plot_cascade(out, i_c, returned, returned_twin)
+        current_group("log-antilog cascade", i_c, returned, returned_twin, i_c, signal="v_antilog/R", unit="A",
+                      twin_is="the log amp's closed form followed by the antilog amp's (finite A)",
+                      ideal_is="the input current itself (an ideal log → antilog cascade is the identity)")
 
         # 5. two-pole op-amp step response, raw and compensated. Always with a diode: its forced
         # current makes the junction a battery (β = 1). A transdiode's collector node has no
@@ -427,6 +474,12 @@ class LogAmpExperiment(ExperimentBase):
                 "overshoot_twin": _overshoot(t, y_twin, v0, v1, t0),
                 "_t": t, "_v": w["out"], "_twin": y_twin,
             }
+        for label, st in steps.items():
+            groups.append(Group(f"step {label}", "time after the step", "s", st["_t"] - t0, "V",
+                                (Signal("v_out", st["_v"], st["_twin"]),),
+                                twin="the closed-loop step of the two-pole op-amp model (poles of 1 + A(s)·β)",
+                                theory={"overshoot_predicted": st["overshoot_twin"],
+                                        "overshoot_spice": st["overshoot_spice"]}))
         metrics["step"] = {k: {kk: vv for kk, vv in s.items() if not kk.startswith("_")} for k, s in steps.items()}
         metrics["step"]["target_overshoot"] = self.step_overshoot
         metrics["step"]["device"] = "diode"
@@ -440,8 +493,12 @@ class LogAmpExperiment(ExperimentBase):
             f"{st['uncompensated']['overshoot_spice'] * 100:.1f} % → {st['compensated']['overshoot_spice'] * 100:.1f} %"
         )
         metrics["ngspice_options"] = JUNCTION_OPTIONS
-        out.write_json("metrics.json", metrics)
-        out.write_text("report.md", self._report(metrics))
+        comparison = Comparison(tuple(groups), TwinValidity(
+            True, "the twins are closed forms of the modelled circuit (ngspice's junction equations and Is(T), the "
+                  "op-amp's gain, offset and bias; the two-pole step response), with no discretization; the "
+                  "temperature slopes are fitted only where the junction is exponential (from sweep.temp_fit_min_a)"))
+        write_metrics(out, metrics, comparison, self.plot)
+        out.write_text("report.md", self._report(metrics) + "\n".join(comparison.report_section()) + "\n")
         return metrics
 
     # -------------------------------------------------------------------------------- plots

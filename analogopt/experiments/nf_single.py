@@ -31,6 +31,7 @@ from ..spice.runner import Runner
 from ..scenarios import Scenario
 from ..values import REQUIRED, Table
 from ..circuits.nf_single import build_nf_single
+from ..cosim.comparison import Comparison, Group, PlotOptions, TwinValidity, plot_options, signals_of, write_metrics
 from ..cosim.nf_single import CoSimResult, cosimulate
 from .base import ExperimentBase, Variation, safe_title
 
@@ -99,11 +100,12 @@ class NFSingleExperiment(ExperimentBase):
     problem: NFSingleLayerProblem
     also_error_gains: tuple[str, ...]
     least_squares: bool
+    plot: PlotOptions = PlotOptions()
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "NFSingleExperiment":
         cfg = Table(scenario.config, scenario.name)
-        cfg.reject_unknown({"kind", "title", "description", "data", "network", "loop", "compare"})
+        cfg.reject_unknown({"kind", "title", "description", "data", "network", "loop", "compare", "plot"})
         data = load_dataset(cfg.table("data"))
         net = cfg.table("network", {"activation", "gain", "slope", "error_gain", "power"})
         loop = cfg.table("loop", {"forward_gain", "gamma", "tau_s", "eta", "iterations", "leak", "w0", "init_seed",
@@ -137,7 +139,7 @@ class NFSingleExperiment(ExperimentBase):
         least_squares = comp.boolean("least_squares", False)
         if least_squares and data.raw_x is None:
             raise comp.error("least_squares", "needs a one-input regression data set (staircase or noisy_relu)")
-        return cls(scenario, data, problem, also, least_squares)
+        return cls(scenario, data, problem, also, least_squares, plot_options(cfg.table("plot")))
 
     @classmethod
     def estimate(cls, scenario: Scenario) -> SizeEstimate:
@@ -182,6 +184,7 @@ class NFSingleExperiment(ExperimentBase):
         )
         gain = loop_gain(problem, result.digital.weights)
         row.update(twin_loop_gain=gain, twin_valid=bool(gain <= TWIN_LOOP_GAIN_BOUND))
+        row.update(self.comparison({problem.error_gain: result}).row())
         return row
 
     # -- running -------------------------------------------------------------------------------
@@ -198,10 +201,38 @@ class NFSingleExperiment(ExperimentBase):
             (out.path / f"spice_{gain}" / "netlist.cir").replace(out.file(f"netlist_{gain}.cir"))
         progress.stage("plots and report")
         metrics = self._metrics(main, variants)
+        comparison = self.comparison(variants)
         self._figures(out, main, variants, metrics)
-        out.write_json("metrics.json", metrics)
-        write_report(out.file("report.md"), self._report(main, variants, metrics))
+        write_metrics(out, metrics, comparison, self.plot)
+        write_report(out.file("report.md"), self._report(main, variants, metrics, comparison))
         return metrics
+
+    def comparison(self, variants: dict[str, CoSimResult]) -> Comparison:
+        """Weights and loss of every run on the twin's axis: analog (ngspice, sampled by a cubic spline),
+        twin (Euler, Eq. 10) and ideal (the loop's ODE solved to convergence, :func:`loop_ode`)."""
+        groups = []
+        validity = self._twin_validity(variants)
+        for gain, r in variants.items():
+            suffix = "" if gain == self.problem.error_gain else f" (u = {gain})"
+            time_s = r.digital.iteration * r.problem.dt_s
+            ideal = r.ideal
+            theory = {}
+            if validity.values.get("predicted_euler_error") is not None:
+                theory["twin_vs_ideal_predicted_fraction_of_mode"] = predicted_euler_error(
+                    loop_gain(r.problem, r.digital.weights))
+            twin = f"Euler steps of Eq. 10, Δt = η·τ = {r.problem.dt_s:.3g} s"
+            ode = "the loop's ODE (Eq. 10 in continuous time) solved by LSODA, rtol 1e-10"
+            groups.append(Group(
+                f"weights{suffix}", "time", "s", time_s, "V",
+                signals_of(r.problem.weight_names, r.analog.weights, r.digital.weights,
+                           None if ideal is None else ideal.weights),
+                twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration, theory=theory))
+            groups.append(Group(
+                f"loss{suffix}", "time", "s", time_s, "V²",
+                signals_of(["mse"], r.analog.loss[:, None], r.digital.loss[:, None],
+                           None if ideal is None else ideal.loss[:, None]),
+                twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration))
+        return Comparison(tuple(groups), validity)
 
     def _metrics(self, main: CoSimResult, variants: dict[str, CoSimResult]) -> dict[str, Any]:
         p = self.problem
@@ -263,15 +294,10 @@ class NFSingleExperiment(ExperimentBase):
             }
         if self.data.x_test is not None:
             metrics["classification"] = self._classification(main)
-        metrics["twin_validity"] = validity = self._twin_validity(variants)
-        metrics["warnings"] = [] if validity["valid"] else [
-            f"{self.scenario.name}: the twin is outside its valid regime: per-step loop gain η·γ·A·λ_max = "
-            f"{validity['loop_gain']:.3g} > {validity['bound']:.3g}; analog-vs-twin deviations are not a verdict "
-            "on the circuit (lower loop.eta or loop.forward_gain)"]
         metrics["summary"] = self._summary(metrics)
         return metrics
 
-    def _twin_validity(self, variants: dict[str, CoSimResult]) -> dict[str, Any]:
+    def _twin_validity(self, variants: dict[str, CoSimResult]) -> TwinValidity:
         """docs/nf_loop.md, "The twin and time alignment": the twin (forward Euler, Δt = η·τ) agrees with
         the analog ODE while the per-step loop gain η·γ·A·λ_max stays below TWIN_LOOP_GAIN_BOUND (≈ 0.27:
         theory's worst-case Euler error ηλ/2e within 5 % of a mode's amplitude), λ_max of the linearized error
@@ -280,20 +306,26 @@ class NFSingleExperiment(ExperimentBase):
         gains = {g: loop_gain(r.problem, r.digital.weights) for g, r in variants.items()}
         worst = max(gains.values())
         valid = bool(worst <= TWIN_LOOP_GAIN_BOUND)
-        out: dict[str, Any] = {
+        values: dict[str, Any] = {
             "loop_gain": worst,
             "bound": TWIN_LOOP_GAIN_BOUND,
-            "valid": valid,
             # theory's worst case of the twin's own discretization error (fraction of the stiffest mode)
             "predicted_euler_error": predicted_euler_error(worst) if worst < 2 else None,
-            "note": ("per-step loop gain η·γ·A·λ_max(U·diag(σ')·X), largest along the twin's trajectory "
-                     "(docs/nf_loop.md); " + ("within the bound: the twin is a faithful discretization"
-                                              if valid else "above the bound: the twin's Euler steps are too "
-                                              "coarse, so analog-vs-twin deviations say nothing about the circuit")),
         }
         if len(gains) > 1:
-            out["loop_gain_by_error_gain"] = gains
-        return out
+            values["loop_gain_by_error_gain"] = gains
+        if valid:
+            note = (f"per-step loop gain η·γ·A·λ_max = {worst:.3g} ≤ {TWIN_LOOP_GAIN_BOUND:.3g} (docs/nf_loop.md): the "
+                    f"twin is a faithful discretization of the loop; theory's worst-case Euler error "
+                    f"{values['predicted_euler_error']:.1%} of a mode's amplitude")
+        else:
+            note = (f"per-step loop gain η·γ·A·λ_max = {worst:.3g} > {TWIN_LOOP_GAIN_BOUND:.3g} (docs/nf_loop.md): the "
+                    "twin's Euler steps are too coarse, so analog-vs-twin deviations are not a verdict on the "
+                    "circuit; compare with the ideal (the loop's ODE) instead, or lower loop.eta or loop.forward_gain")
+        warning = (f"{self.scenario.name}: the twin is outside its valid regime: per-step loop gain η·γ·A·λ_max = "
+                   f"{worst:.3g} > {TWIN_LOOP_GAIN_BOUND:.3g}; analog-vs-twin deviations are not a verdict on the "
+                   "circuit (lower loop.eta or loop.forward_gain)")
+        return TwinValidity(valid, note, values, warning)
 
     def _classification(self, main: CoSimResult) -> dict[str, float]:
         xt, yt = self.data.x_test, self.data.y_test
@@ -343,18 +375,12 @@ class NFSingleExperiment(ExperimentBase):
                 xt @ main.analog.final_weights, xt @ main.digital.final_weights, self.data.y_test,
                 "held-out predictions, analog vs digital"))
 
-    def _report(self, main: CoSimResult, variants, m: dict[str, Any]) -> str:
+    def _report(self, main: CoSimResult, variants, m: dict[str, Any], comparison: Comparison) -> str:
         p = self.problem
         lines = [f"# {self.scenario.title}", ""]
-        tv = m["twin_validity"]
-        if tv["valid"]:
-            lines += [f"Twin validity: per-step loop gain η·γ·A·λ_max = {tv['loop_gain']:.3g} ≤ {tv['bound']:.3g} "
-                      f"(docs/nf_loop.md): the twin is a faithful discretization of the loop; theory's worst-case "
-                      f"Euler error {tv['predicted_euler_error']:.1%} of a mode's amplitude.", ""]
-        else:
-            lines += [f"**Warning: the twin is outside its valid regime**: per-step loop gain η·γ·A·λ_max = "
-                      f"{tv['loop_gain']:.3g} > {tv['bound']:.3g} (docs/nf_loop.md). The analog-vs-twin deviations "
-                      "below are not a verdict on the circuit; lower loop.eta or loop.forward_gain.", ""]
+        v = comparison.validity
+        lines += [("Twin validity: " if v.valid else "**Warning: the twin is outside its valid regime**: ")
+                  + v.note + ".", ""]
         if self.scenario.config.get("description"):
             lines += [str(self.scenario.config["description"]).strip(), ""]
         lines += [
@@ -378,6 +404,7 @@ class NFSingleExperiment(ExperimentBase):
             f"final weights differ by at most {main.max_abs_deviation:.2e}.",
             "",
         ]
+        lines += comparison.report_section(validity=False)
         if "variants" in m:
             lines += ["## Error gains compared", ""]
             rows = [[g, f"{v['analog']['final_loss']:.4g}",

@@ -28,6 +28,7 @@ import numpy as np
 from ..scenarios import Scenario
 from ..train import TrainConfig, plot_curves, train
 from ..values import REQUIRED, Table
+from ..cosim.comparison import write_metrics
 from .base import ExperimentBase
 
 CHECK_OPS = (">=", "<=", "approx")
@@ -150,7 +151,7 @@ class RulesTableExperiment(ExperimentBase):
     def run(self, out, progress, runner=None) -> dict[str, Any]:  # pure PyTorch: no simulator to run
         progress.stage("training")
         metrics = self.evaluate(progress)
-        out.write_json("metrics.json", metrics)
+        write_metrics(out, metrics)
         out.write_json("config.json", {"seeds": self.seeds, "rows": metrics["configs"]})
         out.save_figure("curves.png", plot_curves(metrics["curves"], self.title))
         out.write_text("report.md", self.report(metrics))
