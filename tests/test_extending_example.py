@@ -36,6 +36,13 @@ def test_the_example_kind_runs_and_lands_on_the_math(rc_step_kind, run_cli, tmp_
     # the twin's Euler error is what theory predicts, within 5 %
     assert metrics["twin_vs_exact_max"] == pytest.approx(metrics["twin_vs_exact_predicted"], rel=0.05)
     assert (tmp_path / "out" / "netlist.cir").exists() and list((tmp_path / "out" / "spice").glob("*.raw"))
+    # the shared comparison comes with the kind: analog nearer the ideal math than the Euler twin
+    c = metrics["comparison"]
+    assert c["analog_vs_ideal"]["max_fraction_of_range"] < c["twin_vs_ideal"]["max_fraction_of_range"]
+    import pandas as pd
+
+    table = pd.read_parquet(tmp_path / "out" / "trajectories.parquet")
+    assert set(table.signal) == {"w"} and len(table) == 401 and table.ideal.notna().all()
 
 
 def test_the_example_kind_exports_and_sweeps_through_the_protocol(rc_step_kind, run_cli, tmp_path):

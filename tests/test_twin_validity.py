@@ -59,5 +59,9 @@ def test_run_warns_once_records_and_reports_outside_the_regime(tmp_path):
     tv = m["twin_validity"]
     assert tv["valid"] is False and tv["bound"] == pytest.approx(0.2718, abs=1e-4) and tv["loop_gain"] > 5
     assert tv["predicted_euler_error"] is None and m["warnings"]  # beyond Euler's stability limit: no estimate
+    c = m["comparison"]
+    assert c["twin_valid"] is False
+    # the circuit still follows the loop's ODE; it is the twin that left it
+    assert c["analog_vs_ideal"]["max_fraction_of_range"] < 0.01 < c["twin_vs_ideal"]["max_fraction_of_range"]
     head = (out / "report.md").read_text().splitlines()[:4]
     assert any("outside its valid regime" in line for line in head), head

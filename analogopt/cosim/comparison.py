@@ -164,12 +164,16 @@ class PlotOptions:
     max_signals: int = 8
 
 
+#: ``[plot] x_scale`` choices: each group's own default, or forced
+X_SCALES = {"auto": None, "log": True, "linear": False}
+
+
 def plot_options(table) -> PlotOptions:
-    """A scenario's ``[plot]`` table (an :class:`analogopt.values.Table`): ``log_axis``, ``signals``,
-    ``max_signals``."""
-    table.reject_unknown({"log_axis", "signals", "max_signals"})
-    log_axis = table.boolean("log_axis") if "log_axis" in table else None
-    return PlotOptions(log_axis=log_axis, signals=tuple(table.strings("signals", [])),
+    """A scenario's ``[plot]`` table (an :class:`analogopt.values.Table`): ``x_scale`` (``"auto"``,
+    ``"log"``, ``"linear"``), ``signals`` (names to draw), ``max_signals``."""
+    table.reject_unknown({"x_scale", "signals", "max_signals"})
+    scale = table.choice("x_scale", "auto", X_SCALES)
+    return PlotOptions(log_axis=X_SCALES[scale], signals=tuple(table.strings("signals", [])),
                        max_signals=table.integer("max_signals", 8, low=1, high=64))
 
 
@@ -254,10 +258,12 @@ class Comparison:
 
         out = {}
         for g in self.groups:
+            dev = g.deviation("analog", "twin")
             chosen = [s for s in g.signals if s.name in options.signals] if options.signals else []
             shown = chosen or list(g.signals[: options.max_signals])
+            if not chosen and all(s.name != dev["worst_signal"] for s in shown):  # the worst one is always drawn
+                shown[-1] = next(s for s in g.signals if s.name == dev["worst_signal"])
             log_axis = g.log_axis if options.log_axis is None else options.log_axis
-            dev = g.deviation("analog", "twin")
             out[self.figure_name(g)] = difference_figure(
                 axis=np.asarray(g.axis, float), axis_label=g.axis_name, axis_unit=g.axis_unit, unit=g.unit,
                 traces=[(s.name, np.asarray(s.analog, float), np.asarray(s.twin, float),

@@ -218,8 +218,13 @@ class NFSingleExperiment(ExperimentBase):
             ideal = r.ideal
             theory = {}
             if validity.values.get("predicted_euler_error") is not None:
-                theory["twin_vs_ideal_predicted_fraction_of_mode"] = predicted_euler_error(
-                    loop_gain(r.problem, r.digital.weights))
+                # per mode ≤ ηλ/2e of its amplitude; modes of the symmetric error gain are orthogonal, so
+                # |Δw| ≤ that fraction times ‖w0 − w_final‖₂ (linearized about the end point)
+                fraction = predicted_euler_error(loop_gain(r.problem, r.digital.weights))
+                reference = r.ideal.final_weights if r.ideal is not None else r.digital.final_weights
+                theory["twin_vs_ideal_predicted_fraction_of_mode"] = fraction
+                theory["twin_vs_ideal_predicted_max_abs_v"] = fraction * float(
+                    np.linalg.norm(r.problem.w0 - reference))
             twin = f"Euler steps of Eq. 10, Δt = η·τ = {r.problem.dt_s:.3g} s"
             ode = "the loop's ODE (Eq. 10 in continuous time) solved by LSODA, rtol 1e-10"
             groups.append(Group(

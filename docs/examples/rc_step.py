@@ -20,6 +20,7 @@ import torch
 from PySpice.Spice.Netlist import Circuit
 
 from analogopt.circuits.base import AnalogCircuit
+from analogopt.cosim.comparison import Comparison, Group, Signal, TwinValidity, write_metrics
 from analogopt.experiments.base import ExperimentBase, safe_title
 from analogopt.limits import SizeEstimate, size_of
 from analogopt.progress import Progress
@@ -114,6 +115,14 @@ class RCStepExperiment(ExperimentBase):
         }
         metrics["summary"] = (f"analog vs exact {metrics['analog_vs_exact_max']:.2e}, twin vs exact "
                               f"{metrics['twin_vs_exact_max']:.2e} (theory {predicted:.2e}) of the step")
-        out.write_json("metrics.json", metrics)
-        out.write_text("report.md", f"# {self.scenario.title}\n\n{metrics['summary']}\n")
+        # the shared comparison: metrics.json's "comparison" keys, trajectories.parquet, compare_*.png
+        eta = dt_s / self.tau_s
+        comparison = Comparison(
+            (Group("step", "time", "s", t, "V", (Signal("w", analog, twin, exact),),
+                   twin=f"Euler steps of the low-pass, η = {eta:.3g}", ideal="V(1 − exp(−t/τ))",
+                   iteration=np.arange(self.steps + 1), theory={"twin_vs_ideal_predicted_fraction": predicted}),),
+            TwinValidity(eta <= 0.05, f"η = Δt/τ = {eta:.3g} (faithful while ≤ 0.05)"))
+        write_metrics(out, metrics, comparison)
+        out.write_text("report.md", "\n".join([f"# {self.scenario.title}", "", metrics["summary"], "",
+                                               *comparison.report_section()]))
         return metrics

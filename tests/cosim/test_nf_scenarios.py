@@ -106,3 +106,15 @@ def test_cascade_integrator_converges_to_the_same_weights(tmp_path_factory):
     assert m["max_abs_deviation"] < 1e-3
     assert m["trajectory_deviation"] < 0.01
     assert m["least_squares"]["relative_slope_error"]["window"] < 0.02
+
+
+def test_the_circuit_is_nearer_the_loops_ode_than_the_twin_is(staircase, noisy_relu, perceptron):
+    """The ideal side is the loop's ODE: the ideal-level circuit integrates it in continuous time, the twin
+    by Euler steps, so analog-vs-ideal is the smaller gap, and the twin's gap stays within theory's bound
+    (ηλ/2e of a mode, docs/nf_loop.md)."""
+    for _, m in (staircase, noisy_relu, perceptron):
+        c = m["comparison"]
+        assert c["analog_vs_ideal"]["max_fraction_of_range"] < c["twin_vs_ideal"]["max_fraction_of_range"], m["scenario"]
+        weights = c["groups"]["weights"]
+        assert weights["twin_vs_ideal"]["max_abs"] <= weights["theory"]["twin_vs_ideal_predicted_max_abs_v"], \
+            m["scenario"]
