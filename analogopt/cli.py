@@ -14,6 +14,7 @@ import sys
 import threading
 
 from . import __version__
+from .commands import flags
 from .errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, AnalogOptError, ConfigError, Terminated, exit_code
 
 #: Modules that add sub-commands: each defines ``register(subparsers)`` and sets ``func`` on its parser.
@@ -40,7 +41,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .progress import Progress
     from .results import RunDirectory, check_target
     from .scenarios import load_scenario
-    from .spice.runner import NgspiceRunner
+    from .spice.runner import make_runner
 
     timeout_s = positive_seconds(args.timeout, "--timeout")
     check_target(args.out)  # a refused --out is reported before the scenario is even read
@@ -51,7 +52,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if timeout_s is None:
         timeout_s = size.default_timeout_s() if size is not None else DEFAULT_RUN_TIMEOUT_S
     # one deadline for the whole run: every ngspice run, the twins and the kind's own Python work
-    runner = NgspiceRunner(timeout_s=timeout_s, whole_run=True)
+    runner = make_runner(args.simulator, timeout_s=timeout_s)
     progress = Progress(enabled=not args.quiet)
     with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
         metrics = experiment.run(out, progress, runner=runner)
@@ -101,6 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "work; default: 20 times the run's predicted time, at least 120 s (600 s without an estimate)")
     p.add_argument("--allow-large", action="store_true",
                    help="run a problem whose estimated memory or time exceeds this machine (see docs/cli.md)")
+    flags.add_simulator_flag(p)
     p.add_argument(
         "--set", action="append", default=[], metavar="PATH=VALUE",
         help="override a scenario value, e.g. --set circuit.forward_gain=1e4 (repeatable)",

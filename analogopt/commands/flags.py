@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import argparse
 import math
 
 from ..errors import ConfigError
+
+#: ``--simulator`` choices: the keys of analogopt.spice.runner.SIMULATORS (named here so that building
+#: the parser imports no simulator code; a test keeps the two equal)
+SIMULATOR_NAMES = ("ngspice", "libngspice")
+
+
+def add_simulator_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--simulator", choices=SIMULATOR_NAMES, default="ngspice",
+                   help="the SPICE engine: the ngspice program (default) or libngspice through PySpice, "
+                        "each run in its own process")
 
 
 def positive_seconds(value: float | None, flag: str) -> float | None:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError
-from .flags import positive_seconds
+from .flags import add_simulator_flag, positive_seconds
 
 
 def register(subparsers) -> None:
@@ -44,6 +44,7 @@ def register(subparsers) -> None:
     p.add_argument("--timeout", type=float, default=600.0, metavar="S",
                    help="wall-time limit of one sample (s): its ngspice runs, twins and the kind's own work; "
                         "a slower sample is a 'timeout' row")
+    add_simulator_flag(p)
     p.add_argument("--allow-large", action="store_true",
                    help="sweep points whose estimated memory or time exceeds this machine (see docs/cli.md)")
     p.add_argument("--rerun", nargs=2, metavar=("DIR", "ID"), default=None,
@@ -73,7 +74,8 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     specs = [Spec.parse(s) for s in args.spec]
     scenario = load_scenario(args.scenario)
     out = check_target(args.out, protect=[(scenario.path, "the scenario file")])
-    plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout)
+    plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout,
+                           simulator=args.simulator)
     _check_sizes(plan, allow_large=args.allow_large)
     progress = Progress(enabled=not args.quiet)
     make_parent(out)

@@ -80,6 +80,8 @@ class Group:
     iteration: np.ndarray | None = None
     log_axis: bool = False
     theory: dict[str, Any] = field(default_factory=dict)
+    #: why this group has no ideal side although its twin is not the ideal mathematics ("" otherwise)
+    ideal_missing: str = ""
 
     def __post_init__(self) -> None:
         n = len(self.axis)
@@ -97,6 +99,12 @@ class Group:
     @property
     def ideal_is_twin(self) -> bool:
         return all(s.ideal is None for s in self.signals)
+
+    @property
+    def ideal_text(self) -> str:
+        if self.ideal_missing:
+            return f"missing ({self.ideal_missing}): the twin stands in, so analog_vs_ideal is analog_vs_twin"
+        return self.ideal or "the twin (it is the ideal mathematics here)"
 
     def stack(self, side: str) -> np.ndarray:
         """(signals, points) of ``side`` (the twin where a signal has no ideal)."""
@@ -200,7 +208,7 @@ class Comparison:
             entry: dict[str, Any] = {
                 "axis": g.axis_name, "axis_unit": g.axis_unit, "unit": g.unit, "points": len(g.axis),
                 "signals": [s.name for s in g.signals], "twin": g.twin,
-                "ideal": g.ideal or "the twin (it is the ideal mathematics here)", "ideal_is_twin": g.ideal_is_twin,
+                "ideal": g.ideal_text, "ideal_is_twin": g.ideal_is_twin, "ideal_missing": bool(g.ideal_missing),
             }
             for pair, side, reference in PAIRS:
                 entry[pair] = g.deviation(side, reference)
@@ -298,7 +306,7 @@ class Comparison:
                                  "analog − ideal", "twin − ideal", "theory"], rows) + [""]
         described: dict[tuple[str, str], list[str]] = {}
         for g in self.groups:
-            described.setdefault((g.twin, g.ideal or "the twin (it is the ideal mathematics here)"), []).append(g.name)
+            described.setdefault((g.twin, g.ideal_text), []).append(g.name)
         lines += [f"- **{', '.join(names)}**: twin = {twin}; ideal = {ideal}." for (twin, ideal), names in described.items()]
         lines += ["", "Deviations are the largest |difference| over the axis and the signals; in parentheses as a "
                   "fraction of each signal's range (its peak-to-peak on the reference side). Every point of every "
@@ -322,8 +330,10 @@ def write_metrics(out: RunDirectory, metrics: dict[str, Any], comparison: Compar
         metrics["comparison"] = comparison.metrics()
         metrics["twin_validity"] = comparison.validity.to_json()
         warnings = metrics.setdefault("warnings", [])
-        if not comparison.validity.valid and comparison.validity.warning_line not in warnings:
-            warnings.append(comparison.validity.warning_line)
+        lines = [comparison.validity.warning_line] if not comparison.validity.valid else []
+        lines += [f"comparison group {g.name!r} has no ideal side: {g.ideal_missing}" for g in comparison.groups
+                  if g.ideal_missing]
+        warnings += [line for line in lines if line not in warnings]
         comparison.write(out, options)
     write_json(out.file("metrics.json"), metrics)
     return metrics

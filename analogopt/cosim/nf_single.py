@@ -18,7 +18,7 @@ from ..circuits.nf_single import build_nf_single
 from ..errors import SimulationTimeoutError
 from ..problems import NFSingleLayerProblem
 from ..progress import Progress, SilentProgress
-from ..reference.nf_single import NFSingleLayerTwin, gradient_descent, loop_ode, matched_gd_rate, mse
+from ..reference.nf_single import NFSingleLayerTwin, StiffLoopError, gradient_descent, loop_ode, matched_gd_rate, mse
 from ..reference.trajectory import Trajectory
 from ..spice.runner import NgspiceRunner, Runner
 from ..spice.waveforms import Waveforms
@@ -42,6 +42,8 @@ class CoSimResult:
     timings: dict[str, float] = field(default_factory=dict)
     #: the loop's ODE solved to convergence on the same axis (the ideal mathematics the twin discretizes)
     ideal: Trajectory | None = None
+    #: why ``ideal`` is None although it was asked for ("" when it was not asked for, or is there)
+    ideal_missing: str = ""
 
     @property
     def max_abs_deviation(self) -> float:
@@ -112,11 +114,14 @@ def cosimulate(
             gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True,
                                   deadline=deadline)
             timings["baseline_s"] = time.perf_counter() - t0
-        ode = None
+        ode, ideal_missing = None, ""
         if ideal:
             progress.stage("loop ODE")
             t0 = time.perf_counter()
-            ode = loop_ode(problem, digital.iteration, deadline=deadline)
+            try:
+                ode = loop_ode(problem, digital.iteration, deadline=deadline)
+            except StiffLoopError as exc:  # the comparison then says the ideal side is missing and why
+                ideal_missing = str(exc)
             timings["ideal_s"] = time.perf_counter() - t0
     except TimeoutError as exc:
         pending.cancel()
@@ -141,4 +146,4 @@ def cosimulate(
     analog_loss = mse(x, y, torch.as_tensor(analog_w), problem.activation).numpy()
     analog = Trajectory(digital.iteration.copy(), analog_w, analog_loss)
     timings["align_s"] = time.perf_counter() - t0
-    return CoSimResult(problem, circuit, analog, digital, gd, waves, timings, ode)
+    return CoSimResult(problem, circuit, analog, digital, gd, waves, timings, ode, ideal_missing)

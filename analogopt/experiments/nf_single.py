@@ -231,12 +231,14 @@ class NFSingleExperiment(ExperimentBase):
                 f"weights{suffix}", "time", "s", time_s, "V",
                 signals_of(r.problem.weight_names, r.analog.weights, r.digital.weights,
                            None if ideal is None else ideal.weights),
-                twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration, theory=theory))
+                twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration, theory=theory,
+                ideal_missing=r.ideal_missing))
             groups.append(Group(
                 f"loss{suffix}", "time", "s", time_s, "V²",
                 signals_of(["mse"], r.analog.loss[:, None], r.digital.loss[:, None],
                            None if ideal is None else ideal.loss[:, None]),
-                twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration))
+                twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration,
+                ideal_missing=r.ideal_missing))
         return Comparison(tuple(groups), validity)
 
     def _metrics(self, main: CoSimResult, variants: dict[str, CoSimResult]) -> dict[str, Any]:

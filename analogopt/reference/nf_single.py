@@ -111,8 +111,17 @@ class NFSingleLayerTwin:
         return Trajectory(np.array(its), weights.numpy(), loss.numpy())
 
 
+#: The loop's ODE may take this many right-hand-side evaluations per twin iteration (the shipped scenarios
+#: need under 1; a comparator of gain 1e9 is a relay whose ODE chatters without end).
+ODE_EVALUATIONS_PER_ITERATION = 20
+
+
+class StiffLoopError(RuntimeError):
+    """The loop's ODE could not be solved within its evaluation budget."""
+
+
 def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: float = 1e-10,
-             deadline: float | None = None) -> Trajectory:
+             deadline: float | None = None, max_evaluations: int | None = None) -> Trajectory:
     """The loop's ODE, the continuous-time mathematics the twin discretizes, solved to convergence.
 
     With Δt = η·τ one twin iteration, τ_i·dw_i/dt = γ·A_i·e_i(w) − w_i (000 Eq. 10; no −w without leak),
@@ -122,7 +131,9 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
     it lies on the twin's axis. LSODA switches to a stiff (BDF) method where the loop is stiff: a loop
     far outside the twin's regime (per-step gain 7) takes 0.4 s where an explicit Runge–Kutta takes
     12 s; rtol 1e-9 and 1e-12 agree within 4e-9 of the weights' range on the shipped scenarios. ``deadline`` as for
-    :meth:`NFSingleLayerTwin.run`, checked at every right-hand-side evaluation.
+    :meth:`NFSingleLayerTwin.run`, checked at every right-hand-side evaluation. More than
+    ``max_evaluations`` of them (default :data:`ODE_EVALUATIONS_PER_ITERATION` per iteration) raise
+    :class:`StiffLoopError`.
     """
     from scipy.integrate import solve_ivp
 
@@ -134,9 +145,16 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
     leak = 1.0 if p.leak else 0.0
     cascade = p.integrator == "cascade"
 
+    budget = max_evaluations if max_evaluations is not None else ODE_EVALUATIONS_PER_ITERATION * p.iterations + 10_000
+    count = [0]
+
     def rhs(_t: float, state: np.ndarray) -> np.ndarray:
         if deadline is not None and time.perf_counter() > deadline:
             raise TimeoutError(f"stopped at t = {_t:.3g} s of {p.duration_s:.3g} s of the loop's ODE")
+        count[0] += 1
+        if count[0] > budget:
+            raise StiffLoopError(f"the loop's ODE needed more than {budget} evaluations by t = {_t:.3g} s of "
+                                 f"{p.duration_s:.3g} s (a comparator this steep switches faster than any step)")
         w = state[:n]
         drive = gains * twin.error(torch.from_numpy(np.ascontiguousarray(w))).numpy()
         if cascade:

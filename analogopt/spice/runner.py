@@ -50,7 +50,7 @@ from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..errors import (
-    AnalogOptError, OutputError, SimulationError, SimulationTimeoutError, SimulatorNotFoundError,
+    AnalogOptError, ConfigError, OutputError, SimulationError, SimulationTimeoutError, SimulatorNotFoundError,
 )
 from .diagnostics import NOT_KEPT, disk_full, exit_status, raise_for_output, warnings_of, write_failure
 from .netlist import NetlistDeck
@@ -792,3 +792,17 @@ def _shared_child() -> None:
     # the result file appears whole or not at all: the parent reads it as the sign of a finished run
     Path(_SHARED_RESULT + ".part").write_text(json.dumps(result))
     os.replace(_SHARED_RESULT + ".part", _SHARED_RESULT)
+
+
+#: The simulators ``--simulator`` may name: the ngspice program, or libngspice through PySpice.
+SIMULATORS: dict[str, type] = {"ngspice": NgspiceRunner, "libngspice": SharedLibraryRunner}
+
+
+def make_runner(simulator: str = "ngspice", *, timeout_s: float, whole_run: bool = True) -> Runner:
+    """The runner of ``simulator`` (a key of :data:`SIMULATORS`) with a ``timeout_s`` limit, by default
+    one deadline for everything run on it."""
+    try:
+        cls = SIMULATORS[simulator]
+    except KeyError:
+        raise ConfigError(f"--simulator {simulator!r}: choose one of {', '.join(SIMULATORS)}") from None
+    return cls(timeout_s=timeout_s, whole_run=whole_run)

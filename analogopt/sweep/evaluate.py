@@ -21,7 +21,7 @@ from typing import Any
 from ..errors import AnalogOptError, SimulationTimeoutError
 from ..experiments.registry import build_experiment
 from ..scratch import scratch_dir
-from ..spice.runner import NgspiceRunner
+from ..spice.runner import make_runner
 from .spec import SweepPlan
 
 #: Columns every row has, in this order, before the swept values and the metrics.
@@ -49,7 +49,7 @@ def evaluate_sample(plan_json: dict[str, Any], sample_id: str) -> dict[str, Any]
             elements = [v for v in plan.variations if not v.is_global]
             # the sweep command checked every point's size before any worker started
             experiment = build_experiment(scenario, allow_large=True)
-            row.update(experiment.sample(elements, sample.seed, NgspiceRunner(timeout_s=plan.timeout_s, whole_run=True), scratch))
+            row.update(experiment.sample(elements, sample.seed, make_runner(plan.simulator, timeout_s=plan.timeout_s), scratch))
         except SimulationTimeoutError as exc:
             row.update(status="timeout", error=_one_line(exc))
         except AnalogOptError as exc:

@@ -167,10 +167,12 @@ class SweepPlan:
     variations: tuple[Variation, ...] = ()
     timeout_s: float = 600.0
     samples: tuple[Sample, ...] = field(default=(), compare=False)
+    #: the SPICE engine every sample runs on (a key of analogopt.spice.runner.SIMULATORS)
+    simulator: str = "ngspice"
 
     @classmethod
     def build(cls, scenario: Scenario, sets: list[str], *, mc: int = 0, seed: int = 0, vary: list[str] = (),
-              timeout_s: float = 600.0) -> "SweepPlan":
+              timeout_s: float = 600.0, simulator: str = "ngspice") -> "SweepPlan":
         """Parse and validate the command line's ``--set``/``--mc``/``--seed``/``--vary`` values."""
         mc = as_integer(mc, "--mc (samples per point, 0: none)", low=0)
         seed = as_integer(seed, "--seed", low=0, high=2**63 - 1)  # sample seeds come from SeedSequence: any size
@@ -187,7 +189,7 @@ class SweepPlan:
         if total > MAX_SAMPLES:
             raise ConfigError(f"sweep has {total} samples, more than {MAX_SAMPLES}; reduce the values or --mc")
         check_values(scenario, axes)
-        plan = cls(scenario, axes, mc, seed, variations, float(timeout_s))
+        plan = cls(scenario, axes, mc, seed, variations, float(timeout_s), simulator=simulator)
         return plan._with_samples()
 
     def _with_samples(self) -> "SweepPlan":
@@ -233,6 +235,7 @@ class SweepPlan:
             "variations": [{"target": v.target, "distribution": v.distribution, "sigma": v.sigma}
                            for v in self.variations],
             "timeout_s": self.timeout_s,
+            "simulator": self.simulator,
             "samples": len(self.samples),
         }
 
@@ -243,5 +246,6 @@ class SweepPlan:
         sc = Scenario(data["scenario"]["name"], Path(f"{data['scenario']['name']}.toml"), data["scenario"]["config"])
         axes = tuple(Axis(a["path"], tuple(a["values"])) for a in data["axes"])
         variations = tuple(Variation(v["target"], v["distribution"], float(v["sigma"])) for v in data["variations"])
-        plan = cls(sc, axes, int(data["mc"]), int(data["seed"]), variations, float(data["timeout_s"]))
+        plan = cls(sc, axes, int(data["mc"]), int(data["seed"]), variations, float(data["timeout_s"]),
+                   simulator=str(data.get("simulator", "ngspice")))
         return plan._with_samples()

@@ -62,3 +62,28 @@ def test_sweep_timeout_2_gives_a_timeout_row(kind, tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"]["timeout"] == 1 and summary["status"]["ok"] == 0, (summary, proc.stderr)
     assert wall < WALL_BOUND_S + 30, f"{kind}: sweep took {wall:.1f} s with --timeout 2"
+
+
+def test_simulator_choices_are_the_runners():
+    from analogopt.commands.flags import SIMULATOR_NAMES
+    from analogopt.spice.runner import SIMULATORS
+
+    assert set(SIMULATOR_NAMES) == set(SIMULATORS)
+
+
+def test_run_and_sweep_on_libngspice_match_ngspice(tmp_path):
+    """--simulator picks the engine for every run of a kind; both give the same numbers."""
+    sets = ["--set", "loop.points=21"]
+    results = {}
+    for simulator in ("ngspice", "libngspice"):
+        out = tmp_path / simulator
+        proc, _ = cli("run", "inverse_loop", *sets, "--simulator", simulator, "--quiet", "--out", str(out))
+        assert proc.returncode == 0, proc.stderr
+        results[simulator] = json.loads((out / "metrics.json").read_text())
+    a, b = (results[s]["functions"]["exp"]["mean_abs_error_vs_gain_spice"] for s in ("ngspice", "libngspice"))
+    assert a == pytest.approx(b, rel=1e-9)
+    out = tmp_path / "sw"
+    proc, _ = cli("sweep", "inverse_loop", "--simulator", "libngspice", "--workers", "1", "--quiet", "--out", str(out))
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["status"]["ok"] == 1, (summary, proc.stderr)
+    assert json.loads((out / "sweep.json").read_text())["simulator"] == "libngspice"

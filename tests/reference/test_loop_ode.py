@@ -66,3 +66,15 @@ def test_cascade_and_mismatch_follow_the_twin_at_small_steps():
 def test_a_passed_deadline_stops_the_ode():
     with pytest.raises(TimeoutError, match="loop's ODE"):
         loop_ode(linear_problem(), np.arange(0, 601, 10), deadline=0.0)
+
+
+def test_a_relay_comparator_exhausts_the_budget_instead_of_running_on():
+    """Comparator gain 1e9 on the staircase: a relay whose ODE chatters; the solver gives up in seconds."""
+    from analogopt.experiments.nf_single import NFSingleExperiment
+    from analogopt.reference.nf_single import StiffLoopError
+    from analogopt.scenarios import load_scenario
+
+    p = NFSingleExperiment.from_scenario(load_scenario("nf_staircase", ["loop.iterations=1000",
+                                                                         "network.gain=1e9"])).problem
+    with pytest.raises(StiffLoopError, match="evaluations"):
+        loop_ode(p, np.arange(0, 1001, 10))
