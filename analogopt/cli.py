@@ -18,7 +18,8 @@ from .commands import flags
 from .errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, AnalogOptError, ConfigError, Terminated, exit_code
 
 #: Modules that add sub-commands: each defines ``register(subparsers)`` and sets ``func`` on its parser.
-COMMAND_MODULES: tuple[str, ...] = ("analogopt.commands.train", "analogopt.commands.sweep", "analogopt.commands.export")
+COMMAND_MODULES: tuple[str, ...] = ("analogopt.commands.train", "analogopt.commands.sweep", "analogopt.commands.export",
+                                     "analogopt.commands.characterize")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

@@ -16,9 +16,22 @@ Optional non-idealities, each added only when asked for: input offset (a series 
 input bias current (drawn out of both inputs), slew-rate limit (the input transconductor saturates
 smoothly as ``I_max·tanh(v_d/I_max)`` so the pole capacitor charges at most at ``I_max/C = SR``),
 smooth output rails (a softplus clamp, exact to within ``knee·e^(−d/knee)`` at a distance ``d`` from a
-rail, ``knee = (v_high − v_low)/1000``) and output resistance. Internal nodes are not clamped, so a
-pole-model op-amp driven hard into a rail winds up internally and recovers slowly, like an
-uncompensated real part; keep loops out of saturation when timing matters.
+rail, ``knee = (v_high − v_low)/1000``), output resistance, and input-referred white voltage noise.
+Internal nodes are not clamped, so a pole-model op-amp driven hard into a rail winds up internally and
+recovers slowly, like an uncompensated real part; keep loops out of saturation when timing matters.
+
+Noise (``noise_v_per_rthz`` = e_n in V/√Hz) is a resistor ``R = e_n²/(4kT)`` in series with the
+non-inverting input, after the offset source. No current flows in it (the input transconductor or
+VCVS draws none, and the bias sources sit on the pin), so it changes no operating point, AC or
+transient result; its thermal noise is what ngspice's ``.noise`` analysis sees: white, e_n exactly at
+ngspice's default 27 °C (T = 300.15 K, k = ngspice's 1.38064852e-23 J/K), ∝ √(T/300.15 K) when a
+deck sets another temperature. ``.tran`` ignores thermal noise, so ``noise_tran_step_s`` (off by
+default) adds a ``trnoise`` source in series as well: Gaussian samples every ``noise_tran_step_s``
+seconds with RMS ``e_n/√(2·step)``, the same one-sided density e_n up to about ``1/(2·step)`` Hz.
+ngspice draws them from its own generator, unseeded: with ngspice-39 two runs of one deck differed
+with ``.options seed=7``, ``set rndseed=7`` or ``setseed 7`` alike, so such runs agree in their
+statistics, not sample by sample. With both left at ``None`` the subcircuit, and its name, are what
+they were before noise existed.
 """
 
 from __future__ import annotations
@@ -41,6 +54,15 @@ KINDS: tuple[str, ...] = ("ideal", "single_pole", "two_pole")
 #: Fraction of the rail span used as the knee width of the smooth output clamp.
 RAIL_KNEE_FRACTION = 1e-3
 
+#: Boltzmann's constant as ngspice defines it (CONSTboltz, J/K) and its default temperature (27 °C in K):
+#: the noise resistor is sized with ngspice's own numbers, so ``.noise`` returns e_n to the last digit.
+BOLTZMANN_J_PER_K = 1.38064852e-23
+NGSPICE_DEFAULT_TEMP_K = 300.15
+
+#: Parameters added after subcircuit names were first published: left at None, they stay out of the
+#: name's hash, so every netlist written before they existed is unchanged byte for byte.
+_LATER_FIELDS = frozenset({"noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s"})
+
 
 def _finite(name: str, value: float | None) -> None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)):
@@ -55,7 +77,9 @@ class OpAmpModel:
     ``second_pole_hz`` the non-dominant pole (``two_pole`` only); ``v_low``/``v_high`` the output
     rails in V (both or neither); ``offset_v`` the input offset in V (added to ``inp``); ``bias_a`` the
     bias current in A drawn out of each input pin; ``slew_v_per_s`` the slew-rate limit (pole kinds);
-    ``r_out_ohm`` the output resistance in Ω.
+    ``r_out_ohm`` the output resistance in Ω; ``noise_v_per_rthz`` the input-referred white voltage
+    noise density in V/√Hz (None: noiseless); ``noise_tran_step_s`` the sample interval in s of the
+    transient ``trnoise`` source carrying that noise (None: no noise in ``.tran``).
     """
 
     kind: OpAmpKind = "ideal"
@@ -68,12 +92,18 @@ class OpAmpModel:
     bias_a: float = 0.0
     slew_v_per_s: float | None = None
     r_out_ohm: float = 0.0
+    noise_v_per_rthz: float | None = None
+    noise_tran_step_s: float | None = None
+    #: transconductance (S) of the pole stages: 1 S into R = A0 Ω by default (the normalized model);
+    #: a physical value (e.g. 1 mS into 100 MΩ ‖ 16 pF) gives the same transfer with element values a
+    #: designer recognises
+    stage_gm_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"op-amp kind {self.kind!r} is unknown; allowed: {', '.join(KINDS)}")
         for name in ("gain", "gbw_hz", "second_pole_hz", "v_low", "v_high", "offset_v", "bias_a",
-                     "slew_v_per_s", "r_out_ohm"):
+                     "slew_v_per_s", "r_out_ohm", "noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s"):
             _finite(name, getattr(self, name))
         if not self.gain > 0:
             raise ConfigError(f"op-amp gain must be > 0 V/V, got {self.gain!r}")
@@ -104,6 +134,15 @@ class OpAmpModel:
             raise ConfigError(f"op-amp slew_v_per_s must be > 0 V/s, got {self.slew_v_per_s!r}")
         if not self.r_out_ohm >= 0:
             raise ConfigError(f"op-amp r_out_ohm must be ≥ 0 Ω, got {self.r_out_ohm!r}")
+        if self.stage_gm_s is not None and not self.stage_gm_s > 0:
+            raise ConfigError(f"op-amp stage_gm_s must be > 0 S, got {self.stage_gm_s!r}")
+        if self.noise_v_per_rthz is not None and not self.noise_v_per_rthz > 0:
+            raise ConfigError(f"op-amp noise_v_per_rthz must be > 0 V/√Hz, got {self.noise_v_per_rthz!r}")
+        if self.noise_tran_step_s is not None:
+            if self.noise_v_per_rthz is None:
+                raise ConfigError("op-amp noise_tran_step_s needs noise_v_per_rthz (the density it samples)")
+            if not self.noise_tran_step_s > 0:
+                raise ConfigError(f"op-amp noise_tran_step_s must be > 0 s, got {self.noise_tran_step_s!r}")
 
     # ------------------------------------------------------------------ derived quantities
     @property
@@ -121,7 +160,28 @@ class OpAmpModel:
     @property
     def slew_current_a(self) -> float | None:
         """Saturation current of the input transconductor in A (``SR·C``), or ``None`` without slew limit."""
-        return None if self.slew_v_per_s is None else self.slew_v_per_s * self.compensation_c_f
+        return None if self.slew_v_per_s is None else self.slew_v_per_s * self.compensation_c_f * self.stage_gm
+
+    @property
+    def stage_gm(self) -> float:
+        """Transconductance of the pole stages in S (1 unless ``stage_gm_s`` sets it)."""
+        return 1.0 if self.stage_gm_s is None else self.stage_gm_s
+
+    @property
+    def noise_resistor_ohm(self) -> float | None:
+        """The series input resistor in Ω whose thermal noise is ``noise_v_per_rthz`` at 27 °C:
+        ``e_n²/(4kT)`` (None when noiseless)."""
+        if self.noise_v_per_rthz is None:
+            return None
+        return self.noise_v_per_rthz**2 / (4.0 * BOLTZMANN_J_PER_K * NGSPICE_DEFAULT_TEMP_K)
+
+    @property
+    def noise_tran_rms_v(self) -> float | None:
+        """RMS in V of the transient noise samples, ``e_n/√(2·step)`` (None without transient noise):
+        independent samples every ``step`` seconds hold a one-sided density of ``e_n``."""
+        if self.noise_tran_step_s is None:
+            return None
+        return self.noise_v_per_rthz / math.sqrt(2.0 * self.noise_tran_step_s)
 
     def open_loop_gain(self, freq_hz: np.ndarray | float) -> np.ndarray:
         """Complex small-signal open-loop gain ``A(j·2πf)`` of this model (rails and slew ignored)."""
@@ -185,7 +245,8 @@ class OpAmpModel:
     def subcircuit_name(self) -> str:
         """``opamp_<kind>_<10 hex digits>``: the same parameters always give the same name."""
         # computed once per model: a crossbar asks for it once per op-amp
-        text = repr(sorted((f.name, repr(getattr(self, f.name))) for f in fields(self)))
+        text = repr(sorted((f.name, repr(getattr(self, f.name))) for f in fields(self)
+                           if f.name not in _LATER_FIELDS or getattr(self, f.name) is not None))
         digest = hashlib.sha1(text.encode()).hexdigest()[:10]
         return f"opamp_{self.kind}_{digest}"
 
@@ -198,6 +259,14 @@ class OpAmpModel:
             # V n+ n- val sets v(n+) − v(n−) = val: the offset adds to the non-inverting input.
             sub.V("os", "inp_os", "inp", self.offset_v)
             plus = "inp_os"
+        if self.noise_v_per_rthz is not None:
+            sub.R("noise", plus, "inp_n", self.noise_resistor_ohm)
+            plus = "inp_n"
+        if self.noise_tran_step_s is not None:
+            # trnoise(NA NT NALPHA NAMP): white samples only, no 1/f part
+            sub.V("ntr", "inp_nt", plus,
+                  f"dc 0 trnoise({self.noise_tran_rms_v!r} {self.noise_tran_step_s!r} 0 0)")
+            plus = "inp_nt"
         if self.bias_a != 0.0:
             # I n+ n- val drives val from n+ through the source to n-: current leaves the pin into the op-amp.
             sub.I("bp", "inp", gnd, self.bias_a)
@@ -208,18 +277,21 @@ class OpAmpModel:
             last = "n1" if (has_rails or buffered) else "out"
             sub.VCVS("a", last, gnd, plus, "inn", voltage_gain=self.gain)
         else:
+            gm = self.stage_gm
             if self.slew_v_per_s is None:
-                sub.VCCS("in", gnd, "n1", plus, "inn", transconductance=1.0)
+                sub.VCCS("in", gnd, "n1", plus, "inn", transconductance=gm)
             else:
+                # gm·v_d for small inputs, saturating at the slew current
                 imax = self.slew_current_a
-                sub.B("slew", gnd, "n1", current_expression=f"{imax!r}*tanh(v({plus},inn)/{imax!r})")
-            sub.R("1", "n1", gnd, self.gain)
-            sub.C("1", "n1", gnd, self.compensation_c_f)
+                v_d = f"v({plus},inn)" if self.stage_gm_s is None else f"{gm!r}*v({plus},inn)"
+                sub.B("slew", gnd, "n1", current_expression=f"{imax!r}*tanh({v_d}/{imax!r})")
+            sub.R("1", "n1", gnd, self.gain / gm)
+            sub.C("1", "n1", gnd, self.compensation_c_f * gm)
             last = "n1"
             if self.kind == "two_pole":
-                sub.VCCS("p2", gnd, "n2", "n1", gnd, transconductance=1.0)
-                sub.R("2", "n2", gnd, 1.0)
-                sub.C("2", "n2", gnd, 1.0 / (2.0 * math.pi * self.second_pole_hz))
+                sub.VCCS("p2", gnd, "n2", "n1", gnd, transconductance=gm)
+                sub.R("2", "n2", gnd, 1.0 / gm)
+                sub.C("2", "n2", gnd, gm / (2.0 * math.pi * self.second_pole_hz))
                 last = "n2"
         if has_rails:
             target = "nrail" if buffered else "out"
@@ -286,7 +358,8 @@ def opamp_from_config(table: dict, where: str = "opamp") -> OpAmpModel:
     from ..values import Table
 
     units = {"gain": "V/V", "gbw_hz": "Hz", "second_pole_hz": "Hz", "v_low": "V", "v_high": "V", "offset_v": "V",
-             "bias_a": "A", "slew_v_per_s": "V/s", "r_out_ohm": "ohm"}
+             "bias_a": "A", "slew_v_per_s": "V/s", "r_out_ohm": "ohm", "noise_v_per_rthz": None,
+             "noise_tran_step_s": "s", "stage_gm_s": "S"}
     reader = Table(table, where).reject_unknown({"kind", *units})
     values: dict = {key: reader.number(key, unit=units[key]) for key in table if key != "kind"}
     if "kind" in table:

@@ -8,7 +8,8 @@ VCCS into 1 Ω). This level builds the same signal flow (000 Eq. 10–12) from:
   about ``ref``, scaled: weight ``V_w = ref + s_w·w``, pre-activation ``V_z = ref + s_z·z``, error cell
   ``V_q = ref + s_q·q``, integrator input ``ΔV_e = s_e·e`` (V per unit, in :class:`ScaleFactors`);
 - the **data crossbar** as conductance pairs ``G⁺ − G⁻`` (``g_min_s`` common to both, so it cancels)
-  from each weight and its inverted copy (one inverting op-amp per weight) into one virtual-ground
+  from each buffered weight and its inverted copy (a follower and an inverting op-amp per weight: the
+  weight capacitor drives nothing but high-impedance inputs) into one virtual-ground
   summing amplifier per sample (op-amp macromodel, feedback resistor ``R_z``): ``V_z − ref = R_z·g_x·s_w·z``;
 - one **activation/error cell** per sample, ``q = (y − σ(z))·σ'(z)^p`` as a behavioral source whose
   output clips smoothly at the rails and passes a bandwidth pole (``comparator_bw_hz``);
@@ -31,8 +32,9 @@ from typing import Any
 import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
-from ..blocks.activation import sigma_expr, slope_expr
+from ..blocks.activation import rail_clamp, sigma_expr, slope_expr
 from ..blocks.opamp import OpAmpModel, opamp_lines
+from ..blocks.ota import OTAModel
 from ..errors import ConfigError
 from ..problems import NFSingleLayerProblem
 from ..spice.netlist import NetlistDeck, Transient, format_value, save_voltages
@@ -62,11 +64,11 @@ class MacroParts:
     z_swing_v: float = 1.0
     e_swing_v: float = 1.0
     g_max_s: float = 100e-6
-    g_min_s: float = 1e-6
+    g_min_s: float = 0.1e-6
     levels: int | None = None
-    line_current_a: float = 200e-6
+    line_current_a: float = 1e-3
     opamp: OpAmpModel = field(default_factory=lambda: OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=10e6,
-                                                                 v_low=0.0, v_high=3.3))
+                                                                 v_low=0.0, v_high=3.3, stage_gm_s=1e-3))
     ota_r_out_ohm: float = 1e12
     ota_offset_v: float = 0.0
     ota_bw_hz: float = 1e6
@@ -165,16 +167,18 @@ def design_scales(problem: NFSingleLayerProblem, parts: MacroParts, e_max: float
     ``line_current_a``; the summing resistors then follow. The OTA's gm and the leak set τ and γ·A.
     """
     x, u = problem.data_matrix, problem.error_matrix
-    s_w, s_q = parts.v_per_weight, parts.v_per_error_cell
+    s_w = parts.v_per_weight
     w_scale = max(float(np.max(np.abs(problem.w0))), 1.0)
     z_max = float(np.max(np.abs(x).sum(axis=1))) * w_scale
     s_z = parts.z_swing_v / z_max
+    # the error cell's largest output |y − σ(z)|·σ'^p (σ' ≤ 1 for every activation here) must stay
+    # inside the rails with 10 % to spare: s_q is the requested V per unit or less
+    q_max = float(np.max(np.abs(problem.y))) + SIGMA_BOUNDS.get(problem.activation.name, z_max)
+    s_q = min(parts.v_per_error_cell, 0.9 * parts.ref_v / q_max)
     # data crossbar: line k carries Σ_i G_ki·|V_w − ref| ≤ g_unit·s_w·w_scale·Σ_i |x_ki| (g_min parts cancel in pairs,
     # but each still draws current: add them to the budget)
     g_x = min(parts.g_max_s / float(np.max(np.abs(x))),
               max(parts.line_current_a / (s_w * w_scale) - 2 * parts.g_min_s * x.shape[1], 0.0) / float(np.max(np.abs(x).sum(axis=1))))
-    # error crossbar: |q| ≤ 2 for ±1 targets
-    q_max = 2.0
     g_u = min(parts.g_max_s / float(np.max(np.abs(u))),
               max(parts.line_current_a / (s_q * q_max) - parts.g_min_s * u.shape[1], 0.0) / float(np.max(np.abs(u).sum(axis=1))))
     if g_x <= 0 or g_u <= 0:
@@ -198,3 +202,137 @@ def design_scales(problem: NFSingleLayerProblem, parts: MacroParts, e_max: float
     return ScaleFactors(v_per_weight=s_w, v_per_z=s_z, v_per_error_cell=s_q, v_per_error=s_e, s_per_data=g_x,
                         s_per_error_gain=g_u, r_z_ohm=r_z, r_e_ohm=r_e, gm_s=gm, r_leak_ohm=r_leak, c_w_f=c,
                         tau_s=tau)
+
+
+#: The largest |σ(z)| of each bounded activation (identity, relu: unbounded, bounded by z_max instead)
+SIGMA_BOUNDS = {"tanh": 1.0, "sign": 1.0, "staircase": 3.0}
+
+#: Distance of the OTA's swing limits from the supply rails (V)
+OTA_HEADROOM_V = 0.1
+#: Knee of the error cell's smooth clamp at the rails (V)
+CELL_KNEE_V = 0.01
+
+
+def ota_for(parts: MacroParts, gm_s: float) -> OTAModel:
+    return OTAModel(gm_s=gm_s, r_out_ohm=parts.ota_r_out_ohm, offset_v=parts.ota_offset_v, bw_hz=parts.ota_bw_hz,
+                    v_low=OTA_HEADROOM_V, v_high=parts.supply_v - OTA_HEADROOM_V)
+
+
+def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: float,
+                   title: str = "negative feedback optimizer, single layer, macro level",
+                   points: int = 50, save_all: bool = False) -> MacroCircuit:
+    """The loop at the macro level (module docstring), a transient over the problem's analog duration,
+    and the weight probes (node voltages; :meth:`MacroCircuit.weights` turns them into weights).
+
+    Mismatch in ``problem`` (``x_forward``, ``u_matrix``, ``tau_w_s``, ``forward_gains``) goes into the
+    conductances, capacitors and OTA transconductances it stands for."""
+    m, n = problem.n_samples, problem.n_weights
+    sc = design_scales(problem, parts, e_max)
+    ref = parts.ref_v
+    circuit = Circuit(title)
+    lines = [f"Vdd vdd 0 {format_value(parts.supply_v)}", f"Vref ref 0 {format_value(ref)}"]
+    w = [f"w{i}" for i in range(n)]
+    wb = [f"wb{i}" for i in range(n)]
+    z = [f"z{k}" for k in range(m)]
+    q = [f"q{k}" for k in range(m)]
+    amps: list[tuple[str, str, str, str]] = []  # (name, inp, inn, out) of every op-amp
+
+    # the weight capacitor sees only the OTA and its leak: a unity-gain buffer per weight drives the
+    # crossbar and the inverted copy wb = 2·ref − wf (inverting amplifier, gain −1)
+    wf = [f"wf{i}" for i in range(n)]
+    r = format_value(parts.r_gain_ohm)
+    for i in range(n):
+        amps.append((f"buf{i}", w[i], wf[i], wf[i]))
+        lines += [f"Rinv{i}_a {wf[i]} inv{i} {r}", f"Rinv{i}_b inv{i} {wb[i]} {r}"]
+        amps.append((f"inv{i}", "ref", f"inv{i}", wb[i]))
+
+    # data crossbar: x > 0 from the inverted copy, x < 0 from the weight, into row k's summing node
+    g_pos, g_neg = _pairs(problem.data_matrix, sc.s_per_data, parts)  # (m, n)
+    sums = [f"s{k}" for k in range(m)]
+    lines += _resistors("xp", sums, wb, g_pos) + _resistors("xn", sums, wf, g_neg)
+    rz = format_value(sc.r_z_ohm)
+    for k in range(m):
+        lines.append(f"Rz{k} {sums[k]} {z[k]} {rz}")
+        amps.append((f"z{k}", "ref", sums[k], z[k]))
+
+    # activation and error cells: σ and σ' of the pre-activation, through the comparator's pole
+    spec = problem.activation
+    windowed = problem.error_gain in ("window", "beta_pow")
+    r_pole = 10e3
+    c_pole = 1.0 / (2 * math.pi * parts.comparator_bw_hz * r_pole)
+    for k in range(m):
+        lines += [f"Rc{k} {z[k]} zf{k} {format_value(r_pole)}", f"Cc{k} zf{k} ref {format_value(c_pole)}"]
+        zz = f"((v(zf{k})-{format_value(ref)})/{format_value(sc.v_per_z)})"
+        cell = f"({format_value(problem.y[k])}-{sigma_expr(spec, zz)})"
+        if windowed:
+            cell = "*".join([cell] + [f"({slope_expr(spec, zz)})"] * problem.error_power)
+        volts = f"{format_value(ref)}+{format_value(sc.v_per_error_cell)}*{cell}"
+        lines.append(f"Bq{k} {q[k]} 0 v={rail_clamp(volts, 0.0, parts.supply_v, CELL_KNEE_V)}")
+
+    # error crossbar U (Eq. 12): positive entries into line ep_i, negative into en_i
+    u_pos, u_neg = _pairs(problem.error_matrix, sc.s_per_error_gain, parts)  # (n, m)
+    ep_in, en_in = [f"ep{i}_s" for i in range(n)], [f"en{i}_s" for i in range(n)]
+    lines += _resistors("up", ep_in, q, u_pos) + _resistors("un", en_in, q, u_neg)
+    re_ = format_value(sc.r_e_ohm)
+    for i in range(n):
+        lines += [f"Rep{i} {ep_in[i]} ep{i} {re_}", f"Ren{i} {en_in[i]} en{i} {re_}"]
+        amps += [(f"ep{i}", "ref", ep_in[i], f"ep{i}"), (f"en{i}", "ref", en_in[i], f"en{i}")]
+
+    # OTA-C integrators (Eq. 10), or two in cascade (Eq. 22); ΔV_e = v(en) − v(ep) = s_e·e
+    taus = problem.weight_taus_s
+    gains = problem.weight_gains / problem.forward_gain  # per-weight mismatch of A
+    ics = ref + sc.v_per_weight * problem.w0
+    ota_elements = 0
+    r_par = problem.tau_s / sc.c_w_f
+    for i in range(n):
+        c_w = sc.c_w_f * taus[i] / problem.tau_s  # a mismatched τ_i is a mismatched capacitor
+        if problem.integrator == "cascade":
+            # first stage τ_m·dm/dt = A·e − m, m held as ref + s_w·m; then τ·dw/dt = γ·m − w from v(m) − ref
+            r_m = problem.tau_m_s / sc.c_w_f
+            ota1 = ota_for(parts, problem.forward_gain * gains[i] * sc.v_per_weight / (sc.v_per_error * r_m))
+            lines += ota1.lines(f"ota{i}m", f"en{i}", f"ep{i}", f"m{i}", "ref")
+            lines += [f"Cm{i} m{i} ref {format_value(sc.c_w_f)}",
+                      f"Rm{i} m{i} ref {format_value(1.0 / (1.0 / r_m - 1.0 / parts.ota_r_out_ohm))}"]
+            ota_elements += ota1.element_count + 2
+            gm = problem.gamma / r_par if problem.leak else problem.gamma * sc.c_w_f / problem.tau_s
+            ota = ota_for(parts, gm)
+            lines += ota.lines(f"ota{i}", f"m{i}", "ref", w[i], "ref")
+        else:
+            ota = ota_for(parts, sc.gm_s * gains[i])
+            lines += ota.lines(f"ota{i}", f"en{i}", f"ep{i}", w[i], "ref")
+        lines.append(f"Cw{i} {w[i]} ref {format_value(c_w)}")
+        if sc.r_leak_ohm is not None:
+            lines.append(f"Rleak{i} {w[i]} ref {format_value(sc.r_leak_ohm)}")
+        ota_elements += ota.element_count + 1 + int(sc.r_leak_ohm is not None)
+
+    # Start from a consistent operating point with the weights (and momentum states) held at their initial
+    # values (.ic without uic): every op-amp, cell and line then starts settled, as a powered-up chip whose
+    # weights were written before learning starts.
+    held = [f"v({w[i]})={format_value(ics[i])}" for i in range(n)]
+    if problem.integrator == "cascade":
+        held += [f"v(m{i})={format_value(ref)}" for i in range(n)]
+    lines.append(".ic " + " ".join(held))
+
+    names, inps, inns, outs = (list(col) for col in zip(*amps))
+    circuit.raw_spice += "\n".join(lines) + "\n" + opamp_lines(circuit, names, inps, inns, outs, parts.opamp)
+    elements = 2 + 3 * n + len(g_pos.nonzero()[0]) + len(g_neg.nonzero()[0]) + 2 * m + 3 * m \
+        + len(u_pos.nonzero()[0]) + len(u_neg.nonzero()[0]) + 2 * n + len(amps) + ota_elements
+
+    duration = problem.duration_s
+    deck = NetlistDeck(
+        circuit,
+        analyses=[Transient(stop_s=duration, step_s=duration / points, max_step_s=duration / points, uic=False)],
+        options=dict(MACRO_OPTIONS),
+        saves=[] if save_all else save_voltages(w),
+    )
+    probes = {name: f"v({node})" for name, node in zip(problem.weight_names, w)}
+    conductances = np.concatenate([g_pos[g_pos > 0], g_neg[g_neg > 0], u_pos[u_pos > 0], u_neg[u_neg > 0]])
+    notes = {
+        "integrator": (f"OTA-C, C = {sc.c_w_f:g} F, gm = {sc.gm_s:g} S" + (
+            f", R_leak = {sc.r_leak_ohm:g} ohm" if sc.r_leak_ohm else ", no leak resistor")
+            + (f"; cascade first stage tau_m = {problem.tau_m_s:g} s" if problem.integrator == "cascade" else "")),
+        "activation": f"{spec.name} (comparator gain {spec.gain:g} V/V, bandwidth {parts.comparator_bw_hz:g} Hz)",
+        "level": "macro",
+    }
+    return MacroCircuit(deck=deck, probes=probes, element_count=int(elements), notes=notes, scales=sc, ref_v=ref,
+                        conductances_s=conductances)

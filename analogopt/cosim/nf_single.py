@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..circuits.base import AnalogCircuit
+from ..circuits.nf_macro import MacroCircuit, MacroParts, build_nf_macro
 from ..circuits.nf_single import build_nf_single
 from ..errors import SimulationTimeoutError
 from ..problems import NFSingleLayerProblem
@@ -59,6 +60,18 @@ class CoSimResult:
         return float(np.max(np.abs(self.analog.weights - self.digital.weights)) / self.weight_range)
 
 
+def build_loop(problem: NFSingleLayerProblem, *, macro: MacroParts | None = None,
+               title: str = "negative feedback optimizer, single layer", points: int = 50,
+               save_all: bool = False) -> AnalogCircuit:
+    """The loop's circuit at the ideal level, or at the macro level from ``macro``'s parts (its error
+    scale s_e is set from the largest error |e_i| at ``w0``, which the twin computes)."""
+    if macro is None:
+        return build_nf_single(problem, title=title, points=points)
+    twin = NFSingleLayerTwin(problem)
+    e_max = float(torch.max(torch.abs(twin.error(torch.as_tensor(problem.w0, dtype=torch.float64)))))
+    return build_nf_macro(problem, macro, e_max=e_max, title=title, points=points, save_all=save_all)
+
+
 def cosimulate(
     problem: NFSingleLayerProblem,
     *,
@@ -70,11 +83,17 @@ def cosimulate(
     baseline: bool = True,
     ideal: bool = True,
     title: str = "negative feedback optimizer, single layer",
+    macro: MacroParts | None = None,
+    save_all: bool = False,
 ) -> CoSimResult:
     """Build the circuit, run ngspice and the twin (and the gradient-descent baseline), align them.
 
     The twin is stepped while ngspice runs in its own process, so on two cores the wall time is about
     netlist + max(ngspice, twin) + alignment.
+
+    ``macro``: build the loop at the macro level (:mod:`analogopt.circuits.nf_macro`) from these parts
+    instead of the ideal level's mathematics-as-netlist; its weights are read back through its scale
+    factors (V per unit weight about the mid-rail reference).
 
     With ``ideal``, the loop's ODE is also solved to convergence (:func:`loop_ode`) at the twin's recorded
     iterations, the reference that separates the twin's discretization error from the circuit's.
@@ -89,7 +108,7 @@ def cosimulate(
 
     progress.stage("netlist")
     t0 = time.perf_counter()
-    circuit = build_nf_single(problem, title=title, points=max_step_points)
+    circuit = build_loop(problem, macro=macro, title=title, points=max_step_points, save_all=save_all)
     deck_text = circuit.deck.format()
     timings["netlist_s"] = time.perf_counter() - t0
 
@@ -139,8 +158,13 @@ def cosimulate(
     timings["overlap_wall_s"] = time.perf_counter() - t_spice
     t0 = time.perf_counter()
     probes = [circuit.probes[name] for name in problem.weight_names]
-    waves = result.analysis("tran").with_initial(dict(zip(probes, problem.w0)))
-    analog_w = waves.sample(probes, digital.iteration * problem.dt_s, method="cubic")
+    if isinstance(circuit, MacroCircuit):
+        start_v = circuit.ref_v + circuit.scales.v_per_weight * problem.w0
+        waves = result.analysis("tran").with_initial(dict(zip(probes, start_v)))
+        analog_w = circuit.weights(waves.sample(probes, digital.iteration * problem.dt_s, method="cubic"))
+    else:
+        waves = result.analysis("tran").with_initial(dict(zip(probes, problem.w0)))
+        analog_w = waves.sample(probes, digital.iteration * problem.dt_s, method="cubic")
     x = torch.as_tensor(problem.x)
     y = torch.as_tensor(problem.y)
     analog_loss = mse(x, y, torch.as_tensor(analog_w), problem.activation).numpy()

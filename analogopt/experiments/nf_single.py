@@ -30,10 +30,41 @@ from ..results import RunDirectory
 from ..spice.runner import Runner
 from ..scenarios import Scenario
 from ..values import REQUIRED, Table
-from ..circuits.nf_single import build_nf_single
+from ..blocks.opamp import opamp_from_config
+from ..circuits.nf_macro import MacroParts
 from ..cosim.comparison import Comparison, Group, PlotOptions, TwinValidity, plot_options, signals_of, write_metrics
-from ..cosim.nf_single import CoSimResult, cosimulate
+from ..cosim.nf_single import CoSimResult, build_loop, cosimulate
 from .base import ExperimentBase, Variation, safe_title
+
+#: Block levels of ``[circuit] level``: the mathematics as a netlist, or blocks a designer could build
+LEVELS = ("ideal", "macro")
+#: ``[circuit]`` keys of the macro level (analogopt.circuits.nf_macro.MacroParts) and their units
+_MACRO_KEYS = {"supply_v": "V", "v_per_weight": "V", "v_per_error_cell": "V", "z_swing_v": "V", "e_swing_v": "V",
+               "g_max_s": "S", "g_min_s": "S", "line_current_a": "A", "ota_r_out_ohm": "ohm", "ota_offset_v": "V",
+               "ota_bw_hz": "Hz", "c_w_f": "F", "comparator_bw_hz": "Hz", "r_gain_ohm": "ohm"}
+
+
+def macro_parts(table: Table) -> MacroParts | None:
+    """The ``[circuit]`` table: ``level`` (ideal | macro) and the macro level's parts (SI, SPICE suffixes),
+    ``levels`` (conductance levels) and an ``[circuit.opamp]`` table for the summing amplifiers (rails
+    default to the supply); None at the ideal level."""
+    table.reject_unknown({"level", "levels", "opamp", *_MACRO_KEYS})
+    level = table.choice("level", "ideal", LEVELS)
+    values: dict[str, Any] = {key: table.number(key, unit=unit) for key, unit in _MACRO_KEYS.items() if key in table}
+    if "levels" in table:
+        values["levels"] = table.integer("levels", low=2, high=2**16)
+    supply = values.get("supply_v", MacroParts.supply_v)
+    opamp = {"kind": "single_pole", "gain": 1e5, "gbw_hz": 10e6, "v_low": 0.0, "v_high": supply, "stage_gm_s": 1e-3}
+    sub = table.table("opamp")
+    values["opamp"] = opamp_from_config({**opamp, **sub.mapping}, sub.where)
+    try:
+        parts = MacroParts(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{table.where}: {exc}") from None
+    # the parts are checked at either level (a scenario lists them so that --set can change them), used
+    # only at the macro level
+    return parts if level == "macro" else None
+
 
 _DATA_KEYS = {
     "staircase": {"source", "w", "b", "x_min", "x_max", "samples"},
@@ -101,11 +132,13 @@ class NFSingleExperiment(ExperimentBase):
     also_error_gains: tuple[str, ...]
     least_squares: bool
     plot: PlotOptions = PlotOptions()
+    #: the macro level's parts, or None at the ideal level
+    macro: MacroParts | None = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "NFSingleExperiment":
         cfg = Table(scenario.config, scenario.name)
-        cfg.reject_unknown({"kind", "title", "description", "data", "network", "loop", "compare", "plot"})
+        cfg.reject_unknown({"kind", "title", "description", "data", "network", "loop", "compare", "plot", "circuit"})
         data = load_dataset(cfg.table("data"))
         net = cfg.table("network", {"activation", "gain", "slope", "error_gain", "power"})
         loop = cfg.table("loop", {"forward_gain", "gamma", "tau_s", "eta", "iterations", "leak", "w0", "init_seed",
@@ -139,7 +172,11 @@ class NFSingleExperiment(ExperimentBase):
         least_squares = comp.boolean("least_squares", False)
         if least_squares and data.raw_x is None:
             raise comp.error("least_squares", "needs a one-input regression data set (staircase or noisy_relu)")
-        return cls(scenario, data, problem, also, least_squares, plot_options(cfg.table("plot")))
+        macro = macro_parts(cfg.table("circuit"))
+        experiment = cls(scenario, data, problem, also, least_squares, plot_options(cfg.table("plot")), macro)
+        if macro is not None:
+            experiment.netlist()  # element values and scale factors are checked before anything runs
+        return experiment
 
     @classmethod
     def estimate(cls, scenario: Scenario) -> SizeEstimate:
@@ -163,13 +200,13 @@ class NFSingleExperiment(ExperimentBase):
 
     # -- the protocol's circuit and sweep members --------------------------------------------------
     def netlist(self) -> str:
-        return build_nf_single(self.problem, title=safe_title(self.scenario.title)).deck.format()
+        return build_loop(self.problem, macro=self.macro, title=safe_title(self.scenario.title)).deck.format()
 
     def sample(self, variations: list[Variation], seed: int | None, runner: Runner, scratch: Path) -> dict[str, Any]:
         """One sweep sample: the loop with each element variation drawn for ``seed``, no plots, no baseline."""
         problem = perturb_nf_problem(self.problem, variations, seed)
         result = cosimulate(problem, runner=runner, run_dir=scratch / "spice", baseline=False,
-                            title=safe_title(self.scenario.title))
+                            title=safe_title(self.scenario.title), macro=self.macro)
         row: dict[str, Any] = {}
         for name, a, d in zip(problem.weight_names, result.analog.final_weights, result.digital.final_weights):
             row[f"analog_{name}"] = float(a)
@@ -191,13 +228,13 @@ class NFSingleExperiment(ExperimentBase):
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict[str, Any]:
         title = self.scenario.title
         main = cosimulate(self.problem, runner=runner, run_dir=out.file("spice"), progress=progress,
-                          title=safe_title(title))
+                          title=safe_title(title), macro=self.macro)
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
         variants: dict[str, CoSimResult] = {self.problem.error_gain: main}
         for gain in self.also_error_gains:
             variant = dataclasses.replace(self.problem, error_gain=gain)
             variants[gain] = cosimulate(variant, runner=runner, run_dir=out.file(f"spice_{gain}"), progress=progress,
-                                        baseline=False, title=safe_title(title))
+                                        baseline=False, title=safe_title(title), macro=self.macro)
             (out.path / f"spice_{gain}" / "netlist.cir").replace(out.file(f"netlist_{gain}.cir"))
         progress.stage("plots and report")
         metrics = self._metrics(main, variants)
@@ -271,8 +308,11 @@ class NFSingleExperiment(ExperimentBase):
                 "integrator": p.integrator,
                 "tau_m_s": p.tau_m_s,
                 "iterations": p.iterations,
+                "level": "ideal" if self.macro is None else "macro",
             },
         }
+        if self.macro is not None:
+            metrics["circuit"]["macro"] = {"parts": dataclasses.asdict(self.macro), **main.circuit.values()}
         if main.baseline is not None:
             metrics["baseline_gd"] = {
                 "initial_loss": float(main.baseline.loss[0]),
@@ -382,6 +422,27 @@ class NFSingleExperiment(ExperimentBase):
                 xt @ main.analog.final_weights, xt @ main.digital.final_weights, self.data.y_test,
                 "held-out predictions, analog vs digital"))
 
+    def _macro_section(self, main: CoSimResult) -> list[str]:
+        """The macro level's scale factors and element values, as a designer checks them."""
+        parts, sc = self.macro, main.circuit.scales
+        g_lo, g_hi = main.circuit.values()["conductance_range_s"]
+        rows = [
+            ["weight", f"{sc.v_per_weight:g} V per unit", f"V_w = {parts.ref_v:g} V + s_w·w"],
+            ["pre-activation z", f"{sc.v_per_z:.4g} V per unit", f"summing amplifiers R_z = {sc.r_z_ohm:.4g} Ω"],
+            ["error cell q", f"{sc.v_per_error_cell:.4g} V per unit", "behavioral cell, clipped at the rails"],
+            ["integrator input e", f"{sc.v_per_error:.4g} V per unit", f"error lines R_e = {sc.r_e_ohm:.4g} Ω"],
+            ["data crossbar", f"{sc.s_per_data:.4g} S per unit", "G⁺ − G⁻ pairs"],
+            ["error crossbar", f"{sc.s_per_error_gain:.4g} S per unit", "G⁺ − G⁻ pairs"],
+            ["OTA", f"gm = {sc.gm_s:.4g} S", f"r_out = {parts.ota_r_out_ohm:g} Ω, offset {parts.ota_offset_v:g} V, "
+                                              f"bandwidth {parts.ota_bw_hz:g} Hz"],
+            ["weight capacitor", f"{sc.c_w_f:g} F", "leak " + (f"{sc.r_leak_ohm:.4g} Ω" if sc.r_leak_ohm else "none")],
+        ]
+        return ["## Macro level: scale factors and element values", "",
+                f"Supply 0 … {parts.supply_v:g} V, reference {parts.ref_v:g} V; op-amps {parts.opamp.kind} "
+                f"(A0 = {parts.opamp.gain:g}, GBW = {parts.opamp.gbw_hz or 0:g} Hz); crossbar conductances "
+                f"{g_lo:.3g} … {g_hi:.3g} S" + (f" in {parts.levels} levels" if parts.levels else "") + ".", "",
+                *markdown_table(["signal", "scale", "set by"], rows), ""]
+
     def _report(self, main: CoSimResult, variants, m: dict[str, Any], comparison: Comparison) -> str:
         p = self.problem
         lines = [f"# {self.scenario.title}", ""]
@@ -411,6 +472,8 @@ class NFSingleExperiment(ExperimentBase):
             f"final weights differ by at most {main.max_abs_deviation:.2e}.",
             "",
         ]
+        if self.macro is not None:
+            lines += self._macro_section(main)
         lines += comparison.report_section(validity=False)
         if "variants" in m:
             lines += ["## Error gains compared", ""]
