@@ -33,6 +33,7 @@ from ..values import REQUIRED, Table
 from ..blocks.opamp import opamp_from_config
 from ..circuits.nf_macro import MacroParts
 from ..cosim.comparison import Comparison, Group, PlotOptions, TwinValidity, plot_options, signals_of, write_metrics
+from ..cosim.imperfections import predicted_settling
 from ..cosim.nf_single import CoSimResult, build_loop, cosimulate
 from .base import ExperimentBase, Variation, safe_title
 
@@ -313,6 +314,7 @@ class NFSingleExperiment(ExperimentBase):
         }
         if self.macro is not None:
             metrics["circuit"]["macro"] = {"parts": dataclasses.asdict(self.macro), **main.circuit.values()}
+            metrics["imperfection_theory"] = self._imperfection_theory(main)
         if main.baseline is not None:
             metrics["baseline_gd"] = {
                 "initial_loss": float(main.baseline.loss[0]),
@@ -422,8 +424,28 @@ class NFSingleExperiment(ExperimentBase):
                 xt @ main.analog.final_weights, xt @ main.digital.final_weights, self.data.y_test,
                 "held-out predictions, analog vs digital"))
 
-    def _macro_section(self, main: CoSimResult) -> list[str]:
-        """The macro level's scale factors and element values, as a designer checks them."""
+    def _imperfection_theory(self, main: CoSimResult) -> dict[str, Any]:
+        """Where theory says the macro loop settles (the OTA's finite r_out as a leak, its offset as an
+        error offset: analogopt.cosim.imperfections), against where it did."""
+        reference = main.ideal if main.ideal is not None else main.digital
+        names = self.problem.weight_names
+        try:
+            t = predicted_settling(self.problem, self.macro, main.circuit.scales, reference.final_weights)
+        except RuntimeError as exc:  # e.g. a staircase loop whose settling point is not isolated
+            return {"available": False, "reason": str(exc)}
+        simulated = main.analog.final_weights - t["ideal_settled_weights"]
+        return {
+            "available": True, "leak": t["leak"], "error_offset": t["error_offset"],
+            "predicted_shift": dict(zip(names, t["predicted_shift"].tolist())),
+            "simulated_shift": dict(zip(names, simulated.tolist())),
+            "unexplained_max_abs": float(np.max(np.abs(simulated - t["predicted_shift"]))),
+            "note": "shift of the settled weights from the ideal loop's; the unexplained rest is what the theory "
+                    "leaves out (op-amps' finite gain, the cells' clipping, the OTA pole)",
+        }
+
+    def _macro_section(self, main: CoSimResult, theory: dict[str, Any]) -> list[str]:
+        """The macro level's scale factors and element values, as a designer checks them, and theory's
+        settling point."""
         parts, sc = self.macro, main.circuit.scales
         g_lo, g_hi = main.circuit.values()["conductance_range_s"]
         rows = [
@@ -441,7 +463,18 @@ class NFSingleExperiment(ExperimentBase):
                 f"Supply 0 … {parts.supply_v:g} V, reference {parts.ref_v:g} V; op-amps {parts.opamp.kind} "
                 f"(A0 = {parts.opamp.gain:g}, GBW = {parts.opamp.gbw_hz or 0:g} Hz); crossbar conductances "
                 f"{g_lo:.3g} … {g_hi:.3g} S" + (f" in {parts.levels} levels" if parts.levels else "") + ".", "",
-                *markdown_table(["signal", "scale", "set by"], rows), ""]
+                *markdown_table(["signal", "scale", "set by"], rows), "", *self._theory_lines(theory)]
+
+    @staticmethod
+    def _theory_lines(t: dict[str, Any]) -> list[str]:
+        if not t.get("available"):
+            return [f"Theory of the imperfections: not available ({t.get('reason', 'no macro run')}).", ""]
+        rows = [[n, f"{t['predicted_shift'][n]:.3e}", f"{t['simulated_shift'][n]:.3e}"] for n in t["predicted_shift"]]
+        return ["Theory of the imperfections (docs/nf_macro.md): the OTA's finite output resistance is a leak "
+                f"λ = {t['leak']:.3g}, its offset an error offset e_os = {t['error_offset']:.3g}; settled weights "
+                "shifted from the ideal loop's:", "",
+                *markdown_table(["weight", "predicted shift", "simulated shift"], rows[:40]), "",
+                f"Left unexplained by the theory: {t['unexplained_max_abs']:.2e} at most.", ""]
 
     def _report(self, main: CoSimResult, variants, m: dict[str, Any], comparison: Comparison) -> str:
         p = self.problem
@@ -473,7 +506,15 @@ class NFSingleExperiment(ExperimentBase):
             "",
         ]
         if self.macro is not None:
-            lines += self._macro_section(main)
+            lines += self._macro_section(main, m.get("imperfection_theory", {}))
+            ideal_loss = main.ideal.final_loss if main.ideal is not None else main.digital.final_loss
+            if m["analog"]["final_loss"] > 10 * ideal_loss:
+                t = m.get("imperfection_theory", {})
+                why = (f" The theory above predicts the settled weights within {t['unexplained_max_abs']:.2e}: the "
+                       "imperfections it models (OTA offset, OTA output resistance) account for the miss."
+                       if t.get("available") else "")
+                lines += [f"**The imperfections break this loop**: final loss {m['analog']['final_loss']:.4g} against "
+                          f"the ideal loop's {ideal_loss:.4g} ({m['analog']['final_loss'] / ideal_loss:.0f}×)." + why, ""]
         lines += comparison.report_section(validity=False)
         if "variants" in m:
             lines += ["## Error gains compared", ""]

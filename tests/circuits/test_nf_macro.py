@@ -100,3 +100,15 @@ def test_the_run_reports_the_level_and_its_scale_factors(run_cli, tmp_path):
     assert m["circuit"]["macro"]["scale_factors"]["v_per_weight"] == 0.25
     assert "## Macro level: scale factors and element values" in (out / "report.md").read_text()
     assert m["comparison"]["analog_vs_ideal"]["max_fraction_of_range"] < 0.01
+
+
+def test_the_offset_scenario_breaks_the_loop_and_the_report_says_why(run_cli, tmp_path):
+    out = tmp_path / "r"
+    code, err = run_cli("run", "nf_staircase_offset", "--quiet", "--out", str(out))
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["analog"]["final_loss"] > 100 * m["digital"]["final_loss"]
+    t = m["imperfection_theory"]
+    for name, predicted in t["predicted_shift"].items():
+        assert abs(t["simulated_shift"][name] - predicted) <= max(0.2 * abs(predicted), 1e-3), name
+    assert "The imperfections break this loop" in (out / "report.md").read_text()
