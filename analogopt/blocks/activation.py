@@ -64,13 +64,3 @@ def slope_expr(spec: ActivationSpec, z: str) -> str:
         )
     raise ValueError(spec.name)
 
-
-def rail_clamp(expr: str, low_v: float, high_v: float, knee_v: float) -> str:
-    """``expr`` clamped smoothly into (low_v, high_v) V: a softplus on each side, exact to within
-    ``knee_v·e^(−d/knee_v)`` at a distance ``d`` from a rail (written with max/abs so exp never overflows)."""
-    lo, hi, knee = (format_value(v) for v in (low_v, high_v, knee_v))
-
-    def softplus(arg: str) -> str:
-        return f"(max({arg},0)+ln(1+exp(-abs({arg}))))"
-
-    return f"{lo}+{knee}*{softplus(f'(({expr})-({lo}))/{knee}')}-{knee}*{softplus(f'(({expr})-({hi}))/{knee}')}"

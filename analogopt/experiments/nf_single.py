@@ -19,12 +19,14 @@ import torch
 from .. import plots
 from ..data.synthetic import noisy_relu_set, staircase_set
 from ..data.tabular import load_tabular
-from ..errors import ConfigError
+from ..errors import ConfigError, SimulationTimeoutError
 from ..limits import SizeEstimate, size_of
 from ..problems import ACTIVATIONS, ERROR_GAINS, INTEGRATORS, ActivationSpec, NFSingleLayerProblem
 from ..progress import Progress
 from ..reference.activations import sigma
-from ..reference.nf_single import TWIN_LOOP_GAIN_BOUND, loop_gain, predicted_euler_error
+from ..reference.nf_single import (
+    TWIN_LOOP_GAIN_BOUND, StiffLoopError, loop_gain, loop_ode, predicted_euler_error,
+)
 from ..report import markdown_table, write_report
 from ..results import RunDirectory
 from ..spice.runner import Runner
@@ -47,15 +49,15 @@ _MACRO_KEYS = {"supply_v": "V", "v_per_weight": "V", "v_per_error_cell": "V", "z
 
 def macro_parts(table: Table) -> MacroParts | None:
     """The ``[circuit]`` table: ``level`` (ideal | macro) and the macro level's parts (SI, SPICE suffixes),
-    ``levels`` (conductance levels) and an ``[circuit.opamp]`` table for the summing amplifiers (rails
-    default to the supply); None at the ideal level."""
+    ``levels`` (conductance levels) and an ``[circuit.opamp]`` table for the summing amplifiers (no rails
+    unless it sets v_low/v_high); None at the ideal level."""
     table.reject_unknown({"level", "levels", "opamp", *_MACRO_KEYS})
     level = table.choice("level", "ideal", LEVELS)
     values: dict[str, Any] = {key: table.number(key, unit=unit) for key, unit in _MACRO_KEYS.items() if key in table}
     if "levels" in table:
         values["levels"] = table.integer("levels", low=2, high=2**16)
-    supply = values.get("supply_v", MacroParts.supply_v)
-    opamp = {"kind": "single_pole", "gain": 1e5, "gbw_hz": 10e6, "v_low": 0.0, "v_high": supply, "stage_gm_s": 1e-3}
+    default = MacroParts().opamp
+    opamp = {"kind": default.kind, "gain": default.gain, "gbw_hz": default.gbw_hz, "stage_gm_s": default.stage_gm_s}
     sub = table.table("opamp")
     values["opamp"] = opamp_from_config({**opamp, **sub.mapping}, sub.where)
     try:
@@ -204,10 +206,25 @@ class NFSingleExperiment(ExperimentBase):
         return build_loop(self.problem, macro=self.macro, title=safe_title(self.scenario.title)).deck.format()
 
     def sample(self, variations: list[Variation], seed: int | None, runner: Runner, scratch: Path) -> dict[str, Any]:
-        """One sweep sample: the loop with each element variation drawn for ``seed``, no plots, no baseline."""
+        """One sweep sample: the loop with each element variation drawn for ``seed``, no plots, no baseline.
+
+        The twin gets the same mismatch as the circuit; the ideal side stays the *nominal* loop's ODE, so
+        ``comparison.analog_vs_ideal`` is what the mismatch costs, and ``comparison.twin_vs_ideal`` the
+        twin's estimate of that cost."""
         problem = perturb_nf_problem(self.problem, variations, seed)
+        perturbed = problem is not self.problem
         result = cosimulate(problem, runner=runner, run_dir=scratch / "spice", baseline=False,
-                            title=safe_title(self.scenario.title), macro=self.macro)
+                            title=safe_title(self.scenario.title), macro=self.macro, ideal=not perturbed)
+        if perturbed:
+            deadline = getattr(runner, "deadline", None)
+            try:
+                nominal = loop_ode(self.problem, result.digital.iteration, deadline=deadline)
+                result = dataclasses.replace(result, ideal=nominal)
+            except StiffLoopError as exc:
+                result = dataclasses.replace(result, ideal_missing=str(exc))
+            except TimeoutError as exc:
+                raise SimulationTimeoutError(f"the sample exceeded its limit while solving the nominal loop's ODE "
+                                             f"({exc}); raise --timeout") from None
         row: dict[str, Any] = {}
         for name, a, d in zip(problem.weight_names, result.analog.final_weights, result.digital.final_weights):
             row[f"analog_{name}"] = float(a)
@@ -451,7 +468,7 @@ class NFSingleExperiment(ExperimentBase):
         rows = [
             ["weight", f"{sc.v_per_weight:g} V per unit", f"V_w = {parts.ref_v:g} V + s_w·w"],
             ["pre-activation z", f"{sc.v_per_z:.4g} V per unit", f"summing amplifiers R_z = {sc.r_z_ohm:.4g} Ω"],
-            ["error cell q", f"{sc.v_per_error_cell:.4g} V per unit", "behavioral cell, clipped at the rails"],
+            ["error cell q", f"{sc.v_per_error_cell:.4g} V per unit", "behavioral cell, scaled inside the rails"],
             ["integrator input e", f"{sc.v_per_error:.4g} V per unit", f"error lines R_e = {sc.r_e_ohm:.4g} Ω"],
             ["data crossbar", f"{sc.s_per_data:.4g} S per unit", "G⁺ − G⁻ pairs"],
             ["error crossbar", f"{sc.s_per_error_gain:.4g} S per unit", "G⁺ − G⁻ pairs"],
