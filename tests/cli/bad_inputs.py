@@ -696,7 +696,7 @@ NF_CASES = [
     C("nf-source-missing", run_file("nf", ("data.source", None)), 2, r"source"),
     C("nf-unknown-key-loop", run_file("nf", ("loop.tau", "1e-3")), 2, r"unknown key.*\btau\b"),
     C("nf-unknown-key-data", run_file("nf", ("data.noise_std", "0.1")), 2, r"unknown key.*noise_std"),
-    C("nf-unknown-table", run_file("nf", ("circuit.forward_gain", "1")), 2, r"unknown key.*circuit"),
+    C("nf-unknown-table", run_file("nf", ("circuits.forward_gain", "1")), 2, r"unknown key.*circuits"),
     C("nf-table-not-table", lambda c: ["run", c.raw_scenario('kind = "nf_single"\ndata = 3\n'), "--out", c.out, "--quiet"], 2,
       r"data.*table"),
 ]

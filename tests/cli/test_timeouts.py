@@ -54,14 +54,35 @@ def test_run_timeout_2_stops_the_kind(kind, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(SLOW))
-def test_sweep_timeout_2_gives_a_timeout_row(kind, tmp_path):
+def test_sweep_timeout_2_gives_a_timeout_row(kind):
+    """The sweep worker's own function on a plan with --timeout 2 (no Dask start-up: the CLI path is
+    tested once below)."""
+    import torch
+
+    from analogopt.scenarios import load_scenario
+    from analogopt.sweep.evaluate import evaluate_sample
+    from analogopt.sweep.spec import SweepPlan
+
     scenario, overrides = SLOW[kind]
+    plan = SweepPlan.build(load_scenario(scenario, overrides), [], mc=1, timeout_s=2)
+    threads = torch.get_num_threads()
+    try:
+        row = evaluate_sample(plan.to_json(), plan.samples[0].id)
+    finally:
+        torch.set_num_threads(threads)  # the worker pins one thread; the rest of the suite should not inherit it
+    assert row["status"] == "timeout" and "2 s" in row["error"], row
+    assert row["time_sample_s"] < WALL_BOUND_S, f"{kind}: sample took {row['time_sample_s']:.1f} s with --timeout 2"
+
+
+@pytest.mark.slow
+def test_sweep_cli_timeout_2_gives_a_timeout_row(tmp_path):
+    scenario, overrides = SLOW["nf_single"]
     out = tmp_path / "sw"
     proc, wall = cli("sweep", scenario, *sets(overrides), "--mc", "1", "--workers", "1", "--timeout", "2",
                      "--quiet", "--out", str(out))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["status"]["timeout"] == 1 and summary["status"]["ok"] == 0, (summary, proc.stderr)
-    assert wall < WALL_BOUND_S + 30, f"{kind}: sweep took {wall:.1f} s with --timeout 2"
+    assert wall < WALL_BOUND_S + 30, f"sweep took {wall:.1f} s with --timeout 2"
 
 
 def test_simulator_choices_are_the_runners():
@@ -71,7 +92,7 @@ def test_simulator_choices_are_the_runners():
     assert set(SIMULATOR_NAMES) == set(SIMULATORS)
 
 
-def test_run_and_sweep_on_libngspice_match_ngspice(tmp_path):
+def test_run_on_libngspice_matches_ngspice(tmp_path):
     """--simulator picks the engine for every run of a kind; both give the same numbers."""
     sets = ["--set", "loop.points=21"]
     results = {}
@@ -82,8 +103,15 @@ def test_run_and_sweep_on_libngspice_match_ngspice(tmp_path):
         results[simulator] = json.loads((out / "metrics.json").read_text())
     a, b = (results[s]["functions"]["exp"]["mean_abs_error_vs_gain_spice"] for s in ("ngspice", "libngspice"))
     assert a == pytest.approx(b, rel=1e-9)
-    out = tmp_path / "sw"
-    proc, _ = cli("sweep", "inverse_loop", "--simulator", "libngspice", "--workers", "1", "--quiet", "--out", str(out))
-    summary = json.loads((out / "summary.json").read_text())
-    assert summary["status"]["ok"] == 1, (summary, proc.stderr)
-    assert json.loads((out / "sweep.json").read_text())["simulator"] == "libngspice"
+
+
+def test_a_sweep_plan_carries_its_simulator():
+    from analogopt.scenarios import load_scenario
+    from analogopt.spice.runner import SharedLibraryRunner, make_runner
+    from analogopt.sweep.spec import SweepPlan
+
+    plan = SweepPlan.build(load_scenario("inverse_loop"), [], simulator="libngspice")
+    again = SweepPlan.from_json(plan.to_json())
+    assert again.simulator == "libngspice"
+    runner = make_runner(again.simulator, timeout_s=5)
+    assert isinstance(runner, SharedLibraryRunner) and runner.deadline is not None
