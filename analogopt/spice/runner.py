@@ -229,6 +229,22 @@ def _spawn(argv: list[str], *, outlives_call: bool, **kwargs: Any) -> subprocess
     return _LAUNCHER.submit(_popen, argv, **kwargs).result()
 
 
+def _hand_over(proc: subprocess.Popen, make: Callable[[], Any]) -> Any:
+    """The pending-run object ``make()`` builds for the just-launched ``proc``; if building it fails
+    (even by Ctrl-C), the child is killed and reaped instead of left running."""
+    try:
+        return make()
+    except BaseException:
+        _kill_and_reap(proc)
+        raise
+
+
+def _discard(directory: Path, temporary: bool) -> None:
+    """A launch failed: remove its run directory if it was a temporary one (a given one is the caller's)."""
+    if temporary:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
 def _kill_and_reap(proc: subprocess.Popen, timeout_s: float = 5.0) -> bool:
     """SIGKILL ``proc`` if it still runs and reap it; True if it was running. The wait is bounded: from
     a signal handler the interrupted frame may hold Popen's wait lock, and an unbounded wait would
@@ -390,15 +406,10 @@ class NgspiceRunner(_Limits):
                 except FileNotFoundError:  # removed since it was found
                     _FOUND.pop((self.executable, path), None)
                     raise self._not_found() from None
-            try:
-                return PendingRun(self, proc, directory, temporary, time.perf_counter(), watched,
-                                  netlist_text=text, executable=(self.executable, path, exe))
-            except BaseException:
-                _kill_and_reap(proc)
-                raise
+            return _hand_over(proc, lambda: PendingRun(self, proc, directory, temporary, time.perf_counter(), watched,
+                                                       netlist_text=text, executable=(self.executable, path, exe)))
         except BaseException:
-            if temporary:
-                shutil.rmtree(directory, ignore_errors=True)
+            _discard(directory, temporary)
             raise
 
 
@@ -671,15 +682,10 @@ class SharedLibraryRunner(_Limits):
             with out, err:
                 proc = _spawn(argv, outlives_call=outlives_call, cwd=directory, env=env, stdout=out, stderr=err,
                               stdin=subprocess.DEVNULL)
-            try:
-                return SharedPendingRun(self, proc, directory, temporary, time.perf_counter(), True,
-                                        netlist_text=text)
-            except BaseException:
-                _kill_and_reap(proc)
-                raise
+            return _hand_over(proc, lambda: SharedPendingRun(self, proc, directory, temporary, time.perf_counter(), True,
+                                                             netlist_text=text))
         except BaseException:
-            if temporary:
-                shutil.rmtree(directory, ignore_errors=True)
+            _discard(directory, temporary)
             raise
 
 
