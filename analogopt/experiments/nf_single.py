@@ -39,6 +39,9 @@ from ..cosim.imperfections import predicted_settling
 from ..cosim.nf_single import CoSimResult, build_loop, cosimulate
 from .base import ExperimentBase, Variation, safe_title
 
+#: ngspice's time at the macro level over the ideal level's at 64×256 (bench/nf_levels.py: 17.8×)
+MACRO_COST_FACTOR = 18
+
 #: Block levels of ``[circuit] level``: the mathematics as a netlist, or blocks a designer could build
 LEVELS = ("ideal", "macro")
 #: ``[circuit]`` keys of the macro level (analogopt.circuits.nf_macro.MacroParts) and their units
@@ -194,6 +197,11 @@ class NFSingleExperiment(ExperimentBase):
         also = comp.get("also_error_gains", [])
         runs = 1 + (len(also) if isinstance(also, list) else 0)
         elements = 2 * m * n + m + 2 * n
+        circuit = cfg.get("circuit") if isinstance(cfg.get("circuit"), dict) else {}
+        if circuit.get("level") == "macro":
+            # twice the elements (G+/G- pairs), and each costs more: ngspice took 17.8× the ideal level's
+            # time at 64×256 (bench/nf_levels.py), so the work is counted that many times
+            elements *= MACRO_COST_FACTOR
         memory = (400 * m * n  # data and crossbar values, the netlist's lines as text (two elements per m·n)
                   + 8 * steps * n * 6 * runs  # twin and analog trajectories, baseline, aligned copies
                   + 8 * steps * (n + 4) * 3 * runs)  # raw file on disk, as read, interpolated

@@ -112,3 +112,12 @@ def test_the_offset_scenario_breaks_the_loop_and_the_report_says_why(run_cli, tm
     for name, predicted in t["predicted_shift"].items():
         assert abs(t["simulated_shift"][name] - predicted) <= max(0.2 * abs(predicted), 1e-3), name
     assert "The imperfections break this loop" in (out / "report.md").read_text()
+
+
+def test_the_size_estimate_counts_the_macro_levels_cost():
+    from analogopt.experiments.nf_single import MACRO_COST_FACTOR
+
+    ideal = NFSingleExperiment.estimate(load_scenario("nf_perceptron"))
+    macro = NFSingleExperiment.estimate(load_scenario("nf_perceptron", MACRO))
+    assert macro.spice_s == pytest.approx(MACRO_COST_FACTOR * ideal.spice_s, rel=1e-9)
+    assert macro.default_timeout_s() >= ideal.default_timeout_s()
