@@ -76,7 +76,3 @@ class OTAModel:
         text.append(f"B{name}_out {ref} {out} i={format_value(self.gm_s)}*{v}*({v}>0?{headroom_up}:{headroom_down})")
         text.append(f"R{name}_ro {out} {ref} {format_value(self.r_out_ohm)}")
         return text
-
-    @property
-    def element_count(self) -> int:
-        return 5 + int(self.offset_v != 0.0)

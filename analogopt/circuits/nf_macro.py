@@ -26,7 +26,7 @@ so a designer sees the pF, µS, kΩ and µA the math became.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -284,7 +284,6 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
     taus = problem.weight_taus_s
     gains = problem.weight_gains / problem.forward_gain  # per-weight mismatch of A
     ics = ref + sc.v_per_weight * problem.w0
-    ota_elements = 0
     r_par = problem.tau_s / sc.c_w_f
     for i in range(n):
         c_w = sc.c_w_f * taus[i] / problem.tau_s  # a mismatched τ_i is a mismatched capacitor
@@ -295,7 +294,6 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
             lines += ota1.lines(f"ota{i}m", f"en{i}", f"ep{i}", f"m{i}", "ref")
             lines += [f"Cm{i} m{i} ref {format_value(sc.c_w_f)}",
                       f"Rm{i} m{i} ref {format_value(1.0 / (1.0 / r_m - 1.0 / parts.ota_r_out_ohm))}"]
-            ota_elements += ota1.element_count + 2
             gm = problem.gamma / r_par if problem.leak else problem.gamma * sc.c_w_f / problem.tau_s
             ota = ota_for(parts, gm)
             lines += ota.lines(f"ota{i}", f"m{i}", "ref", w[i], "ref")
@@ -305,7 +303,6 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
         lines.append(f"Cw{i} {w[i]} ref {format_value(c_w)}")
         if sc.r_leak_ohm is not None:
             lines.append(f"Rleak{i} {w[i]} ref {format_value(sc.r_leak_ohm)}")
-        ota_elements += ota.element_count + 1 + int(sc.r_leak_ohm is not None)
 
     # Start from a consistent operating point with the weights (and momentum states) held at their initial
     # values (.ic without uic): every op-amp, cell and line then starts settled, as a powered-up chip whose
@@ -317,8 +314,8 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
 
     names, inps, inns, outs = (list(col) for col in zip(*amps))
     circuit.raw_spice += "\n".join(lines) + "\n" + opamp_lines(circuit, names, inps, inns, outs, parts.opamp)
-    elements = 2 + 3 * n + len(g_pos.nonzero()[0]) + len(g_neg.nonzero()[0]) + 2 * m + 3 * m \
-        + len(u_pos.nonzero()[0]) + len(u_neg.nonzero()[0]) + 2 * n + len(amps) + ota_elements
+    # every element line, and each op-amp instance counted once (as the ideal level counts its blocks)
+    elements = sum(1 for line in lines if not line.startswith(".")) + len(amps)
 
     duration = problem.duration_s
     deck = NetlistDeck(

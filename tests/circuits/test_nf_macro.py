@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 
-from analogopt.circuits.nf_macro import MacroParts, design_scales
+from analogopt.circuits.nf_macro import design_scales
 from analogopt.cosim.nf_single import cosimulate
 from analogopt.errors import ConfigError
 from analogopt.experiments.nf_single import NFSingleExperiment
