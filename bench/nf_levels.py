@@ -5,8 +5,11 @@ plain ``ngspice -b`` on both levels' netlists, alternating which goes first, and
 the pairs' own ratios macro/ideal (the issue's goal: ≤ 3×), with both levels' element counts and how far
 the macro loop's final weights land from the ideal level's (fraction of the weights' range).
 
-    python bench/nf_levels.py            # 8×32 … 64×256
+    python bench/nf_levels.py            # 8×32 … 64×256, then the sensitivity study's wall time
     python bench/nf_levels.py --quick    # 8×32 and 16×64
+
+The last table times ``sims/nf_sensitivity.toml`` (kind ``nf_sensitivity``: the nominal macro loop and one
+run per swept imperfection value), its ngspice share and the agreement with theory.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from analogopt.circuits.nf_macro import MacroParts
+from analogopt.experiments.nf_sensitivity import NFSensitivityExperiment
+from analogopt.progress import SilentProgress
+from analogopt.results import RunDirectory
+from analogopt.scenarios import load_scenario
 from analogopt.cosim.nf_single import build_loop, cosimulate
 from bare import bare_ngspice
 from nf_scale import make_problem
@@ -51,6 +58,21 @@ def main() -> None:
         gap = float(np.max(np.abs(a.analog.final_weights - b.analog.final_weights))) / span
         print(f"| {n}×{m} | {ideal_c.element_count} | {macro_c.element_count} | {statistics.median(ideal_t):.3f} | "
               f"{statistics.median(macro_t):.3f} | {statistics.median(ratios):.2f} | {gap:.2e} |", flush=True)
+    sensitivity()
+
+
+def sensitivity() -> None:
+    """Wall time of the shipped sensitivity study, and how much of it is ngspice."""
+    experiment = NFSensitivityExperiment.from_scenario(load_scenario("nf_sensitivity"))
+    with tempfile.TemporaryDirectory() as tmp:
+        with RunDirectory(Path(tmp) / "run") as out:
+            m = experiment.run(out, SilentProgress())
+    t = m["time"]
+    print()
+    print("| sensitivity study | runs | elements per run | wall s | ngspice s | ngspice share | result |")
+    print("|---|---|---|---|---|---|---|")
+    print(f"| nf_sensitivity | {t['runs']} | {m['nominal']['element_count']} | {t['wall_s']:.1f} | {t['spice_s']:.1f} | "
+          f"{t['spice_s'] / t['wall_s']:.0%} | {m['summary']} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,12 +23,24 @@ def test_memory_and_time_limits_name_sizes_and_the_override():
     assert SizeEstimate("z", memory_bytes=1).default_timeout_s() == TIMEOUT_FLOOR_S
 
 
-@pytest.mark.parametrize("scenario", [s.name for s in list_scenarios()])
+#: Kinds that run many simulations under one whole-run limit: their limit is the sum of their runs'
+MULTI_RUN = {"nf_sensitivity"}
+
+
+@pytest.mark.parametrize("scenario", [s.name for s in list_scenarios() if s.name not in MULTI_RUN])
 def test_shipped_scenarios_fit_and_keep_the_timeout_floor(scenario):
     size = estimate(load_scenario(scenario))
     if size is not None:
         size.check()
         assert size.default_timeout_s() == TIMEOUT_FLOOR_S
+
+
+def test_a_sensitivity_study_is_limited_by_the_sum_of_its_runs():
+    study = estimate(load_scenario("nf_sensitivity"))
+    one = estimate(load_scenario("nf_noisy_relu", ['circuit.level="macro"']))
+    study.check()
+    assert study.spice_s == pytest.approx(21 * one.spice_s, rel=1e-9)  # the nominal loop and 20 swept values
+    assert TIMEOUT_FLOOR_S < study.default_timeout_s() < 600
 
 
 @pytest.mark.parametrize("args, pattern", [

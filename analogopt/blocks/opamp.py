@@ -32,6 +32,11 @@ ngspice draws them from its own generator, unseeded: with ngspice-39 two runs of
 with ``.options seed=7``, ``set rndseed=7`` or ``setseed 7`` alike, so such runs agree in their
 statistics, not sample by sample. With both left at ``None`` the subcircuit, and its name, are what
 they were before noise existed.
+
+A user's own op-amp subcircuit (:class:`analogopt.blocks.user_block.UserOpAmp`, "bring your own block")
+goes wherever these models go: :func:`opamp_lines` and :func:`add_opamp` take either, so the NF macro loop
+and the crossbar solvers share one emission path, with the user's supply pins on the nodes each circuit
+names.
 """
 
 from __future__ import annotations
@@ -40,13 +45,14 @@ import hashlib
 import math
 from dataclasses import dataclass, fields, replace
 from functools import cached_property
-from typing import Literal, Sequence
+from typing import Literal, Mapping, Sequence
 
 import numpy as np
 from PySpice.Spice.Netlist import Circuit, SubCircuit
 
 from ..errors import ConfigError
 from ..spice.netlist import validate_names
+from .user_block import UserOpAmp
 
 OpAmpKind = Literal["ideal", "single_pole", "two_pole"]
 KINDS: tuple[str, ...] = ("ideal", "single_pole", "two_pole")
@@ -320,34 +326,49 @@ class OpAmpModel:
         )
 
 
-def _register(circuit: Circuit, model: OpAmpModel, names: Sequence[str], nodes: Sequence) -> str:
+#: Either kind of op-amp a circuit accepts: a built-in macromodel or a user's subcircuit (bring your own block).
+AnyOpAmp = OpAmpModel | UserOpAmp
+
+
+def _register(circuit: Circuit, model: AnyOpAmp, names: Sequence[str], nodes: Sequence) -> str:
     """Check instance and node names; add the model's subcircuit to ``circuit`` once; return its name."""
     validate_names(names, "op-amp instance name")
     validate_names([str(node) for node in nodes if node != 0 and node != "0"], "op-amp node")
     sub = model.subcircuit_name
-    if sub not in circuit.subcircuit_names:
+    if isinstance(model, UserOpAmp):
+        model.register(circuit)
+    elif sub not in circuit.subcircuit_names:
         circuit.subcircuit(model.subcircuit())
     return sub
 
 
-def add_opamp(circuit: Circuit, name: str, inp: str, inn: str, out: str, model: OpAmpModel) -> str:
+def add_opamp(circuit: Circuit, name: str, inp: str, inn: str, out: str, model: AnyOpAmp,
+              supplies: Mapping[str, str] | None = None) -> str:
     """Add an instance ``X<name>`` of ``model`` between nodes ``inp``, ``inn`` → ``out``.
 
-    The subcircuit definition is added once per circuit (by its parameter-derived name). Returns the
-    instance's element name (``"X" + name``).
+    The subcircuit definition is added once per circuit (by its parameter-derived name). ``supplies``
+    maps a user part's supply pin roles (``vdd``, ``vss``, ``ref``) to the circuit's nodes; built-in
+    models have no supply pins and ignore it. Returns the instance's element name (``"X" + name``).
     """
-    sub = _register(circuit, model, [name], [inp, inn, out])
-    circuit.X(name, sub, inp, inn, out)
+    sub = _register(circuit, model, [name], [inp, inn, out, *(supplies or {}).values()])
+    nodes = model.nodes(inp, inn, out, supplies or {}) if isinstance(model, UserOpAmp) else [inp, inn, out]
+    circuit.X(name, sub, *nodes)
     return f"X{name}"
 
 
 def opamp_lines(circuit: Circuit, names: Sequence[str], inps: Sequence[str], inns: Sequence[str],
-                outs: Sequence[str], model: OpAmpModel) -> str:
+                outs: Sequence[str], model: AnyOpAmp, supplies: Mapping[str, str] | None = None) -> str:
     """Netlist lines for many instances of ``model`` at once (``X<name> inp inn out <subckt>``), for a
     circuit's ``raw_spice``; the subcircuit definition is added to ``circuit`` once. Arrays of op-amps
-    (one per crossbar row) skip PySpice's per-element objects this way."""
+    (one per crossbar row) skip PySpice's per-element objects this way. A user part
+    (:class:`~analogopt.blocks.user_block.UserOpAmp`) gets its pins in its own order, its supply pins on
+    the nodes ``supplies`` gives for each role; built-in models ignore ``supplies``."""
     if not (len(names) == len(inps) == len(inns) == len(outs)):
         raise ValueError("op-amp names and node lists must have the same length")
+    if isinstance(model, UserOpAmp):
+        supplies = dict(supplies or {})
+        sub = _register(circuit, model, names, [*inps, *inns, *outs, *supplies.values()])
+        return model.instance_lines(names, inps, inns, outs, supplies)
     sub = _register(circuit, model, names, [*inps, *inns, *outs])
     return "".join(f"X{n} {a} {b} {o} {sub}\n" for n, a, b, o in zip(names, inps, inns, outs))
 

@@ -9,7 +9,9 @@ integrator of 000 Eq. 10. The model has what a designer budgets for:
 - output swing limits ``v_low``…``v_high``: the output current fades out over ``knee_v`` as the
   output approaches the rail it is pushing toward (the current source runs out of headroom), so a
   weight capacitor charges no further than the rail;
-- output resistance ``r_out_ohm`` to the reference: finite DC gain ``gm·r_out``, which is a leak.
+- output resistance ``r_out_ohm`` to the reference: finite DC gain ``gm·r_out``, which is a leak;
+- optionally input-referred white noise, a seeded PWL source in series with ``inp``
+  (:class:`~analogopt.blocks.noise.TransientNoise`, one stream per instance).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from ..spice.netlist import format_value
+from .noise import TransientNoise
 
 #: The internal pole stage: 1 mS into 1 kΩ (unity DC gain), C set by the bandwidth
 _POLE_G_S = 1e-3
@@ -53,13 +56,20 @@ class OTAModel:
         """gm·r_out (V/V): the open-loop gain into an unloaded output."""
         return self.gm_s * self.r_out_ohm
 
-    def lines(self, name: str, inp: str, inn: str, out: str, ref: str) -> list[str]:
-        """Netlist lines of one instance (6 elements, 5 without offset): current ``gm·v_d`` into ``out``,
-        ``r_out`` from ``out`` to ``ref``."""
+    def lines(self, name: str, inp: str, inn: str, out: str, ref: str, *,
+              noise: tuple[TransientNoise, int, float] | None = None) -> list[str]:
+        """Netlist lines of one instance (6 elements, 5 without offset, one more with noise): current
+        ``gm·v_d`` into ``out``, ``r_out`` from ``out`` to ``ref``. ``noise``: (source, stream, duration_s)
+        of this instance's input-referred noise."""
         plus, text = inp, []
         if self.offset_v != 0.0:
             plus = f"{name}_os"
             text.append(f"V{name}_os {plus} {inp} {format_value(self.offset_v)}")
+        if noise is not None:
+            source, stream, duration_s = noise
+            noisy = f"{name}_n"
+            text += source.source_lines(f"{name}_n", noisy, plus, stream, duration_s)
+            plus = noisy
         pole = f"{name}_p"
         c_pole = 1.0 / (2 * math.pi * self.bw_hz * _POLE_R_OHM)
         # the pole node sits at ref + v_d, so every node of the model stays inside the supply

@@ -43,7 +43,8 @@ import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
 from ..blocks.crossbar import CrossbarMapping, check_finite_matrix, format_differential
-from ..blocks.opamp import OpAmpModel, opamp_lines
+from ..blocks.opamp import AnyOpAmp, OpAmpModel, opamp_lines
+from ..blocks.user_block import UserOpAmp, supply_sources
 from ..errors import ConfigError
 from ..spice.netlist import NetlistDeck, OperatingPoint, Transient
 from ..spice.waveforms import Waveforms
@@ -174,12 +175,19 @@ def _count(circuit: Circuit, raw: str) -> int:
     return len(list(circuit.elements)) + raw.count("\n")
 
 
+def _supplies(opamp: AnyOpAmp) -> tuple[str, dict[str, str]]:
+    """Supply source lines and the role → node map for ``opamp``: a user part gets split rails about
+    ground (every crossbar signal swings about 0 V), ``±supply_v/2`` from its table; built-in
+    macromodels have no supply pins."""
+    return supply_sources(opamp, "op") if isinstance(opamp, UserOpAmp) else ("", {})
+
+
 # ------------------------------------------------------------------------------------------------ MVM
 def mvm_circuit(
     mapping: CrossbarMapping,
     x: np.ndarray,
     *,
-    opamp: OpAmpModel = IDEAL_OPAMP,
+    opamp: AnyOpAmp = IDEAL_OPAMP,
     prefix: str = "",
     title: str = "crossbar MVM",
 ) -> CrossbarCircuit:
@@ -193,16 +201,17 @@ def mvm_circuit(
                            _count(circuit, raw), {"topology": "MVM: differential crossbar into TIAs"})
 
 
-def _mvm_into(circuit: Circuit, mapping: CrossbarMapping, x: np.ndarray, opamp: OpAmpModel, prefix: str) -> str:
+def _mvm_into(circuit: Circuit, mapping: CrossbarMapping, x: np.ndarray, opamp: AnyOpAmp, prefix: str) -> str:
     rows, cols = mapping.shape
     x = _vector(x, cols, "x")
     xs, xn = _names(f"{prefix}x", cols), _names(f"{prefix}xn", cols)
     sums, outs = _names(f"{prefix}s", rows), _names(f"{prefix}y", rows)
-    raw = _source_lines(f"{prefix}x", xs, x) + _source_lines(f"{prefix}xn", xn, -x)
+    power, supplies = _supplies(opamp)
+    raw = power + _source_lines(f"{prefix}x", xs, x) + _source_lines(f"{prefix}xn", xn, -x)
     # G⁺ driven by −x and G⁻ by +x: the TIA's inversion then gives y = +A x.
     raw += format_differential(f"{prefix}A", mapping, sums, xn, xs)
     raw += _resistor_lines(f"{prefix}f", sums, outs, 1.0 / mapping.g_unit_s)
-    raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(rows)], ["0"] * rows, sums, outs, opamp)
+    raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(rows)], ["0"] * rows, sums, outs, opamp, supplies)
     circuit.raw_spice += raw
     return raw
 
@@ -212,7 +221,7 @@ def solve_circuit(
     mapping: CrossbarMapping,
     b: np.ndarray,
     *,
-    opamp: OpAmpModel = IDEAL_OPAMP,
+    opamp: AnyOpAmp = IDEAL_OPAMP,
     transient: Transient | None = None,
     max_condition: float = DEFAULT_MAX_CONDITION,
     prefix: str = "",
@@ -223,6 +232,10 @@ def solve_circuit(
     With ``transient=None`` the deck runs an operating point; with a :class:`Transient` (``uic``: all
     op-amp states start at 0 V, so ``x(0) = 0``) it records the settling. Raises :class:`ConfigError` for a
     non-square, singular, ill-conditioned or unstable (loop eigenvalue with Re ≤ 0) matrix.
+
+    A user op-amp (:class:`~analogopt.blocks.user_block.UserOpAmp`) runs from ``±supply_v/2`` sources
+    added here (``Vopdd``/``Vopss``), its ``ref`` pin at ground; with ``uic`` its internal capacitors
+    start at 0 V too, which is their rest state for a split supply.
     """
     n_rows, n_cols = mapping.shape
     if n_rows != n_cols:
@@ -233,11 +246,13 @@ def solve_circuit(
     circuit = Circuit(title)
     xs, xn = _names(f"{prefix}x", n_cols), _names(f"{prefix}xn", n_cols)
     rows, bins = _names(f"{prefix}r", n_rows), _names(f"{prefix}b", n_rows)
-    raw = _source_lines(f"{prefix}b", bins, -b)          # −b through g_unit: g·(A x − b) = 0 at rest
+    power, supplies = _supplies(opamp)
+    raw = power + _source_lines(f"{prefix}b", bins, -b)  # −b through g_unit: g·(A x − b) = 0 at rest
     raw += _resistor_lines(f"{prefix}in", bins, rows, 1.0 / mapping.g_unit_s)
     raw += _inverter_lines(f"{prefix}inv", xs, xn)
     raw += format_differential(f"{prefix}A", mapping, rows, xs, xn)
-    raw += opamp_lines(circuit, [f"{prefix}op{i}" for i in range(n_rows)], ["0"] * n_rows, rows, xs[:n_rows], opamp)
+    raw += opamp_lines(circuit, [f"{prefix}op{i}" for i in range(n_rows)], ["0"] * n_rows, rows, xs[:n_rows], opamp,
+                       supplies)
     circuit.raw_spice += raw
     probes = {n: f"v({n})" for n in xs}
     analyses = [transient] if transient is not None else [OperatingPoint()]
@@ -251,8 +266,9 @@ def _lstsq_into(
     forward: CrossbarMapping,
     transposed: CrossbarMapping,
     y: np.ndarray,
-    opamp: OpAmpModel,
+    opamp: AnyOpAmp,
     prefix: str,
+    supplies: dict[str, str] | None = None,
 ) -> tuple[str, list[str]]:
     m, n = forward.shape
     y = _vector(y, m, "y")
@@ -268,8 +284,8 @@ def _lstsq_into(
     raw += format_differential(f"{prefix}X", forward, srow, ws, wn)
     # Second pair read transposed, G⁺ driven by −r: columns receive −g·Xᵀ r, so the loop is negative.
     raw += format_differential(f"{prefix}T", transposed, cols, resn, res, transpose=True)
-    raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(m)], ["0"] * m, srow, res, opamp)
-    raw += opamp_lines(circuit, [f"{prefix}op{j}" for j in range(n)], ["0"] * n, cols, ws, opamp)
+    raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(m)], ["0"] * m, srow, res, opamp, supplies)
+    raw += opamp_lines(circuit, [f"{prefix}op{j}" for j in range(n)], ["0"] * n, cols, ws, opamp, supplies)
     return raw, ws  # the caller appends it: pinv batches m of these, and growing raw_spice m times is O(m²)
 
 
@@ -298,7 +314,7 @@ def lstsq_circuit(
     y: np.ndarray,
     *,
     transposed: CrossbarMapping | None = None,
-    opamp: OpAmpModel = IDEAL_OPAMP,
+    opamp: AnyOpAmp = IDEAL_OPAMP,
     max_condition: float = DEFAULT_MAX_CONDITION,
     prefix: str = "",
     title: str = "crossbar least squares",
@@ -308,7 +324,9 @@ def lstsq_circuit(
     circuit solves ``X₂ᵀ X₁ w = X₂ᵀ y`` (see :func:`analogopt.reference.linalg.two_array_lstsq`)."""
     transposed = _check_pair(forward, transposed, max_condition)
     circuit = Circuit(title)
-    raw, ws = _lstsq_into(circuit, forward, transposed, y, opamp, prefix)
+    power, supplies = _supplies(opamp)
+    raw, ws = _lstsq_into(circuit, forward, transposed, y, opamp, prefix, supplies)
+    raw = power + raw
     circuit.raw_spice += raw
     probes = {n: f"v({n})" for n in ws}
     return CrossbarCircuit(_deck(circuit, [OperatingPoint()], list(probes.values())), probes, ws,
@@ -320,7 +338,7 @@ def pinv_circuit(
     forward: CrossbarMapping,
     *,
     transposed: CrossbarMapping | None = None,
-    opamp: OpAmpModel = IDEAL_OPAMP,
+    opamp: AnyOpAmp = IDEAL_OPAMP,
     max_condition: float = DEFAULT_MAX_CONDITION,
     title: str = "crossbar pseudoinverse",
 ) -> CrossbarCircuit:
@@ -330,10 +348,11 @@ def pinv_circuit(
     m, n = forward.shape
     circuit = Circuit(title)
     eye = np.eye(m)
-    raws, probes, outputs = [], {}, []
+    power, supplies = _supplies(opamp)
+    raws, probes, outputs = [power] if power else [], {}, []
     ws_all = []
     for k in range(m):
-        raw, ws = _lstsq_into(circuit, forward, transposed, eye[:, k], opamp, f"k{k}_")
+        raw, ws = _lstsq_into(circuit, forward, transposed, eye[:, k], opamp, f"k{k}_", supplies)
         raws.append(raw)
         ws_all.append(ws)
     circuit.raw_spice += "".join(raws)

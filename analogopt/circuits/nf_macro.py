@@ -34,6 +34,7 @@ from PySpice.Spice.Netlist import Circuit
 
 from ..blocks.activation import sigma_expr, slope_expr
 from ..blocks.opamp import OpAmpModel, opamp_lines
+from ..blocks.user_block import UserOpAmp
 from ..blocks.ota import OTAModel
 from ..errors import ConfigError
 from ..problems import NFSingleLayerProblem
@@ -42,6 +43,8 @@ from .base import AnalogCircuit
 
 #: Simulator accuracy of the macro loop: node voltages of ~1 V resolved to 1e-7 V.
 MACRO_OPTIONS = {"reltol": 1e-5, "abstol": 1e-12, "vntol": 1e-7, "method": "gear"}
+#: The temperature the design's element values hold at (°C; ngspice's default TNOM as well).
+NOMINAL_TEMPERATURE_C = 27.0
 
 
 @dataclass(frozen=True)
@@ -53,9 +56,24 @@ class MacroParts:
     (V about ref) that the largest expected pre-activation / integrator input is mapped to, which sets
     s_z and s_e. ``g_max_s``/``g_min_s``: crossbar conductance range (S); ``levels``: conductance levels
     (None: continuous). ``line_current_a``: the largest current one summing line may carry. ``opamp``:
-    the summing amplifiers' and inverters' macromodel. OTA: ``ota_r_out_ohm`` (finite DC gain, a leak),
+    the summing amplifiers', inverters' and buffers' op-amp: a built-in macromodel, or a user's subcircuit
+    (:class:`~analogopt.blocks.user_block.UserOpAmp`), whose supply pins go to ``vdd`` (``supply_v``),
+    ``vss`` to ground and ``ref`` to the mid rail. OTA: ``ota_r_out_ohm`` (finite DC gain, a leak),
     ``ota_offset_v``, ``ota_bw_hz``. Integrator: ``c_w_f`` (F). Activation cell: ``comparator_bw_hz``.
-    ``r_gain_ohm``: the inverters' resistors.
+    ``r_gain_ohm``: the inverters' resistors. ``c_leak_ohm``: the weight capacitor's own leakage, a
+    resistor across it that the design does not budget for (None: none). ``ota_headroom_v``: how far the
+    OTA's output swing limits sit from the supply rails (V); a weight clips at ``±(ref − headroom)/s_w``.
+
+    The fields above are the *design*: :func:`design_scales` derives every element value from them. The
+    fields below are how one chip, at one operating point, departs from it without being redesigned
+    (corners and Monte Carlo, docs/nf_macro.md): ``temperature_c`` (°C) against the design's
+    :data:`NOMINAL_TEMPERATURE_C`, with the tempcos ``gm_tc_per_k`` (relative change of every OTA's gm
+    per K), ``offset_tc_v_per_k`` (OTA offset drift, V/K), ``c_tc_per_k`` (weight and cascade
+    capacitors, 1/K) and ``g_tc_per_k`` (crosspoint conductances relative to the summing resistors, 1/K);
+    ``gm_scale`` (process: every OTA's gm over its designed value); ``supply_scale`` (the supply over
+    ``supply_v``; the reference, a divider, tracks it); ``mismatch_offsets_v``: (instance, V) pairs, an
+    input offset added to single OTAs (``ota{i}``, cascade ``ota{i}m``) and op-amps (names from
+    :func:`instance_names`). At their defaults the netlist is the design's, byte for byte.
     """
 
     supply_v: float = 3.3
@@ -70,18 +88,32 @@ class MacroParts:
     # no output rails by default: ngspice-39 takes 9× longer on the loop with the macromodel's softplus rail
     # clamp in every op-amp (bench/nf_levels.py), and the summing amplifiers never come near a rail in
     # the shipped scenarios (tests/circuits/test_nf_macro.py scans every node); set v_low/v_high to add them
-    opamp: OpAmpModel = field(default_factory=lambda: OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=10e6,
-                                                                 stage_gm_s=1e-3))
+    opamp: OpAmpModel | UserOpAmp = field(default_factory=lambda: OpAmpModel(kind="single_pole", gain=1e5,
+                                                                             gbw_hz=10e6, stage_gm_s=1e-3))
     ota_r_out_ohm: float = 1e12
     ota_offset_v: float = 0.0
     ota_bw_hz: float = 1e6
     c_w_f: float = 1e-9
     comparator_bw_hz: float = 1e6
     r_gain_ohm: float = 100e3
+    c_leak_ohm: float | None = None
+    ota_headroom_v: float = 0.1
+    temperature_c: float = 27.0
+    # gm ∝ √(µ·I) at a fixed bias current and µ ∝ T^−1.5: gm ∝ T^−0.75, −0.75/300 K at room temperature
+    gm_tc_per_k: float = -2.5e-3
+    # a part's drift follows its own offset's sign: no systematic drift unless a scenario assumes one
+    offset_tc_v_per_k: float = 0.0
+    c_tc_per_k: float = 30e-6  # MIM capacitor, ~30 ppm/K
+    # crosspoints of the summing resistors' material: the ratio R·G that sets the loop gain does not drift
+    g_tc_per_k: float = 0.0
+    gm_scale: float = 1.0
+    supply_scale: float = 1.0
+    mismatch_offsets_v: tuple[tuple[str, float], ...] = ()
 
     def __post_init__(self) -> None:
         positive = ("supply_v", "v_per_weight", "v_per_error_cell", "z_swing_v", "e_swing_v", "g_max_s",
-                    "line_current_a", "ota_r_out_ohm", "ota_bw_hz", "c_w_f", "comparator_bw_hz", "r_gain_ohm")
+                    "line_current_a", "ota_r_out_ohm", "ota_bw_hz", "c_w_f", "comparator_bw_hz", "r_gain_ohm",
+                    "gm_scale", "supply_scale")
         for name in positive:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
@@ -94,12 +126,72 @@ class MacroParts:
         for name in ("z_swing_v", "e_swing_v"):
             if getattr(self, name) >= half:
                 raise ConfigError(f"circuit.{name} = {getattr(self, name):g} V must stay inside the rails (< {half:g} V)")
+        if self.c_leak_ohm is not None and not (math.isfinite(self.c_leak_ohm) and self.c_leak_ohm > 0):
+            raise ConfigError(f"circuit.c_leak_ohm must be a finite number > 0 (or absent), got {self.c_leak_ohm!r}")
+        if not (math.isfinite(self.ota_headroom_v) and 0 <= self.ota_headroom_v < half - 0.05):
+            raise ConfigError(f"circuit.ota_headroom_v must lie in [0, {half - 0.05:g}) V, got {self.ota_headroom_v!r}")
         if not math.isfinite(self.ota_offset_v):
             raise ConfigError(f"circuit.ota_offset_v must be finite, got {self.ota_offset_v}")
+        if not (math.isfinite(self.temperature_c) and -273.15 < self.temperature_c <= 400):
+            raise ConfigError(f"circuit.temperature_c must lie in (−273.15, 400] °C, got {self.temperature_c!r}")
+        for name in ("gm_tc_per_k", "offset_tc_v_per_k", "c_tc_per_k", "g_tc_per_k"):
+            if not math.isfinite(getattr(self, name)):
+                raise ConfigError(f"circuit.{name} must be finite, got {getattr(self, name)!r}")
+        for name, factor in (("gm_tc_per_k", self.gm_factor), ("c_tc_per_k", self.c_factor),
+                             ("g_tc_per_k", self.g_factor)):
+            if not factor > 0:
+                raise ConfigError(f"circuit.{name} = {getattr(self, name):g} /K at {self.temperature_c:g} °C "
+                                  f"makes the part's value ×{factor:g}; it must stay > 0")
+        if self.operating_ref_v - self.ota_headroom_v <= 0.05:
+            raise ConfigError(f"circuit.supply_scale = {self.supply_scale:g} leaves the OTA no swing inside "
+                              f"{self.ota_headroom_v:g} V of headroom")
+        for item in self.mismatch_offsets_v:
+            if not (len(item) == 2 and isinstance(item[0], str) and math.isfinite(item[1])):
+                raise ConfigError(f"MacroParts.mismatch_offsets_v: expected (instance, volts) pairs, got {item!r}")
 
     @property
     def ref_v(self) -> float:
         return self.supply_v / 2
+
+    @property
+    def weight_rail(self) -> float:
+        """The largest |w| the integrators can hold: their output swing limit, in weight units."""
+        return (self.operating_ref_v - self.ota_headroom_v) / self.v_per_weight
+
+    @property
+    def operating_supply_v(self) -> float:
+        """The supply the chip runs at (V): ``supply_v·supply_scale``."""
+        return self.supply_v * self.supply_scale
+
+    @property
+    def operating_ref_v(self) -> float:
+        """The reference the chip runs at (V): half the operating supply."""
+        return self.operating_supply_v / 2
+
+    @property
+    def delta_t_k(self) -> float:
+        """Temperature above the design's (K)."""
+        return self.temperature_c - NOMINAL_TEMPERATURE_C
+
+    @property
+    def gm_factor(self) -> float:
+        """Every OTA's built gm over its designed one: ``gm_scale·(1 + gm_tc·ΔT)``."""
+        return self.gm_scale * (1.0 + self.gm_tc_per_k * self.delta_t_k)
+
+    @property
+    def c_factor(self) -> float:
+        """A capacitor's value over its designed one at ``temperature_c``."""
+        return 1.0 + self.c_tc_per_k * self.delta_t_k
+
+    @property
+    def g_factor(self) -> float:
+        """A crosspoint conductance over its designed one at ``temperature_c``."""
+        return 1.0 + self.g_tc_per_k * self.delta_t_k
+
+    @property
+    def ota_offset_at_temperature_v(self) -> float:
+        """Every OTA's input offset at ``temperature_c`` before its own mismatch (V)."""
+        return self.ota_offset_v + self.offset_tc_v_per_k * self.delta_t_k
 
 
 @dataclass(frozen=True)
@@ -152,6 +244,14 @@ def _pairs(matrix: np.ndarray, g_unit: float, parts: MacroParts) -> tuple[np.nda
     pos = parts.g_min_s + g_unit * np.maximum(matrix, 0.0)
     neg = parts.g_min_s + g_unit * np.maximum(-matrix, 0.0)
     return _quantize(pos, parts), _quantize(neg, parts)
+
+
+def applied_matrices(problem: NFSingleLayerProblem, parts: MacroParts, scales: ScaleFactors) -> tuple[np.ndarray, np.ndarray]:
+    """The data and error matrices the crossbars apply, (G⁺ − G⁻)/(S per unit): X and U of the problem
+    after conductance quantization (exactly X and U without ``levels``)."""
+    x_pos, x_neg = _pairs(problem.data_matrix, scales.s_per_data, parts)
+    u_pos, u_neg = _pairs(problem.error_matrix, scales.s_per_error_gain, parts)
+    return (x_pos - x_neg) / scales.s_per_data, (u_pos - u_neg) / scales.s_per_error_gain
 
 
 def _resistors(prefix: str, a: list[str], b: list[str], g: np.ndarray) -> list[str]:
@@ -210,13 +310,24 @@ def design_scales(problem: NFSingleLayerProblem, parts: MacroParts, e_max: float
 #: The largest |σ(z)| of each bounded activation (identity, relu: unbounded, bounded by z_max instead)
 SIGMA_BOUNDS = {"tanh": 1.0, "sign": 1.0, "staircase": 3.0}
 
-#: Distance of the OTA's swing limits from the supply rails (V)
-OTA_HEADROOM_V = 0.1
+def ota_for(parts: MacroParts, gm_s: float, *, extra_offset_v: float = 0.0) -> OTAModel:
+    """The OTA as built for a designed transconductance ``gm_s`` (S): gm times ``parts.gm_factor``, the
+    offset at temperature plus ``extra_offset_v`` (this instance's mismatch, V), swing limits inside the
+    operating supply."""
+    return OTAModel(gm_s=gm_s * parts.gm_factor, r_out_ohm=parts.ota_r_out_ohm,
+                    offset_v=parts.ota_offset_at_temperature_v + extra_offset_v, bw_hz=parts.ota_bw_hz,
+                    v_low=parts.ota_headroom_v, v_high=parts.operating_supply_v - parts.ota_headroom_v)
 
 
-def ota_for(parts: MacroParts, gm_s: float) -> OTAModel:
-    return OTAModel(gm_s=gm_s, r_out_ohm=parts.ota_r_out_ohm, offset_v=parts.ota_offset_v, bw_hz=parts.ota_bw_hz,
-                    v_low=OTA_HEADROOM_V, v_high=parts.supply_v - OTA_HEADROOM_V)
+def instance_names(problem: NFSingleLayerProblem) -> tuple[list[str], list[str]]:
+    """The names :func:`build_nf_macro` gives the loop's OTAs and op-amps, in the order it builds them:
+    what ``MacroParts.mismatch_offsets_v`` may name."""
+    n, m = problem.n_weights, problem.n_samples
+    cascade = problem.integrator == "cascade"
+    otas = [name for i in range(n) for name in ((f"ota{i}m", f"ota{i}") if cascade else (f"ota{i}",))]
+    amps = ([name for i in range(n) for name in (f"buf{i}", f"inv{i}")] + [f"z{k}" for k in range(m)]
+            + [name for i in range(n) for name in (f"ep{i}", f"en{i}")])
+    return otas, amps
 
 
 def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: float,
@@ -226,12 +337,15 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
     and the weight probes (node voltages; :meth:`MacroCircuit.weights` turns them into weights).
 
     Mismatch in ``problem`` (``x_forward``, ``u_matrix``, ``tau_w_s``, ``forward_gains``) goes into the
-    conductances, capacitors and OTA transconductances it stands for."""
+    conductances, capacitors and OTA transconductances it stands for. The element values are designed at
+    ``parts``' design fields; its operating point (temperature, ``gm_scale``, ``supply_scale``) and
+    per-instance offsets then shift the parts as built, as a corner or a Monte Carlo sample of one chip."""
     m, n = problem.n_samples, problem.n_weights
     sc = design_scales(problem, parts, e_max)
-    ref = parts.ref_v
+    ref = parts.operating_ref_v
+    offsets = dict(parts.mismatch_offsets_v)
     circuit = Circuit(title)
-    lines = [f"Vdd vdd 0 {format_value(parts.supply_v)}", f"Vref ref 0 {format_value(ref)}"]
+    lines = [f"Vdd vdd 0 {format_value(parts.operating_supply_v)}", f"Vref ref 0 {format_value(ref)}"]
     w = [f"w{i}" for i in range(n)]
     wb = [f"wb{i}" for i in range(n)]
     z = [f"z{k}" for k in range(m)]
@@ -248,7 +362,7 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
         amps.append((f"inv{i}", "ref", f"inv{i}", wb[i]))
 
     # data crossbar: x > 0 from the inverted copy, x < 0 from the weight, into row k's summing node
-    g_pos, g_neg = _pairs(problem.data_matrix, sc.s_per_data, parts)  # (m, n)
+    g_pos, g_neg = (g * parts.g_factor for g in _pairs(problem.data_matrix, sc.s_per_data, parts))  # (m, n)
     sums = [f"s{k}" for k in range(m)]
     lines += _resistors("xp", sums, wb, g_pos) + _resistors("xn", sums, wf, g_neg)
     rz = format_value(sc.r_z_ohm)
@@ -272,7 +386,7 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
         lines.append(f"Bq{k} {q[k]} 0 v={format_value(ref)}+{format_value(sc.v_per_error_cell)}*{cell}")
 
     # error crossbar U (Eq. 12): positive entries into line ep_i, negative into en_i
-    u_pos, u_neg = _pairs(problem.error_matrix, sc.s_per_error_gain, parts)  # (n, m)
+    u_pos, u_neg = (g * parts.g_factor for g in _pairs(problem.error_matrix, sc.s_per_error_gain, parts))  # (n, m)
     ep_in, en_in = [f"ep{i}_s" for i in range(n)], [f"en{i}_s" for i in range(n)]
     lines += _resistors("up", ep_in, q, u_pos) + _resistors("un", en_in, q, u_neg)
     re_ = format_value(sc.r_e_ohm)
@@ -286,23 +400,26 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
     ics = ref + sc.v_per_weight * problem.w0
     r_par = problem.tau_s / sc.c_w_f
     for i in range(n):
-        c_w = sc.c_w_f * taus[i] / problem.tau_s  # a mismatched τ_i is a mismatched capacitor
+        c_w = sc.c_w_f * taus[i] / problem.tau_s * parts.c_factor  # a mismatched τ_i is a mismatched capacitor
         if problem.integrator == "cascade":
             # first stage τ_m·dm/dt = A·e − m, m held as ref + s_w·m; then τ·dw/dt = γ·m − w from v(m) − ref
             r_m = problem.tau_m_s / sc.c_w_f
-            ota1 = ota_for(parts, problem.forward_gain * gains[i] * sc.v_per_weight / (sc.v_per_error * r_m))
+            ota1 = ota_for(parts, problem.forward_gain * gains[i] * sc.v_per_weight / (sc.v_per_error * r_m),
+                           extra_offset_v=offsets.pop(f"ota{i}m", 0.0))
             lines += ota1.lines(f"ota{i}m", f"en{i}", f"ep{i}", f"m{i}", "ref")
-            lines += [f"Cm{i} m{i} ref {format_value(sc.c_w_f)}",
+            lines += [f"Cm{i} m{i} ref {format_value(sc.c_w_f * parts.c_factor)}",
                       f"Rm{i} m{i} ref {format_value(1.0 / (1.0 / r_m - 1.0 / parts.ota_r_out_ohm))}"]
             gm = problem.gamma / r_par if problem.leak else problem.gamma * sc.c_w_f / problem.tau_s
-            ota = ota_for(parts, gm)
+            ota = ota_for(parts, gm, extra_offset_v=offsets.pop(f"ota{i}", 0.0))
             lines += ota.lines(f"ota{i}", f"m{i}", "ref", w[i], "ref")
         else:
-            ota = ota_for(parts, sc.gm_s * gains[i])
+            ota = ota_for(parts, sc.gm_s * gains[i], extra_offset_v=offsets.pop(f"ota{i}", 0.0))
             lines += ota.lines(f"ota{i}", f"en{i}", f"ep{i}", w[i], "ref")
         lines.append(f"Cw{i} {w[i]} ref {format_value(c_w)}")
         if sc.r_leak_ohm is not None:
             lines.append(f"Rleak{i} {w[i]} ref {format_value(sc.r_leak_ohm)}")
+        if parts.c_leak_ohm is not None:
+            lines.append(f"Rcleak{i} {w[i]} ref {format_value(parts.c_leak_ohm)}")
 
     # Start from a consistent operating point with the weights (and momentum states) held at their initial
     # values (.ic without uic): every op-amp, cell and line then starts settled, as a powered-up chip whose
@@ -312,8 +429,20 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
         held += [f"v(m{i})={format_value(ref)}" for i in range(n)]
     lines.append(".ic " + " ".join(held))
 
+    # an op-amp's own offset is a source in series with its non-inverting input, outside the subcircuit
+    # every instance shares, so instances can differ without a subcircuit each
+    for j, (name, inp, inn, out) in enumerate(amps):
+        offset = offsets.pop(name, 0.0)
+        if offset != 0.0:
+            lines.append(f"Vos_{name} {name}_os {inp} {format_value(offset)}")
+            amps[j] = (name, f"{name}_os", inn, out)
+    if offsets:
+        raise ConfigError(f"MacroParts.mismatch_offsets_v names no instance of this loop: {', '.join(sorted(offsets))}")
+
     names, inps, inns, outs = (list(col) for col in zip(*amps))
-    circuit.raw_spice += "\n".join(lines) + "\n" + opamp_lines(circuit, names, inps, inns, outs, parts.opamp)
+    # a user part's supply pins: the loop's own rails (built-in macromodels have none and ignore this)
+    supplies = {"vdd": "vdd", "vss": "0", "ref": "ref"}
+    circuit.raw_spice += "\n".join(lines) + "\n" + opamp_lines(circuit, names, inps, inns, outs, parts.opamp, supplies)
     # every element line, and each op-amp instance counted once (as the ideal level counts its blocks)
     elements = sum(1 for line in lines if not line.startswith(".")) + len(amps)
 

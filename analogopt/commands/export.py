@@ -43,21 +43,28 @@ def register(subparsers) -> None:
 def flat_netlist(scenario: Scenario, *, allow_large: bool = False) -> str:
     """The flat netlist text ``analogopt run`` simulates for ``scenario`` (its main ``netlist.cir``);
     ``allow_large`` skips the size check (see analogopt.limits)."""
+    return _flat_and_experiment(scenario, allow_large)[0]
+
+
+def _flat_and_experiment(scenario: Scenario, allow_large: bool):
+    """The flat netlist text and the experiment it came from (which holds any user op-amp's files)."""
     from ..experiments import build_experiment
 
-    text = build_experiment(scenario, allow_large=allow_large).netlist()
+    experiment = build_experiment(scenario, allow_large=allow_large)
+    text = experiment.netlist()
     if text is None:
         raise ConfigError(f"scenario {scenario.name} (kind {scenario.kind}) is a pure-PyTorch experiment: "
                           "it has no circuit to export")
-    return text
+    return text, experiment
 
 
 def export_scenario(scenario: Scenario, out: Path, *, allow_large: bool = False) -> list[Path]:
     """Write the exported files of ``scenario`` into ``out`` (created); returns their paths."""
+    from ..blocks.user_block import copy_user_files, user_parts_of
     from ..experiments import experiment_class
     from ..spice.export import export_netlist, format_readme
 
-    flat = flat_netlist(scenario, allow_large=allow_large)
+    flat, experiment = _flat_and_experiment(scenario, allow_large)
     titles = experiment_class(scenario.kind).block_titles
     exported = export_netlist(flat, block_titles=titles)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,9 +72,15 @@ def export_scenario(scenario: Scenario, out: Path, *, allow_large: bool = False)
     for name, text in exported.files.items():
         (out / name).write_text(text)
         written.append(out / name)
+    # a user op-amp in the netlist: testbench.cir references its files under blocks/, copied here as validated
+    parts = [p for p in user_parts_of(experiment) if p.name in exported.user_blocks]
+    written += copy_user_files(parts, out)
     notes = {"kind": scenario.kind}
     if titles:
         notes["blocks"] = "; ".join(f"{k}: {v}" for k, v in titles.items())
+    for part in parts:
+        notes[f"user op-amp {part.name}"] = ("; ".join(f"`{f.copy_name}` (sha256 {f.sha256[:12]}…)" for f in part.files)
+                                             + ", copied byte for byte from the scenario's files")
     (out / "README.md").write_text(format_readme(exported, title=scenario.title, scenario=scenario.name, notes=notes))
     written.append(out / "README.md")
     return written

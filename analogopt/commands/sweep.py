@@ -1,6 +1,6 @@
 """``analogopt sweep``: parameter / corner / Monte Carlo sweeps of a scenario on Dask (docs/sweeps.md).
 
-    analogopt sweep SCENARIO --set PATH=V1,V2,… [--mc N --seed S --vary TARGET=DIST:SIGMA]
+    analogopt sweep SCENARIO --set PATH=V1,V2,… [--corners NAME] [--mc N --seed S --vary TARGET=DIST:SIGMA]
                     [--workers K | --scheduler ADDRESS] [--spec "metric<value"] --out DIR
     analogopt sweep --rerun DIR ID        re-run one sample alone and check it reproduces its row
 """
@@ -29,6 +29,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", help="sweep directory (created; re-use it to resume)")
     p.add_argument("--set", action="append", default=[], metavar="PATH=V1,V2,…",
                    help="sweep a scenario value over a list, e.g. --set loop.forward_gain=0.02,0.05 (repeatable)")
+    p.add_argument("--corners", default=None, metavar="NAME",
+                   help="sweep the scenario's corner set [corners.NAME] as an outer axis (each row names its "
+                        "corner; combinable with --set and --mc; docs/nf_macro.md)")
     p.add_argument("--mc", type=int, default=None, metavar="N", help="Monte Carlo samples per point (default: none)")
     p.add_argument("--seed", type=int, default=0, help="base seed of the Monte Carlo samples (default 0)")
     p.add_argument("--vary", action="append", default=[], metavar="TARGET=DIST:SIGMA",
@@ -75,7 +78,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = check_target(args.out, protect=[(scenario.path, "the scenario file")])
     plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout,
-                           simulator=args.simulator)
+                           simulator=args.simulator, corners=args.corners)
     _check_sizes(plan, allow_large=args.allow_large)
     progress = Progress(enabled=not args.quiet)
     make_parent(out)

@@ -191,6 +191,8 @@ class Comparison:
 
     groups: tuple[Group, ...]
     validity: TwinValidity
+    #: what the figures call the twin side (a matched twin's comparison names it so)
+    twin_label: str = "digital twin"
 
     def __post_init__(self) -> None:
         names = [g.name for g in self.groups]
@@ -276,10 +278,10 @@ class Comparison:
                 axis=np.asarray(g.axis, float), axis_label=g.axis_name, axis_unit=g.axis_unit, unit=g.unit,
                 traces=[(s.name, np.asarray(s.analog, float), np.asarray(s.twin, float),
                          None if s.ideal is None else np.asarray(s.ideal, float)) for s in shown],
-                title=(f"{g.name}: analog vs twin, largest gap {dev['max_fraction_of_range']:.2e} of range"
+                title=(f"{g.name}: analog vs {self.twin_label}, largest gap {dev['max_fraction_of_range']:.2e} of range"
                        f" ({dev['worst_signal']})"),
                 shown=f"{len(shown)} of {len(g.signals)} signals" if len(shown) < len(g.signals) else "",
-                log_axis=log_axis, twin_label="digital twin", ideal_label="ideal math",
+                log_axis=log_axis, twin_label=self.twin_label, ideal_label="ideal math",
                 iteration=None if g.iteration is None else np.asarray(g.iteration, float),
             )
         return out

@@ -8,7 +8,10 @@ Each crossbar experiment runs three comparisons:
    ngspice and compared per sample with the twin applying the *same* perturbed matrices, and with the
    exact answer of the unperturbed problem (the error distribution a designer cares about);
 3. *settling* (``crossbar_solve`` only): the transient of the Ax = b loop with single-pole op-amps against
-   the model ``ln(1/ε) / (ω_p + ω_GBW·λ_min)`` (IEEE TED 2020).
+   the model ``ln(1/ε) / (ω_p + ω_GBW·λ_min)`` (IEEE TED 2020). ``[settling.opamp]`` may name a user's
+   op-amp subcircuit instead (analogopt.blocks.user_block): it runs from ±``supply_v``/2, its A0 and GBW
+   for the model are measured by an open-loop AC run (``spice/opamp_open_loop/``), and its files are
+   copied to ``blocks/``.
 
 Every ngspice run keeps its netlist, raw file and console output in the result directory:
 ``spice/ideal/``, ``spice/mc_<k>/`` per draw and ``spice/settling/``.
@@ -29,6 +32,9 @@ from matplotlib.figure import Figure
 
 from ..blocks.crossbar import CrossbarMapping, DeviceModel, map_matrix
 from ..blocks.opamp import OpAmpModel, opamp_from_config
+from ..blocks.user_block import (
+    UserOpAmp, copy_user_files, is_user_table, measure_open_loop, supply_sources, user_opamp_from_table,
+)
 from ..circuits.crossbar import (
     DEFAULT_MAX_CONDITION, CrossbarCircuit, check_conditioned, measure_settling_time,
     mvm_circuit, pinv_circuit, predict_settling_time, solve_circuit,
@@ -100,7 +106,8 @@ class CrossbarExperiment(ExperimentBase):
     samples: int
     mc_seed: int
     max_condition: float = DEFAULT_MAX_CONDITION
-    settling_opamp: OpAmpModel | None = None
+    #: the settling transient's op-amp: a single-pole model, or a user's subcircuit (bring your own block)
+    settling_opamp: OpAmpModel | UserOpAmp | None = None
     settling_tolerance: float = 1e-3
     title: str = "crossbar"
     problem: dict = field(default_factory=dict, compare=False)
@@ -140,17 +147,28 @@ class CrossbarExperiment(ExperimentBase):
             st.reject_unknown({"tolerance", "opamp"})
             tolerance = st.number("tolerance", 1e-3, above=0, below=1)
             opamp_table = st.table("opamp")
-            settling_opamp = opamp_from_config(
-                dict(opamp_table.mapping) if "opamp" in st else {"kind": "single_pole", "gain": 1e5, "gbw_hz": "1meg"},
-                opamp_table.where)
-            if settling_opamp.kind != "single_pole":
-                raise ConfigError(f"{where}: settling.opamp.kind must be 'single_pole' (the model uses one GBW pole)")
+            if is_user_table(opamp_table.mapping):
+                settling_opamp = user_opamp_from_table(opamp_table, scenario.path.parent)
+                supply_sources(settling_opamp)  # a part with supply pins needs supply_v: say so now
+            else:
+                settling_opamp = opamp_from_config(
+                    dict(opamp_table.mapping) if "opamp" in st else {"kind": "single_pole", "gain": 1e5,
+                                                                     "gbw_hz": "1meg"},
+                    opamp_table.where)
+                if settling_opamp.kind != "single_pole":
+                    raise ConfigError(f"{where}: settling.opamp.kind must be 'single_pole' (the model uses one GBW pole)")
         elif st:
             raise ConfigError(f"{where}: [settling] applies to crossbar_solve only")
         problem = make_problem(mode, rows, cols, condition, seed)
         main = problem["A"] if mode != "pinv" else problem["X"]
         if mode != "mvm":
             check_conditioned(main, "A" if mode == "solve" else "X", max_condition)
+        if isinstance(settling_opamp, UserOpAmp) and settling_opamp.supply_v is not None:
+            # the answer is the op-amps' output voltage: it must fit between the rails the part runs from
+            peak = float(np.max(np.abs(np.linalg.solve(problem["A"], problem["b"]))))
+            if not peak < settling_opamp.supply_v / 2:
+                raise ConfigError(f"{opamp_table.path('supply_v')}: the solution reaches |x| = {peak:.3g} V, outside "
+                                  f"the ±{settling_opamp.supply_v / 2:g} V rails of {settling_opamp.name}; raise supply_v")
         return cls(mode=mode, rows=rows, cols=cols, condition=condition, seed=seed, device=device,
                    mc_device=mc_device, samples=samples, mc_seed=mc_seed, max_condition=max_condition,
                    settling_opamp=settling_opamp, settling_tolerance=tolerance,
@@ -296,6 +314,9 @@ class CrossbarExperiment(ExperimentBase):
         ax.legend()
         out.save_figure("mc_error.png", fig)
 
+        if isinstance(self.settling_opamp, UserOpAmp):
+            # the settling deck inlines the user's files; the originals are kept beside it (blocks/)
+            copy_user_files([self.settling_opamp], out.path)
         if self.mode == "solve" and self.settling_opamp is not None:
             progress.stage("settling")
             metrics["settling"] = self._settling(ideal_map, exact, runner, out)
@@ -334,12 +355,21 @@ class CrossbarExperiment(ExperimentBase):
         return Comparison(tuple(groups), twin_validity(self.device.r_wire_ohm))
 
     def _settling(self, mapping: CrossbarMapping, exact: np.ndarray, runner: NgspiceRunner, out: RunDirectory) -> dict:
-        pred = predict_settling_time(mapping, self.settling_opamp, self.settling_tolerance)
+        model, extra = self.settling_opamp, {}
+        if isinstance(model, UserOpAmp):
+            # the prediction needs A0 and GBW: measured on the part itself (one AC run), as the
+            # single-pole model that the theory assumes; a part far from dominant-pole shows in the ratio
+            loop = measure_open_loop(model, runner, run_dir=out.file("spice/opamp_open_loop"))
+            extra = {"opamp": model.record() | {"measured_gain": loop.gain, "measured_unity_gain_hz": loop.unity_gain_hz,
+                                                "measured_phase_margin_deg": loop.phase_margin_deg}}
+            model = OpAmpModel(kind="single_pole", gain=loop.gain, gbw_hz=loop.unity_gain_hz)
+        pred = predict_settling_time(mapping, model, self.settling_tolerance)
         c = solve_circuit(mapping, self.problem["b"], opamp=self.settling_opamp, max_condition=self.max_condition,
                           transient=Transient(2.5 * pred.time_s, max_step_s=pred.time_s / 400))
         waves = runner.run(c.deck, run_dir=out.file("spice/settling")).analysis("tran")
         traj = c.trajectories(waves)
         measured = measure_settling_time(waves.axis, traj, exact, self.settling_tolerance)
+        extra["final_rel_error"] = float(np.abs(traj[-1] - exact).max() / np.abs(exact).max())
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.subplots()
         err = np.abs(traj - exact).max(axis=1) / np.abs(exact).max()
@@ -349,12 +379,12 @@ class CrossbarExperiment(ExperimentBase):
         ax.axvline(measured * 1e6, color="tab:green", ls="-.", label="measured")
         ax.set_xlabel("time (µs)")
         ax.set_ylabel("max |x − x*| / max |x*|")
-        ax.set_title(f"Ax = b settling, GBW = {self.settling_opamp.gbw_hz:g} Hz, λ_min = {pred.lambda_min:.3g}")
+        ax.set_title(f"Ax = b settling, GBW = {model.gbw_hz:g} Hz, λ_min = {pred.lambda_min:.3g}")
         ax.legend()
         out.save_figure("settling.png", fig)
         return {"predicted_s": pred.time_s, "measured_s": measured, "ratio": measured / pred.time_s,
-                "lambda_min": pred.lambda_min, "gbw_hz": self.settling_opamp.gbw_hz,
-                "tolerance": self.settling_tolerance}
+                "lambda_min": pred.lambda_min, "gbw_hz": model.gbw_hz,
+                "tolerance": self.settling_tolerance, **extra}
 
     def _report(self, m: dict) -> str:
         mc = m["monte_carlo"]
@@ -372,6 +402,12 @@ class CrossbarExperiment(ExperimentBase):
             s = m["settling"]
             lines.append(f"| settling to {s['tolerance']:g}: measured / predicted | {s['measured_s']:.3e} s / "
                          f"{s['predicted_s']:.3e} s (ratio {s['ratio']:.3f}) |")
+            if "opamp" in s:
+                o = s["opamp"]
+                lines.append(f"| settling op-amp: user part {o['name']} (`{o['file']}`, sha256 {o['sha256'][:12]}…), "
+                             f"±{o['supply_v'] / 2:g} V | measured A0 = {o['measured_gain']:.3g}, unity gain at "
+                             f"{o['measured_unity_gain_hz']:.3g} Hz, phase margin {o['measured_phase_margin_deg']:.0f}° |")
+                lines.append(f"| settled answer vs exact (rel., end of transient) | {s['final_rel_error']:.2e} |")
         lines += ["", "Plots: `mc_error.png`" + (", `settling.png`" if "settling" in m else "") + ".", ""]
         return "\n".join(lines)
 

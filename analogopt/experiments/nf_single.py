@@ -33,36 +33,62 @@ from ..spice.runner import Runner
 from ..scenarios import Scenario
 from ..values import REQUIRED, Table
 from ..blocks.opamp import opamp_from_config
+from ..blocks.user_block import copy_user_files, is_user_table, user_opamp_from_table, user_parts_of
 from ..circuits.nf_macro import MacroParts
 from ..cosim.comparison import Comparison, Group, PlotOptions, TwinValidity, plot_options, signals_of, write_metrics
-from ..cosim.imperfections import predicted_settling
+from ..cosim.imperfections import matched_twin, predicted_settling
 from ..cosim.nf_single import CoSimResult, build_loop, cosimulate
 from .base import ExperimentBase, Variation, safe_title
+from .nf_mismatch import draw_mismatch, mismatch_of, parameter_sigma, read_mismatch
 
-#: ngspice's time at the macro level over the ideal level's at 64×256 (bench/nf_levels.py: 17.8×)
-MACRO_COST_FACTOR = 18
+#: ngspice's time at the macro level over the ideal level's, by weights × samples (bench/nf_levels.py at
+#: 8×32, 16×64, 32×128, 64×256): the op-amps' share grows with the crossbars
+MACRO_COST_FACTORS = {256: 2.90, 1024: 5.16, 4096: 11.66, 16384: 17.82}
+
+
+def macro_cost_factor(weights_x_samples: float) -> float:
+    """:data:`MACRO_COST_FACTORS` interpolated in log size (held at the ends)."""
+    sizes = np.log(np.array(list(MACRO_COST_FACTORS), dtype=float))
+    return float(np.interp(np.log(max(weights_x_samples, 1.0)), sizes, list(MACRO_COST_FACTORS.values())))
 
 #: Block levels of ``[circuit] level``: the mathematics as a netlist, or blocks a designer could build
 LEVELS = ("ideal", "macro")
 #: ``[circuit]`` keys of the macro level (analogopt.circuits.nf_macro.MacroParts) and their units
 _MACRO_KEYS = {"supply_v": "V", "v_per_weight": "V", "v_per_error_cell": "V", "z_swing_v": "V", "e_swing_v": "V",
                "g_max_s": "S", "g_min_s": "S", "line_current_a": "A", "ota_r_out_ohm": "ohm", "ota_offset_v": "V",
-               "ota_bw_hz": "Hz", "c_w_f": "F", "comparator_bw_hz": "Hz", "r_gain_ohm": "ohm"}
+               "ota_bw_hz": "Hz", "c_w_f": "F", "comparator_bw_hz": "Hz", "r_gain_ohm": "ohm",
+               "c_leak_ohm": "ohm", "ota_headroom_v": "V",
+               # the chip's operating point and process, against the design above (°C, 1/K, V/K, ratios)
+               "temperature_c": None, "gm_tc_per_k": None, "offset_tc_v_per_k": None, "c_tc_per_k": None,
+               "g_tc_per_k": None, "gm_scale": None, "supply_scale": None}
 
 
-def macro_parts(table: Table) -> MacroParts | None:
+def macro_parts(table: Table, base_dir: Path | None = None) -> MacroParts | None:
     """The ``[circuit]`` table: ``level`` (ideal | macro) and the macro level's parts (SI, SPICE suffixes),
     ``levels`` (conductance levels) and an ``[circuit.opamp]`` table for the summing amplifiers (no rails
-    unless it sets v_low/v_high); None at the ideal level."""
-    table.reject_unknown({"level", "levels", "opamp", *_MACRO_KEYS})
+    unless it sets v_low/v_high), or naming a user's subcircuit file (``subckt = …``, bring your own
+    block: analogopt.blocks.user_block, paths relative to ``base_dir``, the scenario's folder); None at the
+    ideal level."""
+    table.reject_unknown({"level", "levels", "opamp", "mismatch", *_MACRO_KEYS})
     level = table.choice("level", "ideal", LEVELS)
+    read_mismatch(table.table("mismatch"))  # the Monte Carlo σ table: checked here, drawn per sweep sample
     values: dict[str, Any] = {key: table.number(key, unit=unit) for key, unit in _MACRO_KEYS.items() if key in table}
     if "levels" in table:
         values["levels"] = table.integer("levels", low=2, high=2**16)
-    default = MacroParts().opamp
-    opamp = {"kind": default.kind, "gain": default.gain, "gbw_hz": default.gbw_hz, "stage_gm_s": default.stage_gm_s}
     sub = table.table("opamp")
-    values["opamp"] = opamp_from_config({**opamp, **sub.mapping}, sub.where)
+    if is_user_table(sub.mapping):
+        part = user_opamp_from_table(sub, base_dir)
+        supply = values.get("supply_v", MacroParts.supply_v)
+        # the loop powers every op-amp from its own rails: a part rated for another supply is a mistake
+        if part.supply_v is not None and abs(part.supply_v - supply) > 1e-9 * supply:
+            raise sub.error("supply_v", f"{part.supply_v:g} V differs from circuit.supply_v = {supply:g} V, the "
+                                        "supply the loop's op-amps run from (leave it out, or make them equal)")
+        values["opamp"] = part
+    else:
+        default = MacroParts().opamp
+        opamp = {"kind": default.kind, "gain": default.gain, "gbw_hz": default.gbw_hz,
+                 "stage_gm_s": default.stage_gm_s}
+        values["opamp"] = opamp_from_config({**opamp, **sub.mapping}, sub.where)
     try:
         parts = MacroParts(**values)
     except ConfigError as exc:
@@ -118,6 +144,10 @@ def load_dataset(table: Table) -> Dataset:
 @dataclass
 class NFSingleExperiment(ExperimentBase):
     kind = "nf_single"
+    #: σ of a scenario path for a corner's "±Ksigma" value, and how to reach a corner's [circuit] values
+    #: (analogopt.sweep.corners, analogopt.sweep.spec.check_values)
+    parameter_sigma = staticmethod(parameter_sigma)
+    corner_hint = "add --set circuit.level=macro: the [circuit] values act at the macro level only"
     element_targets = {
         "x": "each data-crossbar conductance (m×n)",
         "u": "each error-crossbar conductance (n×m, Eq. 12)",
@@ -144,7 +174,9 @@ class NFSingleExperiment(ExperimentBase):
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "NFSingleExperiment":
         cfg = Table(scenario.config, scenario.name)
-        cfg.reject_unknown({"kind", "title", "description", "data", "network", "loop", "compare", "plot", "circuit"})
+        # corners: named sets of overrides that `analogopt sweep --corners` reads (analogopt.sweep.corners)
+        cfg.reject_unknown({"kind", "title", "description", "data", "network", "loop", "compare", "plot", "circuit",
+                            "corners"})
         data = load_dataset(cfg.table("data"))
         net = cfg.table("network", {"activation", "gain", "slope", "error_gain", "power"})
         loop = cfg.table("loop", {"forward_gain", "gamma", "tau_s", "eta", "iterations", "leak", "w0", "init_seed",
@@ -178,7 +210,7 @@ class NFSingleExperiment(ExperimentBase):
         least_squares = comp.boolean("least_squares", False)
         if least_squares and data.raw_x is None:
             raise comp.error("least_squares", "needs a one-input regression data set (staircase or noisy_relu)")
-        macro = macro_parts(cfg.table("circuit"))
+        macro = macro_parts(cfg.table("circuit"), scenario.path.parent)
         experiment = cls(scenario, data, problem, also, least_squares, plot_options(cfg.table("plot")), macro)
         if macro is not None:
             experiment.netlist()  # element values and scale factors are checked before anything runs
@@ -199,9 +231,9 @@ class NFSingleExperiment(ExperimentBase):
         elements = 2 * m * n + m + 2 * n
         circuit = cfg.get("circuit") if isinstance(cfg.get("circuit"), dict) else {}
         if circuit.get("level") == "macro":
-            # twice the elements (G+/G- pairs), and each costs more: ngspice took 17.8× the ideal level's
-            # time at 64×256 (bench/nf_levels.py), so the work is counted that many times
-            elements *= MACRO_COST_FACTOR
+            # twice the elements (G+/G- pairs), and each costs more: ngspice took 2.9× (8×32) … 17.8× (64×256)
+            # the ideal level's time (bench/nf_levels.py), so the work is counted that many times
+            elements *= macro_cost_factor(m * n)
         memory = (400 * m * n  # data and crossbar values, the netlist's lines as text (two elements per m·n)
                   + 8 * steps * n * 6 * runs  # twin and analog trajectories, baseline, aligned copies
                   + 8 * steps * (n + 4) * 3 * runs)  # raw file on disk, as read, interpolated
@@ -219,10 +251,12 @@ class NFSingleExperiment(ExperimentBase):
         The twin gets the same mismatch as the circuit; the ideal side stays the *nominal* loop's ODE, so
         ``comparison.analog_vs_ideal`` is what the mismatch costs, and ``comparison.twin_vs_ideal`` the
         twin's estimate of that cost."""
-        problem = perturb_nf_problem(self.problem, variations, seed)
+        problem, macro = perturb_nf_problem(self.problem, variations, seed), self.macro
+        if seed is not None and macro is not None:  # the [circuit.mismatch] draws of this chip
+            problem, macro = draw_mismatch(mismatch_of(self.scenario.config), problem, macro, seed)
         perturbed = problem is not self.problem
         result = cosimulate(problem, runner=runner, run_dir=scratch / "spice", baseline=False,
-                            title=safe_title(self.scenario.title), macro=self.macro, ideal=not perturbed)
+                            title=safe_title(self.scenario.title), macro=macro, ideal=not perturbed)
         if perturbed:
             deadline = getattr(runner, "deadline", None)
             try:
@@ -256,6 +290,9 @@ class NFSingleExperiment(ExperimentBase):
         main = cosimulate(self.problem, runner=runner, run_dir=out.file("spice"), progress=progress,
                           title=safe_title(title), macro=self.macro)
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
+        # a user op-amp is inlined in the netlists; the originals go beside them for the record (blocks/)
+        user_parts = user_parts_of(self.macro) if self.macro is not None else []
+        copy_user_files(user_parts, out.path)
         variants: dict[str, CoSimResult] = {self.problem.error_gain: main}
         for gain in self.also_error_gains:
             variant = dataclasses.replace(self.problem, error_gain=gain)
@@ -264,11 +301,28 @@ class NFSingleExperiment(ExperimentBase):
             (out.path / f"spice_{gain}" / "netlist.cir").replace(out.file(f"netlist_{gain}.cir"))
         progress.stage("plots and report")
         metrics = self._metrics(main, variants)
+        if user_parts:
+            metrics["user_opamp"] = user_parts[0].record()
         comparison = self.comparison(variants)
+        matched = self._matched_comparison(main)
+        if matched is not None:
+            metrics["matched_twin"] = matched.metrics()
+            for name, figure in matched.figures(self.plot).items():
+                out.save_figure(name, figure)
         self._figures(out, main, variants, metrics)
         write_metrics(out, metrics, comparison, self.plot)
-        write_report(out.file("report.md"), self._report(main, variants, metrics, comparison))
+        write_report(out.file("report.md"), self._report(main, variants, metrics, comparison, matched))
         return metrics
+
+    @property
+    def _weight_unit(self) -> str:
+        """At the ideal level a weight is a node voltage (1 V per unit); at the macro level the weights are
+        read back through s_w into the mathematics' own (unitless) units."""
+        return "V" if self.macro is None else ""
+
+    @property
+    def _loss_unit(self) -> str:
+        return "V²" if self.macro is None else ""
 
     def comparison(self, variants: dict[str, CoSimResult]) -> Comparison:
         """Weights and loss of every run on the twin's axis: analog (ngspice, sampled by a cubic spline),
@@ -291,13 +345,13 @@ class NFSingleExperiment(ExperimentBase):
             twin = f"Euler steps of Eq. 10, Δt = η·τ = {r.problem.dt_s:.3g} s"
             ode = "the loop's ODE (Eq. 10 in continuous time) solved by LSODA, rtol 1e-10"
             groups.append(Group(
-                f"weights{suffix}", "time", "s", time_s, "V",
+                f"weights{suffix}", "time", "s", time_s, self._weight_unit,
                 signals_of(r.problem.weight_names, r.analog.weights, r.digital.weights,
                            None if ideal is None else ideal.weights),
                 twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration, theory=theory,
                 ideal_missing=r.ideal_missing))
             groups.append(Group(
-                f"loss{suffix}", "time", "s", time_s, "V²",
+                f"loss{suffix}", "time", "s", time_s, self._loss_unit,
                 signals_of(["mse"], r.analog.loss[:, None], r.digital.loss[:, None],
                            None if ideal is None else ideal.loss[:, None]),
                 twin=twin, ideal=ode if ideal is not None else "", iteration=r.digital.iteration,
@@ -450,23 +504,75 @@ class NFSingleExperiment(ExperimentBase):
                 "held-out predictions, analog vs digital"))
 
     def _imperfection_theory(self, main: CoSimResult) -> dict[str, Any]:
-        """Where theory says the macro loop settles (the OTA's finite r_out as a leak, its offset as an
-        error offset: analogopt.cosim.imperfections), against where it did."""
-        reference = main.ideal if main.ideal is not None else main.digital
+        """Where theory says the macro loop ends (the imperfect loop equation over the run:
+        analogopt.cosim.imperfections), against where it did, both as shifts from the ideal loop's end."""
+        if self.problem.integrator == "cascade":
+            return {"available": False, "reason": "the theory covers the single integrator (Eq. 10), not the "
+                                                  "momentum cascade (Eq. 22)"}
+        if main.ideal is None:
+            return {"available": False, "reason": f"the ideal loop's ODE is missing ({main.ideal_missing})"}
         names = self.problem.weight_names
         try:
-            t = predicted_settling(self.problem, self.macro, main.circuit.scales, reference.final_weights)
-        except RuntimeError as exc:  # e.g. a staircase loop whose settling point is not isolated
+            t = predicted_settling(self.problem, self.macro, main.circuit.scales, main.ideal.final_weights)
+        except (RuntimeError, TimeoutError) as exc:  # e.g. an imperfect loop whose ODE is too stiff to solve
             return {"available": False, "reason": str(exc)}
-        simulated = main.analog.final_weights - t["ideal_settled_weights"]
+        simulated = main.analog.final_weights - main.ideal.final_weights
         return {
-            "available": True, "leak": t["leak"], "error_offset": t["error_offset"],
+            "available": True, "leak": t["leak"], "error_offset": t["error_offset"], "weight_rail": t["weight_rail"],
             "predicted_shift": dict(zip(names, t["predicted_shift"].tolist())),
             "simulated_shift": dict(zip(names, simulated.tolist())),
             "unexplained_max_abs": float(np.max(np.abs(simulated - t["predicted_shift"]))),
-            "note": "shift of the settled weights from the ideal loop's; the unexplained rest is what the theory "
+            "note": "shift of the final weights from the ideal loop's; the unexplained rest is what the theory "
                     "leaves out (op-amps' finite gain, the cells' clipping, the OTA pole)",
         }
+
+    @staticmethod
+    def _matched_lines(mm: dict[str, Any], matched: Comparison) -> list[str]:
+        """The report's matched-twin section: which part of the distance from the mathematics the modelled
+        imperfections explain."""
+        g = mm["groups"]["weights (matched twin)"]
+        gap, rest = g["analog_vs_ideal"]["final_fraction_of_range"], g["analog_vs_twin"]["final_fraction_of_range"]
+        explained = (f"{1 - rest / gap:.1%} of the final gap is explained by the modelled imperfections"
+                     if gap and gap > 1e-9 else "the loop ends on the ideal mathematics")
+        lines = ["## Matched twin: how much of the gap the modelled imperfections explain", "",
+                 "The matched twin is the twin with every imperfection theory models (leak from r_out and "
+                 "capacitor leakage, OTA offset, integrator rails, quantized crossbars). Final weights, fraction "
+                 f"of range: analog − ideal {gap:.3e}, analog − matched twin {rest:.3e}; {explained}.", ""]
+        rows = [[name, f"{e['analog_vs_ideal']['max_abs']:.3e}", f"{e['analog_vs_twin']['max_abs']:.3e}",
+                 f"{e['twin_vs_ideal']['max_abs']:.3e}"] for name, e in mm["groups"].items()]
+        lines += markdown_table(["group", "analog − ideal, max", "analog − matched twin, max",
+                                 "matched twin − ideal, max"], rows) + [""]
+        lines += [f"![{grp.name}]({matched.figure_name(grp)})" for grp in matched.groups] + [""]
+        return lines
+
+    def _matched_comparison(self, main: CoSimResult) -> Comparison | None:
+        """Analog against the *matched twin* (the twin with the imperfections theory models: leak, offset,
+        rail, quantized crossbars; analogopt.reference.imperfections.MatchedTwin) and the ideal
+        mathematics, at the macro level of a single-integrator loop."""
+        if self.macro is None or self.problem.integrator == "cascade":
+            return None
+        its = main.digital.iteration
+        every = int(its[1] - its[0]) if len(its) > 1 else 1
+        matched = matched_twin(self.problem, self.macro, main.circuit.scales, record_every=every)
+        if not np.array_equal(matched.iteration, its):
+            raise RuntimeError("the matched twin's record does not line up with the twin's")
+        ideal = main.ideal
+        time_s = its * self.problem.dt_s
+        note = "Euler steps of the imperfect loop equation (leak, offset, rail, quantized crossbars), Δt = η·τ"
+        groups = (
+            Group("weights (matched twin)", "time", "s", time_s, self._weight_unit,
+                  signals_of(self.problem.weight_names, main.analog.weights, matched.weights,
+                             None if ideal is None else ideal.weights),
+                  twin=note, ideal="the ideal loop's ODE" if ideal is not None else "", iteration=its,
+                  ideal_missing=main.ideal_missing),
+            Group("loss (matched twin)", "time", "s", time_s, self._loss_unit,
+                  signals_of(["mse"], main.analog.loss[:, None], matched.loss[:, None],
+                             None if ideal is None else ideal.loss[:, None]),
+                  twin=note, ideal="the ideal loop's ODE" if ideal is not None else "", iteration=its,
+                  ideal_missing=main.ideal_missing),
+        )
+        return Comparison(groups, TwinValidity(True, "the matched twin steps the same Eq. 10 as the twin, so the "
+                                                     "twin's validity applies to it"), twin_label="matched twin")
 
     def _macro_section(self, main: CoSimResult, theory: dict[str, Any]) -> list[str]:
         """The macro level's scale factors and element values, as a designer checks them, and theory's
@@ -485,8 +591,9 @@ class NFSingleExperiment(ExperimentBase):
             ["weight capacitor", f"{sc.c_w_f:g} F", "leak " + (f"{sc.r_leak_ohm:.4g} Ω" if sc.r_leak_ohm else "none")],
         ]
         return ["## Macro level: scale factors and element values", "",
-                f"Supply 0 … {parts.supply_v:g} V, reference {parts.ref_v:g} V; op-amps {parts.opamp.kind} "
-                f"(A0 = {parts.opamp.gain:g}, GBW = {parts.opamp.gbw_hz or 0:g} Hz); crossbar conductances "
+                f"Supply 0 … {parts.supply_v:g} V, reference {parts.ref_v:g} V; op-amps "
+                + (parts.opamp.describe() if parts.opamp.kind == "user" else f"{parts.opamp.kind} "
+                   f"(A0 = {parts.opamp.gain:g}, GBW = {parts.opamp.gbw_hz or 0:g} Hz)") + "; crossbar conductances "
                 f"{g_lo:.3g} … {g_hi:.3g} S" + (f" in {parts.levels} levels" if parts.levels else "") + ".", "",
                 *markdown_table(["signal", "scale", "set by"], rows), "", *self._theory_lines(theory)]
 
@@ -495,13 +602,20 @@ class NFSingleExperiment(ExperimentBase):
         if not t.get("available"):
             return [f"Theory of the imperfections: not available ({t.get('reason', 'no macro run')}).", ""]
         rows = [[n, f"{t['predicted_shift'][n]:.3e}", f"{t['simulated_shift'][n]:.3e}"] for n in t["predicted_shift"]]
-        return ["Theory of the imperfections (docs/nf_macro.md): the OTA's finite output resistance is a leak "
-                f"λ = {t['leak']:.3g}, its offset an error offset e_os = {t['error_offset']:.3g}; settled weights "
-                "shifted from the ideal loop's:", "",
+        offset = t["error_offset"]
+        offset_text = (f"{offset:.3g}" if isinstance(offset, (int, float))
+                       else f"{min(offset):.3g} … {max(offset):.3g} per weight")
+        rail = t.get("weight_rail")
+        return ["Theory of the imperfections (docs/nf_macro.md): the imperfect loop equation over the run, with the "
+                f"OTA's finite output resistance and the capacitor's leakage as a leak λ = {t['leak']:.3g}, the OTA "
+                f"offset as an error offset e_os = {offset_text}, the integrators' swing as a weight rail "
+                + (f"±{rail:.3g}" if rail is not None else "(none)")
+                + " and the crossbars' quantized matrices; final weights shifted from the ideal loop's:", "",
                 *markdown_table(["weight", "predicted shift", "simulated shift"], rows[:40]), "",
                 f"Left unexplained by the theory: {t['unexplained_max_abs']:.2e} at most.", ""]
 
-    def _report(self, main: CoSimResult, variants, m: dict[str, Any], comparison: Comparison) -> str:
+    def _report(self, main: CoSimResult, variants, m: dict[str, Any], comparison: Comparison,
+                matched: Comparison | None = None) -> str:
         p = self.problem
         lines = [f"# {self.scenario.title}", ""]
         v = comparison.validity
@@ -536,11 +650,13 @@ class NFSingleExperiment(ExperimentBase):
             if m["analog"]["final_loss"] > 10 * ideal_loss:
                 t = m.get("imperfection_theory", {})
                 why = (f" The theory above predicts the settled weights within {t['unexplained_max_abs']:.2e}: the "
-                       "imperfections it models (OTA offset, OTA output resistance) account for the miss."
+                       "imperfections it models (leak, offset, rails, quantization) account for the miss."
                        if t.get("available") else "")
                 lines += [f"**The imperfections break this loop**: final loss {m['analog']['final_loss']:.4g} against "
                           f"the ideal loop's {ideal_loss:.4g} ({m['analog']['final_loss'] / ideal_loss:.0f}×)." + why, ""]
         lines += comparison.report_section(validity=False)
+        if matched is not None:
+            lines += self._matched_lines(m["matched_twin"], matched)
         if "variants" in m:
             lines += ["## Error gains compared", ""]
             rows = [[g, f"{v['analog']['final_loss']:.4g}",

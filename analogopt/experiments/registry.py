@@ -24,6 +24,7 @@ from ..scenarios import Scenario
 
 KINDS: dict[str, str] = {
     "nf_single": "analogopt.experiments.nf_single:NFSingleExperiment",
+    "nf_sensitivity": "analogopt.experiments.nf_sensitivity:NFSensitivityExperiment",
     "rules_table": "analogopt.experiments.rules_table:RulesTableExperiment",
     "inverse_loop": "analogopt.experiments.inverse:InverseLoopExperiment",
     "log_amp": "analogopt.experiments.inverse:LogAmpExperiment",

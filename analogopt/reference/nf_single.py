@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -121,7 +122,8 @@ class StiffLoopError(RuntimeError):
 
 
 def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: float = 1e-10,
-             deadline: float | None = None, max_evaluations: int | None = None) -> Trajectory:
+             deadline: float | None = None, max_evaluations: int | None = None,
+             rate: Callable[[np.ndarray], np.ndarray] | None = None) -> Trajectory:
     """The loop's ODE, the continuous-time mathematics the twin discretizes, solved to convergence.
 
     With Δt = η·τ one twin iteration, τ_i·dw_i/dt = γ·A_i·e_i(w) − w_i (000 Eq. 10; no −w without leak),
@@ -133,7 +135,8 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
     12 s; rtol 1e-9 and 1e-12 agree within 4e-9 of the weights' range on the shipped scenarios. ``deadline`` as for
     :meth:`NFSingleLayerTwin.run`, checked at every right-hand-side evaluation. More than
     ``max_evaluations`` of them (default :data:`ODE_EVALUATIONS_PER_ITERATION` per iteration) raise
-    :class:`StiffLoopError`.
+    :class:`StiffLoopError`. ``rate``: τ·dw/dt of another loop equation (an imperfect circuit's,
+    :func:`analogopt.reference.imperfections.loop_rate`) in place of Eq. 10's; not with the cascade.
     """
     from scipy.integrate import solve_ivp
 
@@ -144,6 +147,8 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
     gains = p.weight_gains if p.perturbed else np.full(n, p.forward_gain)
     leak = 1.0 if p.leak else 0.0
     cascade = p.integrator == "cascade"
+    if cascade and rate is not None:
+        raise ValueError("loop_ode: a rate function replaces Eq. 10, not the cascade's Eq. 22")
 
     budget = max_evaluations if max_evaluations is not None else ODE_EVALUATIONS_PER_ITERATION * p.iterations + 10_000
     count = [0]
@@ -156,6 +161,8 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
             raise StiffLoopError(f"the loop's ODE needed more than {budget} evaluations by t = {_t:.3g} s of "
                                  f"{p.duration_s:.3g} s (a comparator this steep switches faster than any step)")
         w = state[:n]
+        if rate is not None:
+            return rate(w) / tau
         drive = gains * twin.error(torch.from_numpy(np.ascontiguousarray(w))).numpy()
         if cascade:
             m = state[n:]

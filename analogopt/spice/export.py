@@ -9,6 +9,11 @@ Input: the flat netlist analogopt simulates (``deck.format()``). Output (all rel
                     ``.lib models.lib <corner>`` (or another file)
     README.md       blocks with their ports, parameters, analyses, how to run
 
+A user's op-amp (bring your own block) is inlined in the flat netlist between ``*@analogopt user-block``
+marker comments; the export leaves that text out and writes the ``.lib``/``.include`` lines the markers
+carry (``blocks/FILE``) into ``testbench.cir`` instead; the caller copies the files there
+(:func:`analogopt.blocks.user_block.copy_user_files`, :attr:`ExportedNetlist.user_blocks`).
+
 Blocks are found from element names, which analogopt's generators give a block prefix: the element's
 name without its type letter, up to the first ``_``, with digits removed (``Glp0_s1_drive`` → ``lp``,
 ``Gx_3_1`` → ``x``, ``Bq17`` → ``q``). Independent sources stay in the testbench (they are stimuli),
@@ -32,6 +37,9 @@ from typing import Mapping
 
 from ..errors import NetlistError
 from .netlist import validate_name
+
+#: Comment prefix fencing an inlined user op-amp in a flat netlist (analogopt.blocks.user_block.MARK).
+USER_MARK = "*@analogopt"
 
 #: Roles with more distinct values than this stay literal (see the module docstring).
 MAX_PER_ELEMENT_PARAMS = 64
@@ -62,6 +70,8 @@ class ExportedNetlist:
     blocks: dict[str, list[str]] = field(default_factory=dict)      # block → ports
     parameters: dict[str, tuple[float, str]] = field(default_factory=dict)  # name → (value, meaning)
     analyses: list[str] = field(default_factory=list)
+    #: user op-amps (bring your own block) the netlist inlined: their files must be copied beside it
+    user_blocks: list[str] = field(default_factory=list)
 
 
 def block_of(name: str) -> str:
@@ -125,8 +135,26 @@ def export_netlist(flat: str, *, title: str | None = None, block_titles: Mapping
     element_lines, subckts, models, directives, analyses = [], [], [], [], []
     saves: set[str] = set()
     inside: list[str] | None = None
+    # a user's op-amp is inlined in the flat netlist between marker comments that carry the .lib/.include
+    # lines naming its files (analogopt.blocks.user_block): the export references the copied files
+    # instead, so that the user's own text, corners and all, stays as they wrote it
+    user_refs: list[str] = []
+    user_blocks: list[str] = []
+    in_user: bool = False
     for line in body:
         low = line.strip().lower()
+        if line.startswith(USER_MARK):
+            words = line[len(USER_MARK):].split()
+            if words[:2] == ["user-block", "begin"]:
+                in_user = True
+                user_blocks.append(words[2])
+            elif words[:2] == ["user-block", "end"]:
+                in_user = False
+            elif words and words[0].startswith(".") and " ".join(words) not in user_refs:
+                user_refs.append(" ".join(words))
+            continue
+        if in_user:
+            continue
         if inside is not None:
             inside.append(line)
             if low.startswith(".ends"):
@@ -186,7 +214,8 @@ def export_netlist(flat: str, *, title: str | None = None, block_titles: Mapping
     # Macromodel subcircuits the design already had: their element values become parameters too.
     subckts = [_parameterize_subckt(text, params) for text in subckts]
     testbench = [f"* {title}", "* exported by analogopt: standalone, hierarchical, parameterized; run with",
-                 "*   ngspice -b -r out.raw testbench.cir", f".lib {models_file} {section}", ".include blocks.cir", ""]
+                 "*   ngspice -b -r out.raw testbench.cir", f".lib {models_file} {section}", ".include blocks.cir",
+                 *user_refs, ""]
     testbench += ["* tunable values (see README.md)"]
     testbench += [f".param {name}={value!r}" for name, (value, _) in params.items()]
     testbench += ["", "* blocks", *instances, "", "* stimuli (independent sources) and testbench elements"]
@@ -200,7 +229,7 @@ def export_netlist(flat: str, *, title: str | None = None, block_titles: Mapping
         "blocks.cir": "\n\n".join(blocks_text) + "\n",
         models_file: "\n".join(models_text) + "\n",
     }
-    return ExportedNetlist(files=files, blocks=blocks, parameters=params, analyses=analyses)
+    return ExportedNetlist(files=files, blocks=blocks, parameters=params, analyses=analyses, user_blocks=user_blocks)
 
 
 def _natural(node: str):

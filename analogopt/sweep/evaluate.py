@@ -26,6 +26,8 @@ from .spec import SweepPlan
 
 #: Columns every row has, in this order, before the swept values and the metrics.
 ID_COLUMNS = ("id", "point", "mc_index", "seed", "status", "error")
+#: The column naming each row's corner, after the ids, in sweeps with ``--corners`` only.
+CORNER_COLUMN = "corner"
 #: Columns that differ between two runs of the same sample (wall times, the worker that ran it).
 VOLATILE_PREFIXES = ("time_", "worker")
 
@@ -41,6 +43,8 @@ def evaluate_sample(plan_json: dict[str, Any], sample_id: str) -> dict[str, Any]
     sample = plan.sample(sample_id)
     row: dict[str, Any] = {"id": sample.id, "point": sample.point, "mc_index": sample.mc_index, "seed": sample.seed,
                            "status": "ok", "error": ""}
+    if sample.corner is not None:
+        row[CORNER_COLUMN] = sample.corner
     row.update({f"set.{k}": v if not isinstance(v, list) else str(v) for k, v in sample.values.items()})
     start = time.perf_counter()
     with scratch_dir("sweep") as scratch:

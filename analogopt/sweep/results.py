@@ -1,7 +1,8 @@
 """The sweep's tidy table, summary statistics, yield against a spec, and plots.
 
 One row per sample (see :mod:`analogopt.sweep.evaluate`): ``id, point, mc_index, seed, status, error``,
-the swept values as ``set.<path>`` columns, every scalar metric, and ``time_*`` columns.
+``corner`` (with ``--corners``), the swept values as ``set.<path>`` columns, every scalar metric, and
+``time_*`` columns.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import pandas as pd
 
 from ..errors import ConfigError
 from ..results import write_json
-from .evaluate import ID_COLUMNS, VOLATILE_PREFIXES
+from .evaluate import CORNER_COLUMN, ID_COLUMNS, VOLATILE_PREFIXES
 
 _OPS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
 _SPEC = re.compile(r"^\s*([A-Za-z_][\w.]*)\s*(<=|>=|<|>)\s*([-+0-9.eE]+)\s*$")
@@ -76,10 +77,11 @@ def build_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     if table.empty:
         return pd.DataFrame(columns=list(ID_COLUMNS))
     cols = list(table.columns)
+    ids = [*ID_COLUMNS, *([CORNER_COLUMN] if CORNER_COLUMN in cols else [])]
     sets = [c for c in cols if c.startswith("set.")]
     volatile = [c for c in cols if c.startswith(VOLATILE_PREFIXES)]
-    metrics = sorted(c for c in cols if c not in ID_COLUMNS and c not in sets and c not in volatile)
-    table = table[[*ID_COLUMNS, *sets, *metrics, *sorted(volatile)]]
+    metrics = sorted(c for c in cols if c not in ids and c not in sets and c not in volatile)
+    table = table[[*ids, *sets, *metrics, *sorted(volatile)]]
     table["error"] = table["error"].fillna("").astype(str)
     for c in ("mc_index", "seed"):
         table[c] = table[c].astype("Int64")
@@ -88,7 +90,7 @@ def build_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 def metric_columns(table: pd.DataFrame) -> list[str]:
     """Numeric result columns (not ids, swept values or timings)."""
-    skip = set(ID_COLUMNS)
+    skip = {*ID_COLUMNS, CORNER_COLUMN}
     return [c for c in table.columns if c not in skip and not c.startswith(("set.", *VOLATILE_PREFIXES))
             and pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
 
@@ -115,7 +117,7 @@ def summarize(table: pd.DataFrame, specs: list[Spec] = ()) -> dict[str, Any]:
         v = pd.to_numeric(ok[c], errors="coerce").dropna().to_numpy(dtype=float)
         if v.size:
             summary["metrics"][c] = _stats(v)
-    sets = set_columns(table)
+    sets = [*([CORNER_COLUMN] if CORNER_COLUMN in table.columns else []), *set_columns(table)]
     for point, group in table.groupby("point", sort=True):
         entry: dict[str, Any] = {"point": int(point)}
         entry.update({c: group[c].iloc[0] for c in sets})

@@ -19,11 +19,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
-from ..experiments.base import DISTRIBUTIONS, Variation
+from ..experiments.base import DISTRIBUTIONS, ExperimentBase, Variation
 from ..experiments.registry import experiment_class
 from ..scenarios import Scenario, apply_override, parse_value
 from ..units import parse_si
 from ..values import as_integer, as_number
+from .corners import Corner, resolve_corners
 
 #: Largest number of samples one sweep may plan (a typo like --mc 1e9 should not fill a disk).
 MAX_SAMPLES = 1_000_000
@@ -108,20 +109,25 @@ def parse_variation(item: str, scenario: Scenario) -> Variation:
     return Variation(target, dist, sigma)
 
 
-def check_values(scenario: Scenario, axes: tuple[Axis, ...]) -> None:
+def check_values(scenario: Scenario, axes: tuple[Axis, ...], corners: tuple[Corner, ...] = (),
+                 corner_set: str = "") -> None:
     """Read every swept value with the kind's strict reader before any worker starts, so that
     ``--set loop.iterations=300.9,400`` is one error line, not a sweep of failed samples.
 
     Each axis is checked value by value with every other axis at its first value (the sum of the axis
-    lengths, not their product); without axes, the scenario itself. A point too large to build here
-    is left to the sweep's size check, which refuses it or lets ``--allow-large`` run it.
+    lengths, not their product); without axes, the scenario itself; then each corner with every axis at
+    its first value. A point too large to build here is left to the sweep's size check, which refuses it
+    or lets ``--allow-large`` run it.
     """
     from ..errors import ResourceLimitError
     from ..experiments.registry import estimate
 
     first = {a.path: a.values[0] for a in axes}
-    points = [{**first, a.path: v} for a in axes for v in a.values] or [{}]
-    for values in points:
+    points = [({**first, a.path: v}, None) for a in axes for v in a.values] or [({}, None)]
+    points += [({**dict(c.values), **first}, c.name) for c in corners]
+    overrides = {c.name: ", ".join(f"{p}={_toml(v)}" for p, v in c.values) for c in corners}
+    nominal_netlist: str | None = None  # the first point's: every axis at its first value, no corner
+    for values, corner in points:
         config = scenario.config
         for path, value in values.items():
             config = apply_override(config, f"{path}={_toml(value)}")
@@ -132,11 +138,23 @@ def check_values(scenario: Scenario, axes: tuple[Axis, ...]) -> None:
                 size.check()
         except ResourceLimitError:
             continue
-        shown = ", ".join(f"{p}={_toml(v)}" for p, v in values.items())
+        shown = ", ".join(f"{p}={_toml(v)}" for p, v in values.items()) if corner is None else overrides[corner]
         try:
-            experiment_class(point.kind).from_scenario(point)
+            experiment = experiment_class(point.kind).from_scenario(point)
         except ConfigError as exc:
+            if corner is not None:
+                raise ConfigError(f"--corners {corner_set}: corner {corner} ({shown}): {exc}") from None
             raise ConfigError(f"--set {shown}: {exc}" if shown else str(exc)) from None
+        # a corner whose circuit is the nominal one would fill the table with copies of the nominal row
+        # (a kind may use some values at one level only: its corner_hint says how to reach them)
+        if corners and type(experiment).netlist is not ExperimentBase.netlist and experiment.has_circuit:
+            if corner is None:
+                nominal_netlist = experiment.netlist() if nominal_netlist is None else nominal_netlist
+            elif overrides[corner] and experiment.netlist() == nominal_netlist:
+                hint = getattr(type(experiment), "corner_hint", "")
+                hint = f"; {hint}" if hint else ""
+                raise ConfigError(f"--corners {corner_set}: corner {corner} ({shown}) builds the nominal circuit: "
+                                  f"its values act on nothing here{hint}")
 
 
 @dataclass(frozen=True)
@@ -148,6 +166,8 @@ class Sample:
     mc_index: int | None
     seed: int | None
     values: dict[str, Any]
+    #: the corner of the plan's corner set this sample runs at (None: no corners)
+    corner: str | None = None
 
 
 def sample_seed(base_seed: int, mc_index: int) -> int:
@@ -169,11 +189,15 @@ class SweepPlan:
     samples: tuple[Sample, ...] = field(default=(), compare=False)
     #: the SPICE engine every sample runs on (a key of analogopt.spice.runner.SIMULATORS)
     simulator: str = "ngspice"
+    #: ``--corners NAME``: the scenario's corner set, resolved (an outer axis of the points)
+    corner_set: str = ""
+    corners: tuple[Corner, ...] = ()
 
     @classmethod
     def build(cls, scenario: Scenario, sets: list[str], *, mc: int = 0, seed: int = 0, vary: list[str] = (),
-              timeout_s: float = 600.0, simulator: str = "ngspice") -> "SweepPlan":
-        """Parse and validate the command line's ``--set``/``--mc``/``--seed``/``--vary`` values."""
+              timeout_s: float = 600.0, simulator: str = "ngspice", corners: str | None = None) -> "SweepPlan":
+        """Parse and validate the command line's ``--set``/``--mc``/``--seed``/``--vary``/``--corners``
+        values."""
         mc = as_integer(mc, "--mc (samples per point, 0: none)", low=0)
         seed = as_integer(seed, "--seed", low=0, high=2**63 - 1)  # sample seeds come from SeedSequence: any size
         timeout_s = as_number(timeout_s, "--timeout", positive=True, unit="s")
@@ -184,24 +208,32 @@ class SweepPlan:
         variations = tuple(parse_variation(v, scenario) for v in vary)
         if variations and mc < 1:
             raise ConfigError("--vary needs Monte Carlo samples: add --mc N with N ≥ 1")
-        points = math.prod(len(a.values) for a in axes)
+        corner_list = resolve_corners(scenario, corners) if corners is not None else ()
+        for c in corner_list:
+            both = sorted(set(paths) & {p for p, _ in c.values})
+            if both:
+                raise ConfigError(f"--set {both[0]}: corner {c.name} of --corners {corners} sets it too; "
+                                  "sweep each path in one place")
+        points = math.prod(len(a.values) for a in axes) * max(len(corner_list), 1)
         total = points * max(mc, 1)
         if total > MAX_SAMPLES:
             raise ConfigError(f"sweep has {total} samples, more than {MAX_SAMPLES}; reduce the values or --mc")
-        check_values(scenario, axes)
-        plan = cls(scenario, axes, mc, seed, variations, float(timeout_s), simulator=simulator)
+        check_values(scenario, axes, corner_list, corners or "")
+        plan = cls(scenario, axes, mc, seed, variations, float(timeout_s), simulator=simulator,
+                   corner_set=corners or "", corners=corner_list)
         return plan._with_samples()
 
     def _with_samples(self) -> "SweepPlan":
         samples = []
-        combos = itertools.product(*(a.values for a in self.axes)) if self.axes else [()]
-        for p, combo in enumerate(combos):
+        combos = itertools.product(self.corners or [None], *(a.values for a in self.axes))
+        for p, (corner, *combo) in enumerate(combos):
             values = {a.path: v for a, v in zip(self.axes, combo)}
+            name = corner.name if corner is not None else None
             if self.mc:
                 for k in range(self.mc):
-                    samples.append(Sample(f"p{p:03d}_m{k:04d}", p, k, sample_seed(self.seed, k), values))
+                    samples.append(Sample(f"p{p:03d}_m{k:04d}", p, k, sample_seed(self.seed, k), values, name))
             else:
-                samples.append(Sample(f"p{p:03d}", p, None, None, values))
+                samples.append(Sample(f"p{p:03d}", p, None, None, values, name))
         object.__setattr__(self, "samples", tuple(samples))
         return self
 
@@ -212,8 +244,11 @@ class SweepPlan:
         raise ConfigError(f"sweep has no sample {sample_id!r} (ids look like {self.samples[0].id})")
 
     def scenario_for(self, sample: Sample) -> Scenario:
-        """The scenario with the sample's swept values and global variations applied."""
+        """The scenario with the sample's corner, swept values and global variations applied."""
         config = copy.deepcopy(self.scenario.config)
+        corner = {c.name: c for c in self.corners}.get(sample.corner)
+        for path, value in (corner.values if corner is not None else ()):
+            config = apply_override(config, f"{path}={_toml(value)}")
         for path, value in sample.values.items():
             config = apply_override(config, f"{path}={_toml(value)}")
         for v in self.variations:
@@ -226,8 +261,11 @@ class SweepPlan:
         return Scenario(self.scenario.name, self.scenario.path, config)
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest written to ``DIR/sweep.json`` (compared on resume)."""
-        return {
+        """The manifest written to ``DIR/sweep.json`` (compared on resume; a sweep without corners writes
+        no corner keys, so manifests written before corners existed still match)."""
+        corners = {"corner_set": self.corner_set,
+                   "corners": [{"name": c.name, "values": dict(c.values)} for c in self.corners]}
+        return {**(corners if self.corners else {}),
             "scenario": {"name": self.scenario.name, "config": self.scenario.config},
             "axes": [{"path": a.path, "values": list(a.values)} for a in self.axes],
             "mc": self.mc,
@@ -246,6 +284,8 @@ class SweepPlan:
         sc = Scenario(data["scenario"]["name"], Path(f"{data['scenario']['name']}.toml"), data["scenario"]["config"])
         axes = tuple(Axis(a["path"], tuple(a["values"])) for a in data["axes"])
         variations = tuple(Variation(v["target"], v["distribution"], float(v["sigma"])) for v in data["variations"])
+        corners = tuple(Corner(str(c["name"]), tuple(c["values"].items())) for c in data.get("corners", []))
         plan = cls(sc, axes, int(data["mc"]), int(data["seed"]), variations, float(data["timeout_s"]),
-                   simulator=str(data.get("simulator", "ngspice")))
+                   simulator=str(data.get("simulator", "ngspice")), corner_set=str(data.get("corner_set", "")),
+                   corners=corners)
         return plan._with_samples()

@@ -351,11 +351,22 @@ noise_samples = 10
 seed = 0
 """
 
+SENS = """\
+kind = "nf_sensitivity"
+title = "corpus sensitivity"
+base = "nf_noisy_relu"
+set = ["loop.iterations=200"]
+
+[sensitivity]
+levels = [4, 16]
+ota_offset_v = ["1m", "3m"]
+"""
+
 #: Every base by name; the file written for a case is ``corpus_<name>.toml``.
 BASES: dict[str, str] = {
     "nf": NF, "nf_relu": NF_RELU, "nf_cancer": NF_CANCER, "rules": RULES, "inverse": INVERSE,
     "logamp": LOGAMP, "fal": FAL, "momentum": MOMENTUM, "mvm": MVM, "solve": SOLVE, "pinv": PINV,
-    "recirc": RECIRC,
+    "recirc": RECIRC, "sens": SENS,
     # the shipped staircase itself, for the size limits (61 samples, 8000 iterations)
     "nf_shipped": (SIMS_DIR / "nf_staircase.toml").read_text(),
 }
@@ -365,7 +376,7 @@ KIND_OF_BASE = {
     "nf": "nf_single", "nf_relu": "nf_single", "nf_cancer": "nf_single", "nf_shipped": "nf_single",
     "rules": "rules_table", "inverse": "inverse_loop", "logamp": "log_amp", "fal": "fal_vs_adam",
     "momentum": "momentum_filter", "mvm": "crossbar_mvm", "solve": "crossbar_solve", "pinv": "crossbar_pinv",
-    "recirc": "recirculation_pinv",
+    "recirc": "recirculation_pinv", "sens": "nf_sensitivity",
 }
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.]+)\s*\]\]?\s*$")
@@ -866,6 +877,20 @@ CROSSBAR_CASES = [
 ]
 
 RECIRC_CASES = [
+    C("sens-levels-one", run_file("sens", ("sensitivity.levels", "[1, 4]")), 2, k("levels[0]", RANGE)),
+    C("sens-levels-float", run_file("sens", ("sensitivity.levels", "[4.5]")), 2, k("levels[0]", INT)),
+    C("sens-offset-suffix", run_file("sens", ("sensitivity.ota_offset_v", '["1q"]')), 2, k("ota_offset_v[0]", NUMBER)),
+    C("sens-offset-nan", run_file("sens", ("sensitivity.ota_offset_v", "[nan]")), 2, k("ota_offset_v[0]", FINITE)),
+    C("sens-headroom-outside", run_file("sens", ("sensitivity.ota_headroom_v", "[2.0]")), 2, k("ota_headroom_v", RANGE)),
+    C("sens-unknown-key", run_file("sens", ("sensitivity.gm_s", "[1]")), 2, k("gm_s", UNKNOWN)),
+    C("sens-empty", run_file("sens", ("sensitivity.levels", None), ("sensitivity.ota_offset_v", None)), 2,
+      "at least one imperfection"),
+    C("sens-base-kind", run_file("sens", ("base", '"crossbar_mvm"')), 2, k("base", "nf_single")),
+    C("sens-base-missing", run_file("sens", ("base", '"nope"')), 2, k("base", UNKNOWN)),
+    C("sens-base-set", run_file("sens", ("set", '["loop.nope=1"]')), 2, k("nope", "no parameter")),
+    C("sens-leaky-r_out", run_file("sens", ("set", '["loop.leak=true"]'), ("sensitivity.ota_r_out_ohm", '["1g"]')), 2,
+      k("ota_r_out_ohm", "leak")),
+    C("sens-tolerance-zero", run_file("sens", ("sensitivity.tolerance_rel", "0")), 2, k("tolerance_rel", RANGE)),
     C("recirc-n-zero", run_file("recirc", ("recirculation.n", "0")), 2, k("n", INT)),
     C("recirc-n-float", run_file("recirc", ("recirculation.n", "4.5")), 2, k("n", INT)),
     C("recirc-inits-negative", run_file("recirc", ("recirculation.inits", "-1")), 2, k("inits", INT)),

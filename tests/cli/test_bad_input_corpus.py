@@ -301,7 +301,8 @@ def test_corpus_size_and_coverage():
     for c in BAD_INPUTS:
         kind = {"nf": "nf_single", "rules": "rules_table", "inverse": "inverse_loop", "logamp": "log_amp",
                 "fal": "fal_vs_adam", "momentum": "momentum_filter", "mvm": "crossbar_mvm",
-                "solve": "crossbar_solve", "pinv": "crossbar_pinv", "recirc": "recirculation_pinv"}.get(c.area)
+                "solve": "crossbar_solve", "pinv": "crossbar_pinv", "recirc": "recirculation_pinv",
+                "sens": "nf_sensitivity"}.get(c.area)
         if kind:
             kinds_hit.add(kind)
     assert kinds_hit == set(KINDS), set(KINDS) - kinds_hit

@@ -22,6 +22,9 @@ SMALL = {
     "crossbar_mvm": ("crossbar_mvm", ["problem.rows=4", "problem.cols=3", "monte_carlo.samples=2"]),
     "crossbar_solve": ("crossbar_solve", ["problem.rows=4", "monte_carlo.samples=2"]),
     "crossbar_pinv": ("crossbar_pinv", ["problem.rows=4", "problem.cols=2", "monte_carlo.samples=2"]),
+    "nf_sensitivity": ("nf_sensitivity", ['set=["loop.iterations=1000"]', "sensitivity.ota_r_out_ohm=[1e9]",
+                                          "sensitivity.c_leak_ohm=[1e9]", "sensitivity.ota_offset_v=[1e-3]",
+                                          "sensitivity.ota_headroom_v=[1.4]", "sensitivity.levels=[16]"]),
 }
 SHARED = ("analog_vs_twin", "analog_vs_ideal", "twin_vs_ideal")
 
@@ -39,6 +42,8 @@ def expected_signals(kind, scenario):
     e = build_experiment(scenario)
     if kind == "nf_single":
         return {"weights": list(e.problem.weight_names), "loss": ["mse"]}
+    if kind == "nf_sensitivity":  # the nominal macro loop against the mathematics
+        return {"weights": list(e.base.problem.weight_names), "loss": ["mse"]}
     if kind == "inverse_loop":
         return {f: [f"x_o[A={g:g}]" for g in e.gains] for f in e.functions}
     if kind == "log_amp":
