@@ -10,8 +10,11 @@ integrator of 000 Eq. 10. The model has what a designer budgets for:
   output approaches the rail it is pushing toward (the current source runs out of headroom), so a
   weight capacitor charges no further than the rail;
 - output resistance ``r_out_ohm`` to the reference: finite DC gain ``gm·r_out``, which is a leak;
-- optionally input-referred white noise, a seeded PWL source in series with ``inp``
-  (:class:`~analogopt.blocks.noise.TransientNoise`, one stream per instance).
+- optionally input-referred white noise (:class:`~analogopt.blocks.noise.TransientNoise`, one stream per
+  instance): its voltage on a node of its own drives a transconductor ``gm`` into the output, the current
+  a source in series with ``inp`` would give below the bandwidth pole. It bypasses the pole (and the
+  swing limits) on purpose: fed through the 1 MHz pole, each sample's corner made ngspice resolve the
+  pole's 160 ns response, 135 s for the noisy-ReLU loop's 6000 samples against 0.2 s without noise.
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ class OTAModel:
     v_low: float = 0.0
     v_high: float = 3.3
     knee_v: float = 0.02
+    #: an ideal transconductor: ``gm·v_d`` into ``out`` and nothing else (no offset, pole, limits or r_out)
+    ideal: bool = False
 
     def __post_init__(self) -> None:
         for name in ("gm_s", "r_out_ohm", "bw_hz", "knee_v"):
@@ -57,19 +62,17 @@ class OTAModel:
         return self.gm_s * self.r_out_ohm
 
     def lines(self, name: str, inp: str, inn: str, out: str, ref: str, *,
-              noise: tuple[TransientNoise, int, float] | None = None) -> list[str]:
-        """Netlist lines of one instance (6 elements, 5 without offset, one more with noise): current
+              noise: tuple[TransientNoise, int, float] | None = None,
+              attachments: dict[str, str] | None = None) -> list[str]:
+        """Netlist lines of one instance (6 elements, 5 without offset, two more with noise): current
         ``gm·v_d`` into ``out``, ``r_out`` from ``out`` to ``ref``. ``noise``: (source, stream, duration_s)
-        of this instance's input-referred noise."""
+        of this instance's input-referred noise; its samples' file goes into ``attachments``."""
+        if self.ideal:
+            return [f"G{name} {ref} {out} {inp} {inn} {format_value(self.gm_s)}"]
         plus, text = inp, []
         if self.offset_v != 0.0:
             plus = f"{name}_os"
             text.append(f"V{name}_os {plus} {inp} {format_value(self.offset_v)}")
-        if noise is not None:
-            source, stream, duration_s = noise
-            noisy = f"{name}_n"
-            text += source.source_lines(f"{name}_n", noisy, plus, stream, duration_s)
-            plus = noisy
         pole = f"{name}_p"
         c_pole = 1.0 / (2 * math.pi * self.bw_hz * _POLE_R_OHM)
         # the pole node sits at ref + v_d, so every node of the model stays inside the supply
@@ -78,6 +81,15 @@ class OTAModel:
             f"R{name}_p {pole} {ref} {format_value(_POLE_R_OHM)}",
             f"C{name}_p {pole} {ref} {format_value(c_pole)}",
         ]
+        if noise is not None:
+            if attachments is None:
+                raise ValueError("an OTA with noise needs an attachments dict for its samples' file")
+            source, stream, duration_s = noise
+            lines, files = source.source(f"{name}_nz", f"{name}_nz", stream, duration_s)
+            noise_lines = lines + [f"G{name}_nz {ref} {out} {name}_nz 0 {format_value(self.gm_s)}"]
+            attachments.update(files)
+        else:
+            noise_lines = []
         knee, lo, hi = (format_value(v) for v in (self.knee_v, self.v_low, self.v_high))
         v = f"v({pole},{ref})"
         headroom_up = f"(1-exp(-max({hi}-v({out}),0)/{knee}))"
@@ -85,4 +97,4 @@ class OTAModel:
         # B n+ n- i=…: the current leaves n+ and enters n-, so "ref out" pushes it into the output
         text.append(f"B{name}_out {ref} {out} i={format_value(self.gm_s)}*{v}*({v}>0?{headroom_up}:{headroom_down})")
         text.append(f"R{name}_ro {out} {ref} {format_value(self.r_out_ohm)}")
-        return text
+        return text + noise_lines

@@ -35,6 +35,7 @@ from PySpice.Spice.Netlist import Circuit
 from ..blocks.activation import sigma_expr, slope_expr
 from ..blocks.opamp import OpAmpModel, opamp_lines
 from ..blocks.user_block import UserOpAmp
+from ..blocks.noise import TransientNoise
 from ..blocks.ota import OTAModel
 from ..errors import ConfigError
 from ..problems import NFSingleLayerProblem
@@ -45,6 +46,14 @@ from .base import AnalogCircuit
 MACRO_OPTIONS = {"reltol": 1e-5, "abstol": 1e-12, "vntol": 1e-7, "method": "gear"}
 #: The temperature the design's element values hold at (°C; ngspice's default TNOM as well).
 NOMINAL_TEMPERATURE_C = 27.0
+
+
+#: The loop's blocks whose level a scenario can set apart from the loop's (``[circuit.blocks]``): at the ideal
+#: level, ``opamps`` are VCVS of gain :data:`IDEAL_OPAMP_GAIN`; ``integrators`` a plain transconductor into C
+#: (no output resistance, offset, pole, swing limit, capacitor leakage or noise); ``crossbars`` continuous
+#: conductances without off-conductance or temperature drift; ``activations`` cells without their pole.
+BLOCKS = ("opamps", "integrators", "crossbars", "activations")
+IDEAL_OPAMP_GAIN = 1e6
 
 
 @dataclass(frozen=True)
@@ -109,6 +118,14 @@ class MacroParts:
     gm_scale: float = 1.0
     supply_scale: float = 1.0
     mismatch_offsets_v: tuple[tuple[str, float], ...] = ()
+    #: input-referred white noise of every OTA (V/√Hz; None: noiseless), as seeded transient sources
+    #: (blocks/noise.py) sampled every ``noise_step_s`` (default: the twin's step η·τ), ``noise_seed``
+    ota_noise_v_per_rthz: float | None = None
+    noise_step_s: float | None = None
+    noise_seed: int = 0
+    #: blocks drawn at the ideal level inside the macro loop (:data:`BLOCKS`): the same topology with that
+    #: block's imperfections taken out, to see which block's imperfections cost what
+    ideal_blocks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         positive = ("supply_v", "v_per_weight", "v_per_error_cell", "z_swing_v", "e_swing_v", "g_max_s",
@@ -145,6 +162,13 @@ class MacroParts:
         if self.operating_ref_v - self.ota_headroom_v <= 0.05:
             raise ConfigError(f"circuit.supply_scale = {self.supply_scale:g} leaves the OTA no swing inside "
                               f"{self.ota_headroom_v:g} V of headroom")
+        unknown = sorted(set(self.ideal_blocks) - set(BLOCKS))
+        if unknown:
+            raise ConfigError(f"circuit.blocks: unknown block {unknown[0]!r}; blocks: {', '.join(BLOCKS)}")
+        for name in ("ota_noise_v_per_rthz", "noise_step_s"):
+            value = getattr(self, name)
+            if value is not None and not (math.isfinite(value) and value > 0):
+                raise ConfigError(f"circuit.{name} must be a finite number > 0 (or absent), got {value!r}")
         for item in self.mismatch_offsets_v:
             if not (len(item) == 2 and isinstance(item[0], str) and math.isfinite(item[1])):
                 raise ConfigError(f"MacroParts.mismatch_offsets_v: expected (instance, volts) pairs, got {item!r}")
@@ -152,6 +176,10 @@ class MacroParts:
     @property
     def ref_v(self) -> float:
         return self.supply_v / 2
+
+    def is_ideal(self, block: str) -> bool:
+        """Whether ``block`` (one of :data:`BLOCKS`) is drawn at the ideal level."""
+        return block in self.ideal_blocks
 
     @property
     def weight_rail(self) -> float:
@@ -176,21 +204,29 @@ class MacroParts:
     @property
     def gm_factor(self) -> float:
         """Every OTA's built gm over its designed one: ``gm_scale·(1 + gm_tc·ΔT)``."""
+        if self.is_ideal("integrators"):
+            return 1.0
         return self.gm_scale * (1.0 + self.gm_tc_per_k * self.delta_t_k)
 
     @property
     def c_factor(self) -> float:
         """A capacitor's value over its designed one at ``temperature_c``."""
+        if self.is_ideal("integrators"):
+            return 1.0
         return 1.0 + self.c_tc_per_k * self.delta_t_k
 
     @property
     def g_factor(self) -> float:
         """A crosspoint conductance over its designed one at ``temperature_c``."""
+        if self.is_ideal("crossbars"):
+            return 1.0
         return 1.0 + self.g_tc_per_k * self.delta_t_k
 
     @property
     def ota_offset_at_temperature_v(self) -> float:
         """Every OTA's input offset at ``temperature_c`` before its own mismatch (V)."""
+        if self.is_ideal("integrators"):
+            return 0.0
         return self.ota_offset_v + self.offset_tc_v_per_k * self.delta_t_k
 
 
@@ -233,7 +269,7 @@ class MacroCircuit(AnalogCircuit):
 
 def _quantize(g: np.ndarray, parts: MacroParts) -> np.ndarray:
     """Conductances snapped to ``levels`` evenly spaced values in [g_min, g_max] (no-op without levels)."""
-    if parts.levels is None:
+    if parts.levels is None or parts.is_ideal("crossbars"):
         return g
     step = (parts.g_max_s - parts.g_min_s) / (parts.levels - 1)
     return parts.g_min_s + np.round((g - parts.g_min_s) / step) * step
@@ -241,8 +277,9 @@ def _quantize(g: np.ndarray, parts: MacroParts) -> np.ndarray:
 
 def _pairs(matrix: np.ndarray, g_unit: float, parts: MacroParts) -> tuple[np.ndarray, np.ndarray]:
     """(G⁺, G⁻) of a signed matrix: ``g_min + g_unit·max(±a, 0)``, quantized."""
-    pos = parts.g_min_s + g_unit * np.maximum(matrix, 0.0)
-    neg = parts.g_min_s + g_unit * np.maximum(-matrix, 0.0)
+    g_min = 0.0 if parts.is_ideal("crossbars") else parts.g_min_s
+    pos = g_min + g_unit * np.maximum(matrix, 0.0)
+    neg = g_min + g_unit * np.maximum(-matrix, 0.0)
     return _quantize(pos, parts), _quantize(neg, parts)
 
 
@@ -292,7 +329,10 @@ def design_scales(problem: NFSingleLayerProblem, parts: MacroParts, e_max: float
     c = parts.c_w_f
     tau = problem.tau_s
     r_par = tau / c
-    if problem.leak:
+    if problem.leak and parts.is_ideal("integrators"):
+        r_leak = r_par
+        gm = problem.gamma * problem.forward_gain * s_w / (s_e * r_par)
+    elif problem.leak:
         if parts.ota_r_out_ohm <= r_par:
             raise ConfigError(f"the OTA's output resistance {parts.ota_r_out_ohm:g} Ω is below the leak τ/C = {r_par:g} Ω "
                               "the loop needs; raise circuit.ota_r_out_ohm or circuit.c_w_f")
@@ -314,6 +354,8 @@ def ota_for(parts: MacroParts, gm_s: float, *, extra_offset_v: float = 0.0) -> O
     """The OTA as built for a designed transconductance ``gm_s`` (S): gm times ``parts.gm_factor``, the
     offset at temperature plus ``extra_offset_v`` (this instance's mismatch, V), swing limits inside the
     operating supply."""
+    if parts.is_ideal("integrators"):
+        return OTAModel(gm_s=gm_s, ideal=True)
     return OTAModel(gm_s=gm_s * parts.gm_factor, r_out_ohm=parts.ota_r_out_ohm,
                     offset_v=parts.ota_offset_at_temperature_v + extra_offset_v, bw_hz=parts.ota_bw_hz,
                     v_low=parts.ota_headroom_v, v_high=parts.operating_supply_v - parts.ota_headroom_v)
@@ -376,8 +418,11 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
     r_pole = 10e3
     c_pole = 1.0 / (2 * math.pi * parts.comparator_bw_hz * r_pole)
     for k in range(m):
-        lines += [f"Rc{k} {z[k]} zf{k} {format_value(r_pole)}", f"Cc{k} zf{k} ref {format_value(c_pole)}"]
-        zz = f"((v(zf{k})-{format_value(ref)})/{format_value(sc.v_per_z)})"
+        if parts.is_ideal("activations"):
+            zz = f"((v({z[k]})-{format_value(ref)})/{format_value(sc.v_per_z)})"
+        else:
+            lines += [f"Rc{k} {z[k]} zf{k} {format_value(r_pole)}", f"Cc{k} zf{k} ref {format_value(c_pole)}"]
+            zz = f"((v(zf{k})-{format_value(ref)})/{format_value(sc.v_per_z)})"
         cell = f"({format_value(problem.y[k])}-{sigma_expr(spec, zz)})"
         if windowed:
             cell = "*".join([cell] + [f"({slope_expr(spec, zz)})"] * problem.error_power)
@@ -399,6 +444,15 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
     gains = problem.weight_gains / problem.forward_gain  # per-weight mismatch of A
     ics = ref + sc.v_per_weight * problem.w0
     r_par = problem.tau_s / sc.c_w_f
+    noise = (TransientNoise(parts.ota_noise_v_per_rthz, parts.noise_step_s or problem.dt_s, parts.noise_seed)
+             if parts.ota_noise_v_per_rthz is not None and not parts.is_ideal("integrators") else None)
+
+    attachments: dict[str, str] = {}
+
+    def noise_of(stream: int) -> tuple[TransientNoise, int, float] | None:
+        # one stream per OTA instance: each integrator's noise is its own, and reproducible from the seed
+        return None if noise is None else (noise, stream, problem.duration_s)
+
     for i in range(n):
         c_w = sc.c_w_f * taus[i] / problem.tau_s * parts.c_factor  # a mismatched τ_i is a mismatched capacitor
         if problem.integrator == "cascade":
@@ -406,19 +460,22 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
             r_m = problem.tau_m_s / sc.c_w_f
             ota1 = ota_for(parts, problem.forward_gain * gains[i] * sc.v_per_weight / (sc.v_per_error * r_m),
                            extra_offset_v=offsets.pop(f"ota{i}m", 0.0))
-            lines += ota1.lines(f"ota{i}m", f"en{i}", f"ep{i}", f"m{i}", "ref")
+            lines += ota1.lines(f"ota{i}m", f"en{i}", f"ep{i}", f"m{i}", "ref", noise=noise_of(2 * i + 1),
+                                attachments=attachments)
             lines += [f"Cm{i} m{i} ref {format_value(sc.c_w_f * parts.c_factor)}",
-                      f"Rm{i} m{i} ref {format_value(1.0 / (1.0 / r_m - 1.0 / parts.ota_r_out_ohm))}"]
+                      f"Rm{i} m{i} ref {format_value(r_m if parts.is_ideal('integrators') else 1.0 / (1.0 / r_m - 1.0 / parts.ota_r_out_ohm))}"]
             gm = problem.gamma / r_par if problem.leak else problem.gamma * sc.c_w_f / problem.tau_s
             ota = ota_for(parts, gm, extra_offset_v=offsets.pop(f"ota{i}", 0.0))
-            lines += ota.lines(f"ota{i}", f"m{i}", "ref", w[i], "ref")
+            lines += ota.lines(f"ota{i}", f"m{i}", "ref", w[i], "ref", noise=noise_of(2 * i),
+                               attachments=attachments)
         else:
             ota = ota_for(parts, sc.gm_s * gains[i], extra_offset_v=offsets.pop(f"ota{i}", 0.0))
-            lines += ota.lines(f"ota{i}", f"en{i}", f"ep{i}", w[i], "ref")
+            lines += ota.lines(f"ota{i}", f"en{i}", f"ep{i}", w[i], "ref", noise=noise_of(i),
+                               attachments=attachments)
         lines.append(f"Cw{i} {w[i]} ref {format_value(c_w)}")
         if sc.r_leak_ohm is not None:
             lines.append(f"Rleak{i} {w[i]} ref {format_value(sc.r_leak_ohm)}")
-        if parts.c_leak_ohm is not None:
+        if parts.c_leak_ohm is not None and not parts.is_ideal("integrators"):
             lines.append(f"Rcleak{i} {w[i]} ref {format_value(parts.c_leak_ohm)}")
 
     # Start from a consistent operating point with the weights (and momentum states) held at their initial
@@ -432,7 +489,7 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
     # an op-amp's own offset is a source in series with its non-inverting input, outside the subcircuit
     # every instance shares, so instances can differ without a subcircuit each
     for j, (name, inp, inn, out) in enumerate(amps):
-        offset = offsets.pop(name, 0.0)
+        offset = offsets.pop(name, 0.0) * (not parts.is_ideal("opamps"))
         if offset != 0.0:
             lines.append(f"Vos_{name} {name}_os {inp} {format_value(offset)}")
             amps[j] = (name, f"{name}_os", inn, out)
@@ -440,18 +497,22 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
         raise ConfigError(f"MacroParts.mismatch_offsets_v names no instance of this loop: {', '.join(sorted(offsets))}")
 
     names, inps, inns, outs = (list(col) for col in zip(*amps))
+    opamp = OpAmpModel(kind="ideal", gain=IDEAL_OPAMP_GAIN) if parts.is_ideal("opamps") else parts.opamp
     # a user part's supply pins: the loop's own rails (built-in macromodels have none and ignore this)
     supplies = {"vdd": "vdd", "vss": "0", "ref": "ref"}
-    circuit.raw_spice += "\n".join(lines) + "\n" + opamp_lines(circuit, names, inps, inns, outs, parts.opamp, supplies)
+    circuit.raw_spice += "\n".join(lines) + "\n" + opamp_lines(circuit, names, inps, inns, outs,
+                                                                   opamp, supplies)
     # every element line, and each op-amp instance counted once (as the ideal level counts its blocks)
-    elements = sum(1 for line in lines if not line.startswith(".")) + len(amps)
+    elements = sum(1 for line in lines if not line.startswith((".", "+"))) + len(amps)
 
     duration = problem.duration_s
+    max_step = duration / points if noise is None else min(duration / points, noise.step_s)
     deck = NetlistDeck(
         circuit,
-        analyses=[Transient(stop_s=duration, step_s=duration / points, max_step_s=duration / points, uic=False)],
+        analyses=[Transient(stop_s=duration, step_s=duration / points, max_step_s=max_step, uic=False)],
         options=dict(MACRO_OPTIONS),
         saves=[] if save_all else save_voltages(w),
+        attachments=attachments,
     )
     probes = {name: f"v({node})" for name, node in zip(problem.weight_names, w)}
     conductances = np.concatenate([g_pos[g_pos > 0], g_neg[g_neg > 0], u_pos[u_pos > 0], u_neg[u_neg > 0]])

@@ -22,6 +22,27 @@ output idles in its linear range as a designer's bench would, and leaves the dev
     The follower driven by a step of ``slew_step_v``, large enough for the input stage to saturate
     over the 20–80 % part of the edge.
 
+A user's op-amp subcircuit (:class:`~analogopt.blocks.user_block.UserOpAmp`) gets the same ``ac``,
+``noise``, ``offset`` and ``slew`` benches on its split supply (``±supply_v/2``, mid-supply at ground),
+over fixed sweeps since nothing is known of its poles beforehand; the slew bench is timed by the
+unity-gain frequency the ``ac`` bench measured.
+
+The OTA benches hold the reference and the output bias at mid-swing ``(v_low + v_high)/2``:
+
+``gm``
+    The output held by a source (a short): its current over the differential input is the
+    transconductance, ``gm/(1 + jf/bw_hz)``, and r_out carries no current.
+``gain``
+    The open-circuit voltage gain, the loop closed for DC only as in the op-amp's ``ac`` bench, with an
+    inductor sized to the OTA's output resistance; optionally a load capacitor.
+``rout``
+    Inputs at the reference, the output driven with an AC unit: ``−1/i`` is r_out.
+``transfer``
+    A DC sweep of the differential input into the short: the null is minus the offset.
+``swing``
+    Two OTAs with a large input of either sign, their outputs swept together past both limits through
+    0 V ammeters: the current fades to zero at v_high (v_low) over the knee.
+
 The RC integrator gets an AC bench (and a ``.noise`` bench with its leak resistor), the comparator a
 DC transfer sweep and a small-signal AC bench at 0 V in.
 """
@@ -37,6 +58,8 @@ from PySpice.Spice.Netlist import Circuit
 from ..blocks.activation import sigma_expr
 from ..blocks.integrator import RCLowPass
 from ..blocks.opamp import OpAmpModel, add_opamp
+from ..blocks.ota import OTAModel
+from ..blocks.user_block import UserOpAmp, supply_sources
 from ..errors import ConfigError
 from ..problems import ActivationSpec
 from ..spice.netlist import ACSweep, Analysis, DCSweep, NetlistDeck, OperatingPoint, Transient, format_value, validate_name
@@ -298,4 +321,283 @@ def comparator_ac_bench(spec: ActivationSpec) -> Testbench:
 def comparator_testbenches(spec: ActivationSpec, span_v: float) -> dict[str, Testbench]:
     """The DC transfer bench and the small-signal AC bench."""
     benches = [comparator_dc_bench(spec, span_v), comparator_ac_bench(spec)]
+    return {b.analysis: b for b in benches}
+
+
+# ------------------------------------------------------------------------------------------ OTA
+#: Reactance of the open-circuit gain bench's DC-servo inductor at the first swept frequency, in units of
+#: the OTA's output resistance. The inductor loads the output in quadrature, so it moves |A| by about
+#: (1e-4)²/2 and the phase by 1e-4 rad; the op-amp bench's fixed LC corner would load a 1 TΩ output
+#: with kilohms.
+OTA_SERVO_REACTANCE_FACTOR = 1e4
+#: Steps per knee of the swing bench's DC sweep: linear interpolation on the exponential fade then errs by
+#: about (1/100)²/8 of a knee (measured: 2e-5 relative on the knee), and 3.3 V is 17 000 points, 0.1 s.
+OTA_SWING_STEPS_PER_KNEE = 100
+#: The swing bench sweeps the output this many knees past each limit.
+OTA_SWING_MARGIN_KNEES = 5
+#: Smallest differential input (V) of the swing bench; it is raised until r_out's current at the limits
+#: is at most 1 % of gm times the input (:func:`ota_swing_input_v`).
+OTA_SWING_INPUT_V = 0.1
+#: The transfer bench sweeps the differential input over ±max(this, 2·|offset_v|) V.
+OTA_TRANSFER_SPAN_V = 0.1
+#: Steps of the transfer bench's sweep (the transfer is a line; linear interpolation of its null is exact).
+OTA_TRANSFER_STEPS = 400
+
+
+def ota_reference_v(model: OTAModel) -> float:
+    """The reference and output bias (V) of every OTA bench: the middle of the swing,
+    ``(v_low + v_high)/2``, where the headroom factor of both directions is largest."""
+    return 0.5 * (model.v_low + model.v_high)
+
+
+def ota_output_pole_hz(model: OTAModel, c_load_f: float) -> float | None:
+    """``1/(2π·r_out·C_L)`` in Hz, the pole a load capacitor adds to the voltage gain; None unloaded."""
+    return None if c_load_f == 0 else 1.0 / (2 * math.pi * model.r_out_ohm * c_load_f)
+
+
+def ota_gain_range_hz(model: OTAModel, c_load_f: float = 0.0) -> tuple[float, float]:
+    """(start, stop) in Hz of the voltage-gain sweep: three decades below the lower pole (``bw_hz``, or
+    the output pole with a load capacitor) to two decades above ``bw_hz`` and, loaded, the unity-gain
+    frequency ``≈ gm/(2π·C_L)``."""
+    output_pole = ota_output_pole_hz(model, c_load_f)
+    low = model.bw_hz if output_pole is None else min(model.bw_hz, output_pole)
+    high = model.bw_hz if output_pole is None else max(model.bw_hz, model.gm_s / (2 * math.pi * c_load_f))
+    return decade_floor(low / 1e3), decade_ceil(100.0 * high)
+
+
+def ota_gm_range_hz(model: OTAModel) -> tuple[float, float]:
+    """(start, stop) in Hz of the transconductance sweep: three decades below ``bw_hz`` to two above."""
+    return decade_floor(model.bw_hz / 1e3), decade_ceil(100.0 * model.bw_hz)
+
+
+def _ota_circuit(title: str, model: OTAModel, inp: str, inn: str, out: str) -> Circuit:
+    """A circuit with the reference source ``Vref`` at :func:`ota_reference_v` and one OTA ``dut``."""
+    circuit = Circuit(title)
+    circuit.V("ref", "ref", circuit.gnd, ota_reference_v(model))
+    circuit.raw_spice += "\n".join(model.lines("dut", inp, inn, out, "ref")) + "\n"
+    return circuit
+
+
+def ota_gm_bench(model: OTAModel) -> Testbench:
+    """Transconductance into a short: ``Vout`` holds the output at the reference (so r_out carries no
+    current) and its current over the differential input is ``gm/(1 + jf/bw_hz)``. Probes
+    ``out_current`` (A, the OTA's output current flowing into ``Vout``), ``inp``, ``inn``."""
+    start, stop = ota_gm_range_hz(model)
+    ref = ota_reference_v(model)
+    circuit = _ota_circuit("OTA transconductance, output into a short", model, "inp", "ref", "out")
+    circuit.V("in", "inp", circuit.gnd, f"dc {format_value(ref)} ac 1")
+    circuit.V("out", "out", circuit.gnd, ref)
+    deck = NetlistDeck(circuit, analyses=[ACSweep(start, stop, AC_POINTS_PER_DECADE)],
+                       saves=["v(inp)", "v(ref)", "i(vout)"])
+    return Testbench("gm", deck, {"out_current": "i(vout)", "inp": "v(inp)", "inn": "v(ref)"},
+                     f"transconductance i(Vout)/(v(inp) − v(inn)) with the output held at {ref:g} V (a short), "
+                     f"{start:g} Hz … {stop:g} Hz", {"ref_v": ref})
+
+
+def ota_gain_bench(model: OTAModel, c_load_f: float = 0.0) -> Testbench:
+    """Open-circuit voltage gain ``v(out)/(v(inp) − v(inn))``, with the loop closed for DC only as in the
+    op-amp's open-loop bench (a gain of 1e7 would otherwise rail on any offset), and an optional load
+    capacitor ``c_load_f`` (F, 0: none) from ``out`` to the reference. Probes ``out``, ``inp``, ``inn``."""
+    if not (math.isfinite(c_load_f) and c_load_f >= 0):
+        raise ConfigError(f"OTA load capacitor must be ≥ 0 F, got {c_load_f!r}")
+    start, stop = ota_gain_range_hz(model, c_load_f)
+    ref = ota_reference_v(model)
+    circuit = _ota_circuit("OTA open-circuit voltage gain, DC loop closed through L", model, "inp", "inn", "out")
+    circuit.V("in", "inp", circuit.gnd, f"dc {format_value(ref)} ac 1")
+    c_ac = 1.0  # F
+    l_dc = max(OTA_SERVO_REACTANCE_FACTOR * model.r_out_ohm / (2 * math.pi * start),
+               1.0 / ((2 * math.pi * start / LC_CORNER_BELOW) ** 2 * c_ac))
+    circuit.L("dc", "out", "inn", l_dc)
+    circuit.C("ac", "inn", circuit.gnd, c_ac)
+    load = "unloaded"
+    if c_load_f > 0:
+        circuit.C("load", "out", "ref", c_load_f)
+        load = f"C_L = {c_load_f:g} F to the reference"
+    deck = NetlistDeck(circuit, analyses=[ACSweep(start, stop, AC_POINTS_PER_DECADE)],
+                       saves=["v(out)", "v(inp)", "v(inn)"])
+    return Testbench("gain", deck, {"out": "v(out)", "inp": "v(inp)", "inn": "v(inn)"},
+                     f"open-circuit voltage gain v(out)/(v(inp) − v(inn)), {load}, {start:g} Hz … {stop:g} Hz; DC "
+                     f"feedback through L = {l_dc:.3g} H, inn held at AC ground by C = {c_ac:g} F",
+                     {"ref_v": ref, "c_load_f": c_load_f})
+
+
+def ota_rout_bench(model: OTAModel) -> Testbench:
+    """Output resistance: both inputs at the reference, ``Vout`` drives the output at the reference with
+    an AC unit; ``−1/i(Vout)`` is r_out. Probe ``out_current``."""
+    ref = ota_reference_v(model)
+    circuit = _ota_circuit("OTA output resistance", model, "ref", "ref", "out")
+    circuit.V("out", "out", circuit.gnd, f"dc {format_value(ref)} ac 1")
+    deck = NetlistDeck(circuit, analyses=[ACSweep(1.0, 10.0, 1)], saves=["i(vout)"])
+    return Testbench("rout", deck, {"out_current": "i(vout)"},
+                     f"output resistance −v(out)/i(Vout), inputs at the reference, output driven at {ref:g} V",
+                     {"ref_v": ref})
+
+
+def ota_transfer_span_v(model: OTAModel) -> float:
+    """Half-width (V) of the transfer bench's input sweep: :data:`OTA_TRANSFER_SPAN_V`, or twice the
+    offset when that is larger, so the null lies inside."""
+    return max(OTA_TRANSFER_SPAN_V, 2.0 * abs(model.offset_v))
+
+
+def ota_transfer_bench(model: OTAModel) -> Testbench:
+    """DC transfer into a short: the differential input ``Vd`` (from ``inp`` to ``inn`` = the reference)
+    swept over ±:func:`ota_transfer_span_v`, the output held at the reference. The input that nulls the
+    output current is minus the input offset. Probes ``out_current`` (A), ``v_d`` (the sweep)."""
+    span = ota_transfer_span_v(model)
+    ref = ota_reference_v(model)
+    circuit = _ota_circuit("OTA DC transfer and offset, output into a short", model, "inp", "ref", "out")
+    circuit.V("d", "inp", "ref", 0.0)
+    circuit.V("out", "out", circuit.gnd, ref)
+    step = 2 * span / OTA_TRANSFER_STEPS
+    deck = NetlistDeck(circuit, analyses=[DCSweep("Vd", -span, span, step)], options=dict(PRECISE_OP_OPTIONS),
+                       saves=["i(vout)"])
+    return Testbench("transfer", deck, {"out_current": "i(vout)"},
+                     f"DC transfer i(Vout) against the differential input {-span:g} V … {span:g} V in {step:g} V "
+                     f"steps, output held at {ref:g} V", {"ref_v": ref, "span_v": span})
+
+
+def ota_swing_input_v(model: OTAModel) -> float:
+    """The swing bench's differential input (V): at least :data:`OTA_SWING_INPUT_V` and ten times the
+    offset, and large enough that r_out's current at a limit, ``(v_high − v_low)/(2·r_out)``, is at most
+    1 % of ``gm`` times the input."""
+    half_span = 0.5 * (model.v_high - model.v_low)
+    return max(OTA_SWING_INPUT_V, 10.0 * abs(model.offset_v), 100.0 * half_span / model.dc_gain)
+
+
+def ota_swing_bench(model: OTAModel) -> Testbench:
+    """Output swing: two OTAs, one driven ``+V`` (pushing up) and one ``−V`` (pushing down), their
+    outputs on one swept source ``Vout`` through 0 V ammeters ``Vsu``/``Vsd``; the sweep runs
+    :data:`OTA_SWING_MARGIN_KNEES` knees past each limit in steps of 1/:data:`OTA_SWING_STEPS_PER_KNEE`
+    knee. Probes ``current_up``, ``current_down`` (A, into the output node), ``v_out`` (the sweep)."""
+    ref = ota_reference_v(model)
+    v_in = ota_swing_input_v(model)
+    circuit = Circuit("OTA output swing, output swept with a large input")
+    circuit.V("ref", "ref", circuit.gnd, ref)
+    circuit.V("up", "pu", "ref", v_in)
+    circuit.V("dn", "pd", "ref", -v_in)
+    circuit.V("out", "out", circuit.gnd, ref)
+    circuit.V("su", "ou", "out", 0.0)
+    circuit.V("sd", "od", "out", 0.0)
+    circuit.raw_spice += "\n".join(model.lines("up", "pu", "ref", "ou", "ref") + model.lines("dn", "pd", "ref", "od", "ref")) + "\n"
+    margin, step = OTA_SWING_MARGIN_KNEES * model.knee_v, model.knee_v / OTA_SWING_STEPS_PER_KNEE
+    start, stop = model.v_low - margin, model.v_high + margin
+    # at ngspice's default reltol a sweep point is accepted after one Newton step from the last one, which
+    # leaves the fade's curvature times the step² in the current (5e-5 of it at knee/100 steps)
+    deck = NetlistDeck(circuit, analyses=[DCSweep("Vout", start, stop, step)], options=dict(PRECISE_OP_OPTIONS),
+                       saves=["i(vsu)", "i(vsd)"])
+    return Testbench("swing", deck, {"current_up": "i(vsu)", "current_down": "i(vsd)"},
+                     f"output current against the output voltage {start:g} V … {stop:g} V in {step:g} V steps, "
+                     f"differential input +{v_in:g} V (pushing up) and −{v_in:g} V (pushing down)",
+                     {"ref_v": ref, "input_v": v_in})
+
+
+def ota_testbenches(model: OTAModel, c_load_f: float = 0.0) -> dict[str, Testbench]:
+    """Every OTA bench, by analysis name: ``gm``, ``gain``, ``rout``, ``transfer``, ``swing``."""
+    benches = [ota_gm_bench(model), ota_gain_bench(model, c_load_f), ota_rout_bench(model),
+               ota_transfer_bench(model), ota_swing_bench(model)]
+    return {b.analysis: b for b in benches}
+
+
+# ------------------------------------------------------------------------------------------ user op-amp
+#: Open-loop sweep (Hz) of a user part: nothing is known of its poles before it is measured, so the sweep
+#: spans what an op-amp has, a dominant pole from 1 Hz (read 1e-3 down at the first point) to a unity-gain
+#: frequency of 100 MHz with two decades to spare.
+USER_AC_RANGE_HZ: tuple[float, float] = (1e-3, 1e10)
+#: Noise sweep (Hz) of a user part.
+USER_NOISE_RANGE_HZ: tuple[float, float] = (1.0, 1e8)
+#: The servo inductor's reactance (Ω) at the first frequency of a user part's open-loop sweep: 1e4 times a
+#: 1 GΩ output, so even a single-stage part with a high-impedance output is not loaded by it.
+USER_SERVO_REACTANCE_OHM = 1e13
+#: Slew bench of a user part: the step is this fraction of the total supply (1 V without one), centred on
+#: mid-supply, inside any part's common-mode and output ranges but far beyond its input stage's linear range.
+USER_SLEW_STEP_FRACTION = 0.5
+#: The slew bench lasts this many small-signal time constants ``1/(2π·f_unity)`` of the β = 1 loop (from
+#: the open-loop measurement): a part slower than ``step·2π·f_unity/2000`` V/s does not reach 80 %.
+USER_SLEW_WINDOW_TAUS = 2000.0
+#: Time steps over the slew window.
+USER_SLEW_STEPS = 4000
+
+
+def _user_circuit(title: str, part: UserOpAmp, source: str, *, follower: bool) -> Circuit:
+    """``part`` on its split supply (:func:`~analogopt.blocks.user_block.supply_sources`: mid-supply at
+    ground), ``Vin`` on ``inp``, ``inn`` on the output (follower) or left to the bench."""
+    circuit = Circuit(title)
+    lines, supplies = supply_sources(part, "s")
+    part.register(circuit)
+    circuit.V("in", "inp", circuit.gnd, source)
+    circuit.raw_spice += lines + part.instance_lines(["dut"], ["inp"], ["out" if follower else "inn"], ["out"],
+                                                     supplies)
+    return circuit
+
+
+def user_opamp_open_loop_bench(part: UserOpAmp) -> Testbench:
+    """The open-loop AC bench of a user part (the op-amp bench of the module docstring, over
+    :data:`USER_AC_RANGE_HZ`): probes ``out``, ``inp``, ``inn``."""
+    start, stop = USER_AC_RANGE_HZ
+    circuit = _user_circuit(f"user op-amp {part.name} open-loop gain, DC loop closed through L", part, "dc 0 ac 1",
+                            follower=False)
+    c_ac = 1.0
+    l_dc = max(USER_SERVO_REACTANCE_OHM / (2 * math.pi * start), 1.0 / ((2 * math.pi * start / LC_CORNER_BELOW) ** 2 * c_ac))
+    circuit.L("dc", "out", "inn", l_dc)
+    circuit.C("ac", "inn", circuit.gnd, c_ac)
+    deck = NetlistDeck(circuit, analyses=[ACSweep(start, stop, AC_POINTS_PER_DECADE)],
+                       saves=["v(out)", "v(inp)", "v(inn)"])
+    return Testbench("ac", deck, {"out": "v(out)", "inp": "v(inp)", "inn": "v(inn)"},
+                     f"open-loop gain v(out)/(v(inp) − v(inn)), {start:g} Hz … {stop:g} Hz; DC feedback through "
+                     f"L = {l_dc:.3g} H, inn held at AC ground by C = {c_ac:g} F", {"v_cm": 0.0})
+
+
+def user_opamp_noise_bench(part: UserOpAmp) -> Testbench:
+    """The unity-gain follower under ``.noise`` over :data:`USER_NOISE_RANGE_HZ`."""
+    start, stop = USER_NOISE_RANGE_HZ
+    circuit = _user_circuit(f"user op-amp {part.name} noise, unity-gain follower", part, "dc 0 ac 1", follower=True)
+    deck = NetlistDeck(circuit, analyses=[NoiseSweep("out", "Vin", start, stop)])
+    return Testbench("noise", deck, {"output_density": "onoise_spectrum", "input_density": "inoise_spectrum"},
+                     f"unity-gain follower, .noise v(out) Vin, {start:g} Hz … {stop:g} Hz", {"v_cm": 0.0})
+
+
+def user_opamp_offset_bench(part: UserOpAmp) -> Testbench:
+    """The follower at ``.op`` with its input at mid-supply (0 V): probes ``out``, ``source_current``."""
+    circuit = _user_circuit(f"user op-amp {part.name} offset and bias, unity-gain follower", part, "0",
+                            follower=True)
+    deck = NetlistDeck(circuit, analyses=[OperatingPoint()])
+    return Testbench("offset", deck, {"out": "v(out)", "source_current": "i(vin)"},
+                     "unity-gain follower at .op, input at mid-supply (0 V)", {"v_cm": 0.0})
+
+
+def user_slew_step_v(part: UserOpAmp) -> float:
+    """The slew bench's step (V): :data:`USER_SLEW_STEP_FRACTION` of ``supply_v``, or 1 V without one."""
+    return 1.0 if part.supply_v is None else USER_SLEW_STEP_FRACTION * part.supply_v
+
+
+def user_opamp_slew_bench(part: UserOpAmp, unity_gain_hz: float) -> Testbench:
+    """The follower's rising step of :func:`user_slew_step_v` about 0 V, timed by the part's measured
+    unity-gain frequency (Hz; the window is :data:`USER_SLEW_WINDOW_TAUS` time constants). Probe ``out``;
+    levels ``v_start``, ``step_v``, ``delay_s``."""
+    if not (math.isfinite(unity_gain_hz) and unity_gain_hz > 0):
+        raise ConfigError(f"the slew bench needs the part's unity-gain frequency > 0 Hz, got {unity_gain_hz!r}")
+    step = user_slew_step_v(part)
+    tau = 1.0 / (2 * math.pi * unity_gain_hz)
+    window = USER_SLEW_WINDOW_TAUS * tau
+    delay, edge = 20 * tau, tau / 10
+    v_start = -step / 2
+    circuit = Circuit(f"user op-amp {part.name} slew rate, unity-gain follower")
+    lines, supplies = supply_sources(part, "s")
+    part.register(circuit)
+    circuit.PulseVoltageSource("in", "inp", circuit.gnd, initial_value=v_start, pulsed_value=v_start + step,
+                               delay_time=delay, rise_time=edge, fall_time=edge, pulse_width=10 * window,
+                               period=20 * window)
+    circuit.raw_spice += lines + part.instance_lines(["dut"], ["inp"], ["out"], ["out"], supplies)
+    dt = window / USER_SLEW_STEPS
+    deck = NetlistDeck(circuit, analyses=[Transient(delay + window, step_s=dt, max_step_s=dt, uic=False)],
+                       saves=["v(out)", "v(inp)"])
+    return Testbench("slew", deck, {"out": "v(out)", "inp": "v(inp)"},
+                     f"unity-gain follower, {step:g} V step at {delay:g} s, {window:g} s window "
+                     f"({USER_SLEW_WINDOW_TAUS:g}/(2π·f_unity))", {"v_start": v_start, "step_v": step, "delay_s": delay})
+
+
+def user_opamp_testbenches(part: UserOpAmp) -> dict[str, Testbench]:
+    """The benches of a user part that need nothing measured first: ``ac``, ``noise``, ``offset`` (the
+    slew bench follows the open-loop measurement, :func:`user_opamp_slew_bench`)."""
+    benches = [user_opamp_open_loop_bench(part), user_opamp_noise_bench(part), user_opamp_offset_bench(part)]
     return {b.analysis: b for b in benches}

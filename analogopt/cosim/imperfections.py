@@ -42,6 +42,8 @@ MODELLED = {
 
 def loop_imperfections(problem: NFSingleLayerProblem, parts: MacroParts, scales: ScaleFactors) -> LoopImperfections:
     """λ, e_os (per weight), w_rail and the knee of the macro loop (units of the loop equation)."""
+    if parts.is_ideal("integrators"):  # a plain transconductor into C: none of the integrator's terms
+        return LoopImperfections()
     leak = 0.0 if problem.leak else problem.tau_s / (parts.ota_r_out_ohm * scales.c_w_f)
     if parts.c_leak_ohm is not None:
         leak += problem.tau_s / (parts.c_leak_ohm * scales.c_w_f)

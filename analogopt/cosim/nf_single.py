@@ -114,7 +114,8 @@ def cosimulate(
 
     # ngspice runs in its own process: step the twin (and the baseline) meanwhile, then collect it.
     t_spice = time.perf_counter()
-    pending = runner.start(deck_text, run_dir=run_dir)
+    # a deck that reads files (a noise source's samples) goes as a deck, so the runner writes them beside it
+    pending = runner.start(circuit.deck if circuit.deck.attachments else deck_text, run_dir=run_dir)
     # the runner's wall-time limit binds the whole co-simulation, the twin's share included
     limit_s = getattr(runner, "timeout_s", None)
     deadline = getattr(runner, "deadline", None)

@@ -9,6 +9,7 @@ least_squares).
 from __future__ import annotations
 
 import dataclasses
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,9 +35,10 @@ from ..scenarios import Scenario
 from ..values import REQUIRED, Table
 from ..blocks.opamp import opamp_from_config
 from ..blocks.user_block import copy_user_files, is_user_table, user_opamp_from_table, user_parts_of
-from ..circuits.nf_macro import MacroParts
+from ..circuits.nf_macro import BLOCKS, MacroParts
 from ..cosim.comparison import Comparison, Group, PlotOptions, TwinValidity, plot_options, signals_of, write_metrics
-from ..cosim.imperfections import matched_twin, predicted_settling
+from ..cosim.imperfections import applied_problem, loop_imperfections, matched_twin, predicted_settling
+from ..reference.imperfections import NoFixedPointError, weight_noise_covariance
 from ..cosim.nf_single import CoSimResult, build_loop, cosimulate
 from .base import ExperimentBase, Variation, safe_title
 from .nf_mismatch import draw_mismatch, mismatch_of, parameter_sigma, read_mismatch
@@ -60,7 +62,9 @@ _MACRO_KEYS = {"supply_v": "V", "v_per_weight": "V", "v_per_error_cell": "V", "z
                "c_leak_ohm": "ohm", "ota_headroom_v": "V",
                # the chip's operating point and process, against the design above (°C, 1/K, V/K, ratios)
                "temperature_c": None, "gm_tc_per_k": None, "offset_tc_v_per_k": None, "c_tc_per_k": None,
-               "g_tc_per_k": None, "gm_scale": None, "supply_scale": None}
+               "g_tc_per_k": None, "gm_scale": None, "supply_scale": None,
+               # transient noise of the OTAs (V/√Hz), its sample interval (s)
+               "ota_noise_v_per_rthz": None, "noise_step_s": "s"}
 
 
 def macro_parts(table: Table, base_dir: Path | None = None) -> MacroParts | None:
@@ -69,12 +73,19 @@ def macro_parts(table: Table, base_dir: Path | None = None) -> MacroParts | None
     unless it sets v_low/v_high), or naming a user's subcircuit file (``subckt = …``, bring your own
     block: analogopt.blocks.user_block, paths relative to ``base_dir``, the scenario's folder); None at the
     ideal level."""
-    table.reject_unknown({"level", "levels", "opamp", "mismatch", *_MACRO_KEYS})
+    table.reject_unknown({"level", "levels", "opamp", "mismatch", "noise_seed", "blocks", *_MACRO_KEYS})
     level = table.choice("level", "ideal", LEVELS)
     read_mismatch(table.table("mismatch"))  # the Monte Carlo σ table: checked here, drawn per sweep sample
     values: dict[str, Any] = {key: table.number(key, unit=unit) for key, unit in _MACRO_KEYS.items() if key in table}
     if "levels" in table:
         values["levels"] = table.integer("levels", low=2, high=2**16)
+    blocks = table.table("blocks", BLOCKS)
+    values["ideal_blocks"] = tuple(b for b in BLOCKS if blocks.choice(b, level, LEVELS) == "ideal")
+    if "noise_seed" in table:
+        values["noise_seed"] = table.seed("noise_seed")
+    for key in ("ota_noise_v_per_rthz", "noise_step_s"):  # 0 in a scenario file: off / the default
+        if values.get(key) == 0:
+            del values[key]
     sub = table.table("opamp")
     if is_user_table(sub.mapping):
         part = user_opamp_from_table(sub, base_dir)
@@ -290,6 +301,8 @@ class NFSingleExperiment(ExperimentBase):
         main = cosimulate(self.problem, runner=runner, run_dir=out.file("spice"), progress=progress,
                           title=safe_title(title), macro=self.macro)
         (out.path / "spice" / "netlist.cir").replace(out.file("netlist.cir"))
+        for name in main.circuit.deck.attachments:  # the files netlist.cir reads, beside it
+            shutil.copyfile(out.path / "spice" / name, out.file(name))
         # a user op-amp is inlined in the netlists; the originals go beside them for the record (blocks/)
         user_parts = user_parts_of(self.macro) if self.macro is not None else []
         copy_user_files(user_parts, out.path)
@@ -517,7 +530,9 @@ class NFSingleExperiment(ExperimentBase):
         except (RuntimeError, TimeoutError) as exc:  # e.g. an imperfect loop whose ODE is too stiff to solve
             return {"available": False, "reason": str(exc)}
         simulated = main.analog.final_weights - main.ideal.final_weights
+        noise = self._noise_theory(main, t["predicted_final_weights"]) if self.macro.ota_noise_v_per_rthz else None
         return {
+            **({"noise": noise} if noise else {}),
             "available": True, "leak": t["leak"], "error_offset": t["error_offset"], "weight_rail": t["weight_rail"],
             "predicted_shift": dict(zip(names, t["predicted_shift"].tolist())),
             "simulated_shift": dict(zip(names, simulated.tolist())),
@@ -544,6 +559,30 @@ class NFSingleExperiment(ExperimentBase):
                                  "matched twin − ideal, max"], rows) + [""]
         lines += [f"![{grp.name}]({matched.figure_name(grp)})" for grp in matched.groups] + [""]
         return lines
+
+    #: The share of the run at its end whose weights' spread is compared with the noise theory
+    NOISE_TAIL = 0.6
+
+    def _noise_theory(self, main: CoSimResult, settled: np.ndarray) -> dict[str, Any]:
+        """The OTAs' input noise as weight noise: the linearized loop's stationary spread (an
+        Ornstein–Uhlenbeck process, analogopt.reference.imperfections.weight_noise_covariance) against the
+        standard deviation of the simulated weights over the last NOISE_TAIL of the run."""
+        sc, parts = main.circuit.scales, self.macro
+        try:
+            cov = weight_noise_covariance(applied_problem(self.problem, parts, sc),
+                                          loop_imperfections(self.problem, parts, sc), settled,
+                                          parts.ota_noise_v_per_rthz / sc.v_per_error)
+        except NoFixedPointError as exc:
+            return {"available": False, "reason": str(exc)}
+        its = main.analog.iteration
+        tail = main.analog.weights[its >= (1 - self.NOISE_TAIL) * its[-1]]
+        names = self.problem.weight_names
+        return {"available": True, "density_v_per_rthz": parts.ota_noise_v_per_rthz,
+                "predicted_std": dict(zip(names, np.sqrt(np.diag(cov)).tolist())),
+                "simulated_std": dict(zip(names, tail.std(axis=0).tolist())),
+                "tail_fraction": self.NOISE_TAIL,
+                "note": "weights' spread about their mean over the run's tail; the theory is the stationary spread "
+                        "of the loop linearized at its settling point"}
 
     def _matched_comparison(self, main: CoSimResult) -> Comparison | None:
         """Analog against the *matched twin* (the twin with the imperfections theory models: leak, offset,
@@ -612,7 +651,8 @@ class NFSingleExperiment(ExperimentBase):
                 + (f"±{rail:.3g}" if rail is not None else "(none)")
                 + " and the crossbars' quantized matrices; final weights shifted from the ideal loop's:", "",
                 *markdown_table(["weight", "predicted shift", "simulated shift"], rows[:40]), "",
-                f"Left unexplained by the theory: {t['unexplained_max_abs']:.2e} at most.", ""]
+                f"Left unexplained by the theory: {t['unexplained_max_abs']:.2e} at most.", "",
+                *_noise_lines(t.get("noise"))]
 
     def _report(self, main: CoSimResult, variants, m: dict[str, Any], comparison: Comparison,
                 matched: Comparison | None = None) -> str:
@@ -680,6 +720,17 @@ class NFSingleExperiment(ExperimentBase):
             "Files: `netlist.cir` runs unchanged with `ngspice -b -r out.raw netlist.cir`; `metrics.json` holds the numbers.",
         ]
         return "\n".join(lines) + "\n"
+
+
+def _noise_lines(noise: dict[str, Any] | None) -> list[str]:
+    if not noise:
+        return []
+    if not noise.get("available"):
+        return [f"Weight noise theory: not available ({noise.get('reason')}).", ""]
+    rows = [[n, f"{noise['predicted_std'][n]:.3e}", f"{noise['simulated_std'][n]:.3e}"] for n in noise["predicted_std"]]
+    return [f"OTA input noise {noise['density_v_per_rthz']:g} V/√Hz (seeded): the weights' spread over the last "
+            f"{noise['tail_fraction']:.0%} of the run against the linearized loop's stationary spread:", "",
+            *markdown_table(["weight", "predicted std", "simulated std"], rows[:40]), ""]
 
 
 def perturb_nf_problem(problem: NFSingleLayerProblem, variations: list[Variation], seed: int | None):

@@ -134,12 +134,15 @@ class NetlistDeck:
     """Everything ngspice needs: circuit, analyses, options and the vectors to save.
 
     ``saves`` lists vectors such as ``"v(w0)"``; empty means ngspice's default (all node voltages).
+    ``attachments``: files the deck reads by name (name → text, e.g. a noise source's samples), which the
+    runners write beside the netlist in its run directory.
     """
 
     circuit: Circuit
     analyses: list[Analysis] = field(default_factory=list)
     options: Mapping[str, float | str] = field(default_factory=dict)
     saves: list[str] = field(default_factory=list)
+    attachments: Mapping[str, str] = field(default_factory=dict)
 
     def format(self) -> str:
         """The whole netlist as text, ending in ``.end``."""

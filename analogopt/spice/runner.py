@@ -210,6 +210,13 @@ def _pdeathsig_prefix() -> list[str]:
     return _SETPRIV
 
 
+def _write_attachments(directory: Path, deck: NetlistDeck | str) -> None:
+    """The files a deck reads by name (:attr:`NetlistDeck.attachments`), beside its netlist: ngspice
+    opens them relative to its working directory, the run directory."""
+    for name, text in ({} if isinstance(deck, str) else deck.attachments).items():
+        _write(directory / name, text, f"attachment {directory / name}")
+
+
 def _popen(argv: list[str], **kwargs: Any) -> subprocess.Popen:
     proc = subprocess.Popen([*_pdeathsig_prefix(), *argv], **kwargs)
     _LIVE.add(proc)
@@ -396,6 +403,7 @@ class NgspiceRunner(_Limits):
         try:
             netlist = directory / "netlist.cir"
             _write(netlist, text, f"netlist {netlist}")
+            _write_attachments(directory, deck)
             raw = directory / "out.raw"
             raw.unlink(missing_ok=True)
             out, err = _open_outputs(directory)
@@ -670,6 +678,7 @@ class SharedLibraryRunner(_Limits):
         try:
             netlist = directory / "netlist.cir"
             _write(netlist, text, f"netlist {netlist}")
+            _write_attachments(directory, deck)
             for name in (_SHARED_RESULT, _SHARED_ARRAYS):
                 (directory / name).unlink(missing_ok=True)
             env = dict(os.environ)

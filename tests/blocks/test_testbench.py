@@ -13,6 +13,7 @@ from PySpice.Spice.Netlist import Circuit
 
 from analogopt.blocks.integrator import RCLowPass
 from analogopt.blocks.opamp import BOLTZMANN_J_PER_K, NGSPICE_DEFAULT_TEMP_K, OpAmpModel, add_opamp, opamp_from_config
+from analogopt.blocks.ota import OTAModel
 from analogopt.circuits import testbench as tb
 from analogopt.errors import ConfigError
 from analogopt.problems import ActivationSpec
@@ -187,3 +188,117 @@ def test_comparator_benches():
     assert sorted(tb.comparator_testbenches(spec, 2.0)) == ["ac", "dc"]
     with pytest.raises(ConfigError, match="span"):
         tb.comparator_dc_bench(spec, 0.0)
+
+
+# ----------------------------------------------------------------------------------------- OTA
+OTA = OTAModel(gm_s=50e-6, r_out_ohm=100e6, bw_hz=200e3, offset_v=2e-3, v_low=0.5, v_high=2.8, knee_v=0.05)
+
+
+def test_ota_benches_bias_at_mid_swing_and_short_the_output():
+    benches = tb.ota_testbenches(OTA)
+    assert sorted(benches) == ["gain", "gm", "rout", "swing", "transfer"]
+    assert tb.ota_reference_v(OTA) == pytest.approx(1.65)
+    gm = benches["gm"].deck.format()
+    assert "Vref ref 0 1.65" in gm and "Vout out 0 1.65" in gm and "Vin inp 0 dc 1.65 ac 1" in gm
+    assert "Gdut_in ref dut_p dut_os ref 0.001" in gm and "Rdut_ro out ref 100000000.0" in gm
+    assert tb.ota_gm_range_hz(OTA) == (100.0, 1e8)
+    assert benches["gm"].probes == {"out_current": "i(vout)", "inp": "v(inp)", "inn": "v(ref)"}
+    assert "Vout out 0 dc 1.65 ac 1" in benches["rout"].deck.format()
+
+
+def test_ota_gain_bench_servo_does_not_load_the_output():
+    for c_load in (0.0, 1e-12):
+        bench = tb.ota_gain_bench(OTA, c_load)
+        start, _ = tb.ota_gain_range_hz(OTA, c_load)
+        inductor = next(line for line in bench.deck.format().splitlines() if line.startswith("Ldc out inn "))
+        reactance = 2 * math.pi * start * float(inductor.split()[-1])
+        assert reactance >= tb.OTA_SERVO_REACTANCE_FACTOR * OTA.r_out_ohm * (1 - 1e-12)
+    # a 1 pF load puts a pole at 1/(2π·100 MΩ·1 pF) = 1.59 kHz, below bw_hz: the sweep starts 3 decades under it
+    assert tb.ota_output_pole_hz(OTA, 1e-12) == pytest.approx(1591.55, rel=1e-5)
+    assert tb.ota_gain_range_hz(OTA, 1e-12)[0] == 1.0
+    assert "Cload out ref 1e-12" in tb.ota_gain_bench(OTA, 1e-12).deck.format()
+    with pytest.raises(ConfigError, match="load capacitor"):
+        tb.ota_gain_bench(OTA, -1e-12)
+
+
+def test_ota_transfer_and_swing_sweeps_cover_the_null_and_the_limits():
+    assert tb.ota_transfer_span_v(OTA) == tb.OTA_TRANSFER_SPAN_V
+    assert tb.ota_transfer_span_v(OTAModel(gm_s=1e-5, offset_v=-0.3)) == pytest.approx(0.6)
+    assert ".dc Vd -0.1 0.1 0.0005" in tb.ota_transfer_bench(OTA).deck.format()
+    swing = tb.ota_swing_bench(OTA)
+    text = swing.deck.format()
+    assert ".dc Vout 0.25 3.05 0.0005" in text  # 5 knees past each limit, knee/100 steps
+    assert "Vsu ou out 0.0" in text and "Bup_out ref ou" in text and "Bdn_out ref od" in text
+    assert ".options reltol=1e-09" in text
+    # r_out's current at a limit, 1.15 V/100 MΩ, is 0.23 % of gm times 0.1 V; at A0 = 1 it takes 100·1.65 V
+    assert swing.levels["input_v"] == tb.OTA_SWING_INPUT_V
+    assert tb.ota_swing_input_v(OTAModel(gm_s=1e-6, r_out_ohm=1e6)) == pytest.approx(165.0)
+
+
+def test_ota_twin_matches_the_swing_bench_in_ngspice():
+    from analogopt.circuits.characterization import ota_output_current_a
+
+    bench = tb.ota_swing_bench(OTA)
+    dc = RUNNER.run(bench.deck).analysis("dc")
+    v_in, ref = bench.levels["input_v"], bench.levels["ref_v"]
+    for probe, sign in (("current_up", 1.0), ("current_down", -1.0)):
+        twin = ota_output_current_a(OTA, sign * v_in, dc.axis, ref)
+        np.testing.assert_allclose(dc[bench.probes[probe]], twin, rtol=1e-9, atol=1e-15)
+
+
+def test_ota_analytic_values():
+    from analogopt.circuits.characterization import OTABlock, ota_analytic
+
+    values = ota_analytic(OTABlock(OTA))
+    assert values["transconductance_s"] == pytest.approx(OTA.gm_s, rel=1e-9)
+    assert values["dc_gain_v_per_v"] == pytest.approx(5000, rel=1e-9)
+    assert values["f_3db_hz"] == values["transconductance_f_3db_hz"] == 200e3
+    assert values["gbw_hz"] is None and values["phase_margin_deg"] is None
+    # the zero-current point sits where gm·V·x/knee = (v_high − ref)/r_out: x = knee·1.15 V/(A0·V)
+    x = OTA.knee_v * 1.15 / (OTA.dc_gain * tb.ota_swing_input_v(OTA))
+    assert OTA.v_high - values["output_high_v"] == pytest.approx(x, rel=0.02)
+    assert values["knee_high_v"] == pytest.approx(OTA.knee_v, rel=0.01)
+    loaded = ota_analytic(OTABlock(OTAModel(gm_s=10e-6), 1e-12))
+    fu = loaded["gbw_hz"]
+    assert fu**2 * (1 + (fu / 1e6) ** 2) == pytest.approx((10e-6 / (2 * math.pi * 1e-12)) ** 2, rel=1e-3)
+    # the −3 dB point of poles 0.16 Hz and 1 MHz apart, which the textbook root form loses to cancellation
+    assert loaded["f_3db_hz"] == pytest.approx(1 / (2 * math.pi * 1e12 * 1e-12), rel=1e-9)
+
+
+# ----------------------------------------------------------------------------------------- user op-amp
+def _cm33(tmp_path, supply_v=3.3):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from user_opamp_files import write_part
+
+    from analogopt.blocks.user_block import load_user_opamp
+
+    sub, lib = write_part(tmp_path)
+    return load_user_opamp(sub, "CM33", ["inp", "inn", "out", "vdd", "vss"], [(lib, "tt")], supply_v=supply_v)
+
+
+def test_user_opamp_benches_power_the_part_about_ground(tmp_path):
+    part = _cm33(tmp_path)
+    benches = tb.user_opamp_testbenches(part)
+    assert sorted(benches) == ["ac", "noise", "offset"]
+    ac = benches["ac"].deck.format()
+    assert "Vsdd vdd_s 0 1.65" in ac and "Vsss vss_s 0 -1.65" in ac and "Xdut inp inn out vdd_s vss_s CM33" in ac
+    assert ".ac dec 50 0.001 10000000000.0" in ac and ".subckt CM33 1 2 3 4 5" in ac
+    inductor = next(line for line in ac.splitlines() if line.startswith("Ldc out inn "))
+    assert 2 * math.pi * 1e-3 * float(inductor.split()[-1]) == pytest.approx(tb.USER_SERVO_REACTANCE_OHM)
+    assert "Xdut inp out out vdd_s vss_s CM33" in benches["noise"].deck.format()
+    assert "Vin inp 0 0" in benches["offset"].deck.format()
+
+
+def test_user_slew_bench_is_timed_by_the_unity_gain_frequency(tmp_path):
+    part = _cm33(tmp_path)
+    bench = tb.user_opamp_slew_bench(part, 1e6)
+    tau = 1 / (2 * math.pi * 1e6)
+    assert bench.levels["step_v"] == pytest.approx(1.65) and bench.levels["v_start"] == pytest.approx(-0.825)
+    assert bench.levels["delay_s"] == pytest.approx(20 * tau)
+    text = bench.deck.format()
+    assert f".tran {tau * tb.USER_SLEW_WINDOW_TAUS / tb.USER_SLEW_STEPS!r}" in text
+    with pytest.raises(ConfigError, match="unity-gain frequency"):
+        tb.user_opamp_slew_bench(part, float("nan"))
