@@ -623,7 +623,8 @@ def _ota_gain(block: OTABlock, run: RunResult, bench: Testbench, result: Charact
         analytic = analytic / (1 + 1j * freq / output_pole)
     markers = [("f3db", f_3db, None)] if f_3db is not None else []
     markers += [("gbw", unity, pm)] if unity is not None else []
-    result.curves["bode"] = {"freq_hz": freq, "response": gain, "analytic": analytic, "markers": markers}
+    result.curves["bode"] = {"freq_hz": freq, "response": gain, "analytic": analytic, "markers": markers,
+                             "c_load_f": block.c_load_f}
 
 
 def _ota_transfer(model: OTAModel, run: RunResult, bench: Testbench, result: Characterization) -> None:

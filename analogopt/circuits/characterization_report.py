@@ -152,7 +152,9 @@ def ota_bode_figure(gm_curve: Mapping[str, Any], gain_curve: Mapping[str, Any], 
     for kind, f_mark, pm in gain_curve["markers"]:
         _mark(ax_gain, ax_gain_phase, kind, f_mark, pm, freq, response)
     ax_gain.set_ylabel("voltage gain (dB)")
-    ax_gain.set_title("open-circuit voltage gain", fontsize=9)
+    c_load = gain_curve.get("c_load_f") or 0.0
+    ax_gain.set_title(f"voltage gain into C_L = {_display(c_load, 'F')}" if c_load else "open-circuit voltage gain",
+                      fontsize=9)
     for ax in (ax_gm_phase, ax_gain_phase):
         ax.set_ylabel("phase (°)")
         ax.set_xlabel("frequency (Hz)")

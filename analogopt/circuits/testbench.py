@@ -152,6 +152,16 @@ def opamp_noise_range_hz(model: OpAmpModel) -> tuple[float, float]:
     return 1.0, decade_ceil(max(10.0 * NOISE_QUOTE_HZ, 10.0 * top))
 
 
+def _dc_servo(circuit: Circuit, start_hz: float, *, min_l_h: float = 0.0) -> tuple[float, float]:
+    """Close the loop for DC only: L from ``out`` to ``inn`` and C (1 F) from ``inn`` to ground, their corner
+    LC_CORNER_BELOW under the sweep's start (L at least ``min_l_h``); returns (L in H, C in F)."""
+    c_ac = 1.0
+    l_dc = max(min_l_h, 1.0 / ((2 * math.pi * start_hz / LC_CORNER_BELOW) ** 2 * c_ac))
+    circuit.L("dc", "out", "inn", l_dc)
+    circuit.C("ac", "inn", circuit.gnd, c_ac)
+    return l_dc, c_ac
+
+
 def _opamp_circuit(title: str, model: OpAmpModel, source: str, *, follower: bool) -> Circuit:
     circuit = Circuit(title)
     circuit.V("in", "inp", circuit.gnd, source)
@@ -165,11 +175,7 @@ def opamp_open_loop_bench(model: OpAmpModel) -> Testbench:
     v_cm = common_mode_v(model)
     circuit = _opamp_circuit("op-amp open-loop gain, DC loop closed through L", model,
                              f"dc {format_value(v_cm)} ac 1", follower=False)
-    corner_hz = start / LC_CORNER_BELOW
-    c_ac = 1.0  # F; L follows from the corner
-    l_dc = 1.0 / ((2 * math.pi * corner_hz) ** 2 * c_ac)
-    circuit.L("dc", "out", "inn", l_dc)
-    circuit.C("ac", "inn", circuit.gnd, c_ac)
+    l_dc, c_ac = _dc_servo(circuit, start)
     deck = NetlistDeck(circuit, analyses=[ACSweep(start, stop, AC_POINTS_PER_DECADE)],
                        saves=["v(out)", "v(inp)", "v(inn)"])
     return Testbench("ac", deck, {"out": "v(out)", "inp": "v(inp)", "inn": "v(inn)"},
@@ -327,11 +333,12 @@ def comparator_testbenches(spec: ActivationSpec, span_v: float) -> dict[str, Tes
 # ------------------------------------------------------------------------------------------ OTA
 #: Reactance of the open-circuit gain bench's DC-servo inductor at the first swept frequency, in units of
 #: the OTA's output resistance. The inductor loads the output in quadrature, so it moves |A| by about
-#: (1e-4)²/2 and the phase by 1e-4 rad; the op-amp bench's fixed LC corner would load a 1 TΩ output
-#: with kilohms.
+#: (1e-4)²/2 and the phase by 1e-4 rad; the op-amp bench's fixed LC corner would put 160 Ω across a 1 TΩ
+#: output (1 kHz, its first frequency at bw_hz = 1 MHz).
 OTA_SERVO_REACTANCE_FACTOR = 1e4
 #: Steps per knee of the swing bench's DC sweep: linear interpolation on the exponential fade then errs by
-#: about (1/100)²/8 of a knee (measured: 2e-5 relative on the knee), and 3.3 V is 17 000 points, 0.1 s.
+#: about (1/100)²/8 of a knee (measured: 3e-6 of the knee or less), and the default 3.3 V swing is 17 500
+#: points, 0.15 s of ngspice.
 OTA_SWING_STEPS_PER_KNEE = 100
 #: The swing bench sweeps the output this many knees past each limit.
 OTA_SWING_MARGIN_KNEES = 5
@@ -404,11 +411,8 @@ def ota_gain_bench(model: OTAModel, c_load_f: float = 0.0) -> Testbench:
     ref = ota_reference_v(model)
     circuit = _ota_circuit("OTA open-circuit voltage gain, DC loop closed through L", model, "inp", "inn", "out")
     circuit.V("in", "inp", circuit.gnd, f"dc {format_value(ref)} ac 1")
-    c_ac = 1.0  # F
-    l_dc = max(OTA_SERVO_REACTANCE_FACTOR * model.r_out_ohm / (2 * math.pi * start),
-               1.0 / ((2 * math.pi * start / LC_CORNER_BELOW) ** 2 * c_ac))
-    circuit.L("dc", "out", "inn", l_dc)
-    circuit.C("ac", "inn", circuit.gnd, c_ac)
+    # the inductor's reactance at the lowest frequency must also dwarf r_out, which it loads
+    l_dc, c_ac = _dc_servo(circuit, start, min_l_h=OTA_SERVO_REACTANCE_FACTOR * model.r_out_ohm / (2 * math.pi * start))
     load = "unloaded"
     if c_load_f > 0:
         circuit.C("load", "out", "ref", c_load_f)
@@ -500,8 +504,8 @@ def ota_testbenches(model: OTAModel, c_load_f: float = 0.0) -> dict[str, Testben
 
 # ------------------------------------------------------------------------------------------ user op-amp
 #: Open-loop sweep (Hz) of a user part: nothing is known of its poles before it is measured, so the sweep
-#: spans what an op-amp has, a dominant pole from 1 Hz (read 1e-3 down at the first point) to a unity-gain
-#: frequency of 100 MHz with two decades to spare.
+#: spans what an op-amp has, a dominant pole down to 0.1 Hz (A0 then read 5e-5 low at the first point) and
+#: a unity-gain frequency up to 100 MHz with two decades to spare.
 USER_AC_RANGE_HZ: tuple[float, float] = (1e-3, 1e10)
 #: Noise sweep (Hz) of a user part.
 USER_NOISE_RANGE_HZ: tuple[float, float] = (1.0, 1e8)
