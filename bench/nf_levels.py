@@ -38,15 +38,21 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    levels_table(SIZES[:2] if args.quick else SIZES, args.repeats)
+    sensitivity()
+
+
+def levels_table(sizes: list[tuple[int, int]], repeats: int = 3) -> None:
+    """The macro/ideal table (module docstring) for ``sizes`` (n weights, m samples)."""
     parts = MacroParts()
     print("| n×m | elements ideal | elements macro | ngspice ideal s | ngspice macro s | macro/ideal | "
           "final |Δw| macro vs ideal (of range) |")
     print("|---|---|---|---|---|---|---|")
-    for n, m in SIZES[:2] if args.quick else SIZES:
+    for n, m in sizes:
         p = make_problem(n, m)
         ideal_c, macro_c = build_loop(p), build_loop(p, macro=parts)
         ideal_t, macro_t, ratios = [], [], []
-        for k in range(args.repeats):
+        for k in range(repeats):
             order = [(ideal_c, ideal_t), (macro_c, macro_t)]
             for circuit, times in order if k % 2 == 0 else order[::-1]:
                 times.append(bare_ngspice(circuit.netlist))
@@ -58,7 +64,6 @@ def main() -> None:
         gap = float(np.max(np.abs(a.analog.final_weights - b.analog.final_weights))) / span
         print(f"| {n}×{m} | {ideal_c.element_count} | {macro_c.element_count} | {statistics.median(ideal_t):.3f} | "
               f"{statistics.median(macro_t):.3f} | {statistics.median(ratios):.2f} | {gap:.2e} |", flush=True)
-    sensitivity()
 
 
 def sensitivity() -> None:

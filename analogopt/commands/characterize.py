@@ -5,8 +5,8 @@ keys of :mod:`analogopt.blocks.user_block`), ``ota`` (:class:`~analogopt.blocks.
 ``integrator`` (the RC weight integrator :class:`~analogopt.blocks.integrator.RCLowPass`) and
 ``comparator`` (an activation of :mod:`analogopt.blocks.activation`). This module reads ``--set`` into a
 block and runs the command; the testbenches come from :mod:`analogopt.circuits.testbench`, the
-measurements from :mod:`analogopt.circuits.characterization` and the files (``characterization.json``,
-``report.md``, the PNGs) from :mod:`analogopt.circuits.characterization_report`. The decks
+measurements from :mod:`analogopt.cosim.characterization` and the files (``characterization.json``,
+``report.md``, the PNGs) from :mod:`analogopt.cosim.characterization_report`. The decks
 (``netlist_<analysis>.cir``) and ngspice's files (``spice/<analysis>/``) go beside them, and a user
 part's files into ``blocks/``. Every measured number sits beside the value the block's own parameters
 predict, with their relative difference ("no analytic model" for a user part); a quantity that does
@@ -21,11 +21,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from ..errors import ConfigError
 # light imports (numpy, matplotlib and the blocks load where used); the measurement names stay importable here,
 # where they lived before the measurements moved
-from ..circuits.characterization import (
+from ..cosim.characterization import (
     QUANTITIES, BenchRunner, Characterization, ComparatorBlock, OTABlock, Quantity, characterize_comparator,
     characterize_integrator, characterize_opamp, characterize_ota,
 )
-from ..circuits.characterization_report import summary_line, write_results
+from ..cosim.characterization_report import summary_line, write_results
 
 if TYPE_CHECKING:
     from ..blocks.integrator import RCLowPass
@@ -116,7 +116,7 @@ def opamp_block(settings: Mapping[str, Any]) -> OpAmpModel | UserOpAmp:
 
 
 def ota_block(settings: Mapping[str, Any]) -> OTABlock:
-    """An :class:`~analogopt.circuits.characterization.OTABlock`: the keys of :data:`OTA_KEYS`, each
+    """An :class:`~analogopt.cosim.characterization.OTABlock`: the keys of :data:`OTA_KEYS`, each
     defaulting to the :class:`~analogopt.blocks.ota.OTAModel` default (``gm_s`` to
     :data:`DEFAULT_OTA_GM_S`), ``c_load_f`` (F) to 0: no load capacitor."""
     from dataclasses import fields

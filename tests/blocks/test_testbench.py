@@ -236,7 +236,7 @@ def test_ota_transfer_and_swing_sweeps_cover_the_null_and_the_limits():
 
 
 def test_ota_twin_matches_the_swing_bench_in_ngspice():
-    from analogopt.circuits.characterization import ota_output_current_a
+    from analogopt.cosim.characterization import ota_output_current_a
 
     bench = tb.ota_swing_bench(OTA)
     dc = RUNNER.run(bench.deck).analysis("dc")
@@ -247,7 +247,7 @@ def test_ota_twin_matches_the_swing_bench_in_ngspice():
 
 
 def test_ota_analytic_values():
-    from analogopt.circuits.characterization import OTABlock, ota_analytic
+    from analogopt.cosim.characterization import OTABlock, ota_analytic
 
     values = ota_analytic(OTABlock(OTA))
     assert values["transconductance_s"] == pytest.approx(OTA.gm_s, rel=1e-9)

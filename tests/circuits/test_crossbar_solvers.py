@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from analogopt.blocks.crossbar import DeviceModel, map_matrix
+from analogopt.blocks.crossbar import map_matrix
 from analogopt.blocks.opamp import OpAmpModel
 from analogopt.circuits.crossbar import (
     lstsq_circuit, measure_settling_time, mvm_circuit, pinv_circuit, predict_settling_time, solve_circuit,

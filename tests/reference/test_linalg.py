@@ -1,6 +1,5 @@
 """Linear-algebra twins: exact answers, Ben-Israel–Cohen's error squaring, and 002's Recirculation rule."""
 
-import numpy as np
 import pytest
 import torch
 

@@ -21,7 +21,6 @@ import math
 from typing import Any, ClassVar
 
 import torch
-import torch.nn.functional as F
 
 from ...errors import ConfigError
 from ..nets import LayeredNet

@@ -1,5 +1,5 @@
 """Files of ``analogopt characterize``: the figures, ``report.md``, ``characterization.json`` and the
-command's one-line summary, from a :class:`~analogopt.circuits.characterization.Characterization`."""
+command's one-line summary, from a :class:`~analogopt.cosim.characterization.Characterization`."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ beside the value the block's own parameters predict.
 Blocks: the op-amp macromodels of :mod:`analogopt.blocks.opamp`, a user's op-amp subcircuit
 (:class:`~analogopt.blocks.user_block.UserOpAmp`, measured only: there is no analytic model to compare
 with), the OTA of :mod:`analogopt.blocks.ota`, the RC weight integrator and the comparator. What comes
-out is a :class:`Characterization`; :mod:`analogopt.circuits.characterization_report` turns it into files
+out is a :class:`Characterization`; :mod:`analogopt.cosim.characterization_report` turns it into files
 and :mod:`analogopt.commands.characterize` is the command.
 """
 
@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # numpy and the blocks are imported where used: building the 
     from ..progress import Progress
     from ..results import RunDirectory
     from ..spice.runner import Runner, RunResult
-    from .testbench import Testbench
+    from ..circuits.testbench import Testbench
 
 #: Every quantity of a datasheet page, in report order: key (unit in its name), label, unit.
 QUANTITIES: tuple[tuple[str, str, str], ...] = (
@@ -258,7 +258,7 @@ def characterize_opamp(model: OpAmpModel | UserOpAmp, benches: Mapping[str, Test
     open-loop AC, noise, offset and bias, and slew where a limit is set. A user part goes to
     :func:`characterize_user_opamp`."""
     from ..blocks.user_block import UserOpAmp
-    from .testbench import NOISE_QUOTE_HZ
+    from ..circuits.testbench import NOISE_QUOTE_HZ
 
     if isinstance(model, UserOpAmp):
         return characterize_user_opamp(model, benches, bench_runner)
@@ -446,7 +446,7 @@ def characterize_user_opamp(part: UserOpAmp, benches: Mapping[str, Testbench],
     timed by the unity-gain frequency just measured."""
     import numpy as np
 
-    from .testbench import NOISE_QUOTE_HZ, user_opamp_slew_bench
+    from ..circuits.testbench import NOISE_QUOTE_HZ, user_opamp_slew_bench
 
     result = Characterization("opamp", f"user op-amp {part.name}", part.record(), analytic_note=NO_ANALYTIC_MODEL)
     _record(result, benches)
@@ -539,7 +539,7 @@ def ota_analytic(block: OTABlock) -> dict[str, float | None]:
     ``(v_low + v_high)/2``, where the headroom factor ``h`` is 1 − exp(−(v_high − v_low)/(2·knee_v))):
     gm·h, bw_hz, gm·r_out·h, r_out, offset_v, and the swing points solved from
     :func:`ota_output_current_a`."""
-    from .testbench import ota_output_pole_hz, ota_reference_v, ota_swing_input_v
+    from ..circuits.testbench import ota_output_pole_hz, ota_reference_v, ota_swing_input_v
 
     model = block.model
     ref = ota_reference_v(model)
@@ -571,7 +571,7 @@ def characterize_ota(block: OTABlock, benches: Mapping[str, Testbench], bench_ru
     """Every OTA measurement (``benches`` from :func:`~analogopt.circuits.testbench.ota_testbenches`): gm and
     its pole into a short, the open-circuit voltage gain, r_out, the DC transfer's null (offset) and slope,
     and the swing limits with their knees."""
-    from .testbench import ota_reference_v
+    from ..circuits.testbench import ota_reference_v
 
     model = block.model
     parameters = {**asdict(model), "c_load_f": block.c_load_f, "ref_v": ota_reference_v(model), "dc_gain": model.dc_gain}
@@ -604,7 +604,7 @@ def _ota_gm(model: OTAModel, run: RunResult, bench: Testbench, result: Character
 def _ota_gain(block: OTABlock, run: RunResult, bench: Testbench, result: Characterization) -> None:
     import numpy as np
 
-    from .testbench import ota_output_pole_hz
+    from ..circuits.testbench import ota_output_pole_hz
 
     ac = run.analysis("ac")
     p = bench.probes
