@@ -55,6 +55,11 @@ def _flat_and_experiment(scenario: Scenario, allow_large: bool):
     if text is None:
         raise ConfigError(f"scenario {scenario.name} (kind {scenario.kind}) is a pure-PyTorch experiment: "
                           "it has no circuit to export")
+    if " filesource " in text:
+        # seeded noise: the deck plays sample files that a run writes beside its netlist.cir
+        raise ConfigError(f"scenario {scenario.name}: its netlist reads seeded noise samples (XSPICE filesource) "
+                          "that only 'analogopt run' writes; export it without noise, or take netlist.cir and its "
+                          "noise_*.txt from a run's directory")
     return text, experiment
 
 

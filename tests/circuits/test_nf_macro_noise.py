@@ -48,3 +48,10 @@ def test_theory_predicts_the_spread_of_a_noisy_run(run_cli, tmp_path):
         assert predicted > 1e-4  # the noise moves the weights: the comparison can fail
         assert noise["simulated_std"][w] == pytest.approx(predicted, rel=0.25), w
     assert "OTA input noise" in (out / "report.md").read_text()
+
+
+def test_export_of_a_noisy_loop_is_refused_in_one_line(run_cli, check_one_line_error, tmp_path):
+    out = tmp_path / "exp"
+    code, err = run_cli("export", "nf_noisy_relu", "--set", 'circuit.level="macro"', "--set",
+                        "circuit.ota_noise_v_per_rthz=1e-6", "--out", str(out))
+    check_one_line_error(code, err, code=2, pattern="seeded noise samples", out=out)
