@@ -291,6 +291,15 @@ def applied_matrices(problem: NFSingleLayerProblem, parts: MacroParts, scales: S
     return (x_pos - x_neg) / scales.s_per_data, (u_pos - u_neg) / scales.s_per_error_gain
 
 
+def crossbar_conductances(problem: NFSingleLayerProblem, parts: MacroParts,
+                          scales: ScaleFactors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The crossbars' conductance pairs as built (S): G⁺, G⁻ of the data crossbar (m, n) and of the error
+    crossbar (n, m), quantized and at the chip's temperature."""
+    g_pos, g_neg = (g * parts.g_factor for g in _pairs(problem.data_matrix, scales.s_per_data, parts))
+    u_pos, u_neg = (g * parts.g_factor for g in _pairs(problem.error_matrix, scales.s_per_error_gain, parts))
+    return g_pos, g_neg, u_pos, u_neg
+
+
 def _resistors(prefix: str, a: list[str], b: list[str], g: np.ndarray) -> list[str]:
     """One resistor per non-zero conductance between node ``a[r]`` and ``b[c]`` (text: fast at size)."""
     rows, cols = np.nonzero(g > 0)
@@ -404,7 +413,7 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
         amps.append((f"inv{i}", "ref", f"inv{i}", wb[i]))
 
     # data crossbar: x > 0 from the inverted copy, x < 0 from the weight, into row k's summing node
-    g_pos, g_neg = (g * parts.g_factor for g in _pairs(problem.data_matrix, sc.s_per_data, parts))  # (m, n)
+    g_pos, g_neg, u_pos, u_neg = crossbar_conductances(problem, parts, sc)  # (m, n) and (n, m)
     sums = [f"s{k}" for k in range(m)]
     lines += _resistors("xp", sums, wb, g_pos) + _resistors("xn", sums, wf, g_neg)
     rz = format_value(sc.r_z_ohm)
@@ -431,7 +440,6 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
         lines.append(f"Bq{k} {q[k]} 0 v={format_value(ref)}+{format_value(sc.v_per_error_cell)}*{cell}")
 
     # error crossbar U (Eq. 12): positive entries into line ep_i, negative into en_i
-    u_pos, u_neg = (g * parts.g_factor for g in _pairs(problem.error_matrix, sc.s_per_error_gain, parts))  # (n, m)
     ep_in, en_in = [f"ep{i}_s" for i in range(n)], [f"en{i}_s" for i in range(n)]
     lines += _resistors("up", ep_in, q, u_pos) + _resistors("un", en_in, q, u_neg)
     re_ = format_value(sc.r_e_ohm)

@@ -14,8 +14,8 @@ Maps the circuit's imperfections onto the loop equation of :mod:`analogopt.refer
 
 A chip's operating point (corners, Monte Carlo: ``MacroParts`` docstring) enters the same way: the offset at
 temperature plus each OTA's own mismatch offset is a per-weight e_os; the gm factor scales each weight's
-γ·A, the capacitor factor its τ, and the conductance factor both crossbars' matrices. The summing
-amplifiers' own offsets are not modelled (docs/nf_macro.md).
+γ·A, the capacitor factor its τ, and the conductance factor both crossbars' matrices; the op-amps' own
+offsets give a pre-activation offset per sample and an error offset per weight (:func:`amplifier_offsets`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..circuits.nf_macro import MacroParts, ScaleFactors, applied_matrices, ota_for
+from ..circuits.nf_macro import MacroParts, ScaleFactors, applied_matrices, crossbar_conductances, ota_for
 from ..problems import NFSingleLayerProblem
 from ..reference.imperfections import LoopImperfections, MatchedTwin, NoFixedPointError, final_weights, settled_weights
 from ..reference.trajectory import Trajectory
@@ -49,10 +49,37 @@ def loop_imperfections(problem: NFSingleLayerProblem, parts: MacroParts, scales:
         leak += problem.tau_s / (parts.c_leak_ohm * scales.c_w_f)
     ota = ota_for(parts, scales.gm_s)
     own = dict(parts.mismatch_offsets_v)
-    offsets = tuple((parts.ota_offset_at_temperature_v + own.get(f"ota{i}", 0.0)) / scales.v_per_error
-                    for i in range(problem.n_weights))
-    return LoopImperfections(leak=leak, error_offset=offsets if len(set(offsets)) > 1 else offsets[0],
-                             weight_rail=parts.weight_rail, knee=ota.knee_v / scales.v_per_weight)
+    n = problem.n_weights
+    offsets = np.array([(parts.ota_offset_at_temperature_v + own.get(f"ota{i}", 0.0)) / scales.v_per_error
+                        for i in range(n)])
+    z_offset = None
+    if not parts.is_ideal("opamps") and any(not name.startswith("ota") for name in own):
+        line_offsets, z_offset = amplifier_offsets(problem, parts, scales)
+        offsets = offsets + line_offsets
+    return LoopImperfections(leak=leak, error_offset=tuple(offsets) if len(set(offsets)) > 1 else float(offsets[0]),
+                             weight_rail=parts.weight_rail, knee=ota.knee_v / scales.v_per_weight,
+                             z_offset=z_offset)
+
+
+def amplifier_offsets(problem: NFSingleLayerProblem, parts: MacroParts,
+                      scales: ScaleFactors) -> tuple[np.ndarray, tuple[float, ...]]:
+    """What the op-amps' own offsets (``mismatch_offsets_v``: ``buf{i}``, ``inv{i}``, ``z{k}``, ``ep{i}``,
+    ``en{i}``) do to the loop equation: an error offset per weight (units of e) and a pre-activation offset
+    per sample (units of z), from the summing nodes' KCL (docs/nf_macro.md, "Theory of the imperfections").
+
+    A weight buffer's offset V_b moves the copy the crossbar sees by β = V_b/s_w; an inverter's V_i moves the
+    inverted copy by 2·V_i; a summing amplifier passes its offset with its noise gain 1 + R·ΣG of its line."""
+    own = dict(parts.mismatch_offsets_v)
+    n, m = problem.n_weights, problem.n_samples
+    g_pos, g_neg, u_pos, u_neg = crossbar_conductances(problem, parts, scales)
+    v = lambda prefix, count: np.array([own.get(f"{prefix}{j}", 0.0) for j in range(count)])  # noqa: E731
+    beta = v("buf", n) / scales.v_per_weight
+    v_inv, v_z, v_ep, v_en = v("inv", n), v("z", m), v("ep", n), v("en", n)
+    r_z, r_e = scales.r_z_ohm, scales.r_e_ohm
+    dz = ((g_pos - g_neg) / scales.s_per_data) @ beta + (
+        v_z * (1.0 + r_z * (g_pos + g_neg).sum(axis=1)) - 2.0 * r_z * (g_pos @ v_inv)) / scales.v_per_z
+    de = (v_en * (1.0 + r_e * u_neg.sum(axis=1)) - v_ep * (1.0 + r_e * u_pos.sum(axis=1))) / scales.v_per_error
+    return de, tuple(float(x) for x in dz)
 
 
 def applied_problem(problem: NFSingleLayerProblem, parts: MacroParts, scales: ScaleFactors) -> NFSingleLayerProblem:

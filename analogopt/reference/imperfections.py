@@ -14,6 +14,8 @@ built loop enter as
   one), ``k`` the knee in weight units, so a weight settles no further than ±w_rail (rail clipping);
 - conductance quantization: the crossbars apply quantized matrices X̃ and Ũ instead of X and U, which
   the caller writes into the problem (``x_forward``, ``u_matrix``): e(w) = Ũ·(y − σ(X̃·w))·…;
+- the summing amplifiers' and weight buffers' input offsets: a constant δz_k on each pre-activation and a
+  further error offset per weight (derived in docs/nf_macro.md), z = X·w + δz;
 - ``ℓ`` = 1 for a loop built with a leak (0 without).
 
 The loop settles where the right-hand side vanishes, F(w*) = 0, solved here by Powell's hybrid method
@@ -32,6 +34,7 @@ import numpy as np
 import torch
 
 from ..problems import NFSingleLayerProblem
+from .activations import sigma, sigma_slope
 from .nf_single import NFSingleLayerTwin, loop_ode
 
 
@@ -41,12 +44,15 @@ class LoopImperfections:
 
     ``leak``: λ (per τ, dimensionless); ``error_offset``: e_os (units of e, one value or one per weight);
     ``weight_rail``: w_rail, the largest |w| an integrator can hold (None: no limit); ``knee``: k, the
-    width over which its drive fades (units of w)."""
+    width over which its drive fades (units of w); ``z_offset``: δz (below)."""
 
     leak: float = 0.0
     error_offset: float | tuple[float, ...] = 0.0
     weight_rail: float | None = None
     knee: float = 0.0
+    #: a constant added to each sample's pre-activation (units of z, one per sample; None: none): the
+    #: summing amplifiers' and weight buffers' offsets, z = X·w + δz
+    z_offset: tuple[float, ...] | None = None
 
     def offsets(self, n: int) -> np.ndarray:
         return np.broadcast_to(np.asarray(self.error_offset, dtype=float), (n,))
@@ -65,16 +71,38 @@ class NoFixedPointError(RuntimeError):
     """The imperfect loop equation has no fixed point near the start the caller gave."""
 
 
+def error_function(problem: NFSingleLayerProblem, imperfections: LoopImperfections):
+    """e(w) of 000 Eq. 12 as the circuit computes it (torch, float64): the twin's, or with the pre-activation
+    offset δz, ``U·((y − σ(X·w + δz))·σ'(X·w + δz)^p)`` on the matrices the problem applies."""
+    twin = NFSingleLayerTwin(problem)
+    if imperfections.z_offset is None:
+        return twin.error
+    x = torch.as_tensor(problem.data_matrix, dtype=torch.float64)
+    u = torch.as_tensor(problem.error_matrix, dtype=torch.float64)
+    y = torch.as_tensor(problem.y, dtype=torch.float64)
+    dz = torch.as_tensor(imperfections.z_offset, dtype=torch.float64)
+    windowed = problem.error_gain in ("window", "beta_pow")
+
+    def error(w: torch.Tensor) -> torch.Tensor:
+        z = x @ w + dz
+        d = y - sigma(problem.activation, z)
+        if windowed:
+            d = d * sigma_slope(problem.activation, z) ** problem.error_power
+        return u @ d
+
+    return error
+
+
 def loop_rate(problem: NFSingleLayerProblem, imperfections: LoopImperfections = LoopImperfections()):
     """τ·dw/dt as a function of w (module docstring), the ``(w) -> ndarray`` the fixed point and the
     matched twin share."""
-    twin = NFSingleLayerTwin(problem)
+    error = error_function(problem, imperfections)
     gains = problem.weight_gains if problem.perturbed else np.full(problem.n_weights, problem.forward_gain)
     total_leak = imperfections.leak + (1.0 if problem.leak else 0.0)
     offset = imperfections.offsets(problem.n_weights)
 
     def rate(w: np.ndarray) -> np.ndarray:
-        e = twin.error(torch.from_numpy(np.ascontiguousarray(w, dtype=float))).numpy() + offset
+        e = error(torch.from_numpy(np.ascontiguousarray(w, dtype=float))).numpy() + offset
         drive = problem.gamma * gains * e
         return drive * imperfections.headroom(w, drive) - total_leak * w
 
@@ -124,9 +152,10 @@ class MatchedTwin(NFSingleLayerTwin):
         self._etas = torch.as_tensor(problem.dt_s / problem.weight_taus_s, dtype=torch.float64)
         self._offset = torch.as_tensor(imperfections.offsets(problem.n_weights).copy(), dtype=torch.float64)
         self._leak = imperfections.leak + (1.0 if problem.leak else 0.0)
+        self._error = error_function(problem, imperfections)
 
     def step(self, w: torch.Tensor, m: torch.Tensor | None = None) -> torch.Tensor:
-        drive = self.problem.gamma * self._gains * (self.error(w) + self._offset)
+        drive = self.problem.gamma * self._gains * (self._error(w) + self._offset)
         rail, knee = self.imperfections.weight_rail, self.imperfections.knee
         if rail is not None:
             room = torch.where(drive > 0, rail - w, w + rail).clamp(min=0.0)

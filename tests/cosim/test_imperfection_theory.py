@@ -2,6 +2,7 @@
 and the sensitivity study (kind nf_sensitivity) in which ngspice's shift of the learned weights matches
 theory's for each of the five imperfections over magnitudes spanning a factor of 100."""
 
+import dataclasses
 import json
 
 import numpy as np
@@ -63,3 +64,26 @@ def test_every_imperfection_shifts_the_weights_as_theory_predicts(run_cli, tmp_p
     for name in ("sensitivity.png", "sensitivity.parquet", "report.md", "netlist.cir", "compare_weights.png"):
         assert (out / name).exists(), name
     assert "20 of 20 points within theory's tolerance" in (out / "report.md").read_text()
+
+
+def test_the_op_amps_own_offsets_shift_the_weights_as_theory_predicts():
+    """Per-instance op-amp offsets (weight buffers, inverters, the z and error summing amplifiers: the
+    largest cost of a Monte Carlo of the macro parts) in theory's pre-activation and error offsets."""
+    from analogopt.cosim.imperfections import predicted_settling
+    from analogopt.cosim.nf_single import cosimulate
+    from analogopt.experiments.nf_single import NFSingleExperiment
+    from analogopt.scenarios import load_scenario
+
+    e = NFSingleExperiment.from_scenario(load_scenario("nf_noisy_relu", ['circuit.level="macro"']))
+    nominal = cosimulate(e.problem, macro=e.macro, baseline=False)
+    rng = np.random.default_rng(0)
+    n, m = e.problem.n_weights, e.problem.n_samples
+    names = [f"{p}{i}" for p in ("buf", "inv", "ep", "en") for i in range(n)] + [f"z{k}" for k in range(m)]
+    parts = dataclasses.replace(e.macro, mismatch_offsets_v=tuple((nm, float(rng.normal(0, 1e-3))) for nm in names))
+    run = cosimulate(e.problem, macro=parts, baseline=False, ideal=False)
+    ideal = nominal.ideal.final_weights
+    predicted = (predicted_settling(e.problem, parts, run.circuit.scales, ideal)["predicted_final_weights"]
+                 - predicted_settling(e.problem, e.macro, nominal.circuit.scales, ideal)["predicted_final_weights"])
+    simulated = run.analog.final_weights - nominal.analog.final_weights
+    assert np.max(np.abs(simulated)) > 1e-2  # 1 mV offsets move the weights: the comparison can fail
+    assert np.all(np.abs(simulated - predicted) <= np.maximum(0.05 * np.abs(predicted), 1e-4)), (simulated, predicted)
