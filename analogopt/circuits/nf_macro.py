@@ -283,14 +283,6 @@ def _pairs(matrix: np.ndarray, g_unit: float, parts: MacroParts) -> tuple[np.nda
     return _quantize(pos, parts), _quantize(neg, parts)
 
 
-def applied_matrices(problem: NFSingleLayerProblem, parts: MacroParts, scales: ScaleFactors) -> tuple[np.ndarray, np.ndarray]:
-    """The data and error matrices the crossbars apply, (G⁺ − G⁻)/(S per unit): X and U of the problem
-    after conductance quantization (exactly X and U without ``levels``)."""
-    x_pos, x_neg = _pairs(problem.data_matrix, scales.s_per_data, parts)
-    u_pos, u_neg = _pairs(problem.error_matrix, scales.s_per_error_gain, parts)
-    return (x_pos - x_neg) / scales.s_per_data, (u_pos - u_neg) / scales.s_per_error_gain
-
-
 def crossbar_conductances(problem: NFSingleLayerProblem, parts: MacroParts,
                           scales: ScaleFactors) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The crossbars' conductance pairs as built (S): G⁺, G⁻ of the data crossbar (m, n) and of the error
@@ -298,6 +290,13 @@ def crossbar_conductances(problem: NFSingleLayerProblem, parts: MacroParts,
     g_pos, g_neg = (g * parts.g_factor for g in _pairs(problem.data_matrix, scales.s_per_data, parts))
     u_pos, u_neg = (g * parts.g_factor for g in _pairs(problem.error_matrix, scales.s_per_error_gain, parts))
     return g_pos, g_neg, u_pos, u_neg
+
+
+def applied_matrices(problem: NFSingleLayerProblem, parts: MacroParts, scales: ScaleFactors) -> tuple[np.ndarray, np.ndarray]:
+    """The data and error matrices the crossbars apply, (G⁺ − G⁻)/(S per unit): X and U of the problem after
+    conductance quantization and temperature drift (exactly X and U for the design without ``levels``)."""
+    g_pos, g_neg, u_pos, u_neg = crossbar_conductances(problem, parts, scales)
+    return (g_pos - g_neg) / scales.s_per_data, (u_pos - u_neg) / scales.s_per_error_gain
 
 
 def _resistors(prefix: str, a: list[str], b: list[str], g: np.ndarray) -> list[str]:

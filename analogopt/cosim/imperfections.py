@@ -89,7 +89,7 @@ def applied_problem(problem: NFSingleLayerProblem, parts: MacroParts, scales: Sc
     changes = {}
     if parts.levels is not None or parts.g_factor != 1.0:
         x_applied, u_applied = applied_matrices(problem, parts, scales)
-        changes.update(x_forward=x_applied * parts.g_factor, u_matrix=u_applied * parts.g_factor)
+        changes.update(x_forward=x_applied, u_matrix=u_applied)
     if parts.gm_factor != 1.0:
         changes["forward_gains"] = problem.weight_gains * parts.gm_factor
     if parts.c_factor != 1.0:
