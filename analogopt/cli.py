@@ -40,6 +40,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from .commands.flags import positive_seconds
     from .experiments import build_experiment, estimate
     from .progress import Progress
+    from .report import record_simulator
     from .results import RunDirectory, check_target
     from .scenarios import load_scenario
     from .spice.runner import make_runner
@@ -57,6 +58,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     progress = Progress(enabled=not args.quiet)
     with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
         metrics = experiment.run(out, progress, runner=runner)
+        if getattr(experiment, "has_circuit", True):
+            record_simulator(out.path, runner.describe())
     progress.done()
     for warning in metrics.get("warnings", []):  # the run completed, but its result needs a caveat
         print(f"analogopt: warning: {_one_line(warning)}", file=sys.stderr)

@@ -1,19 +1,10 @@
 #!/usr/bin/env bash
-# Idempotent set-up: ngspice (+ its shared library) from Debian packages when missing,
+# Idempotent set-up: ngspice with KLU (+ its shared library) from Debian packages (scripts/setup_ngspice.sh),
 # a virtual environment in .venv, and the package installed in editable mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-need_apt=()
-command -v ngspice >/dev/null 2>&1 || need_apt+=(ngspice)
-ldconfig -p 2>/dev/null | grep -q 'libngspice\.so' || need_apt+=(libngspice0-dev)
-if [ ${#need_apt[@]} -gt 0 ]; then
-    echo "setup: installing ${need_apt[*]} from Debian packages" >&2
-    sudo_cmd=()
-    [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
-    "${sudo_cmd[@]}" apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${need_apt[@]}" >/dev/null
-fi
+bash scripts/setup_ngspice.sh
 
 PY=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

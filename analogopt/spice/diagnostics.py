@@ -35,7 +35,11 @@ _NODE_PATTERNS = [
 _INSTANCE = re.compile(r"trouble with ([\w.]+)-instance ([^\s:;,]+)", _I)
 
 _ERROR_ON_LINE = re.compile(r"[ \t]*Error on line (\d+) or its substitute:", _I)
-_NUMPARAM_LINE = re.compile(r"[ \t]*Netlist line no\. (\d+):", _I)
+#: ngspice-39 "Netlist line no. 2:"; ngspice-46 "Error in netlist line no. 3, new internal line no. 2:", whose
+#: internal number is the deck's own line (its first counts a line ngspice adds)
+_NUMPARAM_LINE = re.compile(r"[ \t]*(?:Error in )?Netlist line no\. (?:\d+, new internal line no\. )?(\d+):", _I)
+#: ngspice-46's expression parser: "YYparse error, syntax error, in expression: parsing stopped at line 3"
+_PARSE_STOPPED = re.compile(r"[ \t]*YYparse error, syntax error\b.*? at line (\d+)", _I)
 _MODEL = re.compile(r"[ \t]*warning, can't find model '([^']*)'", _I)
 
 # (pattern, what it means); group 1, when present, is the detail ngspice gave
@@ -48,6 +52,7 @@ _NETLIST_FAILURES = [
     (re.compile(r"[ \t]*Undefined parameter \[([^\]]*)\]", _I), "undefined parameter; define it with .param"),
     (re.compile(r"[ \t]*(?:Error: )?no such function(?: as)? '([^']*)'", _I), "undefined function"),
     (re.compile(_PREFIX + r"syntax error\b()", _I), "netlist syntax error"),
+    (re.compile(r"[ \t]*YYparse error, syntax error\b()", _I), "netlist syntax error"),
     (re.compile(r"[ \t]*Error: (Mismatch of \S+ \.\.\. \S+ statements|\.subckt/\.ends not balanced)", _I),
      "unbalanced netlist blocks"),
     (re.compile(r"[ \t]*Error: Could not (?:find|open) (?:include|library) file[ \t]*(.*)$", _I),
@@ -114,7 +119,7 @@ _SUGGESTION = (
 )
 
 _INFORMATIONAL = re.compile(
-    r"^(note:|using sparse|trying gmin|trying source|warning: further gmin|supplies reduced|reference value|"
+    r"^(note:|using sparse|using klu|trying gmin|trying source|warning: further gmin|supplies reduced|reference value|"
     r"doing analysis|no\. of data|total (analysis|elapsed)|circuit:|binary raw|ascii raw|\s*$)",
     re.I,
 )
@@ -217,12 +222,13 @@ def _detail_for(own: list[str], match: re.Match, what: str) -> str:
     """What to add to ``what``: ngspice's detail (a name, the element line), the netlist line number
     and, for a rejected line, ngspice's reason (the line after the echoed netlist line, which
     :func:`ngspice_lines` has already dropped)."""
-    located = _first(_ERROR_ON_LINE, own) or _first(_NUMPARAM_LINE, own)
+    located = _first(_ERROR_ON_LINE, own) or _first(_NUMPARAM_LINE, own) or _first(_PARSE_STOPPED, own)
     if what == "ngspice rejected a netlist line":
         if located is None:
             return ""
         index, where = located
-        reason = " ".join(own[index + 1].split()).strip(" :") if index + 1 < len(own) else ""
+        # the first non-blank line after the locator (ngspice-46 puts a blank line between)
+        reason = next((" ".join(line.split()).strip(" :") for line in own[index + 1:index + 3] if line.strip()), "")
         return f"line {where.group(1)}" + (f": {reason}" if reason else "")
     detail = match.group(1).strip(" :") if match.groups() and match.group(1) else ""
     if not detail and "model" in what:

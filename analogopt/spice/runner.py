@@ -64,6 +64,68 @@ _REFERENCE = re.compile(rb"Reference value\s*:\s*([-+0-9.eE]+)")
 
 
 @dataclass(frozen=True)
+class SimulatorInfo:
+    """Which simulator ran a deck: ``program`` ("ngspice", "libngspice", …), its release ``version``
+    ("46"; "" when it did not say) and whether it was built with the KLU sparse solver (``klu``), which
+    the runners then select with ``.options klu``; without it ngspice uses Sparse 1.3."""
+
+    program: str
+    version: str
+    klu: bool
+
+    @property
+    def solver(self) -> str:
+        return "KLU" if self.klu else "Sparse 1.3"
+
+    def __str__(self) -> str:
+        name = f"{self.program}-{self.version}" if self.version else self.program
+        return f"{name} ({self.solver} solver)"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"program": self.program, "version": self.version, "solver": self.solver}
+
+
+_BANNER_VERSION = re.compile(r"\*\* ngspice-(\d+(?:\.\d+)*)")
+
+
+def parse_banner(program: str, banner: str) -> SimulatorInfo:
+    """:class:`SimulatorInfo` from ngspice's ``-v`` / ``version -f`` banner."""
+    match = _BANNER_VERSION.search(banner)
+    return SimulatorInfo(program, match.group(1) if match else "", "KLU Direct Linear Solver" in banner)
+
+
+_INFO: dict[str, SimulatorInfo] = {}
+
+
+def ngspice_info(executable: str) -> SimulatorInfo:
+    """Version and solver of the ngspice program at ``executable`` (a resolved path), asked once per
+    process (``ngspice -v``, ~10 ms) and remembered."""
+    info = _INFO.get(executable)
+    if info is None:
+        try:
+            banner = subprocess.run([executable, "-v"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                                    errors="replace", timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            banner = ""
+        info = _INFO[executable] = parse_banner("ngspice", banner)
+    return info
+
+
+KLU_OPTION = ".options klu"
+
+
+def with_solver(text: str, info: SimulatorInfo) -> str:
+    """``text`` with ``.options klu`` before its ``.end`` when ``info``'s ngspice has KLU (ngspice 46
+    still defaults to Sparse 1.3); unchanged otherwise, so a deck stays valid on any release."""
+    if not info.klu or KLU_OPTION in text.lower():
+        return text
+    end = text.lower().rfind("\n.end")
+    if end < 0:
+        return text
+    return f"{text[:end + 1]}{KLU_OPTION}\n{text[end + 1:]}"
+
+
+@dataclass(frozen=True)
 class RunResult:
     """What one ngspice run produced: the plots in file order and the run's console output.
 
@@ -77,6 +139,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
     #: time spent reading the raw file (s)
     parse_s: float = 0.0
+    #: the simulator that ran it (version, solver)
+    simulator: SimulatorInfo | None = None
 
     def analysis(self, kind: str) -> Waveforms:
         """The first plot of analysis ``kind`` (``"tran"``, ``"op"``, ``"dc"``, ``"ac"``)."""
@@ -105,6 +169,8 @@ class Runner(Protocol):
     ) -> RunResult: ...
 
     def start(self, deck: NetlistDeck | str, run_dir: Path | None = None) -> Pending: ...
+
+    def describe(self) -> SimulatorInfo | None: ...
 
 
 class _Limits:
@@ -368,9 +434,25 @@ class NgspiceRunner(_Limits):
     caller and keeps the netlist, the raw file and ngspice's console output.
     """
 
-    def __init__(self, executable: str = "ngspice", timeout_s: float = 600.0, *, whole_run: bool = False) -> None:
+    def __init__(self, executable: str = "ngspice", timeout_s: float = 600.0, *, whole_run: bool = False,
+                 klu: bool | None = None) -> None:
         self._init_limits(timeout_s, whole_run)
         self.executable = executable
+        #: select the KLU solver: None = whenever this ngspice has it; False = its default, Sparse 1.3
+        self.klu = klu
+
+    def describe(self) -> SimulatorInfo:
+        """The simulator this runner runs decks on (version and the solver it selects)."""
+        exe = _which(self.executable, os.environ.get("PATH", ""))
+        if exe is None:
+            raise self._not_found()
+        return self._solver_of(ngspice_info(exe))
+
+    def _solver_of(self, info: SimulatorInfo) -> SimulatorInfo:
+        if self.klu and not info.klu:
+            raise ConfigError(f"{self.executable}: ngspice-{info.version or '?'} was built without the KLU solver; "
+                              "run scripts/setup.sh for one with KLU, or leave the solver on auto")
+        return info if self.klu is not False else SimulatorInfo(info.program, info.version, False)
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
@@ -398,11 +480,13 @@ class NgspiceRunner(_Limits):
         exe = _which(self.executable, path)
         if exe is None:
             raise self._not_found()
+        info = self._solver_of(ngspice_info(exe))
         text = deck if isinstance(deck, str) else deck.format()
         directory, temporary = _prepare(run_dir, "run")
         try:
             netlist = directory / "netlist.cir"
-            _write(netlist, text, f"netlist {netlist}")
+            # the file holds the deck as it runs (solver option included); errors carry the deck as given
+            _write(netlist, with_solver(text, info), f"netlist {netlist}")
             _write_attachments(directory, deck)
             raw = directory / "out.raw"
             raw.unlink(missing_ok=True)
@@ -415,7 +499,8 @@ class NgspiceRunner(_Limits):
                     _FOUND.pop((self.executable, path), None)
                     raise self._not_found() from None
             return _hand_over(proc, lambda: PendingRun(self, proc, directory, temporary, time.perf_counter(), watched,
-                                                       netlist_text=text, executable=(self.executable, path, exe)))
+                                                       netlist_text=text, executable=(self.executable, path, exe),
+                                                       simulator=info))
         except BaseException:
             _discard(directory, temporary)
             raise
@@ -461,8 +546,9 @@ class PendingRun:
 
     def __init__(self, runner: Any, proc: subprocess.Popen, directory: Path, temporary: bool,
                  started: float, watched: bool = True, *, netlist_text: str = "",
-                 executable: tuple[str, str, str] | None = None) -> None:
+                 executable: tuple[str, str, str] | None = None, simulator: SimulatorInfo | None = None) -> None:
         self.runner, self.proc, self.directory, self.temporary = runner, proc, directory, temporary
+        self.simulator = simulator
         self.started = started
         self.netlist_text = netlist_text
         self.executable = executable
@@ -533,14 +619,15 @@ class PendingRun:
             self._watch()
             return
         stop = _stop_time(self.netlist_text) if progress is not None and not self.exited.is_set() else None
-        err_path = self.directory / "ngspice.err"
+        # ngspice-39 reports "Reference value" on stderr, ngspice-46 on stdout
+        consoles = (self.directory / "ngspice.err", self.directory / "ngspice.out")
         interval = 0.005
         while not self.exited.wait(timeout=interval if stop else None):
             # Report progress fast at first (most runs are short), then back off.
             interval = min(interval * 2, 0.1)
-            value = _last_reference(err_path)
-            if value is not None:
-                progress(min(max(value / stop, 0.0), 1.0))
+            values = [v for v in map(_last_reference, consoles) if v is not None]
+            if values:
+                progress(min(max(max(values) / stop, 0.0), 1.0))
 
     def _where(self) -> str:
         return NOT_KEPT if self.temporary else f"netlist {self.netlist_path}"
@@ -620,6 +707,7 @@ class PendingRun:
             elapsed_s=self.ended - self.started,
             warnings=warnings_of(stderr),
             parse_s=parse_s,
+            simulator=self.simulator,
         )
 
 
@@ -662,6 +750,11 @@ class SharedLibraryRunner(_Limits):
 
     def __init__(self, timeout_s: float = 600.0, *, whole_run: bool = False) -> None:
         self._init_limits(timeout_s, whole_run)
+        self.last_info: SimulatorInfo | None = None
+
+    def describe(self) -> SimulatorInfo | None:
+        """The library that ran this runner's latest deck (None before the first): each run loads it anew."""
+        return self.last_info
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
@@ -755,8 +848,9 @@ class SharedPendingRun(PendingRun):
         )
         if progress is not None:
             progress(1.0)
+        info = self.runner.last_info = parse_banner("libngspice", result.get("banner", ""))
         return RunResult(plots=plots, netlist_path=self.netlist_path, stdout=stdout, stderr=stderr,
-                         elapsed_s=self.ended - self.started, warnings=warnings_of(stderr))
+                         elapsed_s=self.ended - self.started, warnings=warnings_of(stderr), simulator=info)
 
 
 _PLOT_KIND = {"tran": "tran", "dc": "dc", "ac": "ac", "op": "op"}
@@ -781,7 +875,11 @@ def _shared_child() -> None:
     except Exception as exc:  # PySpice or libngspice missing: the parent says what to install
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(_SHARED_NOT_FOUND)
-    text = Path("netlist.cir").read_text()
+    banner = ng.exec_command("version -f")
+    given = Path("netlist.cir").read_text()
+    text = with_solver(given, parse_banner("libngspice", banner))
+    if text != given:  # the run directory keeps the deck as it ran, as with the ngspice program
+        Path("netlist.cir").write_text(text)
     ng.clear_output()
     lines = [line for line in text.splitlines() if line] + [""]  # ngspice wants a last, empty line
     keep = [ffi.new("char[]", line.encode("utf8")) for line in lines] + [ffi.NULL]
@@ -803,7 +901,8 @@ def _shared_child() -> None:
         columns.extend(signals.values())
         plots.append({"kind": kind, "axis_name": axis_name or "index", "names": list(signals)})
     np.savez(_SHARED_ARRAYS, *columns)
-    result = {"plots": plots, "stdout": ng.stdout, "stderr": ng.stderr, "returncode": int(returncode)}
+    result = {"plots": plots, "stdout": ng.stdout, "stderr": ng.stderr, "returncode": int(returncode),
+              "banner": banner}
     # the result file appears whole or not at all: the parent reads it as the sign of a finished run
     Path(_SHARED_RESULT + ".part").write_text(json.dumps(result))
     os.replace(_SHARED_RESULT + ".part", _SHARED_RESULT)
