@@ -1,20 +1,31 @@
-"""Sweep engine scaling: NF staircase Monte Carlo on 1 and 2 local Dask workers.
+"""Sweep engine scaling: NF staircase Monte Carlo, one ngspice process per sample vs persistent sessions.
 
-    python bench/sweep_scale.py [--samples 200] [--iterations 8000] [--workers 1 2]
+    python bench/sweep_scale.py [--samples 60] [--iterations 2000] [--workers 1 [2]] [--modes [spawn chunked sessions]]
 
-For each worker count: wall time of the whole sweep (cluster start-up included, and excluded), samples/s
-and the speed-up over one worker. Per-sample overhead over bare ngspice: the one-worker wall time per
-sample minus what the sample itself must compute — the ngspice run as plain ``ngspice -b`` takes it
-(measured separately on the same netlists) and the digital twin (``time_twin_s``). Everything else
-(Dask scheduling, netlist generation, the Python runner, alignment, row writing) is overhead.
-The machine's load average is printed: on a shared machine the numbers move with it.
+Modes, each a whole sweep on a fresh local Dask cluster, in one run side by side:
+
+- ``spawn``: one task per sample, one ``ngspice -b`` process per run (the engine before sessions);
+- ``chunked``: tasks of several samples of a point (one experiment build, the twins stepped as one
+  batch), still one ngspice process per run;
+- ``sessions``: the same chunks, every run in the worker's persistent libngspice session (``--sessions``).
+
+First, what the runners add to ngspice's analysis, per sample: the first samples' netlists run in
+sequence, as a worker runs them, through :class:`NgspiceRunner` (one process each) and
+:class:`SessionRunner` (one session: ``alter`` where the shape allows), each run's wall time less its
+analysis (ngspice's ``run`` command as the session's child times it on the same deck).
+
+Then the sweeps: wall time (cluster start-up excluded), per-sample wall time, and the per-sample
+overhead: the per-sample wall time minus what the sample itself must compute, the digital twin
+(``time_twin_s``) and ngspice's analysis (the runner part's median), which holds the kind's own Python
+work (the comparison, the nominal loop's ODE, the loop gain) and the engine's. The tables of all modes
+must be identical (timings aside). The machine's load average is printed: on a shared machine the
+numbers move with it.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,79 +37,117 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analogopt.circuits.nf_single import build_nf_single  # noqa: E402
-from analogopt.experiments.nf_single import NFSingleExperiment  # noqa: E402
+from analogopt.experiments.nf_single import NFSingleExperiment, perturb_nf_problem  # noqa: E402
 from analogopt.scenarios import load_scenario  # noqa: E402
+from analogopt.spice.runner import NgspiceRunner  # noqa: E402
+from analogopt.spice.session import SessionCache, SessionRunner  # noqa: E402
 from analogopt.sweep.engine import load_rows, run_sweep  # noqa: E402
-from analogopt.experiments.nf_single import perturb_nf_problem  # noqa: E402
-from analogopt.sweep.results import build_table  # noqa: E402
+from analogopt.sweep.results import build_table, stable_columns  # noqa: E402
 from analogopt.sweep.spec import SweepPlan  # noqa: E402
 
 VARY = ["x=lognormal:0.02", "u=lognormal:0.02", "tau=lognormal:0.05", "gain=gauss:0.05"]
+#: mode → (sessions, chunk size: None = the engine's choice)
+MODES = {"spawn": (False, 1), "chunked": (False, None), "sessions": (True, None)}
 
 
-def bare_ngspice_s(plan: SweepPlan, count: int, scratch: Path) -> float:
-    """Mean wall time of plain ``ngspice -b`` on the first ``count`` samples' netlists (s)."""
-    times = []
+def sample_decks(plan: SweepPlan, count: int) -> list[str]:
+    """The netlists of the first ``count`` samples, as their sweep runs them."""
+    decks = []
     for sample in plan.samples[:count]:
-        scenario = plan.scenario_for(sample)
-        problem = NFSingleExperiment.from_scenario(scenario).problem
+        problem = NFSingleExperiment.from_scenario(plan.scenario_for(sample)).problem
         problem = perturb_nf_problem(problem, [v for v in plan.variations if not v.is_global], sample.seed)
-        path = scratch / f"{sample.id}.cir"
-        path.write_text(build_nf_single(problem).deck.format())
-        t0 = time.perf_counter()
-        subprocess.run(["ngspice", "-b", "-r", f"{sample.id}.raw", path.name], cwd=scratch, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        times.append(time.perf_counter() - t0)
-    return float(np.mean(times))
+        decks.append(build_nf_single(problem).deck.format())
+    return decks
+
+
+def runner_overheads(decks: list[str], scratch: Path) -> dict[str, np.ndarray]:
+    """Per run (s): the analysis (in the session), and each runner's wall time less it."""
+    cache = SessionCache()
+    try:
+        session_runner = SessionRunner(timeout_s=600.0, cache=cache)
+        session_runner.run(decks[0], run_dir=scratch / "warm")  # start-up once per worker, not per sample
+        session = cache.sessions[0]
+        analysis, spawn, sessions = [], [], []
+        for k, deck in enumerate(decks):
+            t0 = time.perf_counter()
+            session_runner.run(deck, run_dir=scratch / f"s{k}")
+            sessions.append(time.perf_counter() - t0)
+            analysis.append(session.last_timings["analysis_s"])
+            t0 = time.perf_counter()
+            NgspiceRunner(timeout_s=600.0).run(deck, run_dir=scratch / f"n{k}")
+            spawn.append(time.perf_counter() - t0)
+        a = np.array(analysis)
+        print(f"runners on {len(decks)} sample netlists: analysis {np.median(a) * 1e3:.1f} ms (median); "
+              f"session {session.alters} by alter, {session.loads - 1} loaded fresh")
+        return {"analysis": a, "spawn": np.array(spawn) - a, "sessions": np.array(sessions) - a}
+    finally:
+        cache.close()
+
+
+def sweep(plan: SweepPlan, out: Path, workers: int, chunk: int | None) -> dict:
+    """One sweep: wall time, cluster start-up (until the first task's rows arrive, less that task's own
+    time: its rows arrive together) and the table."""
+    arrivals: list[tuple[float, float]] = []
+    t0 = time.perf_counter()
+    run_sweep(plan, out, workers=workers, chunk_size=chunk,
+              on_row=lambda row: arrivals.append((time.perf_counter(), row["time_sample_s"])))
+    wall = time.perf_counter() - t0
+    first = [s for t, s in arrivals if t - arrivals[0][0] < 2e-3]
+    return dict(wall=wall, startup=arrivals[0][0] - t0 - sum(first), table=build_table(load_rows(plan, out)))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", type=int, default=200)
-    parser.add_argument("--iterations", type=int, default=8000, help="loop.iterations of nf_staircase")
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--samples", type=int, default=60)
+    parser.add_argument("--iterations", type=int, default=2000, help="loop.iterations of nf_staircase")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES),
+                        help="sweeps to run (none: the runners' part only)")
     args = parser.parse_args()
     scenario = load_scenario("nf_staircase", [f"loop.iterations={args.iterations}"])
-    plan = SweepPlan.build(scenario, [], mc=args.samples, seed=11, vary=VARY)
     print(f"nf_staircase Monte Carlo: {args.samples} samples, {args.iterations} iterations, vary {' '.join(VARY)}; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
-    results = {}
+    results: dict[tuple[str, int], dict] = {}
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
-        bare = bare_ngspice_s(plan, min(20, args.samples), scratch)
-        for k in args.workers:
-            out = scratch / f"w{k}"
-            first: list[float] = []
-            t0 = time.perf_counter()
-            run_sweep(plan, out, workers=k, on_row=lambda row: first.append(time.perf_counter()) if not first else None)
-            wall = time.perf_counter() - t0
-            table = build_table(load_rows(plan, out))
-            startup = first[0] - t0 - float(table["time_sample_s"].min()) if first else 0.0
-            results[k] = dict(wall=wall, startup=startup, table=table)
-            ok = int((table["status"] == "ok").sum())
-            print(f"{k} worker(s): {wall:.1f} s wall ({startup:.1f} s cluster start-up), {ok}/{len(table)} ok, "
-                  f"{len(table) / wall:.2f} samples/s ({len(table) / (wall - startup):.2f} after start-up); "
-                  f"load average now {os.getloadavg()[0]:.2f}")
-    one = results[min(results)]
-    n = len(one["table"])
-    t = one["table"]
-    per_sample = (one["wall"] - one["startup"]) / n
-    twin = float(t["time_twin_s"].mean())
-    spice_in_task = float(t["time_spice_s"].mean())
-    print(f"per sample (1 worker): {per_sample * 1e3:.0f} ms wall = bare ngspice {bare * 1e3:.0f} ms "
-          f"(in-task runner {spice_in_task * 1e3:.0f} ms) + twin {twin * 1e3:.0f} ms "
-          f"+ overhead {(per_sample - bare - twin) * 1e3:.0f} ms")
-    print(f"  of which the Dask engine (wall per sample minus the task's own time): "
-          f"{(per_sample - float(t['time_sample_s'].mean())) * 1e3:.1f} ms")
-    for k in sorted(results)[1:]:
-        r = results[k]
-        print(f"speed-up {k} vs 1 worker: {one['wall'] / r['wall']:.2f}x total, "
-              f"{(one['wall'] - one['startup']) / (r['wall'] - r['startup']):.2f}x after start-up")
-    a = results[min(results)]["table"].drop(columns=[c for c in t if c.startswith(("time_", "worker"))])
-    for k in sorted(results)[1:]:
-        b = results[k]["table"].drop(columns=[c for c in t if c.startswith(("time_", "worker"))])
-        pd.testing.assert_frame_equal(a, b, check_exact=True)
-    print("tables identical across worker counts (timings aside)")
+        decks = sample_decks(SweepPlan.build(scenario, [], mc=args.samples, seed=11, vary=VARY), min(20, args.samples))
+        over = runner_overheads(decks, scratch)
+        analysis = float(np.median(over["analysis"]))
+        spawn_s, session_s = float(np.median(over["spawn"])), float(np.median(over["sessions"]))
+        print(f"  per-sample overhead of the runner (wall less analysis, median): one ngspice process per run "
+              f"{spawn_s * 1e3:.1f} ms, session {session_s * 1e3:.1f} ms (ratio {spawn_s / session_s:.1f}x)")
+        for mode in args.modes:
+            sessions, chunk = MODES[mode]
+            plan = SweepPlan.build(scenario, [], mc=args.samples, seed=11, vary=VARY, sessions=sessions)
+            for k in args.workers:
+                r = results[mode, k] = sweep(plan, scratch / f"{mode}_w{k}", k, chunk)
+                n = len(r["table"])
+                ok = int((r["table"]["status"] == "ok").sum())
+                per_sample = (r["wall"] - r["startup"]) / n
+                twin = float(r["table"]["time_twin_s"].mean())
+                r.update(per_sample=per_sample, overhead=per_sample - analysis - twin)
+                print(f"{mode:>8}, {k} worker(s): {r['wall']:.1f} s wall ({r['startup']:.1f} s cluster start-up), "
+                      f"{ok}/{n} ok, {per_sample * 1e3:.1f} ms per sample = analysis {analysis * 1e3:.1f} + twin "
+                      f"{twin * 1e3:.1f} + overhead {r['overhead'] * 1e3:.1f} ms; load average now "
+                      f"{os.getloadavg()[0]:.2f}")
+    for k in args.workers:
+        if ("spawn", k) in results and ("sessions", k) in results:
+            spawn, ses = results["spawn", k], results["sessions", k]
+            print(f"{k} worker(s): per-sample overhead spawn {spawn['overhead'] * 1e3:.1f} ms vs sessions "
+                  f"{ses['overhead'] * 1e3:.1f} ms (ratio {spawn['overhead'] / ses['overhead']:.1f}x); per-sample wall "
+                  f"{spawn['per_sample'] * 1e3:.1f} vs {ses['per_sample'] * 1e3:.1f} ms "
+                  f"({spawn['per_sample'] / ses['per_sample']:.2f}x)")
+    for mode in args.modes:
+        one = results[mode, min(args.workers)]
+        for k in sorted(args.workers)[1:]:
+            r = results[mode, k]
+            print(f"{mode}: speed-up {k} vs {min(args.workers)} worker(s): {one['wall'] / r['wall']:.2f}x total, "
+                  f"{(one['wall'] - one['startup']) / (r['wall'] - r['startup']):.2f}x after start-up")
+    tables = [stable_columns(r["table"]) for r in results.values()]
+    for other in tables[1:]:
+        pd.testing.assert_frame_equal(tables[0], other, check_exact=True)
+    if len(tables) > 1:
+        print(f"tables identical across {', '.join(f'{m} on {k}' for m, k in results)} (timings aside)")
 
 
 if __name__ == "__main__":

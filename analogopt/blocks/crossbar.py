@@ -16,12 +16,14 @@ Non-idealities (all optional, all seeded)
     * quantization to ``levels`` evenly spaced conductances in [G_min, G_max] (programming resolution);
     * device-to-device variation: each programmed conductance is multiplied by ``exp(σ·z)``,
       ``z ~ N(0, 1)`` (lognormal, applied after quantization: a write lands near, not on, its level);
-    * wire resistance ``r_wire_ohm`` per segment between adjacent cells of every row and column line
-      (and between each line's driver/sense end and its first cell).
+    * wire resistance (IR drop, :class:`Wires`): a resistance per segment between adjacent cells of every
+      row line and every column line (and between each line's end and its first cell), a driver output
+      resistance between each drive source and its line, and a sense resistance between each sense line
+      and the virtual ground it feeds.
 
 The matrix a perturbed array actually applies is :attr:`CrossbarMapping.effective_matrix`
 ``(G⁺ − G⁻) / g_unit``: digital twins that use it reproduce the circuit exactly (wire resistance aside;
-:func:`wire_mvm_currents` solves that case by nodal analysis).
+:func:`wire_mvm_currents` solves that case exactly by nodal analysis, the IR-drop theory).
 
 Netlist lines are formatted with vectorized numpy string operations and attached to a PySpice circuit
 through ``circuit.raw_spice``: one PySpice element object per device would cost ~12 µs each, which
@@ -40,13 +42,47 @@ from ..errors import ConfigError
 from ..spice.netlist import format_floats, validate_name, validate_names
 
 
+def _check_resistance(name: str, r: object) -> None:
+    if isinstance(r, bool) or not isinstance(r, (int, float, np.integer, np.floating)) or not (np.isfinite(r) and r >= 0):
+        raise ConfigError(f"{name} must be a finite resistance ≥ 0 Ω, got {r!r}")
+
+
+@dataclass(frozen=True)
+class Wires:
+    """The line resistances of one array as it is read (Ω; 0 = ideal).
+
+    ``sense_segment_ohm``/``drive_segment_ohm``: per segment of each sense/drive line (one segment per
+    cell, the first from the line's end); ``sense_ohm``: between each sense line's end and the virtual
+    ground it feeds; ``driver_ohm``: between each drive source's output and its line.
+    """
+
+    sense_segment_ohm: float = 0.0
+    drive_segment_ohm: float = 0.0
+    sense_ohm: float = 0.0
+    driver_ohm: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("sense_segment_ohm", "drive_segment_ohm", "sense_ohm", "driver_ohm"):
+            _check_resistance(name, getattr(self, name))
+
+    @property
+    def ideal(self) -> bool:
+        return not (self.sense_segment_ohm or self.drive_segment_ohm or self.sense_ohm or self.driver_ohm)
+
+
 @dataclass(frozen=True)
 class DeviceModel:
-    """Programmable resistive devices.
+    """Programmable resistive devices and the wires around them.
 
     ``g_min_s``/``g_max_s``: conductance window (S); ``levels``: number of programmable conductance
     levels (``None`` = analog, unquantized; 64 = 6 bit); ``sigma``: lognormal σ of device-to-device
-    variation (0.05 ≈ 5 %); ``r_wire_ohm``: wire resistance per line segment (Ω, 0 = ideal wires).
+    variation (0.05 ≈ 5 %).
+
+    Wires (Ω, 0 = ideal; physical ranges about 0.1–10 Ω per segment, 1–1000 Ω at the line ends):
+    ``r_row_ohm``/``r_col_ohm``: per segment of each row/column line of the matrix (rows are the sense
+    lines of an MVM, columns the drive lines); ``r_wire_ohm``: both kinds at once, used for a kind whose
+    own value is ``None`` (give one or the others, not both); ``r_driver_ohm``: output resistance of each
+    line's driver; ``r_sense_ohm``: between each sense line and its amplifier's virtual ground.
     """
 
     g_min_s: float = 1e-6
@@ -54,6 +90,10 @@ class DeviceModel:
     levels: int | None = None
     sigma: float = 0.0
     r_wire_ohm: float = 0.0
+    r_row_ohm: float | None = None
+    r_col_ohm: float | None = None
+    r_driver_ohm: float = 0.0
+    r_sense_ohm: float = 0.0
 
     def __post_init__(self) -> None:
         if not (np.isfinite(self.g_min_s) and self.g_min_s > 0):
@@ -65,13 +105,37 @@ class DeviceModel:
             raise ConfigError(f"levels must be an integer ≥ 2 (or None for unquantized devices), got {self.levels!r}")
         if not (np.isfinite(self.sigma) and 0.0 <= self.sigma <= 1.0):
             raise ConfigError(f"sigma (lognormal device variation) must be in [0, 1], got {self.sigma}")
-        if not (np.isfinite(self.r_wire_ohm) and self.r_wire_ohm >= 0.0):
-            raise ConfigError(f"r_wire_ohm must be a finite resistance ≥ 0 Ω, got {self.r_wire_ohm}")
+        for name in ("r_wire_ohm", "r_row_ohm", "r_col_ohm", "r_driver_ohm", "r_sense_ohm"):
+            r = getattr(self, name)
+            if r is not None or name not in ("r_row_ohm", "r_col_ohm"):  # None: r_wire_ohm stands in
+                _check_resistance(name, r)
+        if self.r_wire_ohm and (self.r_row_ohm is not None or self.r_col_ohm is not None):
+            raise ConfigError(f"r_wire_ohm = {self.r_wire_ohm:g} Ω sets both row and column segments; give it or "
+                              "r_row_ohm/r_col_ohm, not both")
+
+    @property
+    def row_segment_ohm(self) -> float:
+        """Resistance of one segment of a row line (Ω)."""
+        return float(self.r_wire_ohm if self.r_row_ohm is None else self.r_row_ohm)
+
+    @property
+    def col_segment_ohm(self) -> float:
+        """Resistance of one segment of a column line (Ω)."""
+        return float(self.r_wire_ohm if self.r_col_ohm is None else self.r_col_ohm)
+
+    def wires(self, *, transpose: bool = False) -> Wires:
+        """The lines' resistances as read: sense on the rows and drive the columns, or (``transpose``)
+        the other way round; the segments stay with the physical lines, the end resistances with the
+        periphery (drivers and amplifiers)."""
+        rows, cols = self.row_segment_ohm, self.col_segment_ohm
+        sense, drive = (cols, rows) if transpose else (rows, cols)
+        return Wires(sense_segment_ohm=sense, drive_segment_ohm=drive, sense_ohm=float(self.r_sense_ohm),
+                     driver_ohm=float(self.r_driver_ohm))
 
     @property
     def ideal(self) -> bool:
         """True when the devices reproduce the target matrix exactly (no quantization/variation/wires)."""
-        return self.levels is None and self.sigma == 0.0 and self.r_wire_ohm == 0.0
+        return self.levels is None and self.sigma == 0.0 and self.wires().ideal
 
 
 @dataclass(frozen=True)
@@ -175,12 +239,17 @@ def format_array(
     sense_nodes: Sequence[str],
     drive_nodes: Sequence[str],
     r_wire_ohm: float = 0.0,
+    *,
+    wires: Wires | None = None,
 ) -> str:
     """Netlist lines for one array: device ``[i, j]`` joins drive line ``j`` to sense line ``i``.
 
-    With ``r_wire_ohm > 0`` every line is a chain of segments: sense line ``i`` runs from its sense node
-    through cells ``j = 0, 1, …`` and drive line ``j`` from its driver through cells ``i = 0, 1, …``;
-    internal nodes are named ``{prefix}_s{i}_{j}`` and ``{prefix}_d{j}_{i}``.
+    ``wires`` (:class:`Wires`) gives the line resistances; ``r_wire_ohm`` is the shorthand for equal
+    sense and drive segments and nothing at the line ends. With a segment resistance every line of that
+    kind is a chain: sense line ``i`` runs from its end through cells ``j = 0, 1, …`` (nodes
+    ``{prefix}_s{i}_{j}``), drive line ``j`` through cells ``i = 0, 1, …`` (``{prefix}_d{j}_{i}``). A sense
+    resistance puts node ``{prefix}_se{i}`` between line ``i`` and ``sense_nodes[i]``, a driver resistance
+    node ``{prefix}_de{j}`` between ``drive_nodes[j]`` and line ``j``.
     """
     validate_name(prefix, "element prefix")
     g = np.asarray(conductance_s, dtype=np.float64)
@@ -191,30 +260,59 @@ def format_array(
     if np.any(~np.isfinite(g)) or np.any(g <= 0):
         raise ConfigError(f"array {prefix}: every conductance must be finite and > 0 S")
     validate_names([*sense_nodes, *drive_nodes], "node")
-    if r_wire_ohm == 0.0:
+    if wires is None:
+        wires = Wires(r_wire_ohm, r_wire_ohm)
+    elif r_wire_ohm:
+        raise ConfigError(f"array {prefix}: give r_wire_ohm or wires, not both")
+    sense_end, sense_lines = _line_ends(f"R{prefix}_rs_", f"{prefix}_se", sense_nodes, wires.sense_ohm)
+    drive_end, drive_lines = _line_ends(f"R{prefix}_rd_", f"{prefix}_de", drive_nodes, wires.driver_ohm)
+    ends = "".join(sense_lines + drive_lines)
+    if not (wires.sense_segment_ohm or wires.drive_segment_ohm):
         # One template for the whole array, each row joined in C ("R{p}_{i}_{j} {drive j} {sense i} %s"),
         # then every value dropped in by one % pass: a Python loop over rows, not over devices.
-        mids = [f"{j} {d}" for j, d in enumerate(drive_nodes)]
+        mids = [f"{j} {d}" for j, d in enumerate(drive_end)]
         template = []
-        for i, s in enumerate(sense_nodes):
+        for i, s in enumerate(sense_end):
             head, tail = f"R{prefix}_{i}_", f" {s} %s\n"
             template.append(head + (tail + head).join(mids) + tail)
-        return "".join(template) % tuple(format_floats(1.0 / g))
+        return "".join(template) % tuple(format_floats(1.0 / g)) + ends
     i_idx, j_idx = np.indices((rows, cols))
     si, sj = i_idx.ravel().astype(str).astype(object), j_idx.ravel().astype(str).astype(object)
     names = _join(f"R{prefix}_", si, "_", sj)
-    sense = _join(f"{prefix}_s", si, "_", sj)
-    drive = _join(f"{prefix}_d", sj, "_", si)
+    s_end, d_end = np.asarray(sense_end, dtype=object), np.asarray(drive_end, dtype=object)
+    # Sense line i: its end — s{i}_0 — s{i}_1 — … ; drive line j: its end — d{j}_0 — d{j}_1 — …
+    # A line without segment resistance is one node, its end, at every cell.
+    s_wires: list[str] = []
+    if wires.sense_segment_ohm:
+        sense = _join(f"{prefix}_s", si, "_", sj)
+        s_grid = sense.reshape(rows, cols)
+        s_prev = np.concatenate([s_end[:, None], s_grid[:, :-1]], axis=1)
+        s_wires = _join(f"R{prefix}_ws_", si, "_", sj, " ", s_prev.ravel(), " ", sense,
+                        " " + repr(float(wires.sense_segment_ohm))).tolist()
+    else:
+        sense = np.repeat(s_end, cols)
+    d_wires: list[str] = []
+    if wires.drive_segment_ohm:
+        drive = _join(f"{prefix}_d", sj, "_", si)
+        d_grid = drive.reshape(rows, cols)  # [i, j] → node of drive line j at row i
+        d_prev = np.concatenate([d_end[None, :], d_grid[:-1, :]], axis=0)
+        d_wires = _join(f"R{prefix}_wd_", sj, "_", si, " ", d_prev.ravel(), " ", drive,
+                        " " + repr(float(wires.drive_segment_ohm))).tolist()
+    else:
+        drive = np.tile(d_end, rows)
     devices = _join(names, " ", drive, " ", sense, " ", np.asarray(format_floats(1.0 / g), dtype=object))
-    rw = repr(float(r_wire_ohm))
-    # Sense line i: sense_node(i) — s{i}_0 — s{i}_1 — … ; drive line j: drive_node(j) — d{j}_0 — d{j}_1 — …
-    s_grid = sense.reshape(rows, cols)
-    d_grid = drive.reshape(rows, cols)  # [i, j] → node of drive line j at row i
-    s_prev = np.concatenate([np.asarray(sense_nodes, dtype=object)[:, None], s_grid[:, :-1]], axis=1)
-    d_prev = np.concatenate([np.asarray(drive_nodes, dtype=object)[None, :], d_grid[:-1, :]], axis=0)
-    s_wires = _join(f"R{prefix}_ws", si, "_", sj, " ", s_prev.ravel(), " ", s_grid.ravel(), " " + rw)
-    d_wires = _join(f"R{prefix}_wd", sj, "_", si, " ", d_prev.ravel(), " ", d_grid.ravel(), " " + rw)
-    return "\n".join([*devices.tolist(), *s_wires.tolist(), *d_wires.tolist()]) + "\n"
+    return "\n".join([*devices.tolist(), *s_wires, *d_wires]) + "\n" + ends
+
+
+def _line_ends(name: str, node: str, outer: Sequence[str], r_ohm: float) -> tuple[list[str], list[str]]:
+    """The nodes where the lines end and, with ``r_ohm > 0``, the resistors ``{name}{k}`` that join each
+    new end node ``{node}{k}`` to ``outer[k]`` (the drive source or the virtual ground)."""
+    if not r_ohm:
+        return list(outer), []
+    k = np.arange(len(outer)).astype(str).astype(object)
+    ends = _join(node, k)
+    return ends.tolist(), _join(name, k, " ", np.asarray(outer, dtype=object), " ", ends,
+                                f" {float(r_ohm)!r}\n").tolist()
 
 
 def format_differential(
@@ -229,12 +327,13 @@ def format_differential(
     """Both arrays of ``mapping``: G⁺ driven from ``drive_pos``, G⁻ from ``drive_neg`` (the inverted drive).
 
     ``transpose=True`` senses on the matrix's columns and drives its rows (the same devices read as Aᵀ).
-    Swapping ``drive_pos`` and ``drive_neg`` negates the applied matrix.
+    Swapping ``drive_pos`` and ``drive_neg`` negates the applied matrix. Each array has its own lines,
+    drivers and sense resistances (``mapping.device.wires``); both arrays' lines meet at ``sense_nodes``.
     """
     gp, gn = (mapping.g_pos.T, mapping.g_neg.T) if transpose else (mapping.g_pos, mapping.g_neg)
-    r = mapping.device.r_wire_ohm
-    return (format_array(f"{prefix}p", gp, sense_nodes, drive_pos, r)
-            + format_array(f"{prefix}n", gn, sense_nodes, drive_neg, r))
+    w = mapping.device.wires(transpose=transpose)
+    return (format_array(f"{prefix}p", gp, sense_nodes, drive_pos, wires=w)
+            + format_array(f"{prefix}n", gn, sense_nodes, drive_neg, wires=w))
 
 
 def add_differential(circuit: Circuit, prefix: str, mapping: CrossbarMapping, sense_nodes: Sequence[str],
@@ -245,49 +344,98 @@ def add_differential(circuit: Circuit, prefix: str, mapping: CrossbarMapping, se
     return text.count("\n")
 
 
-def wire_mvm_currents(mapping: CrossbarMapping, drive_v: np.ndarray) -> np.ndarray:
-    """Exact sense-line currents (A) of the differential pair with wire resistance, sense lines at 0 V.
+def _array_edges(g: np.ndarray, wires: Wires, vg: np.ndarray, drive: np.ndarray,
+                 first: int) -> tuple[list[tuple[np.ndarray, np.ndarray, np.ndarray | float]], int]:
+    """The conductances (node a, node b, S) of one array as :func:`format_array` builds it.
 
-    Nodal analysis of every cell node (scipy sparse LU): the digital twin of :func:`format_differential`
-    with ``r_wire_ohm > 0`` when G⁺ is driven by ``drive_v`` and G⁻ by ``−drive_v`` (ideal drivers,
-    ideal virtual grounds). With zero wire resistance this is ``g_unit · A_eff · drive_v``.
+    ``vg``/``drive``: ids of the known nodes (virtual grounds of the sense lines, drive sources); the
+    array's own nodes get ids ``first, first + 1, …``; returns the edges and the next free id.
+    """
+    rows, cols = g.shape
+    edges: list[tuple[np.ndarray, np.ndarray, np.ndarray | float]] = []
+    next_id = first
+
+    def new(shape: tuple[int, ...]) -> np.ndarray:
+        nonlocal next_id
+        ids = next_id + np.arange(int(np.prod(shape))).reshape(shape)
+        next_id += ids.size
+        return ids
+
+    s_end, d_end = vg, drive
+    if wires.sense_ohm:
+        s_end = new((rows,))
+        edges.append((s_end, vg, 1.0 / wires.sense_ohm))
+    if wires.driver_ohm:
+        d_end = new((cols,))
+        edges.append((drive, d_end, 1.0 / wires.driver_ohm))
+    s = np.broadcast_to(s_end[:, None], (rows, cols))
+    if wires.sense_segment_ohm:
+        s = new((rows, cols))
+        chain = np.concatenate([s_end[:, None], s], axis=1)
+        edges.append((chain[:, :-1], chain[:, 1:], 1.0 / wires.sense_segment_ohm))
+    d = np.broadcast_to(d_end[None, :], (rows, cols))
+    if wires.drive_segment_ohm:
+        d = new((rows, cols))
+        chain = np.concatenate([d_end[None, :], d], axis=0)
+        edges.append((chain[:-1, :], chain[1:, :], 1.0 / wires.drive_segment_ohm))
+    edges.append((d, s, g))
+    return edges, next_id
+
+
+def wire_mvm_currents(mapping: CrossbarMapping, drive_v: np.ndarray, *,
+                      sense_shunt_s: float | None = None) -> np.ndarray:
+    """Exact sense-line currents (A) of the differential pair with its wires: the IR-drop theory.
+
+    G⁺ is driven by ``drive_v`` (V) and G⁻ by ``−drive_v`` through their drivers' output resistance, and
+    each sense line ends at its sense node through the sense resistance, both arrays as
+    :func:`format_differential` builds them (``transpose=False``). The sense nodes are ideal virtual
+    grounds (0 V), or, with ``sense_shunt_s``, nodes with that conductance to ground (S): a virtual
+    ground of finite gain, ``(1 + A0)·g_f`` for an amplifier of gain A0 with feedback conductance g_f.
+
+    Nodal analysis of both arrays in one sparse system, solved by sparse LU: known nodes (drive sources,
+    ideal virtual grounds) are eliminated, ``L_uu·v_u = −L_uk·v_k``, and the current into each sense node
+    is read off the Laplacian. With ideal wires and virtual grounds this is
+    ``(G⁺ − G⁻)·drive_v = g_unit · A_eff · drive_v``.
     """
     import scipy.sparse as sp
     import scipy.sparse.linalg as spla
 
+    rows, cols = mapping.shape
     v = np.asarray(drive_v, dtype=np.float64)
-    r = mapping.device.r_wire_ohm
-    if r == 0.0:
+    if v.shape != (cols,) or not np.all(np.isfinite(v)):
+        raise ConfigError(f"drive_v must hold {cols} finite voltages, got shape {v.shape}")
+    if sense_shunt_s is not None and not (np.isfinite(sense_shunt_s) and sense_shunt_s > 0):
+        raise ConfigError(f"sense_shunt_s must be a finite conductance > 0 S (or None), got {sense_shunt_s}")
+    wires = mapping.device.wires()
+    if wires.ideal and sense_shunt_s is None:
         return (mapping.g_pos - mapping.g_neg) @ v
-    total = np.zeros(mapping.shape[0])
-    for g, drive in ((mapping.g_pos, v), (mapping.g_neg, -v)):
-        rows, cols = g.shape
-        gw = 1.0 / r
-        ns = rows * cols  # unknowns: sense nodes s[i, j] then drive nodes d[i, j]
-        s_id = np.arange(ns).reshape(rows, cols)
-        d_id = ns + s_id
-        diag = np.zeros(2 * ns)
-        rhs = np.zeros(2 * ns)
-        off_r: list[np.ndarray] = []
-        off_c: list[np.ndarray] = []
-        off_v: list[np.ndarray] = []
-
-        def couple(a: np.ndarray, b: np.ndarray, gab: np.ndarray | float) -> None:
-            gab = np.broadcast_to(gab, a.shape).ravel()
-            np.add.at(diag, a.ravel(), gab)
-            np.add.at(diag, b.ravel(), gab)
-            off_r.extend([a.ravel(), b.ravel()])
-            off_c.extend([b.ravel(), a.ravel()])
-            off_v.extend([-gab, -gab])
-
-        couple(s_id, d_id, g)                                  # devices
-        couple(s_id[:, :-1], s_id[:, 1:], gw)                  # sense-line segments
-        couple(d_id[:-1, :], d_id[1:, :], gw)                  # drive-line segments
-        diag[s_id[:, 0]] += gw                                 # sense end at 0 V
-        diag[d_id[0, :]] += gw                                 # driver end at drive voltage
-        rhs[d_id[0, :]] += gw * drive
-        matrix = sp.csc_matrix((np.concatenate(off_v), (np.concatenate(off_r), np.concatenate(off_c))),
-                               shape=(2 * ns, 2 * ns)) + sp.diags(diag)
-        nodes = spla.spsolve(matrix, rhs)
-        total += gw * nodes[s_id[:, 0]]  # current flowing from the first cell into the sense node
-    return total
+    # Known nodes get negative ids: the G⁺ drive sources −1…−cols, the G⁻ ones, then the ideal virtual
+    # grounds or the ground the shunts return to.
+    d_pos, d_neg = -1 - np.arange(cols), -1 - cols - np.arange(cols)
+    edges: list[tuple[np.ndarray, np.ndarray, np.ndarray | float]] = []
+    if sense_shunt_s is None:
+        sense, n, known_v = -1 - 2 * cols - np.arange(rows), 0, np.concatenate([v, -v, np.zeros(rows)])
+    else:
+        sense, n, known_v = np.arange(rows), rows, np.concatenate([v, -v, [0.0]])
+        edges.append((sense, np.full(rows, -1 - 2 * cols), float(sense_shunt_s)))
+    for g, drive in ((mapping.g_pos, d_pos), (mapping.g_neg, d_neg)):
+        more, n = _array_edges(g, wires, sense, drive, n)
+        edges += more
+    a = np.concatenate([np.broadcast_to(e[0], np.shape(e[1])).ravel() for e in edges])
+    b = np.concatenate([np.asarray(e[1]).ravel() for e in edges])
+    gab = np.concatenate([np.broadcast_to(e[2], np.shape(e[1])).ravel() for e in edges])
+    a, b = np.where(a < 0, n - 1 - a, a), np.where(b < 0, n - 1 - b, b)  # known nodes after the unknown ones
+    size = n + known_v.size
+    laplacian = sp.coo_matrix((np.concatenate([gab, gab, -gab, -gab]),
+                               (np.concatenate([a, b, a, b]), np.concatenate([a, b, b, a]))),
+                              shape=(size, size)).tocsr()
+    upper = laplacian[:n]
+    # The Laplacian is symmetric positive definite: symmetric-mode pivoting on a minimum-degree ordering
+    # of A + Aᵀ factors it ~20 % faster than the default column ordering at 256 × 256.
+    lu = spla.splu(upper[:, :n].tocsc(), permc_spec="MMD_AT_PLUS_A", options={"SymmetricMode": True})
+    v_u = lu.solve(-(upper[:, n:] @ known_v))
+    if sense_shunt_s is not None:
+        return sense_shunt_s * v_u[:rows]
+    lower = laplacian[n + 2 * cols:]  # the virtual grounds' rows
+    # current into each virtual ground from the network = −(L·v) on its row
+    return -(lower[:, :n] @ v_u + lower[:, n:] @ known_v)

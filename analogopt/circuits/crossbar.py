@@ -42,7 +42,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from PySpice.Spice.Netlist import Circuit
 
-from ..blocks.crossbar import CrossbarMapping, check_finite_matrix, format_differential
+from ..blocks.crossbar import CrossbarMapping, check_finite_matrix, format_differential, wire_mvm_currents
 from ..blocks.opamp import AnyOpAmp, OpAmpModel, opamp_lines
 from ..blocks.user_block import UserOpAmp, supply_sources
 from ..errors import ConfigError
@@ -214,6 +214,26 @@ def _mvm_into(circuit: Circuit, mapping: CrossbarMapping, x: np.ndarray, opamp: 
     raw += opamp_lines(circuit, [f"{prefix}tia{i}" for i in range(rows)], ["0"] * rows, sums, outs, opamp, supplies)
     circuit.raw_spice += raw
     return raw
+
+
+def predict_mvm_outputs(mapping: CrossbarMapping, x: np.ndarray, opamp: OpAmpModel = IDEAL_OPAMP) -> np.ndarray:
+    """The outputs ``y`` (V) of :func:`mvm_circuit` by the IR-drop theory: the wires' nodal analysis
+    (:func:`~analogopt.blocks.crossbar.wire_mvm_currents`) with each row's virtual ground held by its TIA.
+
+    At DC a TIA of gain A0 and feedback ``g_f = g_unit`` draws ``(1 + A0)·g_f·v_s`` through its feedback
+    resistor at summing-node voltage ``v_s`` and outputs ``y = −A0·v_s``; G⁺ sees ``−x``. With ideal
+    wires this is ``A0/(1 + A0 + D/g_f)·A_eff·x`` per row (D: the row's device conductance), → ``A_eff·x``.
+    Only a pure DC gain is modelled: an op-amp with offset, bias current, rails or output resistance
+    is refused.
+    """
+    if not isinstance(opamp, OpAmpModel) or opamp.offset_v or opamp.bias_a or opamp.r_out_ohm \
+            or opamp.v_low is not None or opamp.v_high is not None:
+        raise ConfigError("the IR-drop theory models op-amps as a pure DC gain: no offset, bias current, rails or "
+                          "output resistance")
+    x = _vector(x, mapping.shape[1], "x")
+    g_f = mapping.g_unit_s
+    currents = wire_mvm_currents(mapping, -x, sense_shunt_s=(1.0 + opamp.gain) * g_f)
+    return -opamp.gain * currents / ((1.0 + opamp.gain) * g_f)
 
 
 # ---------------------------------------------------------------------------------------------- solve

@@ -9,13 +9,14 @@ from ..errors import ConfigError
 
 #: ``--simulator`` choices: the keys of analogopt.spice.runner.SIMULATORS (named here so that building
 #: the parser imports no simulator code; a test keeps the two equal)
-SIMULATOR_NAMES = ("ngspice", "libngspice")
+SIMULATOR_NAMES = ("ngspice", "libngspice", "native")
 
 
 def add_simulator_flag(p: argparse.ArgumentParser) -> None:
     p.add_argument("--simulator", choices=SIMULATOR_NAMES, default="ngspice",
                    help="the SPICE engine: the ngspice program (default) or libngspice through PySpice, "
-                        "each run in its own process")
+                        "each run in its own process, or native: analogopt's own DC solver for linear "
+                        "netlists (.op and .dc only)")
 
 
 def positive_seconds(value: float | None, flag: str) -> float | None:

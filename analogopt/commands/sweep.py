@@ -1,7 +1,7 @@
 """``analogopt sweep``: parameter / corner / Monte Carlo sweeps of a scenario on Dask (docs/sweeps.md).
 
     analogopt sweep SCENARIO --set PATH=V1,V2,… [--corners NAME] [--mc N --seed S --vary TARGET=DIST:SIGMA]
-                    [--workers K | --scheduler ADDRESS] [--spec "metric<value"] --out DIR
+                    [--workers K | --scheduler ADDRESS] [--sessions] [--spec "metric<value"] --out DIR
     analogopt sweep --rerun DIR ID        re-run one sample alone and check it reproduces its row
 """
 
@@ -48,6 +48,10 @@ def register(subparsers) -> None:
                    help="wall-time limit of one sample (s): its ngspice runs, twins and the kind's own work; "
                         "a slower sample is a 'timeout' row")
     add_simulator_flag(p)
+    p.add_argument("--sessions", action=argparse.BooleanOptionalAction, default=False,
+                   help="run the samples in persistent libngspice sessions, one per worker, each deck of the "
+                        "loaded shape applied with 'alter': the same numbers as one ngspice process per run, "
+                        "without its start-up (docs/sweeps.md; default: off)")
     p.add_argument("--allow-large", action="store_true",
                    help="sweep points whose estimated memory or time exceeds this machine (see docs/cli.md)")
     p.add_argument("--rerun", nargs=2, metavar=("DIR", "ID"), default=None,
@@ -78,7 +82,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     out = check_target(args.out, protect=[(scenario.path, "the scenario file")])
     plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout,
-                           simulator=args.simulator, corners=args.corners)
+                           simulator=args.simulator, corners=args.corners, sessions=args.sessions)
     _check_sizes(plan, allow_large=args.allow_large)
     progress = Progress(enabled=not args.quiet)
     make_parent(out)

@@ -10,6 +10,8 @@ The CLI, ``export`` and ``sweep`` reach it only through this protocol:
 - ``estimate(scenario)``: sizes before anything is built (:class:`analogopt.limits.SizeEstimate`).
 - ``netlist()``: the flat netlist ``run`` simulates, or None for a pure-PyTorch kind.
 - ``sample(variations, seed, runner, scratch)``: one sweep sample as a flat row of scalars.
+- ``sample_batch(variations, seeds, runner, scratch)``: the rows of several samples, in order, a failed
+  sample's exception in its slot (default: ``sample`` per seed; a kind that can share work overrides it).
 - ``element_targets`` / ``element_distributions``: what ``sweep --vary TARGET=DIST:σ`` may name.
 - ``block_titles``: readable names of the circuit's blocks for ``export``.
 
@@ -78,6 +80,9 @@ class Experiment(Protocol):
 
     def sample(self, variations: list[Variation], seed: int | None, runner: Runner, scratch: Path) -> dict[str, Any]: ...
 
+    def sample_batch(self, variations: list[Variation], seeds: list[int | None], runner: Runner,
+                     scratch: Path) -> list[dict[str, Any] | BaseException]: ...
+
 
 def safe_title(title: str) -> str:
     """``title`` as a netlist's first line may hold it: letters, digits and plain punctuation, ≤ 120 chars."""
@@ -124,6 +129,20 @@ class ExperimentBase:
         row = flatten_scalars({k: v for k, v in metrics.items() if k not in ("summary", "time")})
         row["time_experiment_s"] = time.perf_counter() - t0
         return row
+
+    def sample_batch(self, variations: list[Variation], seeds: list[int | None], runner: Runner,
+                     scratch: Path) -> list[dict[str, Any] | BaseException]:
+        """:meth:`sample` for each of ``seeds``, in order, each in its own folder of ``scratch``; a sample
+        that raises leaves its exception in its slot and the others go on (an interrupt ends the batch)."""
+        rows: list[dict[str, Any] | BaseException] = []
+        for i, seed in enumerate(seeds):
+            folder = scratch / f"sample_{i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                rows.append(self.sample(variations, seed, runner, folder))
+            except Exception as exc:
+                rows.append(exc)
+        return rows
 
 
 def flatten_scalars(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -7,7 +7,11 @@ Each crossbar experiment runs three comparisons:
 2. *Monte Carlo*: ``samples`` device draws (quantization to ``levels``, lognormal ``sigma``), each run in
    ngspice and compared per sample with the twin applying the *same* perturbed matrices, and with the
    exact answer of the unperturbed problem (the error distribution a designer cares about);
-3. *settling* (``crossbar_solve`` only): the transient of the Ax = b loop with single-pole op-amps against
+3. *IR drop* (``crossbar_mvm`` with wire resistance, ``[device]`` ``r_wire`` or ``r_row``/``r_col``,
+   ``r_driver``, ``r_sense``): the circuit's output against the ideal MVM and against the IR-drop theory
+   (:func:`~analogopt.circuits.crossbar.predict_mvm_outputs`, exact nodal analysis of the wires); the
+   twin stays the ideal MVM, outside its valid regime there, and is said to be;
+4. *settling* (``crossbar_solve`` only): the transient of the Ax = b loop with single-pole op-amps against
    the model ``ln(1/ε) / (ω_p + ω_GBW·λ_min)`` (IEEE TED 2020). ``[settling.opamp]`` may name a user's
    op-amp subcircuit instead (analogopt.blocks.user_block): it runs from ±``supply_v``/2, its A0 and GBW
    for the model are measured by an open-loop AC run (``spice/opamp_open_loop/``), and its files are
@@ -37,7 +41,7 @@ from ..blocks.user_block import (
 )
 from ..circuits.crossbar import (
     DEFAULT_MAX_CONDITION, CrossbarCircuit, check_conditioned, measure_settling_time,
-    mvm_circuit, pinv_circuit, predict_settling_time, solve_circuit,
+    mvm_circuit, pinv_circuit, predict_mvm_outputs, predict_settling_time, solve_circuit,
 )
 from ..errors import ConfigError
 from ..limits import SizeEstimate, size_of
@@ -55,18 +59,50 @@ from .base import ExperimentBase, Variation
 OUTPUT_NAMES = {"mvm": "y = A·x", "solve": "x = A⁻¹·b", "pinv": "pinv(X)"}
 
 
-def twin_validity(r_wire_ohm: float) -> TwinValidity:
+def twin_validity(device: DeviceModel, ir_drop_theory: bool = False) -> TwinValidity:
     """The twin is torch's exact linear algebra on the matrices the devices hold: exact for ideal op-amps
-    and ideal wires, blind to the wires' IR drop."""
-    if r_wire_ohm == 0:
+    and ideal wires, blind to the wires' IR drop (``ir_drop_theory``: the run compares with the IR-drop
+    theory instead, as ``crossbar_mvm`` does)."""
+    if device.wires().ideal:
         return TwinValidity(True, "the twin is torch's exact linear algebra on the matrices the devices actually "
                                   "hold (quantized and perturbed, differential pairs subtracted): exact for ideal "
                                   "op-amps and wires")
-    return TwinValidity(False, f"the twin leaves out the wires' IR drop (device.r_wire = {r_wire_ohm:g} Ω per "
-                               "segment), so analog-vs-twin deviations measure that drop, not the twin's accuracy; "
-                               "compare with the ideal (exact) answer instead")
+    instead = ("the IR-drop section compares the circuit with the ideal MVM and with the IR-drop theory instead"
+               if ir_drop_theory else "compare with the ideal (exact) answer instead")
+    return TwinValidity(False, f"the twin leaves out the wires' IR drop ({wire_text(device)}), so analog-vs-twin "
+                               f"deviations measure that drop, not the twin's accuracy; {instead}",
+                        {"wires_ohm": wire_values(device)})
+
+
+def wire_values(device: DeviceModel) -> dict[str, float]:
+    """The wire resistances of ``device`` (Ω), by the scenario's names."""
+    return {"r_row": device.row_segment_ohm, "r_col": device.col_segment_ohm, "r_driver": device.r_driver_ohm,
+            "r_sense": device.r_sense_ohm}
+
+
+def wire_text(device: DeviceModel) -> str:
+    """``device``'s non-zero wire resistances in words."""
+    words = {"r_row": "per row segment", "r_col": "per column segment", "r_driver": "driver output",
+             "r_sense": "sense"}
+    return ", ".join(f"{v:g} Ω {words[k]}" for k, v in wire_values(device).items() if v)
+
+
+def ir_drop_error(value: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """How far an MVM output lies from ``reference``: relative L2 and the largest |difference| as a
+    fraction of the reference's range (peak-to-peak over the entries; a single entry's magnitude)."""
+    diff = np.ravel(value) - np.ravel(reference)
+    return {"rel_l2": relative_error(value, reference),
+            "max_fraction_of_range": float(np.abs(diff).max() / output_range(reference))}
+
+
+def output_range(y: np.ndarray) -> float:
+    """Peak-to-peak of an output vector over its entries (a single entry: its magnitude)."""
+    return float(np.ptp(y)) if np.size(y) > 1 else float(np.abs(y).max())
+
 
 MODES = ("mvm", "solve", "pinv")
+#: ``[device]`` wire resistances (Ω): both segment kinds, row and column segments, driver and sense ends
+WIRE_KEYS = ("r_wire", "r_row", "r_col", "r_driver", "r_sense")
 
 
 def relative_error(value: np.ndarray, reference: np.ndarray) -> float:
@@ -131,14 +167,17 @@ class CrossbarExperiment(ExperimentBase):
         max_condition = prob.number("max_condition", DEFAULT_MAX_CONDITION, low=1)
         condition = prob.number("condition", 10.0, low=1, high=max_condition)
         seed = prob.seed("seed", 0)
-        dev = cfg.table("device", {"g_min", "g_max", "r_wire"})
+        dev = cfg.table("device", {"g_min", "g_max", *WIRE_KEYS})
+        wires = {k: dev.number(k, unit="ohm", low=0) for k in WIRE_KEYS if k in dev.mapping}
+        if wires.get("r_wire") and ("r_row" in wires or "r_col" in wires):
+            raise ConfigError(f"{dev.path('r_wire')} sets both row and column segments: give it or "
+                              f"{dev.path('r_row')}/{dev.path('r_col')}, not both")
         device = DeviceModel(g_min_s=dev.number("g_min", "1u", unit="S"),
                              g_max_s=dev.number("g_max", "100u", unit="S"),
-                             r_wire_ohm=dev.number("r_wire", 0.0, unit="ohm"))
+                             **{f"{k}_ohm": v for k, v in wires.items()})
         mc = cfg.table("monte_carlo", {"samples", "levels", "sigma", "seed"})
         levels = mc.integer("levels", 64, low=2, high=2**20)
-        mc_device = DeviceModel(g_min_s=device.g_min_s, g_max_s=device.g_max_s, levels=levels,
-                                sigma=mc.number("sigma", 0.05), r_wire_ohm=device.r_wire_ohm)
+        mc_device = dataclasses.replace(device, levels=levels, sigma=mc.number("sigma", 0.05))
         samples = mc.integer("samples", 20, low=1, high=10000)
         mc_seed = mc.seed("seed", 1)
         settling_opamp, tolerance = None, 1e-3
@@ -184,13 +223,23 @@ class CrossbarExperiment(ExperimentBase):
         rows = size_of(prob, "rows", 8)
         cols = size_of(prob, "cols", rows)
         runs = 2 + size_of(mc, "samples", 20)  # ideal mapping, Monte Carlo samples, settling transient
-        # elements per netlist (measured): MVM and solve ≈ 2.5 per matrix entry (differential pair, sum
-        # loads); pinv batches one least-squares circuit per row of I, ≈ 5·rows²·cols in all
-        cells = 5 * rows * rows * cols if scenario.kind == "crossbar_pinv" else 2.5 * rows * cols
+        # elements per netlist (measured): ideal wires ≈ 1.25 per device (differential pair, sources, sum
+        # loads), 2 devices per matrix entry; pinv batches one least-squares circuit (4·rows·cols devices)
+        # per row of I
+        devices = 4 * rows * rows * cols if scenario.kind == "crossbar_pinv" else 2 * rows * cols
+        # wires add, per device, one segment on each line kind that has resistance, and one resistor per
+        # line end of each array with a sense or driver resistance
+        dev = cfg.get("device") if isinstance(cfg.get("device"), dict) else {}
+        r = {k: size_of(dev, k, 0.0) for k in WIRE_KEYS}
+        kinds = sum(bool(r["r_wire"] or r[k]) for k in ("r_row", "r_col"))
+        ends = (rows * bool(r["r_sense"]) + cols * bool(r["r_driver"])) / (rows * cols)
+        cells = devices * (1.25 + kinds + ends)
         n = max(rows, cols)
+        # the MVM's IR-drop theory: a sparse LU of ~2 nodes per device, ~10·nodes^1.5 (256² in 3 s)
+        nodes = 2 * devices if scenario.kind == "crossbar_mvm" and (kinds or ends) else 0
         return SizeEstimate(f"{scenario.name}: {rows:.0f}×{cols:.0f} crossbar, {runs - 2:.0f} Monte Carlo samples",
                             memory_bytes=1000 * cells + 8 * n * n * 8, elements=cells * runs, time_points=8 * n,
-                            twin_macs=runs * n**3)
+                            twin_macs=runs * (n**3 + 10 * nodes**1.5))
 
     # --------------------------------------------------------------------------------- one sample
     def netlist(self) -> str:
@@ -220,6 +269,11 @@ class CrossbarExperiment(ExperimentBase):
         twin_s = time.perf_counter() - t0
         exact = self.exact()
         row = self.comparison([("sample", value, twin)], exact).row()
+        if self.mode == "mvm":
+            theory = predict_mvm_outputs(forward, self.problem["x"])
+            for name, (side, ref) in {"circuit_vs_ideal": (value, twin), "theory_vs_ideal": (theory, twin),
+                                      "circuit_vs_theory": (value, theory)}.items():
+                row |= {f"ir_drop.{name}.{k}": v for k, v in ir_drop_error(side, ref).items()}
         return row | {
             "rel_error_vs_exact": relative_error(value, exact),
             "twin_rel_error_vs_exact": relative_error(twin, exact),
@@ -277,10 +331,22 @@ class CrossbarExperiment(ExperimentBase):
         }
         if self.mode != "mvm":
             metrics["condition_number"] = float(np.linalg.cond(matrix))
+        wired = not self.device.wires().ideal
+        if wired:
+            metrics["device"] |= wire_values(self.device)
+        if wired and self.mode == "mvm":
+            progress.stage("IR-drop theory")
+            t0 = time.perf_counter()
+            theory = predict_mvm_outputs(ideal_map, self.problem["x"])
+            metrics["ir_drop"] = {"output_range": output_range(ideal_twin), "theory_s": time.perf_counter() - t0,
+                                  "circuit_vs_ideal": ir_drop_error(ideal, ideal_twin),
+                                  "theory_vs_ideal": ir_drop_error(theory, ideal_twin),
+                                  "circuit_vs_theory": ir_drop_error(ideal, theory)}
+            self._ir_drop_plot(ideal, theory, ideal_twin, out)
 
         progress.stage("monte carlo")
         rng = np.random.default_rng(self.mc_seed)
-        spice_err, twin_err, agree = [], [], []
+        spice_err, twin_err, agree, mc_theory_gap = [], [], [], []
         draws: list[tuple[str, np.ndarray, np.ndarray]] = []
         width = len(str(self.samples - 1))  # spice/mc_00 … spice/mc_19: each draw's files stay in the result
         for k in range(self.samples):
@@ -290,6 +356,8 @@ class CrossbarExperiment(ExperimentBase):
             c = self.build(forward, second)
             value = c.values(runner.run(c.deck, run_dir=out.file(f"spice/mc_{k:0{width}d}")).analysis("op"))
             twin = self.twin(forward, second)
+            if "ir_drop" in metrics:
+                mc_theory_gap.append(relative_error(value, predict_mvm_outputs(forward, self.problem["x"])))
             spice_err.append(relative_error(value, exact))
             twin_err.append(relative_error(twin, exact))
             agree.append(relative_error(value, twin))
@@ -304,6 +372,8 @@ class CrossbarExperiment(ExperimentBase):
             "mean_error_difference": abs(spice_err.mean() - twin_err.mean()),
             "spice_vs_twin_rel_max": agree.max(),
         }
+        if mc_theory_gap:
+            metrics["ir_drop"]["mc_circuit_vs_theory_rel_max"] = max(mc_theory_gap)
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.subplots()
         ax.hist(spice_err, bins=min(20, max(5, self.samples // 2)), color="tab:blue", alpha=0.7, label="ngspice")
@@ -322,20 +392,27 @@ class CrossbarExperiment(ExperimentBase):
             metrics["settling"] = self._settling(ideal_map, exact, runner, out)
         summary = (f"{self.mode} {self.rows}×{self.cols}: ideal rel. error {metrics['ideal']['rel_error_vs_exact']:.2e}; "
                    f"MC mean error {spice_err.mean():.3g} (twin {twin_err.mean():.3g}, max sample gap {agree.max():.1e})")
+        if "ir_drop" in metrics:
+            d = metrics["ir_drop"]
+            summary += (f"; IR drop {d['circuit_vs_ideal']['rel_l2']:.3g} rel. (theory "
+                        f"{d['theory_vs_ideal']['rel_l2']:.3g}, circuit vs theory {d['circuit_vs_theory']['rel_l2']:.1e})")
         if "settling" in metrics:
             s = metrics["settling"]
             summary += f"; settling {s['measured_s'] * 1e6:.3g} µs vs predicted {s['predicted_s'] * 1e6:.3g} µs"
         metrics["summary"] = summary
-        comparison = self.comparison([("ideal devices", ideal, ideal_twin)], exact, draws, metrics.get("settling"))
+        comparison = self.comparison([("ideal devices", ideal, ideal_twin)], exact, draws, metrics.get("settling"),
+                                     metrics.get("ir_drop"))
         write_metrics(out, metrics, comparison, self.plot)
         out.write_text("report.md", self._report(metrics) + "\n".join(comparison.report_section()) + "\n")
         return metrics
 
     def comparison(self, nominal: list[tuple[str, np.ndarray, np.ndarray]], exact: np.ndarray,
-                   draws: list[tuple[str, np.ndarray, np.ndarray]] = (), settling: dict | None = None) -> Comparison:
+                   draws: list[tuple[str, np.ndarray, np.ndarray]] = (), settling: dict | None = None,
+                   ir_drop: dict | None = None) -> Comparison:
         """The answer's entries (row-major) on an entry axis: ngspice vs the twin on the same devices vs
         the exact answer of the unperturbed problem; ``nominal`` (name, analog, twin) as one group each,
-        the Monte Carlo ``draws`` as the signals of one more."""
+        the Monte Carlo ``draws`` as the signals of one more. ``settling`` and ``ir_drop`` (the metrics'
+        entries) are the nominal groups' theory."""
         entries = np.arange(np.size(exact))
         name = OUTPUT_NAMES[self.mode]
         truth = np.ravel(exact)
@@ -346,13 +423,16 @@ class CrossbarExperiment(ExperimentBase):
             theory = {}
             if settling is not None:
                 theory = {"settling_predicted_s": settling["predicted_s"], "settling_measured_s": settling["measured_s"]}
+            if ir_drop is not None:
+                theory = {"ir_drop_theory_rel_l2_vs_ideal": ir_drop["theory_vs_ideal"]["rel_l2"],
+                          "ir_drop_circuit_rel_l2_vs_theory": ir_drop["circuit_vs_theory"]["rel_l2"]}
             groups.append(Group(label, "entry", "", entries, "", (Signal(name, np.ravel(value), np.ravel(twin), truth),),
                                 twin=twin_text, ideal=exact_text, theory=theory))
         if draws:
             groups.append(Group(f"monte carlo ({len(draws)} draws)", "entry", "", entries, "",
                                 tuple(Signal(label, np.ravel(v), np.ravel(t), truth) for label, v, t in draws),
                                 twin=twin_text + " (each draw's own devices)", ideal=exact_text))
-        return Comparison(tuple(groups), twin_validity(self.device.r_wire_ohm))
+        return Comparison(tuple(groups), twin_validity(self.device, self.mode == "mvm"))
 
     def _settling(self, mapping: CrossbarMapping, exact: np.ndarray, runner: NgspiceRunner, out: RunDirectory) -> dict:
         model, extra = self.settling_opamp, {}
@@ -398,6 +478,9 @@ class CrossbarExperiment(ExperimentBase):
                  f"| largest per-sample ngspice vs twin gap (rel.) | {mc['spice_vs_twin_rel_max']:.2e} |"]
         if "condition_number" in m:
             lines.append(f"| condition number | {m['condition_number']:.3g} |")
+        if "r_row" in m["device"] and "ir_drop" not in m:
+            lines.append(f"| wires ({wire_text(self.device)}) | no IR-drop theory for mode `{self.mode}`: the twin "
+                         "is outside its valid regime |")
         if "settling" in m:
             s = m["settling"]
             lines.append(f"| settling to {s['tolerance']:g}: measured / predicted | {s['measured_s']:.3e} s / "
@@ -408,8 +491,44 @@ class CrossbarExperiment(ExperimentBase):
                              f"±{o['supply_v'] / 2:g} V | measured A0 = {o['measured_gain']:.3g}, unity gain at "
                              f"{o['measured_unity_gain_hz']:.3g} Hz, phase margin {o['measured_phase_margin_deg']:.0f}° |")
                 lines.append(f"| settled answer vs exact (rel., end of transient) | {s['final_rel_error']:.2e} |")
-        lines += ["", "Plots: `mc_error.png`" + (", `settling.png`" if "settling" in m else "") + ".", ""]
+        plots = ["mc_error.png", *(["ir_drop.png"] if "ir_drop" in m else []), *(["settling.png"] if "settling" in m else [])]
+        lines += ["", "Plots: " + ", ".join(f"`{p}`" for p in plots) + ".", ""]
+        if "ir_drop" in m:
+            lines += self._ir_drop_report(m)
         return "\n".join(lines)
+
+    def _ir_drop_report(self, m: dict) -> list[str]:
+        d = m["ir_drop"]
+
+        def pct(e: dict) -> list[str]:
+            return [f"{100 * e['rel_l2']:.4g} %", f"{100 * e['max_fraction_of_range']:.4g} %"]
+
+        return ["## IR drop", "",
+                f"Wires: {wire_text(self.device)}. The ideal MVM is `g_unit·A_eff·x` on the same devices (the digital "
+                "twin, outside its valid regime here: it has no wires); the IR-drop theory is the exact nodal analysis "
+                "of both arrays with every wire and end resistance and the TIAs' finite gain "
+                f"(`predict_mvm_outputs`, {d['theory_s']:.3g} s). Output range (peak-to-peak of the ideal MVM over its rows): "
+                f"{d['output_range']:.4g} V.", "",
+                "| comparison | relative L2 | max, % of output range |", "| --- | --- | --- |",
+                "| circuit (ngspice) vs ideal MVM: the IR-drop error | " + " | ".join(pct(d["circuit_vs_ideal"])) + " |",
+                "| IR-drop theory vs ideal MVM: the predicted error | " + " | ".join(pct(d["theory_vs_ideal"])) + " |",
+                f"| circuit vs IR-drop theory | {d['circuit_vs_theory']['rel_l2']:.2e} | "
+                f"{100 * d['circuit_vs_theory']['max_fraction_of_range']:.2e} % |",
+                *([f"| circuit vs IR-drop theory, worst Monte Carlo draw | {d['mc_circuit_vs_theory_rel_max']:.2e} | |"]
+                  if "mc_circuit_vs_theory_rel_max" in d else []),
+                "", "Plot: `ir_drop.png` (per output, the circuit's and the theory's difference from the ideal MVM).", ""]
+
+    def _ir_drop_plot(self, circuit: np.ndarray, theory: np.ndarray, ideal: np.ndarray, out: RunDirectory) -> None:
+        fig = Figure(figsize=(6.4, 3.6))
+        ax = fig.subplots()
+        rows = np.arange(len(ideal))
+        ax.plot(rows, theory - ideal, color="k", lw=1.0, label="IR-drop theory")
+        ax.plot(rows, circuit - ideal, "o", ms=3, color="tab:blue", label="ngspice")
+        ax.set_xlabel("output (row)")
+        ax.set_ylabel("y − ideal MVM (V)")
+        ax.set_title(f"IR drop, {self.rows}×{self.cols}: {wire_text(self.device)}")
+        ax.legend()
+        out.save_figure("ir_drop.png", fig)
 
 
 # ================================================================================== Recirculation

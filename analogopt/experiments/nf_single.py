@@ -39,7 +39,7 @@ from ..circuits.nf_macro import BLOCKS, MacroParts
 from ..cosim.comparison import Comparison, Group, PlotOptions, TwinValidity, plot_options, signals_of, write_metrics
 from ..cosim.imperfections import applied_problem, loop_imperfections, matched_twin, predicted_settling
 from ..reference.imperfections import NoFixedPointError, weight_noise_covariance
-from ..cosim.nf_single import CoSimResult, build_loop, cosimulate
+from ..cosim.nf_single import CoSimResult, build_loop, cosimulate, cosimulate_batch
 from .base import ExperimentBase, Variation, safe_title
 from .nf_mismatch import draw_mismatch, mismatch_of, parameter_sigma, read_mismatch
 
@@ -262,22 +262,70 @@ class NFSingleExperiment(ExperimentBase):
         The twin gets the same mismatch as the circuit; the ideal side stays the *nominal* loop's ODE, so
         ``comparison.analog_vs_ideal`` is what the mismatch costs, and ``comparison.twin_vs_ideal`` the
         twin's estimate of that cost."""
-        problem, macro = perturb_nf_problem(self.problem, variations, seed), self.macro
-        if seed is not None and macro is not None:  # the [circuit.mismatch] draws of this chip
-            problem, macro = draw_mismatch(mismatch_of(self.scenario.config), problem, macro, seed)
+        problem, macro = self._sample_problem(variations, seed)
         perturbed = problem is not self.problem
         result = cosimulate(problem, runner=runner, run_dir=scratch / "spice", baseline=False,
                             title=safe_title(self.scenario.title), macro=macro, ideal=not perturbed)
         if perturbed:
-            deadline = getattr(runner, "deadline", None)
+            result = dataclasses.replace(result, **self._nominal_ideal(result.digital.iteration, runner))
+        return self._sample_row(problem, result)
+
+    def sample_batch(self, variations: list[Variation], seeds: list[int | None], runner: Runner,
+                     scratch: Path) -> list[dict[str, Any] | BaseException]:
+        """The rows :meth:`sample` gives for each of ``seeds`` (the same values; the ``time_*`` columns aside),
+        with the twins of all samples stepped as one batch (:func:`~analogopt.cosim.nf_single.cosimulate_batch`)
+        and the nominal loop's ODE, the same for every sample, solved once. A sample's failure is its slot's
+        exception; the other rows are unaffected. ``time_twin_s`` is each sample's share of the batch's
+        stepping (each stretch of steps split equally among the samples still stepping in it)."""
+        slots: list[dict[str, Any] | BaseException | None] = [None] * len(seeds)
+        drawn: dict[int, tuple[NFSingleLayerProblem, MacroParts | None]] = {}
+        for i, seed in enumerate(seeds):
             try:
-                nominal = loop_ode(self.problem, result.digital.iteration, deadline=deadline)
-                result = dataclasses.replace(result, ideal=nominal)
-            except StiffLoopError as exc:
-                result = dataclasses.replace(result, ideal_missing=str(exc))
-            except TimeoutError as exc:
-                raise SimulationTimeoutError(f"the sample exceeded its limit while solving the nominal loop's ODE "
-                                             f"({exc}); raise --timeout") from None
+                drawn[i] = self._sample_problem(variations, seed)
+            except Exception as exc:
+                slots[i] = exc
+        members = list(drawn)
+        results = cosimulate_batch([drawn[i][0] for i in members], runner=runner,
+                                   run_dirs=[scratch / f"spice_{i}" for i in members],
+                                   macros=[drawn[i][1] for i in members], title=safe_title(self.scenario.title))
+        done = [r for r in results if not isinstance(r, Exception)]
+        ideal: dict[str, Any] | Exception = {}
+        if done:  # every sample's twin is recorded on the same iterations
+            try:
+                ideal = self._nominal_ideal(done[0].digital.iteration, runner)
+            except SimulationTimeoutError as exc:
+                ideal = exc
+        for i, result in zip(members, results):
+            if isinstance(result, Exception) or isinstance(ideal, Exception):
+                slots[i] = result if isinstance(result, Exception) else ideal
+                continue
+            try:
+                slots[i] = self._sample_row(drawn[i][0], dataclasses.replace(result, **ideal))
+            except Exception as exc:
+                slots[i] = exc
+        return slots
+
+    def _sample_problem(self, variations: list[Variation], seed: int | None
+                        ) -> tuple[NFSingleLayerProblem, MacroParts | None]:
+        """The problem and the macro parts of sample ``seed``: the element variations and, at the macro
+        level, the [circuit.mismatch] draws of this chip (the nominal ones for ``seed`` None)."""
+        problem, macro = perturb_nf_problem(self.problem, variations, seed), self.macro
+        if seed is not None and macro is not None:
+            problem, macro = draw_mismatch(mismatch_of(self.scenario.config), problem, macro, seed)
+        return problem, macro
+
+    def _nominal_ideal(self, iterations: np.ndarray, runner: Runner) -> dict[str, Any]:
+        """The nominal loop's ODE on ``iterations`` as CoSimResult fields (``ideal``, or ``ideal_missing``
+        where it is too stiff to solve)."""
+        try:
+            return {"ideal": loop_ode(self.problem, iterations, deadline=getattr(runner, "deadline", None))}
+        except StiffLoopError as exc:
+            return {"ideal": None, "ideal_missing": str(exc)}
+        except TimeoutError as exc:
+            raise SimulationTimeoutError(f"the sample exceeded its limit while solving the nominal loop's ODE "
+                                         f"({exc}); raise --timeout") from None
+
+    def _sample_row(self, problem: NFSingleLayerProblem, result: CoSimResult) -> dict[str, Any]:
         row: dict[str, Any] = {}
         for name, a, d in zip(problem.weight_names, result.analog.final_weights, result.digital.final_weights):
             row[f"analog_{name}"] = float(a)

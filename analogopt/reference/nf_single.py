@@ -1,14 +1,16 @@
 """Digital twin of the single-layer negative-feedback optimizer, and the gradient-descent baseline.
 
 The twin steps the discrete low-pass of 000 Eq. 10, ``w ← w + η(γ·A·e − w)`` with the error
-``e = U(y − y')`` of Eq. 12, vectorized over samples and weights (one matrix product per step).
+``e = U(y − y')`` of Eq. 12, vectorized over samples and weights (one matrix product per step). Small
+problems step in numpy, where a step costs a few µs instead of PyTorch's tens (:func:`twin_backend`), and
+the twins of many small problems step together as one array (:class:`NFTwinBatch`, :func:`run_twins`).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 import torch
@@ -91,11 +93,23 @@ class NFSingleLayerTwin:
             lowpass_update(w, drive=drive, lr=p.eta * p.gamma, leak=leak)
         return w
 
-    def run(self, *, record_every: int = 1, deadline: float | None = None) -> Trajectory:
+    def run(self, *, record_every: int = 1, deadline: float | None = None, backend: str = "auto") -> Trajectory:
         """Step the loop ``iterations`` times, recording every ``record_every``-th state.
 
         ``deadline`` (a ``time.perf_counter()`` value): raise :class:`TimeoutError` once it has passed,
-        checked at recorded iterations, so a co-simulation's time limit binds the twin as well."""
+        checked at recorded iterations, so a co-simulation's time limit binds the twin as well.
+        ``backend``: ``"torch"`` (these PyTorch steps), ``"numpy"`` (:class:`NFTwinBatch` of this one
+        problem) or ``"auto"``: :func:`twin_backend`'s choice, PyTorch for a subclass that redefines
+        :meth:`step` (the numpy backend steps the plain Euler map only)."""
+        plain = type(self).step is NFSingleLayerTwin.step
+        if backend == "auto":
+            backend = twin_backend(self.problem) if plain else "torch"
+        if backend == "numpy":
+            if not plain:
+                raise ValueError(f"{type(self).__name__} redefines step: its twin runs on the torch backend only")
+            return NFTwinBatch([self.problem]).run(record_every=record_every, deadline=deadline)[0]
+        if backend != "torch":
+            raise ValueError(f"unknown twin backend {backend!r}; choose auto, numpy or torch")
         p = self.problem
         w = torch.as_tensor(p.w0, dtype=torch.float64).clone()
         m = torch.zeros_like(w)  # the momentum filter starts empty (its capacitor at 0 V)
@@ -110,6 +124,238 @@ class NFSingleLayerTwin:
         weights = torch.stack(ws)
         loss = mse(self.x, self.y, weights, p.activation)
         return Trajectory(np.array(its), weights.numpy(), loss.numpy())
+
+
+# -- the numpy backend: small problems, one twin alone or many stepped together -------------------------
+
+#: Crossbar entries (training samples × weights) up to which :func:`twin_backend` picks numpy: there
+#: PyTorch's per-operation overhead (µs per call, a dozen calls per Euler step) outweighs its vectorized
+#: kernels. Timed per Euler step of a staircase problem on one thread, numpy is clearly ahead at 4096
+#: entries, even at about 8000, and PyTorch ahead from about 12000 (where it also has more threads).
+NUMPY_MAX_ENTRIES = 4096
+
+#: Every this many steps the numpy twins compare each state with the one before: a twin whose state
+#: did not change in float64 is at a fixed point of its own Euler map, so every later state is that one
+#: (the map depends on the state alone) and it stops stepping. The check costs two array operations.
+SETTLE_CHECK_STEPS = 16
+
+
+def twin_backend(problem: NFSingleLayerProblem) -> str:
+    """The backend the twin of ``problem`` steps in: ``"numpy"`` up to :data:`NUMPY_MAX_ENTRIES`
+    crossbar entries (m·n), else ``"torch"``. Both step the same Euler map (tested to agree within
+    1e-12 relative); the choice depends on the problem alone, never on how many twins run together."""
+    return "numpy" if problem.n_samples * problem.n_weights <= NUMPY_MAX_ENTRIES else "torch"
+
+
+def batch_key(problem: NFSingleLayerProblem) -> tuple:
+    """What twins stepped together in one :class:`NFTwinBatch` must share (everything else — the data and
+    error matrices, targets, time constants, gains, η, γ, w0 — is per twin)."""
+    p = problem
+    return (p.n_samples, p.n_weights, p.activation, p.error_gain in ("window", "beta_pow"), p.error_power,
+            p.integrator, p.leak, p.iterations)
+
+
+#: |a| from which tanh(a) is ±1 in float64: 1 − tanh(22) ≈ 1.6e-19, far below half an ulp of 1 (5.6e-17).
+TANH_SATURATED = 22.0
+#: Arrays from this many elements skip the saturated ones (below it the mask costs more than it saves).
+_TANH_SKIP_MIN_SIZE = 512
+#: The staircase's step positions c (V), as a column against the samples' row.
+_STAIRCASE_STEPS = np.array([-1.0, 0.0, 1.0])[:, None]
+
+
+def _comparator_tanh(a: np.ndarray) -> np.ndarray:
+    """``np.tanh(a)``, on large arrays evaluated only where |a| < :data:`TANH_SATURATED` and ±1 (its value)
+    beyond: a comparator of gain 20 is saturated over most of its input range, so this is the same array
+    at a fraction of the cost."""
+    if a.size < _TANH_SKIP_MIN_SIZE:
+        return np.tanh(a)
+    out = np.sign(a)
+    np.tanh(a, out=out, where=np.abs(a) < TANH_SATURATED)
+    return out
+
+
+def _activation_np(spec: ActivationSpec, z: np.ndarray, slope: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """σ(z) and, with ``slope``, σ'(z) in numpy: :func:`~analogopt.reference.activations.sigma` and
+    :func:`~analogopt.reference.activations.sigma_slope` term by term, in the same order of operations
+    (the comparators' tanh is evaluated once and shared by σ and σ')."""
+    g, eps, a = spec.gain, 1.0 / spec.gain, spec.slope
+    name = spec.name
+    if name == "identity":
+        return z, (np.ones_like(z) if slope else None)
+    if name == "tanh":
+        t = np.tanh(z)
+        return t, (1 - t**2 if slope else None)
+    if name in ("relu", "leaky_relu"):
+        root = np.sqrt(z * z + eps * eps)
+        relu = 0.5 * (z + root)
+        knee = 0.5 * (1 + z / root) if slope else None
+        if name == "relu":
+            return relu, knee
+        return a * z + (1 - a) * relu, (a + (1 - a) * knee if slope else None)
+    if name == "sign":
+        t = _comparator_tanh(g * z)
+        return t, (g * (1 - t**2) if slope else None)
+    if name == "staircase":
+        # the three comparators as one (…, 3, m) array: one tanh call per step
+        t = _comparator_tanh(g * (z[..., None, :] - _STAIRCASE_STEPS))
+        s = t[..., 0, :] + t[..., 1, :] + t[..., 2, :]
+        if not slope:
+            return s, None
+        u = 1 - t**2
+        return s, g * (u[..., 0, :] + u[..., 1, :] + u[..., 2, :])
+    raise ValueError(name)
+
+
+class NFTwinBatch:
+    """The twins of several problems with one :func:`batch_key`, stepped together in numpy: every
+    array holds all twins along its first axis (twins × weights, twins × samples × weights), so one
+    Euler step of all of them is one set of array operations.
+
+    Each twin is the plain twin's Euler map (:meth:`NFSingleLayerTwin.step`, Eq. 10 or the cascade's
+    Eq. 22, mismatch included) in the same order of operations. No operation mixes twins (the products
+    are per-twin ``einsum`` contractions, not BLAS calls whose blocking may depend on the batch), so a
+    twin's trajectory is the same bit for bit alone or in a batch of any size. A twin whose state stops
+    changing drops out (:data:`SETTLE_CHECK_STEPS`); its later records are that state, exactly.
+
+    After :meth:`run`, ``seconds[i]`` is twin ``i``'s share of the run's wall time (s): the set-up and
+    each stretch of steps split equally among the twins stepping in it (a twin that settles early stops
+    paying), its own loss evaluation added, so the shares add up to the whole. ``stepped[i]``: the Euler
+    steps twin ``i`` took (``iterations`` unless it settled before).
+    """
+
+    def __init__(self, problems: Sequence[NFSingleLayerProblem]) -> None:
+        if not problems:
+            raise ValueError("NFTwinBatch needs at least one problem")
+        if len({batch_key(p) for p in problems}) > 1:
+            raise ValueError("NFTwinBatch: the problems differ in shape, activation, error gain, integrator, leak "
+                             "or iterations; batch them separately (batch_key)")
+        self.problems = tuple(problems)
+        self.seconds = np.zeros(len(problems))
+        self.stepped = np.zeros(len(problems), dtype=int)
+
+    def _parameters(self) -> dict[str, np.ndarray]:
+        """The per-twin arrays of the Euler map, each with the twins along axis 0."""
+        rate, gains, keep, beta = [], [], [], []
+        for p in self.problems:
+            n = p.n_weights
+            if p.perturbed:  # NFSingleLayerTwin.step's per-weight η_i = Δt/τ_i and A_i
+                etas = p.dt_s / p.weight_taus_s
+                rate.append(etas * p.gamma)
+                gains.append(p.weight_gains)
+                keep.append(1.0 - etas)
+            else:  # lowpass_update's scalar lr = η·γ, leak = η and the scalar forward gain
+                rate.append(np.full(n, p.eta * p.gamma))
+                gains.append(np.full(n, p.forward_gain))
+                keep.append(np.full(n, 1.0 - p.eta))
+            beta.append(p.beta_m)
+        arrays = {
+            # Xᵀ (n, m): z = Σ_i w_i·x_i row by row, a contiguous multiply-add per weight
+            "xt": [p.data_matrix.T for p in self.problems], "u": [p.error_matrix for p in self.problems],
+            "y": [p.y for p in self.problems], "rate": rate, "gains": gains, "keep": keep,
+        }
+        # C order whatever the inputs' (np.stack keeps a transposed U's): einsum's summation order follows
+        # the memory layout, so one layout for all twins is what makes alone and batched agree bit for bit
+        out = {k: np.ascontiguousarray(np.stack(v), dtype=np.float64) for k, v in arrays.items()}
+        out["beta"] = np.array(beta, dtype=np.float64)[:, None]
+        return out
+
+    def run(self, *, record_every: int = 1, deadline: float | None = None) -> list[Trajectory]:
+        """Step every twin ``iterations`` times; each trajectory is recorded as :meth:`NFSingleLayerTwin.run`
+        records it (every ``record_every``-th iteration, 0 and the last included; ``deadline`` as there)."""
+        start = time.perf_counter()
+        p0 = self.problems[0]
+        steps, cascade, leak = p0.iterations, p0.integrator == "cascade", p0.leak
+        record = np.unique(np.append(np.arange(0, steps + 1, max(1, record_every)), steps))
+        count = len(self.problems)
+        out = np.empty((len(record), count, p0.n_weights))
+        par = self._parameters()
+        w = np.stack([p.w0 for p in self.problems]).astype(np.float64)
+        m = np.zeros_like(w)  # the momentum filter starts empty (its capacitor at 0 V)
+        out[0] = w
+        active = np.arange(count)
+        self.stepped[:] = steps
+        self.seconds[:] = (time.perf_counter() - start) / count
+        stretch = time.perf_counter()
+        r = 1  # the next record's row
+        for t in range(1, steps + 1):
+            drive = par["gains"] * _errors_np(par, w, p0)
+            m_new = m
+            if cascade:
+                m_new = par["beta"] * m + (1.0 - par["beta"]) * drive
+                drive = m_new
+            w_new = (w * par["keep"] if leak else w) + par["rate"] * drive
+            if t == record[r]:
+                out[r, active] = w_new
+                r += 1
+                _check_deadline(deadline, t, steps)
+            if t % SETTLE_CHECK_STEPS == 0:
+                # bit patterns, not values: -0.0 == 0.0, yet only an identical state repeats exactly
+                settled = np.all(w_new.view(np.uint64) == w.view(np.uint64), axis=1)
+                if cascade:
+                    settled &= np.all(m_new.view(np.uint64) == m.view(np.uint64), axis=1)
+                if settled.any():
+                    out[r:, active[settled]] = w_new[settled][None]
+                    self.stepped[active[settled]] = t
+                    self._charge(active, stretch)
+                    stretch = time.perf_counter()
+                    moving = ~settled
+                    active = active[moving]
+                    if not len(active):
+                        break
+                    par = {k: v[moving] for k, v in par.items()}
+                    w_new, m_new = w_new[moving], m_new[moving]
+            w, m = w_new, m_new
+        if len(active):
+            self._charge(active, stretch)
+        trajectories = []
+        for i, p in enumerate(self.problems):
+            t0 = time.perf_counter()
+            weights = np.ascontiguousarray(out[:, i])
+            loss = mse(torch.as_tensor(p.x), torch.as_tensor(p.y), torch.from_numpy(weights), p.activation)
+            trajectories.append(Trajectory(record.copy(), weights, loss.numpy()))
+            self.seconds[i] += time.perf_counter() - t0
+        return trajectories
+
+    def _charge(self, active: np.ndarray, since: float) -> None:
+        """Split the wall time since ``since`` equally among the twins ``active`` stepped in it."""
+        self.seconds[active] += (time.perf_counter() - since) / len(active)
+
+
+def _errors_np(par: dict[str, np.ndarray], w: np.ndarray, problem: NFSingleLayerProblem) -> np.ndarray:
+    """e of Eq. 12 for each twin's weights ``w`` (twins × n) on :meth:`NFTwinBatch._parameters`' arrays:
+    :meth:`NFSingleLayerTwin.error`'s arithmetic (``problem``: any of the twins, for what they share)."""
+    z = np.einsum("bnm,bn->bm", par["xt"], w)
+    windowed = problem.error_gain in ("window", "beta_pow")
+    s, slope = _activation_np(problem.activation, z, windowed)
+    d = par["y"] - s
+    if windowed:
+        power = problem.error_power
+        d = d * (slope**power if power != 1 else slope)
+    return np.einsum("bnm,bm->bn", par["u"], d)
+
+
+def run_twins(problems: Sequence[NFSingleLayerProblem], *, record_every: int = 1,
+              deadline: float | None = None) -> tuple[list[Trajectory], np.ndarray]:
+    """The twins of ``problems`` (the plain twin, :class:`NFSingleLayerTwin`), each on its own
+    :func:`twin_backend`: the numpy ones in one :class:`NFTwinBatch` per :func:`batch_key`, the PyTorch
+    ones one after the other. Returns the trajectories in order and each twin's wall time (s; a batched
+    twin's is its share, :class:`NFTwinBatch`). Each trajectory equals ``NFSingleLayerTwin(p).run(…)``'s."""
+    trajectories: list[Trajectory | None] = [None] * len(problems)
+    seconds = np.zeros(len(problems))
+    groups: dict[tuple, list[int]] = {}
+    for i, p in enumerate(problems):
+        if twin_backend(p) == "numpy":
+            groups.setdefault(batch_key(p), []).append(i)
+        else:
+            t0 = time.perf_counter()
+            trajectories[i] = NFSingleLayerTwin(p).run(record_every=record_every, deadline=deadline, backend="torch")
+            seconds[i] = time.perf_counter() - t0
+    for members in groups.values():
+        batch = NFTwinBatch([problems[i] for i in members])
+        for i, trajectory in zip(members, batch.run(record_every=record_every, deadline=deadline)):
+            trajectories[i] = trajectory
+        seconds[members] = batch.seconds
+    return trajectories, seconds
 
 
 #: The loop's ODE may take this many right-hand-side evaluations per twin iteration (the shipped scenarios
@@ -128,7 +374,8 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
 
     With Δt = η·τ one twin iteration, τ_i·dw_i/dt = γ·A_i·e_i(w) − w_i (000 Eq. 10; no −w without leak),
     or with the cascade integrator τ_m·dm/dt = A·e(w) − m and τ_i·dw_i/dt = γ·m_i − w_i (Eq. 22), e of
-    Eq. 12 exactly as the twin computes it (:meth:`NFSingleLayerTwin.error`, mismatch included). Solved
+    Eq. 12 exactly as the twin computes it (:meth:`NFSingleLayerTwin.error`, mismatch included; in numpy
+    where the twin steps in numpy, :func:`twin_backend`). Solved
     by scipy's LSODA with relative tolerance ``rtol`` and sampled at twin ``iterations`` (t = k·Δt), so
     it lies on the twin's axis. LSODA switches to a stiff (BDF) method where the loop is stiff: a loop
     far outside the twin's regime (per-step gain 7) takes 0.4 s where an explicit Runge–Kutta takes
@@ -141,7 +388,12 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
     from scipy.integrate import solve_ivp
 
     p = problem
-    twin = NFSingleLayerTwin(p)
+    if rate is None and twin_backend(p) == "numpy":
+        par = NFTwinBatch([p])._parameters()
+        error = lambda w: _errors_np(par, w[None], p)[0]  # noqa: E731
+    elif rate is None:
+        twin = NFSingleLayerTwin(p)
+        error = lambda w: twin.error(torch.from_numpy(np.ascontiguousarray(w))).numpy()  # noqa: E731
     n = p.n_weights
     tau = p.weight_taus_s  # (n,)
     gains = p.weight_gains if p.perturbed else np.full(n, p.forward_gain)
@@ -163,7 +415,7 @@ def loop_ode(problem: NFSingleLayerProblem, iterations: np.ndarray, *, rtol: flo
         w = state[:n]
         if rate is not None:
             return rate(w) / tau
-        drive = gains * twin.error(torch.from_numpy(np.ascontiguousarray(w))).numpy()
+        drive = gains * error(w)
         if cascade:
             m = state[n:]
             return np.concatenate([(p.gamma * m - leak * w) / tau, (drive - m) / p.tau_m_s])
@@ -267,14 +519,11 @@ def loop_gain(problem: NFSingleLayerProblem, weights: np.ndarray | None = None, 
     u = p.error_matrix  # (n, m)
     scale = p.step_gains  # (n,)
     symmetric = not p.perturbed and p.error_power == 1
-    worst = 0.0
-    for w in states:
-        z = torch.as_tensor(x_fwd @ w)
-        s = sigma_slope(p.activation, z).numpy()
-        d = s ** (p.error_power + 1) if p.error_gain in ("window", "beta_pow") else s
-        if symmetric:  # Xᵀ·diag(d)·X with d ≥ 0: symmetric positive semidefinite
-            lam = float(np.max(np.linalg.eigvalsh(x_fwd.T @ (d[:, None] * x_fwd)))) * float(scale[0])
-        else:
-            lam = float(np.max(np.abs(np.linalg.eigvals((scale[:, None] * u) @ (d[:, None] * x_fwd)))))
-        worst = max(worst, lam)
-    return worst
+    _, s = _activation_np(p.activation, states @ x_fwd.T, True)  # σ'(z) at every state, (k, m)
+    d = s ** (p.error_power + 1) if p.error_gain in ("window", "beta_pow") else s
+    weighted = d[:, :, None] * x_fwd  # diag(d)·X of every state, (k, m, n)
+    if symmetric:  # Xᵀ·diag(d)·X with d ≥ 0: symmetric positive semidefinite
+        lam = np.linalg.eigvalsh(x_fwd.T @ weighted).max(axis=1) * float(scale[0])
+    else:
+        lam = np.abs(np.linalg.eigvals((scale[:, None] * u) @ weighted)).max(axis=1)
+    return max(0.0, float(lam.max()))

@@ -45,15 +45,17 @@ import tempfile
 import threading
 import time
 import weakref
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
 from ..errors import (
-    AnalogOptError, ConfigError, OutputError, SimulationError, SimulationTimeoutError, SimulatorNotFoundError,
+    AnalogOptError, ConfigError, ConvergenceError, OutputError, SimulationError, SimulationTimeoutError,
+    SimulatorNotFoundError,
 )
 from .diagnostics import NOT_KEPT, disk_full, exit_status, raise_for_output, warnings_of, write_failure
-from .netlist import NetlistDeck
+from .native import NativeRunner
+from .netlist import SOLVER_OPTION, NetlistDeck, klu_capable
 from .rawfile import RawFileError, read_raw
 from .waveforms import Waveforms
 
@@ -72,6 +74,8 @@ class SimulatorInfo:
     program: str
     version: str
     klu: bool
+    #: runs that KLU could not converge and ngspice re-ran with Sparse 1.3 (see :class:`NgspiceRunner`)
+    sparse_reruns: int = 0
 
     @property
     def solver(self) -> str:
@@ -79,10 +83,13 @@ class SimulatorInfo:
 
     def __str__(self) -> str:
         name = f"{self.program}-{self.version}" if self.version else self.program
-        return f"{name} ({self.solver} solver)"
+        reruns = (f"; {self.sparse_reruns} run{'s' if self.sparse_reruns > 1 else ''} re-ran with Sparse 1.3 "
+                  "after KLU failed to converge") if self.sparse_reruns else ""
+        return f"{name} ({self.solver} solver{reruns})"
 
     def to_json(self) -> dict[str, Any]:
-        return {"program": self.program, "version": self.version, "solver": self.solver}
+        return {"program": self.program, "version": self.version, "solver": self.solver,
+                "sparse_reruns": self.sparse_reruns}
 
 
 _BANNER_VERSION = re.compile(r"\*\* ngspice-(\d+(?:\.\d+)*)")
@@ -111,18 +118,19 @@ def ngspice_info(executable: str) -> SimulatorInfo:
     return info
 
 
-KLU_OPTION = ".options klu"
-
-
-def with_solver(text: str, info: SimulatorInfo) -> str:
-    """``text`` with ``.options klu`` before its ``.end`` when ``info``'s ngspice has KLU (ngspice 46
-    still defaults to Sparse 1.3); unchanged otherwise, so a deck stays valid on any release."""
-    if not info.klu or KLU_OPTION in text.lower():
+def with_solver(text: str, klu: bool | None) -> str:
+    """``text`` with the solver chosen: ``True`` adds :data:`SOLVER_OPTION` before its ``.end`` (a deck
+    not written by :class:`NetlistDeck`), ``False`` removes it (Sparse 1.3 on a KLU build, for
+    comparisons), ``None`` leaves the deck as it is."""
+    present = SOLVER_OPTION in text
+    if klu is None or klu == present or (klu and not klu_capable(text)):
         return text
+    if not klu:
+        return text.replace(SOLVER_OPTION + "\n", "")
     end = text.lower().rfind("\n.end")
     if end < 0:
         return text
-    return f"{text[:end + 1]}{KLU_OPTION}\n{text[end + 1:]}"
+    return f"{text[:end + 1]}{SOLVER_OPTION}\n{text[end + 1:]}"
 
 
 @dataclass(frozen=True)
@@ -438,21 +446,30 @@ class NgspiceRunner(_Limits):
                  klu: bool | None = None) -> None:
         self._init_limits(timeout_s, whole_run)
         self.executable = executable
-        #: select the KLU solver: None = whenever this ngspice has it; False = its default, Sparse 1.3
+        #: select the KLU solver: None = whenever this ngspice has it, and re-run a deck that KLU cannot
+        #: converge with Sparse 1.3 (ngspice-46's KLU fails some macro NF loops with mismatch at a
+        #: "timestep too small" that Sparse 1.3 passes); True = KLU only; False = Sparse 1.3
         self.klu = klu
+        self.sparse_reruns = 0
 
     def describe(self) -> SimulatorInfo:
-        """The simulator this runner runs decks on (version and the solver it selects)."""
+        """The simulator this runner runs decks on (version, the solver it selects, how many runs so
+        far fell back to Sparse 1.3)."""
         exe = _which(self.executable, os.environ.get("PATH", ""))
         if exe is None:
             raise self._not_found()
-        return self._solver_of(ngspice_info(exe))
+        return replace(self._solver_of(ngspice_info(exe)), sparse_reruns=self.sparse_reruns)
 
     def _solver_of(self, info: SimulatorInfo) -> SimulatorInfo:
         if self.klu and not info.klu:
             raise ConfigError(f"{self.executable}: ngspice-{info.version or '?'} was built without the KLU solver; "
                               "run scripts/setup.sh for one with KLU, or leave the solver on auto")
         return info if self.klu is not False else SimulatorInfo(info.program, info.version, False)
+
+    def _klu_choice(self, info: SimulatorInfo) -> bool | None:
+        """What :func:`with_solver` does to a deck: add KLU where it exists, remove it when asked for
+        Sparse; on a release without KLU the option is inert and the deck stays as written."""
+        return False if self.klu is False else (True if info.klu else None)
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
@@ -474,19 +491,30 @@ class NgspiceRunner(_Limits):
             "or run scripts/setup.sh"
         )
 
+    def _sparse_rerun(self, failed: "PendingRun") -> "PendingRun | None":
+        """A relaunch of ``failed`` (a KLU run that did not converge) with Sparse 1.3, where this runner
+        may fall back (``klu=None``); None where it may not."""
+        if self.klu is not None or failed.simulator is None or not failed.simulator.klu:
+            return None
+        self.sparse_reruns += 1
+        return self._launch(failed.netlist_text, None if failed.temporary else failed.directory, watched=True,
+                            outlives_call=False, sparse=True)
+
     def _launch(self, deck: NetlistDeck | str, run_dir: Path | None, watched: bool,
-                outlives_call: bool) -> "PendingRun":
+                outlives_call: bool, sparse: bool = False) -> "PendingRun":
         path = os.environ.get("PATH", "")
         exe = _which(self.executable, path)
         if exe is None:
             raise self._not_found()
         info = self._solver_of(ngspice_info(exe))
+        if sparse:
+            info = replace(info, klu=False)
         text = deck if isinstance(deck, str) else deck.format()
         directory, temporary = _prepare(run_dir, "run")
         try:
             netlist = directory / "netlist.cir"
             # the file holds the deck as it runs (solver option included); errors carry the deck as given
-            _write(netlist, with_solver(text, info), f"netlist {netlist}")
+            _write(netlist, with_solver(text, False if sparse else self._klu_choice(info)), f"netlist {netlist}")
             _write_attachments(directory, deck)
             raw = directory / "out.raw"
             raw.unlink(missing_ok=True)
@@ -605,6 +633,12 @@ class PendingRun:
         try:
             self._await(progress)
             return self._collect(progress)
+        except ConvergenceError as exc:
+            self._annotate(exc)
+            rerun = self.runner._sparse_rerun(self) if hasattr(self.runner, "_sparse_rerun") else None
+            if rerun is None:
+                raise
+            reason = str(exc).split(";")[0]
         except AnalogOptError as exc:
             self._annotate(exc)
             raise
@@ -613,6 +647,8 @@ class PendingRun:
             raise
         finally:
             self._cleanup()
+        result = rerun.wait(progress)
+        return replace(result, warnings=[*result.warnings, f"KLU: {reason}; ngspice re-ran the deck with Sparse 1.3"])
 
     def _await(self, progress: ProgressCallback | None) -> None:
         if self.watcher is None:
@@ -877,7 +913,7 @@ def _shared_child() -> None:
         sys.exit(_SHARED_NOT_FOUND)
     banner = ng.exec_command("version -f")
     given = Path("netlist.cir").read_text()
-    text = with_solver(given, parse_banner("libngspice", banner))
+    text = with_solver(given, True if parse_banner("libngspice", banner).klu else None)
     if text != given:  # the run directory keeps the deck as it ran, as with the ngspice program
         Path("netlist.cir").write_text(text)
     ng.clear_output()
@@ -908,8 +944,9 @@ def _shared_child() -> None:
     os.replace(_SHARED_RESULT + ".part", _SHARED_RESULT)
 
 
-#: The simulators ``--simulator`` may name: the ngspice program, or libngspice through PySpice.
-SIMULATORS: dict[str, type] = {"ngspice": NgspiceRunner, "libngspice": SharedLibraryRunner}
+#: The simulators ``--simulator`` may name: the ngspice program, libngspice through PySpice, or the
+#: in-process DC solver of linear netlists (analogopt.spice.native).
+SIMULATORS: dict[str, type] = {"ngspice": NgspiceRunner, "libngspice": SharedLibraryRunner, "native": NativeRunner}
 
 
 def make_runner(simulator: str = "ngspice", *, timeout_s: float, whole_run: bool = True) -> Runner:

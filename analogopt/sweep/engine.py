@@ -8,11 +8,14 @@ Layout of a sweep directory::
     DIR/results.parquet|csv   the tidy table (rebuilt from samples/ at the end of every invocation)
 
 A sample whose row file exists is finished (``ok``, ``failed`` or ``timeout``) and is never simulated
-again, so killing a sweep and re-running the same command completes only the missing samples.
+again, so killing a sweep and re-running the same command completes only the missing samples (a killed
+task loses the rows of its chunk it had not returned yet).
 
 Engine: ``workers`` local worker *processes* (a :class:`distributed.LocalCluster`, one thread each:
 every sample already runs ngspice in its own process, and torch/numpy threads would only contend), or
-an existing cluster through its scheduler ``address``.
+an existing cluster through its scheduler ``address``. Each task is a chunk of samples of one point
+(:func:`plan_chunks`, :func:`~analogopt.sweep.evaluate.evaluate_chunk`); the engine writes each row of
+a finished chunk as it arrives.
 """
 
 from __future__ import annotations
@@ -31,11 +34,15 @@ from ..errors import ConfigError
 from ..progress import Progress, SilentProgress
 from ..results import signals_held, to_jsonable
 from ..scratch import remove_stale
-from .evaluate import evaluate_sample
-from .spec import SweepPlan
+from .evaluate import evaluate_chunk
+from .spec import EXECUTION_KEYS, SweepPlan
 
 MANIFEST = "sweep.json"
 SAMPLES_DIR = "samples"
+#: Tasks per worker a sweep is cut into at least (so uneven samples still keep every worker busy) …
+TASKS_PER_WORKER = 4
+#: … and the most samples one task carries (what a killed worker can lose, the rows it had not returned).
+MAX_CHUNK = 8
 
 
 @dataclass(frozen=True)
@@ -58,13 +65,35 @@ def prepare_directory(plan: SweepPlan, out: Path) -> None:
     path = out / MANIFEST
     if path.exists():
         previous = json.loads(path.read_text())
-        if previous != manifest:
+        if _identity(previous) != _identity(manifest):
             raise ConfigError(f"--out {out} holds a different sweep (its {MANIFEST} differs); choose another directory")
     elif out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out {out} is not empty and holds no {MANIFEST}; choose another directory")
     (out / SAMPLES_DIR).mkdir(parents=True, exist_ok=True)
     if not path.exists():
         _write_atomic(path, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+
+
+def _identity(manifest: dict[str, Any]) -> dict[str, Any]:
+    """What a manifest says the sweep *is*: without how its samples run (they give the same rows)."""
+    return {k: v for k, v in manifest.items() if k not in EXECUTION_KEYS}
+
+
+def plan_chunks(plan: SweepPlan, pending: list[str], workers: int, size: int | None = None) -> list[list[str]]:
+    """``pending`` sample ids (in plan order) cut into tasks: runs of one point (and corner) each, of
+    ``size`` samples at most (default: enough tasks for :data:`TASKS_PER_WORKER` per worker, at most
+    :data:`MAX_CHUNK` samples each)."""
+    if size is None:
+        size = max(1, min(MAX_CHUNK, -(-len(pending) // (TASKS_PER_WORKER * max(workers, 1)))))
+    chunks: list[list[str]] = []
+    point = None
+    for sample_id in pending:
+        sample_point = plan.sample(sample_id).point
+        if not chunks or sample_point != point or len(chunks[-1]) >= size:
+            chunks.append([])
+            point = sample_point
+        chunks[-1].append(sample_id)
+    return chunks
 
 
 def finished_ids(out: Path) -> set[str]:
@@ -123,12 +152,16 @@ def run_sweep(
     scheduler: str | None = None,
     progress: Progress | None = None,
     on_row: Callable[[dict[str, Any]], None] | None = None,
+    chunk_size: int | None = None,
 ) -> SweepOutcome:
-    """Simulate every sample of ``plan`` that ``out`` does not hold yet; returns this invocation's counts."""
+    """Simulate every sample of ``plan`` that ``out`` does not hold yet; returns this invocation's counts.
+    ``chunk_size``: samples per task (default: :func:`plan_chunks`' choice)."""
     if workers is not None and scheduler is not None:
         raise ConfigError("give either --workers (local cluster) or --scheduler (existing cluster), not both")
     if workers is not None and not (isinstance(workers, int) and 1 <= workers <= 1024):
         raise ConfigError(f"--workers must be an integer in [1, 1024], got {workers!r}")
+    if chunk_size is not None and not (isinstance(chunk_size, int) and chunk_size >= 1):
+        raise ValueError(f"chunk_size must be an integer ≥ 1, got {chunk_size!r}")
     progress = progress or SilentProgress()
     out = Path(out)
     prepare_directory(plan, out)
@@ -140,23 +173,28 @@ def run_sweep(
     if pending:
         from distributed import as_completed
 
+        if plan.sessions and scheduler is None:  # an external cluster's workers have their own libraries
+            from ..spice.session import check_sessions
+
+            check_sessions(plan.simulator)  # before any worker starts: one line, not a table of failed rows
         client, cluster = _connect(workers, scheduler)
         try:
             n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
             manifest = plan.to_json()  # a few kB: sent with each task, so any worker can run any sample
-            futures = client.map(evaluate_sample, [manifest] * len(pending), pending, pure=False)
+            chunks = plan_chunks(plan, pending, n_workers, chunk_size)
+            futures = client.map(evaluate_chunk, [manifest] * len(chunks), chunks, pure=False)
             progress.stage("sweep")
             finished = 0
             for future in as_completed(futures, loop=client.loop):
-                row = future.result()
-                _write_atomic(out / SAMPLES_DIR / f"{row['id']}.json",
-                              json.dumps(to_jsonable(row), sort_keys=True) + "\n")
-                finished += 1
-                counts[row["status"]] = counts.get(row["status"], 0) + 1
-                bad = counts["failed"] + counts["timeout"]
-                progress.update(finished / len(pending), f"{finished}/{len(pending)} done, {bad} failed")
-                if on_row is not None:
-                    on_row(row)
+                for row in future.result():
+                    _write_atomic(out / SAMPLES_DIR / f"{row['id']}.json",
+                                  json.dumps(to_jsonable(row), sort_keys=True) + "\n")
+                    finished += 1
+                    counts[row["status"]] = counts.get(row["status"], 0) + 1
+                    bad = counts["failed"] + counts["timeout"]
+                    progress.update(finished / len(pending), f"{finished}/{len(pending)} done, {bad} failed")
+                    if on_row is not None:
+                        on_row(row)
         finally:
             with signals_held():  # a second Ctrl-C must not leave the cluster half closed
                 client.close()

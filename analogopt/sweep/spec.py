@@ -13,6 +13,7 @@ import copy
 import itertools
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,10 @@ from .corners import Corner, resolve_corners
 
 #: Largest number of samples one sweep may plan (a typo like --mc 1e9 should not fill a disk).
 MAX_SAMPLES = 1_000_000
+#: Manifest keys that say how samples run, not what they are: a sweep may resume with other values.
+EXECUTION_KEYS = ("sessions",)
+#: The simulators a persistent libngspice session can stand in for (the same ngspice, loaded once).
+SESSION_SIMULATORS = ("ngspice", "libngspice")
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,9 @@ class Sample:
     corner: str | None = None
 
 
+_SAMPLE_ID = re.compile(r"p(\d+)(?:_m(\d+))?")
+
+
 def sample_seed(base_seed: int, mc_index: int) -> int:
     """The seed of Monte Carlo sample ``mc_index``: the same for every point, so each point sees the
     same draws ``z`` (common random numbers: differences between points are not sampling noise)."""
@@ -192,12 +200,18 @@ class SweepPlan:
     #: ``--corners NAME``: the scenario's corner set, resolved (an outer axis of the points)
     corner_set: str = ""
     corners: tuple[Corner, ...] = ()
+    #: run the samples in persistent libngspice sessions (analogopt.spice.session), same numbers
+    sessions: bool = False
 
     @classmethod
     def build(cls, scenario: Scenario, sets: list[str], *, mc: int = 0, seed: int = 0, vary: list[str] = (),
-              timeout_s: float = 600.0, simulator: str = "ngspice", corners: str | None = None) -> "SweepPlan":
-        """Parse and validate the command line's ``--set``/``--mc``/``--seed``/``--vary``/``--corners``
-        values."""
+              timeout_s: float = 600.0, simulator: str = "ngspice", corners: str | None = None,
+              sessions: bool = False) -> "SweepPlan":
+        """Parse and validate the command line's ``--set``/``--mc``/``--seed``/``--vary``/``--corners``/
+        ``--sessions`` values."""
+        if sessions and simulator not in SESSION_SIMULATORS:
+            raise ConfigError(f"--sessions keeps ngspice's shared library loaded: it runs --simulator "
+                              f"{' or '.join(SESSION_SIMULATORS)}, not {simulator}; drop --sessions")
         mc = as_integer(mc, "--mc (samples per point, 0: none)", low=0)
         seed = as_integer(seed, "--seed", low=0, high=2**63 - 1)  # sample seeds come from SeedSequence: any size
         timeout_s = as_number(timeout_s, "--timeout", positive=True, unit="s")
@@ -220,7 +234,7 @@ class SweepPlan:
             raise ConfigError(f"sweep has {total} samples, more than {MAX_SAMPLES}; reduce the values or --mc")
         check_values(scenario, axes, corner_list, corners or "")
         plan = cls(scenario, axes, mc, seed, variations, float(timeout_s), simulator=simulator,
-                   corner_set=corners or "", corners=corner_list)
+                   corner_set=corners or "", corners=corner_list, sessions=bool(sessions))
         return plan._with_samples()
 
     def _with_samples(self) -> "SweepPlan":
@@ -238,9 +252,12 @@ class SweepPlan:
         return self
 
     def sample(self, sample_id: str) -> Sample:
-        for s in self.samples:
-            if s.id == sample_id:
-                return s
+        # the id says where the sample is (p<point>[_m<k>]): found without a scan of a million samples
+        match = _SAMPLE_ID.fullmatch(sample_id)
+        if match is not None:
+            index = int(match.group(1)) * max(self.mc, 1) + int(match.group(2) or 0)
+            if index < len(self.samples) and self.samples[index].id == sample_id:
+                return self.samples[index]
         raise ConfigError(f"sweep has no sample {sample_id!r} (ids look like {self.samples[0].id})")
 
     def scenario_for(self, sample: Sample) -> Scenario:
@@ -261,11 +278,12 @@ class SweepPlan:
         return Scenario(self.scenario.name, self.scenario.path, config)
 
     def to_json(self) -> dict[str, Any]:
-        """The manifest written to ``DIR/sweep.json`` (compared on resume; a sweep without corners writes
-        no corner keys, so manifests written before corners existed still match)."""
+        """The manifest written to ``DIR/sweep.json`` (compared on resume, :data:`EXECUTION_KEYS` aside; a
+        sweep without corners or sessions writes no such keys, so manifests written before they existed
+        still match)."""
         corners = {"corner_set": self.corner_set,
                    "corners": [{"name": c.name, "values": dict(c.values)} for c in self.corners]}
-        return {**(corners if self.corners else {}),
+        return {**(corners if self.corners else {}), **({"sessions": True} if self.sessions else {}),
             "scenario": {"name": self.scenario.name, "config": self.scenario.config},
             "axes": [{"path": a.path, "values": list(a.values)} for a in self.axes],
             "mc": self.mc,
@@ -287,5 +305,5 @@ class SweepPlan:
         corners = tuple(Corner(str(c["name"]), tuple(c["values"].items())) for c in data.get("corners", []))
         plan = cls(sc, axes, int(data["mc"]), int(data["seed"]), variations, float(data["timeout_s"]),
                    simulator=str(data.get("simulator", "ngspice")), corner_set=str(data.get("corner_set", "")),
-                   corners=corners)
+                   corners=corners, sessions=bool(data.get("sessions", False)))
         return plan._with_samples()

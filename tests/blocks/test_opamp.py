@@ -84,7 +84,7 @@ def test_output_stays_inside_rails_and_is_linear_between_them() -> None:
     add_opamp(circuit, "u1", "vin", "fb", "out", model)
     w = RUNNER.run(NetlistDeck(circuit, analyses=[DCSweep("Vin", -5.0, 5.0, 0.05)])).analysis("dc")
     vin, out = w.axis, w["out"]
-    assert out.max() <= 3.0 and out.min() >= -2.0
+    assert out.max() <= 3.0 + 1e-12 and out.min() >= -2.0 - 1e-12  # to the last bit (ngspice-46 rounds 1 ulp over)
     assert out.max() > 2.99 and out.min() < -1.99
     linear = (vin > -0.9) & (vin < 1.4)
     np.testing.assert_allclose(out[linear], 2 * vin[linear], atol=2e-3)

@@ -1,0 +1,133 @@
+"""The NF twin's numpy and PyTorch backends, alone and batched: the same Euler map, the same trajectories."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+import analogopt.reference.nf_single as nf
+from analogopt.problems import ActivationSpec, NFSingleLayerProblem
+from analogopt.reference.imperfections import LoopImperfections, MatchedTwin
+from analogopt.reference.nf_single import (
+    NUMPY_MAX_ENTRIES, TANH_SATURATED, NFSingleLayerTwin, NFTwinBatch, run_twins, twin_backend,
+)
+
+#: numpy's and PyTorch's tanh and matrix products round differently by an ulp; over a few hundred
+#: contracting Euler steps that stays at a few ulps of the weights (measured ≤ 5e-16 on these problems)
+RTOL = 1e-12
+
+
+def _problem(activation="tanh", gain=20.0, m=12, n=3, seed=1, **kw):
+    rng = np.random.default_rng(seed)
+    x = np.concatenate([rng.uniform(-2, 2, (m, n - 1)), np.ones((m, 1))], 1)
+    y = np.tanh(x @ rng.uniform(-1, 1, n))
+    base = dict(x=x, y=y, activation=ActivationSpec(activation, gain=gain), error_gain="x", forward_gain=0.2,
+                gamma=1.0, eta=1e-2, iterations=300, leak=False, w0=0.1 * rng.standard_normal(n))
+    base.update(kw)
+    return NFSingleLayerProblem(**base)
+
+
+def _mismatched(p, seed):
+    """The problem with the four element variations a Monte Carlo sweep draws (analogopt.sweep)."""
+    rng = np.random.default_rng(seed)
+    m, n = p.n_samples, p.n_weights
+    return dataclasses.replace(p, x_forward=p.data_matrix * np.exp(0.02 * rng.standard_normal((m, n))),
+                               u_matrix=p.error_matrix * np.exp(0.02 * rng.standard_normal((n, m))),
+                               tau_w_s=p.weight_taus_s * np.exp(0.05 * rng.standard_normal(n)),
+                               forward_gains=p.weight_gains * (1 + 0.05 * rng.standard_normal(n)))
+
+
+def _assert_close(a, b):
+    scale = max(float(np.max(np.abs(a.weights))), 1e-12)
+    assert np.array_equal(a.iteration, b.iteration)
+    assert np.max(np.abs(a.weights - b.weights)) <= RTOL * scale
+    assert np.max(np.abs(a.loss - b.loss)) <= RTOL * max(float(np.max(a.loss)), 1e-12)
+
+
+CASES = [
+    dict(activation="identity"),
+    dict(activation="tanh", error_gain="window", leak=True),
+    dict(activation="relu", gain=50.0),
+    dict(activation="leaky_relu", gain=50.0, error_gain="window"),
+    dict(activation="sign", error_gain="beta_pow", power=3),
+    dict(activation="staircase", forward_gain=0.05, iterations=400),
+    dict(activation="staircase", forward_gain=0.05, error_gain="window", leak=True),
+    dict(activation="tanh", integrator="cascade", tau_m_s=5e-5, leak=True),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: "-".join(str(v) for v in c.values()))
+@pytest.mark.parametrize("mismatch", [False, True], ids=["nominal", "mismatch"])
+def test_numpy_and_torch_backends_step_the_same_trajectory(case, mismatch):
+    p = _problem(**case)
+    if mismatch:
+        p = _mismatched(p, 7)
+    torch_run = NFSingleLayerTwin(p).run(record_every=7, backend="torch")
+    numpy_run = NFSingleLayerTwin(p).run(record_every=7, backend="numpy")
+    assert len(numpy_run.iteration) == len(range(0, p.iterations + 1, 7)) + (p.iterations % 7 != 0)
+    _assert_close(numpy_run, torch_run)
+    assert np.ptp(torch_run.weights[:, 0]) > 1e-3  # the weights move: the comparison is not of constants
+
+
+def test_a_batch_gives_each_twin_its_trajectory_alone_bit_for_bit():
+    """Nominal (its U a transposed view of x) and mismatched problems of one shape, stepped together,
+    settling at different iterations; each equals its own run alone exactly and the torch run closely."""
+    base = _problem("staircase", forward_gain=0.05, iterations=600, m=20, n=2)  # settle at 289…357
+    problems = [base] + [_mismatched(base, s) for s in range(5)]
+    batch = NFTwinBatch(problems)
+    together = batch.run(record_every=8)
+    assert len(set(batch.stepped)) > 1 and max(batch.stepped) < base.iterations  # they drop out one by one
+    for p, t in zip(problems, together):
+        alone = NFTwinBatch([p]).run(record_every=8)[0]
+        assert np.array_equal(t.weights, alone.weights) and np.array_equal(t.loss, alone.loss)
+        _assert_close(t, NFSingleLayerTwin(p).run(record_every=8, backend="torch"))
+    assert np.all(batch.seconds > 0)
+
+
+def test_a_settled_twin_stops_stepping_and_its_records_are_exact(monkeypatch):
+    """A float64 fixed point of the Euler map repeats forever: stopping there changes no record."""
+    p = _problem("staircase", forward_gain=0.05, iterations=1000, m=20, n=2)
+    early = NFTwinBatch([p])
+    short = early.run(record_every=10)[0]
+    monkeypatch.setattr(nf, "SETTLE_CHECK_STEPS", 10**9)  # never checked: every step is taken
+    stepped_all = NFTwinBatch([p])
+    full = stepped_all.run(record_every=10)[0]
+    assert early.stepped[0] < 400 and stepped_all.stepped[0] == p.iterations
+    assert np.array_equal(short.weights, full.weights) and np.array_equal(short.loss, full.loss)
+
+
+def test_a_saturated_tanh_is_exactly_one_in_float64():
+    """The numpy backend evaluates the comparators' tanh only below TANH_SATURATED; beyond it tanh is ±1."""
+    a = np.concatenate([np.linspace(TANH_SATURATED, 60.0, 200_001), [1e3, 1e300, np.inf]])
+    assert np.all(np.tanh(a) == 1.0) and np.all(np.tanh(-a) == -1.0)
+
+
+def test_the_backend_follows_the_problem_size_and_subclasses_keep_torch():
+    small = _problem()
+    large_m = NUMPY_MAX_ENTRIES // 3 + 1
+    large = _problem(m=large_m)
+    assert twin_backend(small) == "numpy" and twin_backend(large) == "torch"
+    matched = MatchedTwin(small, LoopImperfections())
+    with pytest.raises(ValueError, match="torch backend only"):
+        matched.run(backend="numpy")
+    with pytest.raises(ValueError, match="unknown twin backend 'jax'"):
+        NFSingleLayerTwin(small).run(backend="jax")
+    # auto: the subclass's own step (PyTorch), which with no imperfections is the plain map
+    _assert_close(matched.run(record_every=10), NFSingleLayerTwin(small).run(record_every=10, backend="numpy"))
+
+
+def test_run_twins_batches_each_shape_and_keeps_the_order():
+    a, b = _problem(seed=2), _problem("sign", seed=3, n=4)
+    large = _problem(m=NUMPY_MAX_ENTRIES // 3 + 1, iterations=20)
+    problems = [a, b, _mismatched(a, 1), large]
+    trajectories, seconds = run_twins(problems, record_every=5)
+    for p, t in zip(problems, trajectories):
+        assert np.array_equal(t.weights, NFSingleLayerTwin(p).run(record_every=5).weights)
+    assert seconds.shape == (4,) and np.all(seconds > 0)
+    with pytest.raises(ValueError, match="batch them separately"):
+        NFTwinBatch([a, b])
+
+
+def test_a_passed_deadline_stops_the_numpy_twins():
+    with pytest.raises(TimeoutError, match="stopped at iteration 1 of 300"):
+        NFTwinBatch([_problem()]).run(record_every=1, deadline=0.0)
