@@ -210,8 +210,9 @@ def cosimulate_batch(
             for i in members:
                 if slots[i] is None:
                     slots[i] = exc if not isinstance(exc, TimeoutError) else SimulationTimeoutError(
-                        f"the batch of {len(members)} co-simulations exceeded its time limit while the digital twins "
-                        f"were stepping ({exc}); shorten the simulated time (loop.iterations) or raise --timeout")
+                        f"the batch of {len(members)} co-simulations exceeded its {_limit_text(runner, len(members))} "
+                        f"while the digital twins were stepping ({exc}); shorten the simulated time "
+                        "(loop.iterations) or raise --timeout")
             return slots
         twins = dict(zip(members, zip(digital, seconds)))
         while queue.running is not None:
@@ -289,6 +290,14 @@ def _deadline(runner: Runner, started: float, samples: int = 1) -> float | None:
     if deadline is None and limit_s is not None:
         deadline = started + limit_s * samples
     return deadline
+
+
+def _limit_text(runner: Runner, samples: int) -> str:
+    """The batch's time limit in words: "2 s limit", or "2 s per sample limit" for a batch of several."""
+    limit_s = getattr(runner, "timeout_s", None)
+    if limit_s is None:
+        return "time limit"
+    return f"{limit_s:g} s limit" if samples == 1 else f"{limit_s:g} s per sample limit"
 
 
 def _record_every(problem: NFSingleLayerProblem, record_points: int) -> int:

@@ -232,7 +232,8 @@ class CrossbarExperiment(ExperimentBase):
         dev = cfg.get("device") if isinstance(cfg.get("device"), dict) else {}
         r = {k: size_of(dev, k, 0.0) for k in WIRE_KEYS}
         kinds = sum(bool(r["r_wire"] or r[k]) for k in ("r_row", "r_col"))
-        ends = (rows * bool(r["r_sense"]) + cols * bool(r["r_driver"])) / (rows * cols)
+        # (sizes are estimated before they are validated: an empty array must reach its own error)
+        ends = (rows * bool(r["r_sense"]) + cols * bool(r["r_driver"])) / max(rows * cols, 1)
         cells = devices * (1.25 + kinds + ends)
         n = max(rows, cols)
         # the MVM's IR-drop theory: a sparse LU of ~2 nodes per device, ~10·nodes^1.5 (256² in 3 s)

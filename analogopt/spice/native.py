@@ -50,7 +50,9 @@ class NativeInfo:
 
     @property
     def solver(self) -> str:
-        return {"auto": "SuperLU, or CG/GMRES from ITERATIVE_MIN_UNKNOWNS unknowns", "direct": "SuperLU",
+        from .native_solve import ITERATIVE_MIN_UNKNOWNS  # on first use, like the solver itself
+
+        return {"auto": f"SuperLU, or CG/GMRES from {ITERATIVE_MIN_UNKNOWNS} unknowns", "direct": "SuperLU",
                 "iterative": "CG/GMRES"}[self.method]
 
     def __str__(self) -> str:

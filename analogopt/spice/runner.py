@@ -55,7 +55,7 @@ from ..errors import (
 )
 from .diagnostics import NOT_KEPT, disk_full, exit_status, raise_for_output, warnings_of, write_failure
 from .native import NativeRunner
-from .netlist import SOLVER_OPTION, NetlistDeck, klu_capable
+from .netlist import KLU_MIN_ELEMENTS, SOLVER_OPTION, NetlistDeck
 from .rawfile import RawFileError, read_raw
 from .waveforms import Waveforms
 
@@ -77,8 +77,13 @@ class SimulatorInfo:
     #: runs that KLU could not converge and ngspice re-ran with Sparse 1.3 (see :class:`NgspiceRunner`)
     sparse_reruns: int = 0
 
+    #: a runner's description rather than one run's: KLU where a deck selects it, Sparse 1.3 below
+    by_size: bool = False
+
     @property
     def solver(self) -> str:
+        if self.klu and self.by_size:
+            return f"KLU from {KLU_MIN_ELEMENTS} elements, Sparse 1.3 below"
         return "KLU" if self.klu else "Sparse 1.3"
 
     def __str__(self) -> str:
@@ -119,11 +124,11 @@ def ngspice_info(executable: str) -> SimulatorInfo:
 
 
 def with_solver(text: str, klu: bool | None) -> str:
-    """``text`` with the solver chosen: ``True`` adds :data:`SOLVER_OPTION` before its ``.end`` (a deck
-    not written by :class:`NetlistDeck`), ``False`` removes it (Sparse 1.3 on a KLU build, for
-    comparisons), ``None`` leaves the deck as it is."""
+    """``text`` with the solver chosen: ``True`` adds :data:`SOLVER_OPTION` before its ``.end``,
+    ``False`` removes it (Sparse 1.3, for comparisons), ``None`` leaves the deck's own choice
+    (:func:`~analogopt.spice.netlist.wants_klu`)."""
     present = SOLVER_OPTION in text
-    if klu is None or klu == present or (klu and not klu_capable(text)):
+    if klu is None or klu == present:
         return text
     if not klu:
         return text.replace(SOLVER_OPTION + "\n", "")
@@ -446,9 +451,9 @@ class NgspiceRunner(_Limits):
                  klu: bool | None = None) -> None:
         self._init_limits(timeout_s, whole_run)
         self.executable = executable
-        #: select the KLU solver: None = whenever this ngspice has it, and re-run a deck that KLU cannot
-        #: converge with Sparse 1.3 (ngspice-46's KLU fails some macro NF loops with mismatch at a
-        #: "timestep too small" that Sparse 1.3 passes); True = KLU only; False = Sparse 1.3
+        #: select the KLU solver: None = where the deck selects it (netlist.wants_klu: large decks), and
+        #: re-run a deck that KLU cannot converge with Sparse 1.3 (KLU has failed macro NF loops at a
+        #: "timestep too small" that Sparse 1.3 passes); True = KLU for every deck; False = Sparse 1.3
         self.klu = klu
         self.sparse_reruns = 0
 
@@ -458,7 +463,8 @@ class NgspiceRunner(_Limits):
         exe = _which(self.executable, os.environ.get("PATH", ""))
         if exe is None:
             raise self._not_found()
-        return replace(self._solver_of(ngspice_info(exe)), sparse_reruns=self.sparse_reruns)
+        info = self._solver_of(ngspice_info(exe))
+        return replace(info, sparse_reruns=self.sparse_reruns, by_size=info.klu and self.klu is None)
 
     def _solver_of(self, info: SimulatorInfo) -> SimulatorInfo:
         if self.klu and not info.klu:
@@ -466,10 +472,6 @@ class NgspiceRunner(_Limits):
                               "run scripts/setup.sh for one with KLU, or leave the solver on auto")
         return info if self.klu is not False else SimulatorInfo(info.program, info.version, False)
 
-    def _klu_choice(self, info: SimulatorInfo) -> bool | None:
-        """What :func:`with_solver` does to a deck: add KLU where it exists, remove it when asked for
-        Sparse; on a release without KLU the option is inert and the deck stays as written."""
-        return False if self.klu is False else (True if info.klu else None)
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
@@ -507,14 +509,15 @@ class NgspiceRunner(_Limits):
         if exe is None:
             raise self._not_found()
         info = self._solver_of(ngspice_info(exe))
-        if sparse:
-            info = replace(info, klu=False)
         text = deck if isinstance(deck, str) else deck.format()
+        # None: the deck's own choice (wants_klu); on a release without KLU the option is inert
+        ran = with_solver(text, False if sparse else self.klu)
+        info = replace(info, klu=info.klu and SOLVER_OPTION in ran)  # what this run uses
         directory, temporary = _prepare(run_dir, "run")
         try:
             netlist = directory / "netlist.cir"
             # the file holds the deck as it runs (solver option included); errors carry the deck as given
-            _write(netlist, with_solver(text, False if sparse else self._klu_choice(info)), f"netlist {netlist}")
+            _write(netlist, ran, f"netlist {netlist}")
             _write_attachments(directory, deck)
             raw = directory / "out.raw"
             raw.unlink(missing_ok=True)
@@ -884,7 +887,9 @@ class SharedPendingRun(PendingRun):
         )
         if progress is not None:
             progress(1.0)
-        info = self.runner.last_info = parse_banner("libngspice", result.get("banner", ""))
+        library = parse_banner("libngspice", result.get("banner", ""))
+        self.runner.last_info = replace(library, by_size=library.klu)
+        info = replace(library, klu=library.klu and SOLVER_OPTION in self.netlist_text)
         return RunResult(plots=plots, netlist_path=self.netlist_path, stdout=stdout, stderr=stderr,
                          elapsed_s=self.ended - self.started, warnings=warnings_of(stderr), simulator=info)
 
@@ -912,10 +917,7 @@ def _shared_child() -> None:
         print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
         sys.exit(_SHARED_NOT_FOUND)
     banner = ng.exec_command("version -f")
-    given = Path("netlist.cir").read_text()
-    text = with_solver(given, True if parse_banner("libngspice", banner).klu else None)
-    if text != given:  # the run directory keeps the deck as it ran, as with the ngspice program
-        Path("netlist.cir").write_text(text)
+    text = Path("netlist.cir").read_text()  # it selects its own solver (netlist.wants_klu)
     ng.clear_output()
     lines = [line for line in text.splitlines() if line] + [""]  # ngspice wants a last, empty line
     keep = [ffi.new("char[]", line.encode("utf8")) for line in lines] + [ffi.NULL]

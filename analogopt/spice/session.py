@@ -63,7 +63,7 @@ from .diagnostics import NOT_KEPT, exit_status, raise_for_output, warnings_of
 from .netlist import NetlistDeck
 from .runner import (
     ProgressCallback, RunResult, SimulatorInfo, _kill_and_reap, _Limits, _spawn, _temporary_dir, _write,
-    _write_attachments, parse_banner, with_solver,
+    _write_attachments, parse_banner,
 )
 from .session_child import ALTERABLE, MIN_RESISTANCE, exact_expression, netlist_number
 from .waveforms import Waveforms
@@ -273,9 +273,9 @@ class Session:
         self.kill()
 
     def as_run(self, text: str) -> str:
-        """``text`` as this library runs it: with the KLU solver selected where the library has it, as
-        :class:`NgspiceRunner` runs decks on an ngspice with KLU."""
-        return with_solver(text, True if self.info.klu else None)
+        """``text`` as this library runs it: with the solver the deck selects, as :class:`NgspiceRunner`
+        runs it (a deck names KLU itself where it is large enough to gain)."""
+        return text
 
     def submit(self, text: str, cwd: Path, fresh: bool) -> None:
         """Send one run: ``text`` (with the library's solver option) in directory ``cwd``; ``fresh``:

@@ -4,7 +4,7 @@ Layout of a sweep directory::
 
     DIR/sweep.json            the plan (compared on resume: a different sweep is refused)
     DIR/samples/<id>.json     one finished sample's row, written atomically as it arrives
-    DIR/runs.jsonl            one line per invocation: simulated, resumed, wall time, workers
+    DIR/runs.jsonl            one line per invocation: simulated, resumed, wall time, workers, simulator
     DIR/results.parquet|csv   the tidy table (rebuilt from samples/ at the end of every invocation)
 
 A sample whose row file exists is finished (``ok``, ``failed`` or ``timeout``) and is never simulated
@@ -170,13 +170,17 @@ def run_sweep(
     start = time.perf_counter()
     counts = {"ok": 0, "failed": 0, "timeout": 0}
     n_workers = 0
+    simulator = ""
     if pending:
         from distributed import as_completed
 
         if plan.sessions and scheduler is None:  # an external cluster's workers have their own libraries
             from ..spice.session import check_sessions
 
-            check_sessions(plan.simulator)  # before any worker starts: one line, not a table of failed rows
+            # before any worker starts: one line, not a table of failed rows
+            simulator = f"{check_sessions(plan.simulator)} in persistent sessions"
+        else:
+            simulator = _simulator_here(plan)
         client, cluster = _connect(workers, scheduler)
         try:
             n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
@@ -211,5 +215,18 @@ def run_sweep(
     with open(out / "runs.jsonl", "a") as log:
         log.write(json.dumps({"time": time.strftime("%Y-%m-%dT%H:%M:%S"), "simulated": outcome.simulated,
                               "resumed": outcome.resumed, "wall_s": round(wall, 3), "workers": n_workers,
-                              "scheduler": scheduler or "local"}, sort_keys=True) + "\n")
+                              "scheduler": scheduler or "local", "simulator": simulator}, sort_keys=True) + "\n")
     return outcome
+
+
+def _simulator_here(plan: SweepPlan) -> str:
+    """The simulator this machine's workers run (release and solver, for ``runs.jsonl``); "" where only a
+    run can tell (libngspice loads per run) or it is not installed (every row then says so)."""
+    from ..errors import AnalogOptError
+    from ..spice.runner import make_runner
+
+    try:
+        info = make_runner(plan.simulator, timeout_s=60.0).describe()
+    except AnalogOptError:
+        return ""
+    return str(info) if info is not None else ""

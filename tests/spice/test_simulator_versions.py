@@ -11,7 +11,7 @@ import pytest
 from PySpice.Spice.Netlist import Circuit
 
 from analogopt.spice import NgspiceRunner, read_raw
-from analogopt.spice.netlist import NetlistDeck, OperatingPoint
+from analogopt.spice.netlist import KLU_MIN_ELEMENTS, NetlistDeck, OperatingPoint
 from analogopt.spice.runner import SharedLibraryRunner, SimulatorInfo, parse_banner, with_solver
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,31 +27,47 @@ def divider() -> NetlistDeck:
     return NetlistDeck(c, [OperatingPoint()])
 
 
+def ladder(sections: int = KLU_MIN_ELEMENTS // 2) -> NetlistDeck:
+    """An R-2R-style ladder of ``2·sections`` resistors: large enough to select KLU."""
+    c = Circuit("ladder")
+    c.V(1, "n0", c.gnd, 1.0)
+    c.raw_spice = "".join(f"Rs{k} n{k} n{k + 1} 1000.0\nRp{k} n{k + 1} 0 2000.0\n" for k in range(sections))
+    return NetlistDeck(c, [OperatingPoint()], saves=["v(n1)"])
+
+
 def test_setup_gives_ngspice_with_klu_and_the_runner_reports_it(tmp_path):
     info = NgspiceRunner().describe()
     assert info.program == "ngspice" and int(info.version.split(".")[0]) >= 41 and info.klu, info
-    result = NgspiceRunner().run(divider(), run_dir=tmp_path)
-    assert result.simulator == info and str(info) == f"ngspice-{info.version} (KLU solver)"
+    assert str(info) == f"ngspice-{info.version} (KLU from {KLU_MIN_ELEMENTS} elements, Sparse 1.3 below solver)"
+    result = NgspiceRunner().run(ladder(), run_dir=tmp_path)
     ran = (tmp_path / "netlist.cir").read_text()
-    assert ".options klu" in ran and ran.rstrip().endswith(".end")
+    assert ".options klu" in ran and ran.rstrip().endswith(".end") and result.simulator.solver == "KLU"
     assert "Using KLU as Direct Linear Solver" in result.stdout  # ngspice's own word that it used KLU
-    assert result.analysis("op").signals["v(b)"][0] == pytest.approx(1.5, rel=1e-12)
+    small = NgspiceRunner().run(divider())
+    assert not small.simulator.klu and "Using SPARSE 1.3" in small.stdout
+    assert small.analysis("op").signals["v(b)"][0] == pytest.approx(1.5, rel=1e-12)
 
 
-def test_sparse_can_be_chosen_and_the_shared_library_reports_its_own_release(tmp_path):
-    sparse = NgspiceRunner(klu=False)
-    result = sparse.run(divider(), run_dir=tmp_path)
+def test_the_solver_can_be_forced_and_the_shared_library_reports_its_own_release(tmp_path):
+    sparse = NgspiceRunner(klu=False).run(ladder(), run_dir=tmp_path)
     assert ".options klu" not in (tmp_path / "netlist.cir").read_text()
-    assert not result.simulator.klu and "Using SPARSE 1.3" in result.stdout
+    assert not sparse.simulator.klu and "Using SPARSE 1.3" in sparse.stdout
+    klu = NgspiceRunner(klu=True).run(divider())
+    assert klu.simulator.klu and "Using KLU" in klu.stdout
+    assert klu.analysis("op").signals["v(b)"][0] == pytest.approx(1.5, rel=1e-12)
+    assert sparse.analysis("op").signals["v(n1)"][0] == pytest.approx(
+        NgspiceRunner().run(ladder()).analysis("op").signals["v(n1)"][0], rel=1e-12)
     shared = SharedLibraryRunner()
     assert shared.describe() is None  # nothing has run yet: the library is loaded per run
-    lib = shared.run(divider())
-    assert lib.simulator.program == "libngspice" and lib.simulator.klu
-    assert shared.describe() == lib.simulator
+    lib = shared.run(ladder())
+    assert lib.simulator.program == "libngspice" and lib.simulator.klu and "Using KLU" in lib.stdout
+    assert shared.describe().klu and shared.describe().by_size
 
 
-def test_every_deck_selects_klu_and_the_runner_adds_or_removes_it_once():
-    deck = divider().format()
+def test_large_decks_select_klu_and_the_runner_adds_or_removes_it_once():
+    assert ".options klu" not in divider().format()
+    assert ladder(KLU_MIN_ELEMENTS // 2 - 1).format().count(".options klu") == 0  # one element short
+    deck = ladder().format()
     assert deck.count(".options klu\n") == 1 and deck.endswith(".op\n.end\n")
     text = "* t\nR1 a 0 1\n.op\n.end\n"
     assert with_solver(text, True) == "* t\nR1 a 0 1\n.op\n.options klu\n.end\n"
@@ -66,10 +82,11 @@ def test_every_deck_selects_klu_and_the_runner_adds_or_removes_it_once():
 def test_release_39_ignores_the_solver_option_silently(tmp_path):
     old = NgspiceRunner(str(NGSPICE_39))
     assert old.describe() == SimulatorInfo("ngspice", "39", False)
-    result = old.run(divider(), run_dir=tmp_path)
+    result = old.run(ladder(), run_dir=tmp_path)
     assert ".options klu" in (tmp_path / "netlist.cir").read_text()
     assert not result.warnings and "klu" not in (result.stdout + result.stderr).lower()
-    assert result.analysis("op").signals["v(b)"][0] == pytest.approx(1.5, rel=1e-12)
+    assert result.analysis("op").signals["v(n1)"][0] == pytest.approx(
+        NgspiceRunner().run(ladder()).analysis("op").signals["v(n1)"][0], rel=1e-12)
 
 
 @pytest.mark.skipif(not NGSPICE_39.exists(), reason="scripts/setup.sh unpacks ngspice-39.3 where another release is active")
@@ -114,7 +131,7 @@ def test_a_deck_klu_cannot_converge_reruns_with_sparse_and_says_so(tmp_path):
     with pytest.raises(ConvergenceError, match="wf0"):
         NgspiceRunner(klu=True).run(deck)
     runner = NgspiceRunner()
-    result = runner.run(deck, run_dir=tmp_path / "run")
+    result = runner.run(with_solver(deck, True), run_dir=tmp_path / "run")  # as a large deck would select it
     assert not result.simulator.klu and ".options klu" not in (tmp_path / "run" / "netlist.cir").read_text()
     assert any("re-ran the deck with Sparse 1.3" in w and "wf0" in w for w in result.warnings)
     assert runner.describe().sparse_reruns == 1 and "1 run re-ran with Sparse 1.3" in str(runner.describe())

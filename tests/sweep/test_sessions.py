@@ -205,6 +205,7 @@ def test_a_killed_sweep_on_sessions_resumes_to_the_table_of_one_process_per_samp
     assert done.returncode == 0, done.stderr
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert runs[-1]["simulated"] == 8 - len(before) and runs[-1]["resumed"] == len(before)
+    assert runs[-1]["simulator"].startswith("libngspice-") and runs[-1]["simulator"].endswith("in persistent sessions")
     after = {p.name: p.read_text() for p in (out / SAMPLES_DIR).glob("*.json")}
     assert len(after) == 8 and all(after[k] == v for k, v in before.items())
     plan = SweepPlan.from_json(json.loads((out / "sweep.json").read_text()))

@@ -15,6 +15,7 @@ import pytest
 
 from analogopt.errors import ConfigError
 from analogopt.scenarios import load_scenario
+from analogopt.spice import NgspiceRunner
 from analogopt.sweep.engine import SAMPLES_DIR, load_rows, run_sweep
 from analogopt.sweep.evaluate import evaluate_sample
 from analogopt.sweep.results import Spec, build_table, stable_columns, summarize, wilson_interval
@@ -164,6 +165,7 @@ def test_kill_midway_then_resume_simulates_only_the_missing_samples(tmp_path):
     assert done.returncode == 0, done.stderr
     runs = [json.loads(line) for line in (out / "runs.jsonl").read_text().splitlines()]
     assert runs[-1]["simulated"] == 8 - len(before) and runs[-1]["resumed"] == len(before)
+    assert runs[-1]["simulator"] == str(NgspiceRunner().describe())  # release and solver of this resume
     assert f"{8 - len(before)} simulated now, {len(before)} resumed" in done.stdout
     after = {p.name: p.read_text() for p in (out / SAMPLES_DIR).glob("*.json")}
     assert len(after) == 8 and all(after[k] == v for k, v in before.items())  # finished rows untouched
