@@ -7,6 +7,7 @@ smaller sizes, the same loop written with one behavioral expression per weight n
 
     python bench/nf_scale.py            # 8×32 … 256×1024
     python bench/nf_scale.py --quick    # up to 64×256
+    python bench/nf_scale.py --only 128x512 --behavioral-max 0   # one size
     python bench/nf_scale.py --levels   # then the macro level against the ideal one (bench/nf_levels.py)
 """
 
@@ -90,12 +91,15 @@ def measure(n: int, m: int, behavioral: bool, repeats: int) -> dict:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="stop at 64×256")
+    ap.add_argument("--only", default="", help="n×m sizes to time, comma-separated (e.g. 128x512)")
     ap.add_argument("--behavioral-max", type=int, default=16, help="largest n also timed as behavioral sources")
     ap.add_argument("--levels", action="store_true",
                     help="also time the macro level against the ideal level up to 64×256, and the sensitivity study")
     args = ap.parse_args()
     torch.set_num_threads(1)
     sizes = [s for s in SIZES if not args.quick or s[0] <= 64]
+    if args.only:
+        sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.only.split(",")]
     head = f"{'n×m':>10} {'elements':>9} {'build':>7} {'ngspice':>8} {'parse':>6} {'twin':>6} {'total':>7} {'bare':>7} {'tot/bare':>8} {'behav.':>8} {'behav/bare':>10}"
     measure(4, 16, behavioral=False, repeats=1)  # warm-up: imports, first ngspice start
     print(head)

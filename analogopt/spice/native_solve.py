@@ -160,24 +160,24 @@ def _source_columns(system: _System) -> tuple[np.ndarray, list[tuple[int, int, f
     el = netlist.elements
 
     def column(skip: tuple[str, int] | None = None, unit: tuple[str, int] | None = None) -> np.ndarray:
+        def values(kind: str) -> np.ndarray:
+            """The sources of ``kind`` at their DC values, or all 0 but the unit one; the skipped one 0."""
+            out = el[kind].values.copy() if unit is None else np.zeros(el[kind].count)
+            if skip is not None and skip[0] == kind:
+                out[skip[1]] = 0.0
+            if unit is not None and unit[0] == kind:
+                out[unit[1]] = 1.0
+            return out
+
         b = np.zeros(size + 1)  # the last entry collects ground's rows (index -1) and is dropped
         if "v" in el:
-            values = el["v"].values.copy() if unit is None else np.zeros(el["v"].count)
-            if skip is not None and skip[0] == "v":
-                values[skip[1]] = 0.0
-            if unit is not None and unit[0] == "v":
-                values[unit[1]] = 1.0
-            b[system.branch["v"]] = values
+            b[system.branch["v"]] = values("v")
         if "i" in el:
-            values = el["i"].values.copy() if unit is None else np.zeros(el["i"].count)
-            if skip is not None and skip[0] == "i":
-                values[skip[1]] = 0.0
-            if unit is not None and unit[0] == "i":
-                values[unit[1]] = 1.0
+            values_i = values("i")
             p, q = el["i"].nodes[:, 0] - 1, el["i"].nodes[:, 1] - 1
             # the current leaves n+ through the source into n-: KCL (currents out) moves it to the right
-            np.add.at(b, p, -values)
-            np.add.at(b, q, values)
+            np.add.at(b, p, -values_i)
+            np.add.at(b, q, values_i)
         return b[:size]
 
     columns = [column()]

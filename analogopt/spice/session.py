@@ -53,14 +53,14 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 from ..errors import AnalogOptError, ConfigError, SimulationError, SimulationTimeoutError, SimulatorNotFoundError
 from .diagnostics import NOT_KEPT, exit_status, raise_for_output, warnings_of
-from .netlist import NetlistDeck
+from .netlist import SOLVER_OPTION, NetlistDeck
 from .runner import (
     ProgressCallback, RunResult, SimulatorInfo, _kill_and_reap, _Limits, _spawn, _temporary_dir, _write,
     _write_attachments, parse_banner,
@@ -595,7 +595,7 @@ class SessionPendingRun:
                                     netlist_text=self.netlist_text,
                                     run_dir=None if self.temporary else self.directory) from None
         ended = time.perf_counter()
-        runner.last_info = session.info
+        runner.last_info = replace(session.info, by_size=session.info.klu)
         runner.sessions_lost += reply.fatal
         try:
             raise_for_output(stdout=reply.stdout, stderr=reply.stderr, returncode=reply.returncode,
@@ -613,7 +613,7 @@ class SessionPendingRun:
             progress(1.0)
         return RunResult(plots=reply.plots, netlist_path=self.netlist_path, stdout=reply.stdout,
                          stderr=reply.stderr, elapsed_s=ended - self.started, warnings=warnings_of(reply.stderr),
-                         simulator=session.info)
+                         simulator=replace(session.info, klu=session.info.klu and SOLVER_OPTION in self.netlist_text))
 
     def _annotate(self, exc: AnalogOptError) -> None:
         exc.netlist_text = self.netlist_text

@@ -192,7 +192,10 @@ def test_start_returns_at_once_and_a_run_directory_keeps_the_deck_as_run(cache, 
     written = (tmp_path / "run" / "netlist.cir").read_text()
     assert written.startswith("* slow") and (".options klu" in written) == result.simulator.klu
     assert not (tmp_path / "run" / "ngspice.out").exists()  # a good run's console output is in the result
-    assert result.simulator == runner.describe() and result.simulator.program == "libngspice"
+    # the run says what it used (a small deck: Sparse 1.3); the runner, what it selects by deck size
+    described = runner.describe()
+    assert result.simulator.program == described.program == "libngspice" and not result.simulator.klu
+    assert (result.simulator.version, described.by_size) == (described.version, described.klu)
 
 
 def test_the_library_is_the_programs_release_or_sessions_are_refused():
