@@ -8,16 +8,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from analogopt.spice.runner import ngspice_info, with_solver
-
 
 def bare_ngspice(netlist: str, executable: str = "ngspice") -> float:
-    """Wall time (s) of ``ngspice -b -r out.raw`` on ``netlist`` in a scratch directory, launch to exit,
-    with the solver the runners select (``.options klu`` where that ngspice has KLU), so that both sides
-    of total/bare solve the same way."""
+    """Wall time (s) of ``ngspice -b -r out.raw`` on ``netlist`` in a scratch directory, launch to exit.
+    The deck runs as written: its own ``.options klu`` (decks large enough to gain select it) is what the
+    runners run too, so both sides of total/bare use the same solver."""
     exe = shutil.which(executable) or executable
     with tempfile.TemporaryDirectory() as tmp:
-        Path(tmp, "bare.cir").write_text(with_solver(netlist, True if ngspice_info(exe).klu else None))
+        Path(tmp, "bare.cir").write_text(netlist)
         t0 = time.perf_counter()
         subprocess.run([exe, "-b", "-r", "bare.raw", "bare.cir"], cwd=tmp, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -42,6 +42,7 @@ import numpy as np
 
 from analogopt.blocks.crossbar import format_array, map_matrix
 from analogopt.circuits.crossbar import lstsq_circuit, solve_circuit
+from analogopt.spice.netlist import SOLVER_OPTION, wants_klu
 from analogopt.spice import NgspiceRunner, read_raw
 from analogopt.spice.native import NativeRunner
 from bare import bare_ngspice
@@ -59,9 +60,11 @@ class _Grid:
         lines = ["* wire grid", format_array("A", self.g, sense, drive, 2.0).rstrip("\n")]
         lines += [f"Vd{j} d{j} 0 {float(v)!r}" for j, v in enumerate(self.drive)]
         lines += [f"Vs{i} s{i} 0 0" for i in range(n)]
-        lines += [".save " + " ".join(f"i(vs{i})" for i in range(n)), ".op", ".end"]
-        self.text = "\n".join(lines) + "\n"
-        self.element_count = self.text.count("\n") - 4  # every line but the title, .save, .op and .end
+        lines += [".save " + " ".join(f"i(vs{i})" for i in range(n)), ".op"]
+        text = "\n".join(lines) + "\n"
+        # the solver choice a NetlistDeck writes into a deck of this size
+        self.text = text + (SOLVER_OPTION + "\n" if wants_klu(text) else "") + ".end\n"
+        self.element_count = sum(1 for line in self.text.splitlines() if line[:1].isalpha())
         self.n = n
 
     def values(self, waves) -> np.ndarray:
