@@ -29,7 +29,7 @@ from .waveforms import Waveforms
 
 if TYPE_CHECKING:
     from .netlist import NetlistDeck
-    from .runner import RunResult
+    from .run_result import RunResult
 
 # The reader and the solver (pandas, scipy) are imported on first use: every runner import brings
 # this module, and most runs never use it.
@@ -106,7 +106,7 @@ class NativeRunner:
     def _solve(self, deck: "NetlistDeck | str", run_dir: Path | None) -> "RunResult":
         from .native_parse import parse
         from .native_solve import Deadline, solve
-        from .runner import RunResult
+        from .run_result import RunResult
 
         started = time.perf_counter()
         text = deck if isinstance(deck, str) else deck.format()
