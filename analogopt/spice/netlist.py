@@ -27,10 +27,11 @@ _TITLE = re.compile(r"^[\w .,:;=+\-()/\[\]×]{0,120}$")
 #: (checked on 39.3), so a deck stays valid everywhere and runs fast by hand too. Decks with a ``.noise``
 #: analysis keep Sparse: ngspice-46 refuses noise with KLU.
 SOLVER_OPTION = ".options klu"
-#: Below this many elements Sparse 1.3 is as fast (measured, plain ngspice-46: 580-element NF loop 0.028 s
-#: Sparse / 0.039 s KLU, 8 450-element 64×64 solve 0.072 / 0.085 s; 8 480-element NF loop 0.34 / 0.20 s,
-#: 33 300-element one 3.3 / 1.4 s), and KLU stalled two small macro NF loops (an OTA offset corner at
-#: ~1e-16 s steps, a mismatch chip at "timestep too small") that Sparse runs in a fraction of a second.
+#: Below this many elements KLU gains little (``python bench/klu_threshold.py``, plain ngspice-46, two
+#: runs on this 2-core machine: 580-element decks klu/sparse 0.79-1.41, 8 450-element 64×64 solve
+#: 1.04-1.18; 8 480-element NF loop 0.48-0.58, 33 300-element one 0.42), and KLU stalled two small macro
+#: NF loops (an OTA offset corner at ~1e-16 s steps, a mismatch chip at "timestep too small") that
+#: Sparse runs in a fraction of a second.
 KLU_MIN_ELEMENTS = 5000
 
 _ELEMENT_LINE = re.compile(r"^[A-Za-z]", re.M)  # directives start with ".", comments "*", continuations "+"
