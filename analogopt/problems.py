@@ -14,7 +14,7 @@ import numpy as np
 from .errors import ConfigError
 from .values import as_boolean, as_integer, as_number
 
-ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sign", "staircase")
+ACTIVATIONS = ("identity", "relu", "leaky_relu", "tanh", "sigmoid", "sign", "staircase")
 #: Activations with a jump: built as finite-gain, smoothly saturating comparators.
 COMPARATOR_ACTIVATIONS = ("sign", "staircase")
 ERROR_GAINS = ("x", "window", "beta_pow")
@@ -200,3 +200,174 @@ class NFSingleLayerProblem:
         """(n,) each weight's per-step loop-gain factor η_i·γ·A_i of the twin's Euler step (Eq. 10 with
         η_i = Δt/τ_i); times λ_max of the error's Jacobian it is the loop gain of docs/nf_loop.md."""
         return self.dt_s / self.weight_taus_s * self.gamma * self.weight_gains
+
+
+#: Learning rules with a multi-layer training circuit, and the backward path each one builds:
+#: ``transpose`` reads the forward weights (NF at u = β, 000 Eq. 16–17; BP), ``chain`` a fixed random
+#: matrix per layer (FA/RBP, 001 Eq. 6–8), ``direct`` one fixed matrix from the output error to every
+#: hidden layer (DFA/SRBP, 001 §3; mDFA, 004 §3).
+MULTILAYER_RULES = {"nf": "transpose", "bp": "transpose", "fa": "chain", "rbp": "chain",
+                    "dfa": "direct", "srbp": "direct", "mdfa": "direct"}
+#: ``batch``: one forward/backward copy per training sample, all reading the same weights (gradient flow
+#: on the full batch); ``online``: one copy, the samples presented one after another.
+PRESENTATION_MODES = ("batch", "online")
+#: Activations a multi-layer circuit may use in its hidden layers, and at its output.
+HIDDEN_ACTIVATIONS = ("tanh", "leaky_relu", "sigmoid")
+OUTPUT_ACTIVATIONS = ("identity", "tanh", "sigmoid")
+
+
+def _array(value, name: str, shape: tuple[int, ...], *, positive: bool = False) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.shape != shape:
+        raise ConfigError(f"shape mismatch: {name} must have shape {shape}, got {arr.shape}")
+    if not np.all(np.isfinite(arr)) or (positive and not np.all(arr > 0)):
+        raise ConfigError(f"{name} must be finite{' and > 0' if positive else ''}")
+    return arr
+
+
+@dataclass(frozen=True)
+class MultiLayerProblem:
+    """An L-layer network trained by a rule of :data:`MULTILAYER_RULES` on squared error.
+
+    The network (004 Eq. 1 without the output squashing): ``z^l = W^l a^{l−1} + b^l``, ``a^l = σ_l(z^l)``,
+    ``a^0 = x``; ``sizes = (n_0, …, n_L)``. The loss of a sample is ``½‖a^L − y‖²``; its error at the output
+    is ``δ^L = (a^L − y) ⊙ σ_L'(z^L)`` (the difference vector of 000 Eq. 16 through the output window), the
+    hidden errors ``δ^l = j^l ⊙ σ_l'(z^l)`` with ``j^l`` from the rule's backward path, and every weight
+    integrates ``τ dW^l/dt = −⟨δ^l a^{l−1}ᵀ⟩`` (000 Eq. 10 without leak: the low-pass as a pure integrator).
+
+    ``weights``/``biases``: initial ``W^l`` (n_l, n_{l−1}) and ``b^l`` (n_l,). ``feedback``: the fixed
+    matrices of the backward path, as the rule library holds them: for ``chain`` one per hidden layer shaped
+    like ``W^{l+1}`` (``j^l = B^{l+1}ᵀ δ^{l+1}``), for ``direct`` one (n_L, n_l) per hidden layer
+    (``j^l = C^lᵀ δ^L``), none for ``transpose``.
+
+    ``mode``: ``batch`` averages over all of ``x`` at once (⟨·⟩ = mean over the samples), so the circuit
+    is gradient flow whose discrete equivalent is full-batch steps of ``η = Δt/τ``; ``online`` presents
+    ``x[order[p]]`` during ``[p·T, (p+1)·T)`` with ``T = eta·tau_s``, so each presentation is one per-sample
+    step of ``η = T/τ`` (exact while the weights move little within one presentation). ``steps`` is the
+    number of full-batch iterations (batch) or presentations (online, ``len(order)``).
+
+    Non-idealities of the circuit (``None`` = ideal; the twin is always the ideal rule):
+    ``tau_factors[l]`` (n_l, n_{l−1} + 1) multiplies each weight's (last column: bias's) integrator time
+    constant; ``feedback_factors[l]`` each feedback conductance; ``multiplier_range_v`` gives every
+    multiplier the finite linear range of a Gilbert cell, ``V_L²·tanh(a/V_L)·tanh(b/V_L)``;
+    ``multiplier_offset_v``: the standard deviation (V) of the input offsets drawn per multiplier with
+    ``multiplier_seed``.
+    """
+
+    sizes: tuple[int, ...]
+    hidden: ActivationSpec
+    output: ActivationSpec
+    rule: str
+    weights: tuple[np.ndarray, ...]
+    biases: tuple[np.ndarray, ...]
+    feedback: tuple[np.ndarray, ...]
+    x: np.ndarray
+    y: np.ndarray
+    mode: str = "batch"
+    tau_s: float = 1e-3
+    eta: float = 0.05
+    steps: int = 100
+    order: np.ndarray | None = None
+    tau_factors: tuple[np.ndarray, ...] | None = None
+    feedback_factors: tuple[np.ndarray, ...] | None = None
+    multiplier_range_v: float | None = None
+    multiplier_offset_v: float = 0.0
+    multiplier_seed: int = 0
+
+    def __post_init__(self) -> None:
+        sizes = tuple(as_integer(n, "layer size", low=1) for n in self.sizes)
+        if len(sizes) < 3:
+            raise ConfigError(f"a multi-layer network needs at least one hidden layer (sizes n_0 … n_L, L ≥ 2), got {list(sizes)}")
+        object.__setattr__(self, "sizes", sizes)
+        if self.rule not in MULTILAYER_RULES:
+            raise ConfigError(f"rule {self.rule!r} has no multi-layer circuit; choose one of {', '.join(MULTILAYER_RULES)}")
+        if self.mode not in PRESENTATION_MODES:
+            raise ConfigError(f"unknown presentation mode {self.mode!r}; choose one of {', '.join(PRESENTATION_MODES)}")
+        if self.hidden.name not in HIDDEN_ACTIVATIONS:
+            raise ConfigError(f"hidden activation {self.hidden.name!r} has no multi-layer circuit; choose one of {', '.join(HIDDEN_ACTIVATIONS)}")
+        if self.output.name not in OUTPUT_ACTIVATIONS:
+            raise ConfigError(f"output activation {self.output.name!r}: choose one of {', '.join(OUTPUT_ACTIVATIONS)}")
+        layers = len(sizes) - 1
+        if len(self.weights) != layers or len(self.biases) != layers:
+            raise ConfigError(f"{layers} layers need {layers} weight matrices and bias vectors, got {len(self.weights)} and {len(self.biases)}")
+        object.__setattr__(self, "weights", tuple(_array(w, f"W{l + 1}", (sizes[l + 1], sizes[l])) for l, w in enumerate(self.weights)))
+        object.__setattr__(self, "biases", tuple(_array(b, f"b{l + 1}", (sizes[l + 1],)) for l, b in enumerate(self.biases)))
+        object.__setattr__(self, "feedback", tuple(_array(m, f"feedback {l + 1}", shape)
+                                                   for l, (m, shape) in enumerate(zip(self.feedback, self._feedback_shapes(), strict=False))))
+        if len(self.feedback) != len(self._feedback_shapes()):
+            raise ConfigError(f"rule {self.rule!r} needs {len(self._feedback_shapes())} feedback matrices, got {len(self.feedback)}")
+        x = _array(self.x, "x", (np.shape(self.x)[0], sizes[0])) if np.ndim(self.x) == 2 else None
+        if x is None or x.shape[0] < 1:
+            raise ConfigError(f"x must be a 2-D array (samples × {sizes[0]} inputs), got shape {np.shape(self.x)}")
+        object.__setattr__(self, "x", x)
+        object.__setattr__(self, "y", _array(self.y, "y", (x.shape[0], sizes[-1])))
+        object.__setattr__(self, "steps", as_integer(self.steps, "steps", low=1))
+        for name, unit in (("tau_s", "s"), ("eta", None)):
+            object.__setattr__(self, name, as_number(getattr(self, name), name, positive=True, unit=unit))
+        if self.mode == "online":
+            order = np.arange(self.steps) % x.shape[0] if self.order is None else np.asarray(self.order)
+            if order.shape != (self.steps,) or not np.issubdtype(order.dtype, np.integer) or order.min() < 0 or order.max() >= x.shape[0]:
+                raise ConfigError(f"order must hold {self.steps} sample indices in 0 … {x.shape[0] - 1}")
+            object.__setattr__(self, "order", order.astype(np.int64))
+        if self.tau_factors is not None:
+            object.__setattr__(self, "tau_factors", tuple(
+                _array(f, f"tau_factors {l + 1}", (sizes[l + 1], sizes[l] + 1), positive=True) for l, f in enumerate(self.tau_factors)))
+            if len(self.tau_factors) != layers:
+                raise ConfigError(f"tau_factors needs one array per layer ({layers})")
+        if self.feedback_factors is not None:
+            object.__setattr__(self, "feedback_factors", tuple(
+                _array(f, f"feedback_factors {l + 1}", m.shape) for l, (f, m) in enumerate(zip(self.feedback_factors, self.feedback))))
+            if len(self.feedback_factors) != len(self.feedback):
+                raise ConfigError(f"feedback_factors needs one array per feedback matrix ({len(self.feedback)})")
+        if self.multiplier_range_v is not None:
+            object.__setattr__(self, "multiplier_range_v", as_number(self.multiplier_range_v, "multiplier linear range", positive=True, unit="V"))
+        object.__setattr__(self, "multiplier_offset_v", as_number(self.multiplier_offset_v, "multiplier offset", low=0, unit="V"))
+
+    def _feedback_shapes(self) -> list[tuple[int, int]]:
+        n, path = self.sizes, self.backward_path
+        if path == "chain":
+            return [(n[l + 1], n[l]) for l in range(1, len(n) - 1)]
+        if path == "direct":
+            return [(n[-1], n[l]) for l in range(1, len(n) - 1)]
+        return []
+
+    @property
+    def backward_path(self) -> str:
+        return MULTILAYER_RULES[self.rule]
+
+    @property
+    def layers(self) -> int:
+        return len(self.sizes) - 1
+
+    @property
+    def n_samples(self) -> int:
+        return self.x.shape[0]
+
+    @property
+    def copies(self) -> int:
+        """Forward/backward copies in the circuit: one per sample in batch mode, one online."""
+        return self.n_samples if self.mode == "batch" else 1
+
+    @property
+    def mono(self) -> bool:
+        """mDFA's mono-net (004 Def. 1): weights of layers ≥ 2 held ≥ 0."""
+        return self.rule == "mdfa"
+
+    @property
+    def step_time_s(self) -> float:
+        """Analog time of one step: a full-batch iteration (batch) or one presentation (online), η·τ (s)."""
+        return self.eta * self.tau_s
+
+    @property
+    def duration_s(self) -> float:
+        return self.steps * self.step_time_s
+
+    @property
+    def weight_count(self) -> int:
+        return sum(self.sizes[l + 1] * (self.sizes[l] + 1) for l in range(self.layers))
+
+    @property
+    def ideal(self) -> bool:
+        """No circuit non-ideality is set (the twin then models the circuit exactly)."""
+        return (self.tau_factors is None and self.feedback_factors is None and self.multiplier_range_v is None
+                and self.multiplier_offset_v == 0)

@@ -30,6 +30,8 @@ def sigma_expr(spec: ActivationSpec, z: str) -> str:
         return f"({z})"
     if spec.name == "tanh":
         return f"tanh({z})"
+    if spec.name == "sigmoid":
+        return f"(1/(1+exp(-({z}))))"
     if spec.name == "relu":
         return _relu(z, eps)
     if spec.name == "leaky_relu":
@@ -50,6 +52,8 @@ def slope_expr(spec: ActivationSpec, z: str) -> str:
         return "1"
     if spec.name == "tanh":
         return f"(1-tanh({z})*tanh({z}))"
+    if spec.name == "sigmoid":
+        return f"(1/(2+exp({z})+exp(-({z}))))"
     if spec.name == "relu":
         return _relu_slope(z, eps)
     if spec.name == "leaky_relu":

@@ -25,16 +25,25 @@ def format_vccs_array(
 ) -> str:
     """Netlist lines for the array (zero entries are omitted) plus, with ``load``, the 1 Ω summing
     loads; without it the currents flow into whatever the out nodes already connect to."""
-    validate_name(prefix, "element prefix")
     g = np.asarray(g, dtype=np.float64)
     if g.shape != (len(out_nodes), len(in_nodes)):
         raise ValueError(f"conductance matrix shape {g.shape} does not match {len(out_nodes)}×{len(in_nodes)} nodes")
-    validate_names([*out_nodes, *in_nodes], "node")
     rows, cols = np.nonzero(g)
-    values = format_floats(g[rows, cols])
+    return format_vccs_entries(prefix, out_nodes, in_nodes, rows, cols, g[rows, cols], load=load)
+
+
+def format_vccs_entries(
+    prefix: str, out_nodes: Sequence[str], in_nodes: Sequence[str], rows: np.ndarray, cols: np.ndarray,
+    g: np.ndarray, *, load: bool = True,
+) -> str:
+    """:func:`format_vccs_array` for a sparse array given as entries: ``g[n]`` (S) from ``in_nodes[cols[n]]``
+    into ``out_nodes[rows[n]]`` (a structured array, e.g. a batch circuit's data, is never made dense)."""
+    validate_name(prefix, "element prefix")
+    validate_names([*out_nodes, *in_nodes], "node")
+    values = format_floats(g)
     # Gname 0 out in 0 g: the source drives g·v(in) from ground into ``out``.
     lines = [f"G{prefix}_{k}_{i} 0 {out_nodes[k]} {in_nodes[i]} 0 {v}"
-             for k, i, v in zip(rows.tolist(), cols.tolist(), values)]
+             for k, i, v in zip(np.asarray(rows).tolist(), np.asarray(cols).tolist(), values)]
     loads = [f"R{prefix}_load_{k} {node} 0 {SUM_LOAD_OHM!r}" for k, node in enumerate(out_nodes)] if load else []
     return "\n".join([*lines, *loads]) + "\n"
 

@@ -55,12 +55,18 @@ def _flat_and_experiment(scenario: Scenario, allow_large: bool):
     if text is None:
         raise ConfigError(f"scenario {scenario.name} (kind {scenario.kind}) is a pure-PyTorch experiment: "
                           "it has no circuit to export")
-    if " filesource " in text:
+    if " filesource " in text and not _attachments(experiment):
         # seeded noise: the deck plays sample files that a run writes beside its netlist.cir
         raise ConfigError(f"scenario {scenario.name}: its netlist reads seeded noise samples (XSPICE filesource) "
                           "that only 'analogopt run' writes; export it without noise, or take netlist.cir and its "
                           "noise_*.txt from a run's directory")
     return text, experiment
+
+
+def _attachments(experiment) -> dict[str, str]:
+    """Files the kind's netlist reads by name (its input samples), when the kind can give them without a run."""
+    members = getattr(experiment, "netlist_attachments", None)
+    return members() if members is not None else {}
 
 
 def export_scenario(scenario: Scenario, out: Path, *, allow_large: bool = False) -> list[Path]:
@@ -80,7 +86,13 @@ def export_scenario(scenario: Scenario, out: Path, *, allow_large: bool = False)
     # a user op-amp in the netlist: testbench.cir references its files under blocks/, copied here as validated
     parts = [p for p in user_parts_of(experiment) if p.name in exported.user_blocks]
     written += copy_user_files(parts, out)
+    attachments = _attachments(experiment)
+    for name, text in attachments.items():  # the file sources' samples, beside testbench.cir that reads them
+        (out / name).write_text(text)
+        written.append(out / name)
     notes = {"kind": scenario.kind}
+    if attachments:
+        notes["data files"] = ", ".join(f"`{name}`" for name in attachments) + " (read by the XSPICE file sources)"
     if titles:
         notes["blocks"] = "; ".join(f"{k}: {v}" for k, v in titles.items())
     for part in parts:

@@ -12,8 +12,18 @@ from ..errors import ConfigError
 _LOADERS = {
     "breast_cancer": "load_breast_cancer",
     "digits": "load_digits",
+    "digits16": "load_digits",
     "iris": "load_iris",
 }
+
+
+def _pool_digits(x: np.ndarray) -> np.ndarray:
+    """8×8 digit images → 4×4 by averaging 2×2 blocks (16 inputs: a size a small circuit can take)."""
+    return x.reshape(-1, 4, 2, 4, 2).mean(axis=(2, 4)).reshape(-1, 16)
+
+
+#: Data sets derived from a scikit-learn one by a fixed transform of its features.
+_TRANSFORMS = {"digits16": _pool_digits}
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ def load_tabular(name: str, *, test_fraction: float = 0.3, seed: int = 0, standa
 
     bunch = getattr(sklearn.datasets, _LOADERS[name])()
     x = np.asarray(bunch.data, dtype=np.float64)
+    if name in _TRANSFORMS:
+        x = _TRANSFORMS[name](x)
     y = np.asarray(bunch.target, dtype=np.int64)
     check_split(name, y, test_fraction)
     x_tr, x_te, y_tr, y_te = train_test_split(x, y, test_size=test_fraction, random_state=seed, stratify=y)
@@ -59,6 +71,8 @@ def load_tabular(name: str, *, test_fraction: float = 0.3, seed: int = 0, standa
         mean, std = x_tr.mean(axis=0), x_tr.std(axis=0)
         std = np.where(std > 0, std, 1.0)
         x_tr, x_te = (x_tr - mean) / std, (x_te - mean) / std
-    names = tuple(str(n) for n in getattr(bunch, "feature_names", range(x.shape[1])))
+    names = tuple(str(n) for n in getattr(bunch, "feature_names", range(x.shape[1])))[: x.shape[1]]
+    if name in _TRANSFORMS:
+        names = tuple(f"f{i}" for i in range(x.shape[1]))
     classes = tuple(str(c) for c in getattr(bunch, "target_names", np.unique(y)))
     return Split(x_tr, y_tr, x_te, y_te, names, classes)

@@ -34,6 +34,7 @@ KINDS: dict[str, str] = {
     "crossbar_solve": "analogopt.experiments.crossbar:CrossbarExperiment",
     "crossbar_pinv": "analogopt.experiments.crossbar:CrossbarExperiment",
     "recirculation_pinv": "analogopt.experiments.crossbar:RecirculationExperiment",
+    "multilayer": "analogopt.experiments.multilayer:MultiLayerExperiment",
 }
 
 

@@ -28,6 +28,8 @@ def sigma(spec: ActivationSpec, z: torch.Tensor) -> torch.Tensor:
         return z
     if spec.name == "tanh":
         return torch.tanh(z)
+    if spec.name == "sigmoid":
+        return torch.sigmoid(z)
     if spec.name == "relu":
         return _relu(z, eps)
     if spec.name == "leaky_relu":
@@ -46,6 +48,8 @@ def sigma_slope(spec: ActivationSpec, z: torch.Tensor) -> torch.Tensor:
         return torch.ones_like(z)
     if spec.name == "tanh":
         return 1 - torch.tanh(z) ** 2
+    if spec.name == "sigmoid":
+        return torch.sigmoid(z) * torch.sigmoid(-z)
     if spec.name == "relu":
         return _relu_slope(z, eps)
     if spec.name == "leaky_relu":
@@ -63,6 +67,8 @@ def sigma_ideal(name: str, z: torch.Tensor, slope: float = 0.01) -> torch.Tensor
         return z
     if name == "tanh":
         return torch.tanh(z)
+    if name == "sigmoid":
+        return torch.sigmoid(z)
     if name == "relu":
         return torch.relu(z)
     if name == "leaky_relu":

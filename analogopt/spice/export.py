@@ -16,7 +16,8 @@ carry (``blocks/FILE``) into ``testbench.cir`` instead; the caller copies the fi
 
 Blocks are found from element names, which analogopt's generators give a block prefix: the element's
 name without its type letter, up to the first ``_``, with digits removed (``Glp0_s1_drive`` → ``lp``,
-``Gx_3_1`` → ``x``, ``Bq17`` → ``q``). Independent sources stay in the testbench (they are stimuli),
+``Gx_3_1`` → ``x``, ``Bq17`` → ``q``). Independent sources and XSPICE sources stay in the testbench (they are
+stimuli),
 and so do behavioral sources that read a branch current. A node is a block's port when another block,
 the testbench or a ``.save`` uses it (every node, when the netlist keeps ngspice's default of saving all
 voltages); the others are internal. Ground ``0`` is global.
@@ -98,9 +99,11 @@ def _elements(lines: list[str]) -> list[Element]:
         if letter == "x":
             nodes = tokens[1:-1]
             nodes = [t for t in nodes if "=" not in t]
+        elif letter == "a":  # XSPICE: ``aNAME %v([n1 n2 …]) model``, its ports in brackets
+            nodes = [t for t in re.split(r"[\s\[\]()]+", " ".join(tokens[1:-1])) if t and not t.startswith("%")]
         else:
             nodes = tokens[1: 1 + _NODE_COUNT.get(letter, 2)]
-        if letter in "vi" or (letter == "b" and _IREF.search(line)):
+        if letter in "via" or (letter == "b" and _IREF.search(line)):  # stimuli (an XSPICE source too)
             block = None
         else:
             block = block_of(name)
