@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ class MultiLayerResult:
     gradient_descent: twin.TwinTrajectory | None = None
     extras: dict[str, Any] = field(default_factory=dict)
 
-    @property
+    @cached_property
     def ideal(self) -> np.ndarray:
         """The rule's continuous-time flow (Richardson extrapolation of the two twins)."""
         return twin.continuous_flow(self.twin, self.twin_check)
@@ -126,12 +127,12 @@ def validity(result: MultiLayerResult) -> TwinValidity:
 def comparison(result: MultiLayerResult) -> Comparison:
     """One group per layer: every weight of the layer, analog vs twin vs the rule's continuous flow."""
     p, coarse = result.problem, result.twin
-    ideal = result.ideal
+    ideal, flat = result.ideal, result.twin.flat()
     groups, start = [], 0
     for layer, (n_in, n_out) in enumerate(zip(p.sizes[:-1], p.sizes[1:]), start=1):
         count = n_out * (n_in + 1)
         cols = range(start, start + count)
-        signals = tuple(Signal(result.names[c], result.analog[:, c], coarse.flat()[:, c], ideal[:, c]) for c in cols)
+        signals = tuple(Signal(result.names[c], result.analog[:, c], flat[:, c], ideal[:, c]) for c in cols)
         axis = "presentation" if p.mode == "online" else "iteration"
         groups.append(Group(
             name=f"layer{layer}", axis_name="time", axis_unit="s", axis=coarse.time_s, unit="V", signals=signals,
@@ -152,8 +153,9 @@ def gradient_descent_deviation(result: MultiLayerResult) -> dict[str, Any] | Non
     signals = tuple(Signal(n, result.analog[:, c], gd[:, c]) for c, n in enumerate(result.names))
     group = Group("nf_vs_bp", "time", "s", result.twin.time_s, "V", signals, twin="bp")
     out = group.deviation("analog", "twin")
+    flat = result.twin.flat()
     twins = Group("nf_twin_vs_bp", "time", "s", result.twin.time_s, "V",
-                  tuple(Signal(n, result.twin.flat()[:, c], gd[:, c]) for c, n in enumerate(result.names)), twin="bp")
+                  tuple(Signal(n, flat[:, c], gd[:, c]) for c, n in enumerate(result.names)), twin="bp")
     out["nf_twin_vs_bp_max_fraction_of_range"] = twins.deviation("analog", "twin")["max_fraction_of_range"]
     return out
 

@@ -19,6 +19,7 @@ sample, mean over the batch); the circuit's fixed feedback matrices are the rule
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import torch
@@ -84,6 +85,10 @@ class TwinTrajectory:
 
     def flat(self) -> np.ndarray:
         """(points, all weights) in the circuit's integrator order (layer by layer, row by row, biases last)."""
+        return self._flat
+
+    @cached_property
+    def _flat(self) -> np.ndarray:  # made once: comparisons read it column by column
         parts = []
         for w in self.weights:
             parts += [w[:, :, :-1].reshape(len(w), -1), w[:, :, -1]]

@@ -362,11 +362,28 @@ levels = [4, 16]
 ota_offset_v = ["1m", "3m"]
 """
 
+ML = """\
+kind = "multilayer"
+title = "corpus multilayer"
+
+[data]
+source = "breast_cancer"
+train_samples = 20
+
+[network]
+hidden = [4]
+
+[training]
+rule = "dfa"
+mode = "batch"
+iterations = 20
+"""
+
 #: Every base by name; the file written for a case is ``corpus_<name>.toml``.
 BASES: dict[str, str] = {
     "nf": NF, "nf_relu": NF_RELU, "nf_cancer": NF_CANCER, "rules": RULES, "inverse": INVERSE,
     "logamp": LOGAMP, "fal": FAL, "momentum": MOMENTUM, "mvm": MVM, "solve": SOLVE, "pinv": PINV,
-    "recirc": RECIRC, "sens": SENS,
+    "recirc": RECIRC, "sens": SENS, "ml": ML,
     # the shipped staircase itself, for the size limits (61 samples, 8000 iterations)
     "nf_shipped": (SIMS_DIR / "nf_staircase.toml").read_text(),
 }
@@ -376,7 +393,7 @@ KIND_OF_BASE = {
     "nf": "nf_single", "nf_relu": "nf_single", "nf_cancer": "nf_single", "nf_shipped": "nf_single",
     "rules": "rules_table", "inverse": "inverse_loop", "logamp": "log_amp", "fal": "fal_vs_adam",
     "momentum": "momentum_filter", "mvm": "crossbar_mvm", "solve": "crossbar_solve", "pinv": "crossbar_pinv",
-    "recirc": "recirculation_pinv", "sens": "nf_sensitivity",
+    "recirc": "recirculation_pinv", "sens": "nf_sensitivity", "ml": "multilayer",
 }
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.]+)\s*\]\]?\s*$")
@@ -882,6 +899,28 @@ CROSSBAR_CASES = [
     C("pinv-levels-huge", run_file("pinv", ("monte_carlo.levels", "1e9")), 2, k("levels", INT)),
 ]
 
+CHOICE = r"(choose one of|one of)"
+
+ML_CASES = [
+    C("ml-rule-unknown", run_file("ml", ("training.rule", '"wp"')), 2, k("rule", CHOICE)),
+    C("ml-mode-unknown", run_file("ml", ("training.mode", '"stream"')), 2, k("mode", CHOICE)),
+    C("ml-activation-relu", run_file("ml", ("network.activation", '"relu"')), 2, k("activation", CHOICE)),
+    C("ml-output-leaky", run_file("ml", ("network.output", '"leaky_relu"')), 2, k("output", CHOICE)),
+    C("ml-hidden-empty", run_file("ml", ("network.hidden", "[]")), 2, k("hidden", LIST)),
+    C("ml-hidden-zero", run_file("ml", ("network.hidden", "[0]")), 2, k("hidden", RANGE)),
+    C("ml-hidden-float", run_file("ml", ("network.hidden", "[4.5]")), 2, k("hidden", INT)),
+    C("ml-eta-over-one", run_file("ml", ("training.eta", "2")), 2, k("eta", RANGE)),
+    C("ml-eta-nan", run_file("ml", ("training.eta", "nan")), 2, k("eta", FINITE)),
+    C("ml-tau-zero", run_file("ml", ("training.tau_s", "0")), 2, k("tau_s", RANGE)),
+    C("ml-iterations-float", run_file("ml", ("training.iterations", "2.5")), 2, k("iterations", INT)),
+    C("ml-samples-too-many", run_file("ml", ("data.train_samples", "100000")), 2, k("train_samples", RANGE)),
+    C("ml-source-unknown", run_file("ml", ("data.source", '"cifar"')), 2, k("source", CHOICE)),
+    C("ml-substeps-zero", run_file("ml", ("twin.substeps", "0")), 2, k("substeps", RANGE)),
+    C("ml-range-negative", run_file("ml", ("circuit.multiplier_range_v", "-1")), 2, k("multiplier_range_v", RANGE)),
+    C("ml-offset-unit", run_file("ml", ("circuit.multiplier_offset_v", '"1mA"')), 2, k("multiplier_offset_v", NUMBER)),
+    C("ml-unknown-key", run_file("ml", ("training.lr", "1")), 2, k("lr", UNKNOWN)),
+]
+
 RECIRC_CASES = [
     C("sens-levels-one", run_file("sens", ("sensitivity.levels", "[1, 4]")), 2, k("levels[0]", RANGE)),
     C("sens-levels-float", run_file("sens", ("sensitivity.levels", "[4.5]")), 2, k("levels[0]", INT)),
@@ -1176,7 +1215,7 @@ LIMIT_CASES = [
 
 BAD_INPUTS: list[Case] = [
     *NF_CASES, *RULES_CASES, *INVERSE_CASES, *LOGAMP_CASES, *FAL_CASES, *MOMENTUM_CASES, *CROSSBAR_CASES,
-    *RECIRC_CASES, *FILE_CASES, *SET_CASES, *FLAG_CASES, *SWEEP_CASES, *EXPORT_CASES, *TRAIN_CASES, *OUT_CASES,
+    *RECIRC_CASES, *ML_CASES, *FILE_CASES, *SET_CASES, *FLAG_CASES, *SWEEP_CASES, *EXPORT_CASES, *TRAIN_CASES, *OUT_CASES,
     *LIMIT_CASES,
 ]
 

@@ -302,7 +302,7 @@ def test_corpus_size_and_coverage():
         kind = {"nf": "nf_single", "rules": "rules_table", "inverse": "inverse_loop", "logamp": "log_amp",
                 "fal": "fal_vs_adam", "momentum": "momentum_filter", "mvm": "crossbar_mvm",
                 "solve": "crossbar_solve", "pinv": "crossbar_pinv", "recirc": "recirculation_pinv",
-                "sens": "nf_sensitivity"}.get(c.area)
+                "sens": "nf_sensitivity", "ml": "multilayer"}.get(c.area)
         if kind:
             kinds_hit.add(kind)
     assert kinds_hit == set(KINDS), set(KINDS) - kinds_hit

@@ -21,6 +21,19 @@ PURE_TORCH = [s.name for s in list_scenarios() if not experiment_class(s.kind).h
 # Kinds whose export takes seconds: momentum_filter records its drive with a PyTorch training run
 # (every kind builds its netlist without simulating).
 SLOW_KINDS = ("momentum_filter",)
+# Multi-layer training runs not exported and simulated here (each would be two training runs of 8 s to a
+# minute): their element kinds run exported in ml_xor (batch) and ml_breast_mdfa (online: file sources,
+# clamps, sense sources), and tests/cli/test_netlists.py checks their exports file by file.
+NOT_SIMULATED = {"ml_iris": "20 000 elements", "ml_breast_dfa": "ml_breast_mdfa without its clamps",
+                 "ml_digits_online": "1800 presentations"}
+
+
+def attachments(name: str) -> dict[str, str]:
+    """The data files a scenario's netlist reads by name (the multi-layer online samples), else none."""
+    from analogopt.experiments import build_experiment
+
+    experiment = build_experiment(load_scenario(name))
+    return experiment.netlist_attachments() if hasattr(experiment, "netlist_attachments") else {}
 
 
 def cli(*args, cwd=None):
@@ -42,11 +55,16 @@ def _param(name):
 
 @pytest.mark.parametrize("name", [_param(n) for n in CIRCUIT_SCENARIOS])
 def test_export_runs_in_plain_ngspice_and_matches(name, tmp_path):
+    if name in NOT_SIMULATED:
+        pytest.skip(f"{name}: {NOT_SIMULATED[name]}; its element kinds run exported in ml_xor and ml_breast_mdfa")
     out = tmp_path / "export"
     proc = cli("export", name, "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     files = {p.name for p in out.iterdir() if p.name != ".analogopt-run"}
-    assert files == {"testbench.cir", "blocks.cir", "models.lib", "README.md"}
+    data = attachments(name)
+    assert files == {"testbench.cir", "blocks.cir", "models.lib", "README.md", *data}
+    for file, text in data.items():
+        assert (out / file).read_text() == text
     tb, blocks = (out / "testbench.cir").read_text(), (out / "blocks.cir").read_text()
     assert ".lib models.lib nominal" in tb and ".include blocks.cir" in tb and ".param " in tb
     assert re.search(r"^\.subckt \w+_block ", blocks, re.M) and re.search(r"^X\w+_block ", tb, re.M)
@@ -62,6 +80,8 @@ def test_export_runs_in_plain_ngspice_and_matches(name, tmp_path):
     (tmp_path / "cwd").mkdir()
     exported = ngspice(str(moved / "testbench.cir"), tmp_path / "export.raw", tmp_path / "cwd")
     (tmp_path / "flat.cir").write_text(flat_netlist(load_scenario(name)))
+    for file, text in data.items():
+        (tmp_path / file).write_text(text)
     reference = ngspice("flat.cir", tmp_path / "flat.raw", tmp_path)
     assert [p.analysis for p in exported] == [p.analysis for p in reference]
     for a, b in zip(exported, reference):

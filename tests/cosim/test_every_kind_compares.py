@@ -22,6 +22,7 @@ SMALL = {
     "crossbar_mvm": ("crossbar_mvm", ["problem.rows=4", "problem.cols=3", "monte_carlo.samples=2"]),
     "crossbar_solve": ("crossbar_solve", ["problem.rows=4", "monte_carlo.samples=2"]),
     "crossbar_pinv": ("crossbar_pinv", ["problem.rows=4", "problem.cols=2", "monte_carlo.samples=2"]),
+    "multilayer": ("ml_xor", ["training.iterations=40", "training.rule=dfa"]),
     "nf_sensitivity": ("nf_sensitivity", ['set=["loop.iterations=1000"]', "sensitivity.ota_r_out_ohm=[1e9]",
                                           "sensitivity.c_leak_ohm=[1e9]", "sensitivity.ota_offset_v=[1e-3]",
                                           "sensitivity.ota_headroom_v=[1.4]", "sensitivity.levels=[16]"]),
@@ -44,6 +45,10 @@ def expected_signals(kind, scenario):
         return {"weights": list(e.problem.weight_names), "loss": ["mse"]}
     if kind == "nf_sensitivity":  # the nominal macro loop against the mathematics
         return {"weights": list(e.base.problem.weight_names), "loss": ["mse"]}
+    if kind == "multilayer":  # every weight and bias of each layer, in the circuit's integrator order
+        from analogopt.circuits.multilayer import weight_nodes
+
+        return {f"layer{l}": weight_nodes(e.problem, l) for l in range(1, e.problem.layers + 1)}
     if kind == "inverse_loop":
         return {f: [f"x_o[A={g:g}]" for g in e.gains] for f in e.functions}
     if kind == "log_amp":

@@ -46,12 +46,13 @@ def test_xor_trains_in_ngspice_like_its_twin(tmp_path, rule):
 
 @pytest.mark.slow
 def test_iris_trains_with_dfa_within_two_percent(tmp_path):
-    _, m, _ = run(tmp_path, "ml_iris")
+    _, m, _ = run(tmp_path, "ml_iris", "training.iterations=150")
     c = m["comparison"]
     assert c["twin_valid"], m["twin_validity"]
     assert c["analog_vs_twin"]["max_fraction_of_range"] <= 0.02
     acc = m["accuracy_percent"]
-    assert acc["analog_test"] >= 90 and abs(acc["analog_test"] - acc["twin_test"]) <= 2
+    assert acc["analog_test"] >= 80 and abs(acc["analog_test"] - acc["twin_test"]) <= 2
+    assert acc["analog_test"] > acc["initial_test"] + 30
 
 
 def test_mdfa_holds_the_mono_net_and_follows_the_gradients_sign(tmp_path):
@@ -113,12 +114,16 @@ def test_exported_netlist_runs_in_plain_ngspice(tmp_path):
     ("network.activation=relu", "network.activation"),
     ("network.hidden=[]", "network.hidden"),
     ("data.source=cifar", "data.source"),
-    ("data.train_samples=100000", "train_samples"),
 ])
 def test_bad_scenarios_are_refused_in_one_line(override, message):
     with pytest.raises(ConfigError) as info:
         build_experiment(load_scenario("ml_iris", [override]))
     assert message in str(info.value) and "\n" not in str(info.value)
+
+
+def test_more_training_samples_than_the_set_holds_is_refused():
+    with pytest.raises(ConfigError, match=r"train_samples: 100000 exceeds the 455 training samples of breast_cancer"):
+        build_experiment(load_scenario("ml_breast_mdfa", ["data.train_samples=100000"]))
 
 
 def test_problem_refuses_inconsistent_shapes():
