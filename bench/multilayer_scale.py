@@ -6,8 +6,10 @@ width and training samples, for both presentation modes and for NF against DFA.
 
 Each row builds the ``ml_iris`` scenario with ``network.hidden=[H]``, ``data.train_samples=M``, the rule and
 the mode, then times the three phases separately: writing the netlist, ngspice on it (the project's runner,
-the deck's own solver choice) and one twin at the scenario's substeps. ``batch`` runs ``--iterations``
-full-batch steps; ``online`` ``--epochs`` passes over the M samples. Below the table: NF's time over DFA's
+the deck's own solver choice) and one twin (batch: the scenario's 48 substeps per step; online: 2 per
+presentation, eta = 0.025 per sample as in docs/multilayer.md). ``batch`` runs ``--iterations`` full-batch
+steps; ``online`` ``--epochs`` passes over the M samples. A kind's run steps a second twin of half the
+substeps (and BP beside NF), writes figures and a report: its wall time is in docs/multilayer.md. Below the table: NF's time over DFA's
 for each configuration (DFA's backward path is conductances, NF's is multipliers), and the exponents of
 ngspice's time in width and in samples (least squares on log-log, same run).
 """
@@ -28,9 +30,12 @@ from analogopt.scenarios import load_scenario
 from analogopt.spice import NgspiceRunner
 
 
-def measure(width: int, samples: int, mode: str, rule: str, iterations: int, epochs: int, runner) -> dict:
+def measure(width: int, samples: int, mode: str, rule: str, iterations: int, epochs: int, runner,
+            online_substeps: int = 2) -> dict:
     overrides = [f"network.hidden=[{width}]", f"data.train_samples={samples}", f"training.rule={rule}",
                  f"training.mode={mode}", f"training.iterations={iterations}", f"training.epochs={epochs}"]
+    if mode == "online":  # per-sample steps: the twin needs few substeps (docs/multilayer.md)
+        overrides += ["training.eta=0.025", f"twin.substeps={online_substeps}"]
     experiment = build_experiment(load_scenario("ml_iris", overrides))
     problem = experiment.problem
     t0 = time.perf_counter()
