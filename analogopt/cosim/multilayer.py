@@ -257,7 +257,7 @@ def sign_check(result: MultiLayerResult, instants: int = 60) -> dict[str, Any] |
 
 def mono_check(result: MultiLayerResult) -> dict[str, Any] | None:
     """Mono-net: the smallest weight of layers ≥ 2 over every time point of the waveforms, and the clamp's
-    predicted bound (the largest integrator drive over its on-conductance)."""
+    predicted floor (its reference less the largest integrator drive over its on-conductance)."""
     p, c = result.problem, result.circuit
     if not p.mono or c.clamp is None:
         return None
@@ -266,6 +266,7 @@ def mono_check(result: MultiLayerResult) -> dict[str, Any] | None:
     drive = 0.0
     if c.sense:
         drive = max(float(np.max(np.abs(result.wave[s]))) for layer in c.sense[1:] for s in layer)
-    bound = c.clamp.residual_v(drive) if drive else None
-    return {"min_weight_v": lowest, "clamp_bound_v": bound, "clamp_g_on_s": c.clamp.g_on_s,
-            "held": bool(bound is not None and lowest >= bound * (1 + 1e-6) - 1e-12)}
+    bound = c.clamp.floor_v(drive) if drive else None
+    return {"min_weight_v": lowest, "clamp_floor_v": bound, "clamp_g_on_s": c.clamp.g_on_s,
+            "clamp_reference_v": c.clamp.v_ref, "nonnegative": bool(lowest >= 0),
+            "within_floor": bool(bound is not None and lowest >= bound - 1e-12)}

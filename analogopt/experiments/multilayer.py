@@ -332,9 +332,11 @@ class MultiLayerExperiment(ExperimentBase):
                       f"weight's range ({g['worst_signal']}); the NF twin against BP: {g['nf_twin_vs_bp_max_fraction_of_range']:.1e}.", ""]
         if "mono_net" in m:
             mn = m["mono_net"]
-            bound = "n/a" if mn["clamp_bound_v"] is None else f"{mn['clamp_bound_v']:.2e} V"
-            lines += ["## Mono-net (004 Def. 1)", "", f"Smallest weight of layers ≥ 2 over the whole transient: "
-                      f"{mn['min_weight_v']:.3e} V; the clamp's bound (largest drive / g_on): {bound}.", ""]
+            floor = "n/a" if mn["clamp_floor_v"] is None else f"{mn['clamp_floor_v']:.2e} V"
+            lines += ["## Mono-net (004 Def. 1)", "", f"Smallest weight of layers ≥ 2 over every time point of the "
+                      f"transient: {mn['min_weight_v']:.3e} V ({'≥ 0' if mn['nonnegative'] else '**below 0**'}); the "
+                      f"clamp's predicted floor (reference {mn['clamp_reference_v']:g} V less the largest drive / g_on): "
+                      f"{floor}.", ""]
         if "mdfa_sign_check" in m:
             s = m["mdfa_sign_check"]
             lines += ["## Sign of the update against the true gradient (004 Thm 2 / Thm 4)", "",
