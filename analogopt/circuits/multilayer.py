@@ -80,8 +80,7 @@ def unit_nodes(kind: str, layer: int, copies: int, units: int) -> list[str]:
 class MultiLayerCircuit(AnalogCircuit):
     """The generated circuit with its node map: ``weights[l − 1]`` the integrator nodes of layer ``l``,
     ``z``/``h`` per layer (copy-major), ``inputs``/``targets`` the online source nodes (empty in batch),
-    ``sense`` the integrator-current vectors (empty without sense), ``c_farad`` and ``g_s`` each layer's
-    integrator capacitance and transconductances C/τ (S)."""
+    ``sense`` the integrator-current vectors (empty without sense), ``clamp`` the mono-net's clamp."""
 
     weights: tuple[tuple[str, ...], ...] = ()
     z: tuple[tuple[str, ...], ...] = ()
@@ -89,8 +88,6 @@ class MultiLayerCircuit(AnalogCircuit):
     inputs: tuple[str, ...] = ()
     targets: tuple[str, ...] = ()
     sense: tuple[tuple[str, ...], ...] = ()
-    c_farad: float = IDEAL_C_FARAD
-    g_s: tuple[np.ndarray, ...] = ()
     clamp: NonNegativeClamp | None = None
 
 
@@ -166,12 +163,17 @@ def build_multilayer(problem: MultiLayerProblem, *, title: str = "multi-layer tr
     n_top = sizes[-1]
     d_top = unit_nodes("d", L, K, n_top)
     targets = [format_value(v) for v in problem.y.ravel()] if batch else [y_nodes[o] for _ in range(K) for o in range(n_top)]
-    if output.name == "identity" and batch:
-        # the difference a^L − y of a linear output is linear: a unit transconductance from z and a fixed
-        # current −y into a 1 Ω load
-        lines.append(format_vccs_entries("dz", d_top, z_nodes[-1], np.arange(K * n_top), np.arange(K * n_top),
-                                         np.ones(K * n_top)).rstrip("\n"))
-        lines += [f"Iy{dn} {dn} 0 {y}" for dn, y in zip(d_top, targets)]
+    if output.name == "identity":
+        # the difference a^L − y of a linear output is linear: a unit transconductance from z into a 1 Ω load,
+        # and −y as a fixed current (batch) or a −1 S transconductance from the target node (online)
+        rows = np.arange(K * n_top)
+        if batch:
+            lines.append(format_vccs_entries("dz", d_top, z_nodes[-1], rows, rows, np.ones(K * n_top)).rstrip("\n"))
+            lines += [f"Iy{dn} {dn} 0 {y}" for dn, y in zip(d_top, targets)]
+        else:
+            lines.append(format_vccs_entries("dz", d_top, z_nodes[-1] + y_nodes, np.concatenate([rows, rows]),
+                                             np.concatenate([rows, n_top + rows]),
+                                             np.concatenate([np.ones(n_top), -np.ones(n_top)])).rstrip("\n"))
     else:
         for n, (dn, zn, hn) in enumerate(zip(d_top, z_nodes[-1], h_nodes[-1])):
             y = targets[n] if batch else f"v({targets[n]})"
@@ -203,14 +205,13 @@ def build_multilayer(problem: MultiLayerProblem, *, title: str = "multi-layer tr
         d_nodes[layer - 1] = d
 
     # weight integrators
-    weights, senses, g_layers = [], [], []
+    weights, senses = [], []
     c = IDEAL_C_FARAD
     for layer in range(1, L + 1):
         n_in, n_out = sizes[layer - 1], sizes[layer]
         w = weight_nodes(problem, layer)
         tau = problem.tau_s * (np.ones((n_out, n_in + 1)) if problem.tau_factors is None else problem.tau_factors[layer - 1])
         g = c / tau  # (n_out, n_in + 1), the bias's in the last column
-        g_layers.append(g)
         w0 = np.concatenate([problem.weights[layer - 1].ravel(), problem.biases[layer - 1]])
         lines += [f"C{node} {node} 0 {c!r} ic={v}" for node, v in zip(w, format_floats(w0))]
         drive = w
@@ -265,7 +266,7 @@ def build_multilayer(problem: MultiLayerProblem, *, title: str = "multi-layer tr
     return MultiLayerCircuit(deck=deck, probes=probes, element_count=elements, notes=notes, weights=tuple(weights),
                              z=tuple(tuple(z) for z in z_nodes), h=tuple(tuple(h) for h in h_nodes),
                              inputs=tuple(x_nodes) if not batch else (), targets=tuple(y_nodes) if not batch else (),
-                             sense=tuple(senses), c_farad=c, g_s=tuple(g_layers), clamp=clamp if problem.mono else None)
+                             sense=tuple(senses), clamp=clamp if problem.mono else None)
 
 
 def _fixed_forward(problem: MultiLayerProblem, z: list[str], w: list[str]) -> str:
