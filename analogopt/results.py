@@ -16,26 +16,22 @@ import json
 import os
 import re
 import shutil
-import signal
 import tempfile
 import time
 import uuid
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 import numpy as np
 
 from .errors import AnalogOptError, ConfigError, NetlistError, OutputError, SimulationError
+from .interrupts import signals_held
 
 #: The file that marks a directory as analogopt's own (JSON: run id, creation time, process id).
 MARKER = ".analogopt-run"
 
 #: Free space (bytes) a result directory needs at least: netlist, raw file, plots, Parquet tables.
 MIN_FREE_BYTES = 16 * 2**20
-
-_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 
 def to_jsonable(value: Any) -> Any:
     """Numpy scalars/arrays and paths as plain JSON types."""
@@ -161,16 +157,6 @@ class DirectoryLock:
         finally:
             os.close(self.fd)
             self.fd = None
-
-
-@contextmanager
-def signals_held() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM while the block runs, so a second Ctrl-C cannot cut a clean-up short."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _output_error(exc: OSError, where: Path) -> OutputError:

@@ -32,7 +32,8 @@ from typing import Any, Callable
 
 from ..errors import ConfigError
 from ..progress import Progress, SilentProgress
-from ..results import signals_held, to_jsonable
+from ..interrupts import DeferredSignals, signals_held
+from ..results import to_jsonable
 from ..scratch import remove_stale
 from .evaluate import evaluate_chunk
 from .spec import EXECUTION_KEYS, SweepPlan
@@ -43,6 +44,8 @@ SAMPLES_DIR = "samples"
 TASKS_PER_WORKER = 4
 #: … and the most samples one task carries (what a killed worker can lose, the rows it had not returned).
 MAX_CHUNK = 8
+#: How often the sweep looks for finished tasks and for a Ctrl-C (s).
+POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -181,31 +184,44 @@ def run_sweep(
             simulator = f"{check_sessions(plan.simulator)} in persistent sessions"
         else:
             simulator = _simulator_here(plan)
-        client, cluster = _connect(workers, scheduler)
-        try:
-            n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
-            manifest = plan.to_json()  # a few kB: sent with each task, so any worker can run any sample
-            chunks = plan_chunks(plan, pending, n_workers, chunk_size)
-            futures = client.map(evaluate_chunk, [manifest] * len(chunks), chunks, pure=False)
-            progress.stage("sweep")
-            finished = 0
-            for future in as_completed(futures, loop=client.loop):
-                for row in future.result():
-                    _write_atomic(out / SAMPLES_DIR / f"{row['id']}.json",
-                                  json.dumps(to_jsonable(row), sort_keys=True) + "\n")
-                    finished += 1
-                    counts[row["status"]] = counts.get(row["status"], 0) + 1
-                    bad = counts["failed"] + counts["timeout"]
-                    progress.update(finished / len(pending), f"{finished}/{len(pending)} done, {bad} failed")
-                    if on_row is not None:
-                        on_row(row)
-        finally:
-            with signals_held():  # a second Ctrl-C must not leave the cluster half closed
-                client.close()
-                if cluster is not None:
-                    cluster.close()
-                    # workers stopped mid-sample could not remove their scratch directories
-                    remove_stale()
+        # Dask's client shares locks with its event-loop thread: a KeyboardInterrupt raised inside one of
+        # its waits can leave a lock held and the close below waiting for ever. Signals are recorded while
+        # Dask runs and raised at the polls, where no Dask lock is held.
+        with DeferredSignals() as stop:
+            client, cluster = _connect(workers, scheduler)
+            try:
+                stop.check()
+                n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+                manifest = plan.to_json()  # a few kB: sent with each task, so any worker can run any sample
+                chunks = plan_chunks(plan, pending, n_workers, chunk_size)
+                futures = client.map(evaluate_chunk, [manifest] * len(chunks), chunks, pure=False)
+                progress.stage("sweep")
+                finished = 0
+                waiting = as_completed(futures, loop=client.loop)
+                while not waiting.is_empty():
+                    stop.check()
+                    ready = waiting.next_batch(block=False)
+                    if not ready:
+                        time.sleep(POLL_S)
+                        continue
+                    for future in ready:
+                        for row in future.result():
+                            _write_atomic(out / SAMPLES_DIR / f"{row['id']}.json",
+                                          json.dumps(to_jsonable(row), sort_keys=True) + "\n")
+                            finished += 1
+                            counts[row["status"]] = counts.get(row["status"], 0) + 1
+                            bad = counts["failed"] + counts["timeout"]
+                            progress.update(finished / len(pending), f"{finished}/{len(pending)} done, {bad} failed")
+                            if on_row is not None:
+                                on_row(row)
+            finally:
+                with signals_held():  # a second Ctrl-C must not leave the cluster half closed
+                    client.close()
+                    if cluster is not None:
+                        cluster.close()
+                        # workers stopped mid-sample could not remove their scratch directories
+                        remove_stale()
+            stop.check()  # a signal that arrived during the close
         progress.done()
     wall = time.perf_counter() - start
     rows = load_rows(plan, out)
