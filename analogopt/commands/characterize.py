@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..circuits.testbench import Testbench
 
 #: Blocks the command knows, in ``--help`` order.
-BLOCKS: tuple[str, ...] = ("opamp", "ota", "integrator", "comparator")
+BLOCKS: tuple[str, ...] = ("opamp", "ota", "integrator", "comparator", "gf180_opamp")
 
 #: Whole-run limit (s) when ``--timeout`` is not given: the benches take well under a second each.
 DEFAULT_TIMEOUT_S = 120.0
@@ -43,6 +43,11 @@ DEFAULT_TIMEOUT_S = 120.0
 #: gain bench's load capacitor).
 OTA_KEYS: dict[str, str] = {"gm_s": "S", "r_out_ohm": "ohm", "offset_v": "V", "bw_hz": "Hz", "v_low": "V",
                             "v_high": "V", "knee_v": "V", "c_load_f": "F"}
+#: ``--set`` keys of the transistor-level op-amp (``gf180_opamp``) and their units.
+GF180_KEYS: dict[str, str] = {"corner": "", "temp_c": "°C", "supply_v": "V", "c_load_f": "F", "gbw_hz": "Hz",
+                              "pm_deg": "°", "gain_db": "dB", "pvt": "", "mc": ""}
+#: Whole-run limit (s) of ``gf180_opamp``: the design loop, the datasheet benches and a 45-point grid.
+GF180_TIMEOUT_S = 600.0
 #: The OTA's transconductance (S) when ``gm_s`` is not set: a 10 µS weight OTA.
 DEFAULT_OTA_GM_S = 10e-6
 
@@ -70,7 +75,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "part: subckt=FILE, name=SUBCKT, pins='[\"inp\",\"inn\",\"out\",\"vdd\",\"vss\"]', "
                         "supply_v=V, lib='[[\"FILE\",\"SECTION\"]]'; ota: gm_s (default 10u), r_out_ohm, offset_v, "
                         "bw_hz, v_low, v_high, knee_v, c_load_f (a load capacitor on the gain bench, default none); "
-                        "integrator: tau_s, gamma, leak, c_farad; comparator: name, gain, slope, span_v")
+                        "integrator: tau_s, gamma, leak, c_farad; comparator: name, gain, slope, span_v; gf180_opamp "
+                        "(designed for the targets, then measured at one PVT point): corner (typical ff ss fs sf), "
+                        "temp_c, supply_v, c_load_f (5p), gbw_hz (5meg), pm_deg (55), gain_db (70), pvt (none, "
+                        "reduced, full: the 45-point grid), mc (offset Monte Carlo draws, 20)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing result directory that analogopt wrote (never any other directory)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
@@ -169,6 +177,25 @@ def comparator_block(settings: Mapping[str, Any]) -> ComparatorBlock:
 
 
 
+def gf180_settings(settings: Mapping[str, Any]) -> tuple[Any, Any, str | None, int]:
+    """(targets, PVT point, grid or None, Monte Carlo draws) of ``gf180_opamp`` from the settings; a
+    missing PDK is one line naming the set-up command."""
+    from ..circuits.ota_design import OTATargets
+    from ..pdk.gf180mcu import CORNERS, NOMINAL_SUPPLY_V, Gf180mcu
+    from ..values import Table
+
+    table = Table(dict(settings), "gf180_opamp").reject_unknown(GF180_KEYS)
+    targets = OTATargets(gain_db=table.number("gain_db", 70.0, unit="dB", positive=True),
+                         gbw_hz=table.number("gbw_hz", 5e6, unit="Hz", low=1e4, high=1e8),
+                         c_load_f=table.number("c_load_f", 5e-12, unit="F", low=1e-13, high=1e-9),
+                         pm_deg=table.number("pm_deg", 55.0, unit="°", low=0, high=90))
+    point = Gf180mcu(corner=table.choice("corner", "typical", CORNERS, what="corner"),
+                     temp_c=table.number("temp_c", 27.0, unit="°C"),
+                     supply_v=table.number("supply_v", NOMINAL_SUPPLY_V, unit="V", positive=True))
+    pvt = table.choice("pvt", "none", ("none", "reduced", "full"), what="PVT grid")
+    return targets, point, None if pvt == "none" else pvt, table.integer("mc", 20, low=0, high=1000)
+
+
 def block_testbenches(name: str, block: Any) -> dict[str, Testbench]:
     """The testbenches of block ``name`` (a key of :data:`BLOCKS`), every deck formatted once so that a
     bad netlist fails before any file is written (a user part's slew bench, timed by its measured
@@ -207,6 +234,8 @@ def _cmd_characterize(args: argparse.Namespace) -> int:
     from ..spice.runner import make_runner
     from .flags import positive_seconds
 
+    if args.block == "gf180_opamp":
+        return _cmd_gf180(args)
     timeout_s = positive_seconds(args.timeout, "--timeout") or DEFAULT_TIMEOUT_S
     check_target(args.out)  # a refused --out is reported before any parameter is read
     read, measure = _BLOCK_FUNCTIONS[args.block]
@@ -221,6 +250,27 @@ def _cmd_characterize(args: argparse.Namespace) -> int:
     progress.done()
     if not args.quiet:
         print(f"{summary_line(result)} — results in {args.out}")
+    return 0
+
+
+def _cmd_gf180(args: argparse.Namespace) -> int:
+    from ..cosim import transistor_report
+    from ..progress import Progress
+    from ..results import RunDirectory, check_target
+    from ..spice.runner import make_runner
+    from .flags import positive_seconds
+
+    timeout_s = positive_seconds(args.timeout, "--timeout") or GF180_TIMEOUT_S
+    check_target(args.out)
+    targets, point, pvt, mc = gf180_settings(parse_settings(args.set))
+    runner = make_runner("ngspice", timeout_s=timeout_s)
+    progress = Progress(enabled=not args.quiet)
+    with RunDirectory(args.out, force=args.force) as out:
+        sheet = transistor_report.characterize(targets, point, runner, pvt=pvt, mc_samples=mc, stage=progress.stage)
+        transistor_report.write_results(sheet, out)
+    progress.done()
+    if not args.quiet:
+        print(f"{transistor_report.summary_line(sheet)} — results in {args.out}")
     return 0
 
 

@@ -1,0 +1,163 @@
+"""Testbenches of the transistor-level amplifiers of :mod:`analogopt.blocks.miller_ota` at one PVT point
+of :mod:`analogopt.pdk.gf180mcu`. Pure deck builders: :mod:`analogopt.cosim.transistor_ota` runs them.
+
+- ``devices``: the kit's 3.3 V NMOS and PMOS (W = 10 µm) at each length of a design, gate swept at
+  |V_DS| = supply/2: the gm/I_D tables the sizing procedure reads;
+- ``ac``: the operating point (every transistor's gm, gds, I_D, V_DS, V_DSAT saved) and the open-loop
+  gain, the loop closed for DC only through an inductor so the output sits at the input common mode
+  (mid supply) whatever the offset, into the load capacitor;
+- ``step``: the unity-gain follower driven by a step about mid supply into the load capacitor (slew,
+  settling, the macromodel fit);
+- ``swing``: an inverting amplifier of gain −1 (100 kΩ / 100 kΩ about mid supply) with its input swept:
+  where the output stops following;
+- ``noise``: the follower under ``.noise``: input-referred density;
+- ``offset``: the follower at its operating point (with the kit's mismatch statistics switched on for
+  Monte Carlo), offset = v(out) − v(inp).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+from PySpice.Spice.Netlist import Circuit
+
+from ..blocks.miller_ota import MillerOTA
+from ..pdk.gf180mcu import Gf180mcu
+from ..spice.netlist import ACSweep, DCSweep, NetlistDeck, OperatingPoint, Transient, format_value
+from .testbench import NoiseSweep, Testbench
+
+#: Gate sweep of the device tables (V): start, stop, step of |V_GS|.
+VGS_SWEEP_V = (0.2, 1.8, 0.01)
+#: The reference width of the device tables (µm).
+TABLE_W_UM = 10.0
+#: AC sweep of the open-loop bench (Hz) and its density.
+AC_RANGE_HZ = (1.0, 1e9)
+AC_POINTS_PER_DECADE = 40
+#: DC servo of the open-loop bench: L (H) with C (F) puts its corner far below AC_RANGE_HZ[0].
+SERVO_L_H, SERVO_C_F = 1e9, 1.0
+#: Resistors of the swing bench (Ω).
+SWING_R_OHM = 1e5
+#: Device parameters saved at the operating point.
+OP_QUANTITIES = ("gm", "gds", "id", "vds", "vdsat", "vth")
+
+
+def _circuit(title: str, pdk: Gf180mcu, ota: MillerOTA | None = None) -> Circuit:
+    circuit = Circuit(title)
+    circuit.raw_spice = "\n".join(pdk.lines()) + "\n" + (ota.subckt() if ota is not None else "")
+    return circuit
+
+
+def _dut(ota: MillerOTA, inp: str, inn: str, out: str) -> str:
+    return f"Xdut {inp} {inn} {out} vdd 0 {ota.name}\n"
+
+
+def device_paths(ota: MillerOTA) -> dict[str, tuple[str, int]]:
+    """Transistor → (path of its first finger's model in the benches' instance ``Xdut``, e.g.
+    ``xdut.xm1.m0``; fingers)."""
+    return {m: (f"xdut.{p}", n) for m, (p, n) in ota.devices().items()}
+
+
+def op_vectors(ota: MillerOTA) -> list[str]:
+    return [f"@m.{p}[{q}]" for p, _ in device_paths(ota).values() for q in OP_QUANTITIES]
+
+
+def device_table_bench(pdk: Gf180mcu, lengths_um: Sequence[float]) -> Testbench:
+    """One NMOS ``Xn<k>`` and one PMOS ``Xp<k>`` per length; probes ``n<k>``/``p<k>`` → the device path."""
+    circuit = _circuit("GF180MCU 3.3 V device tables for gm/ID sizing", pdk)
+    half = pdk.supply_v / 2
+    lines = [f"Vgs g 0 {format_value(VGS_SWEEP_V[0])}", f"Vds d 0 {format_value(half)}",
+             "Egp gp 0 g 0 -1", "Edp dp 0 d 0 -1"]
+    probes = {}
+    for k, length in enumerate(lengths_um):
+        lines.append(f"Xn{k} d g 0 0 nmos_3p3 w={TABLE_W_UM:g}u l={length:.4g}u")
+        lines.append(f"Xp{k} dp gp 0 0 pmos_3p3 w={TABLE_W_UM:g}u l={length:.4g}u")
+        probes[f"n{k}"], probes[f"p{k}"] = f"xn{k}.m0", f"xp{k}.m0"
+    circuit.raw_spice += "\n".join(lines) + "\n"
+    saves = [f"@m.{p}[{q}]" for p in probes.values() for q in ("id", "gm", "gds")]
+    deck = NetlistDeck(circuit, analyses=[DCSweep("Vgs", *VGS_SWEEP_V)], options=pdk.options(), saves=saves)
+    return Testbench("devices", deck, probes, f"W = {TABLE_W_UM:g} µm NMOS/PMOS at L = "
+                     f"{', '.join(f'{x:g}' for x in lengths_um)} µm, |V_GS| swept, |V_DS| = {half:g} V, {pdk.label}",
+                     {"vds_v": half})
+
+
+def open_loop_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
+    """Operating point and open-loop AC (module docstring); probes ``out``, ``inp``, ``inn``, ``supply``
+    (the current into ``Vdd``'s positive terminal, A)."""
+    circuit = _circuit("two-stage Miller op-amp: operating point and open-loop gain", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVin inp 0 dc {format_value(vcm)} ac 1\n"
+                          + _dut(ota, "inp", "inn", "out")
+                          + f"Ldc out inn {format_value(SERVO_L_H)}\nCac inn 0 {format_value(SERVO_C_F)}\n"
+                          f"Cload out 0 {format_value(c_load_f)}\n")
+    deck = NetlistDeck(circuit, analyses=[OperatingPoint(), ACSweep(*AC_RANGE_HZ, AC_POINTS_PER_DECADE)],
+                       options=pdk.options(), saves=["v(out)", "v(inp)", "v(inn)", "i(vdd)", *op_vectors(ota)])
+    return Testbench("ac", deck, {"out": "v(out)", "inp": "v(inp)", "inn": "v(inn)", "supply": "i(vdd)"},
+                     f"open loop into {c_load_f * 1e12:g} pF, DC loop through L = {SERVO_L_H:g} H / C = "
+                     f"{SERVO_C_F:g} F, input common mode {vcm:g} V, {pdk.label}", {"v_cm": vcm})
+
+
+def step_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float, step_v: float, stop_s: float) -> Testbench:
+    """The follower stepped from ``vcm − step/2`` to ``vcm + step/2`` at ``stop_s/10`` (rise 1 ns) and
+    back at ``stop_s·0.55``; probes ``out``, ``inp``, ``supply``."""
+    circuit = _circuit("two-stage Miller op-amp: unity-gain follower step", pdk, ota)
+    vcm = pdk.supply_v / 2
+    lo, hi = vcm - step_v / 2, vcm + step_v / 2
+    t0, width = stop_s / 10, stop_s * 0.45
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\n"
+                          f"Vin inp 0 pulse({format_value(lo)} {format_value(hi)} {format_value(t0)} 1n 1n "
+                          f"{format_value(width)} {format_value(2 * stop_s)})\n"
+                          + _dut(ota, "inp", "out", "out") + f"Cload out 0 {format_value(c_load_f)}\n")
+    deck = NetlistDeck(circuit, analyses=[Transient(stop_s, step_s=stop_s / 2000, max_step_s=stop_s / 2000,
+                                                    uic=False)],
+                       options=pdk.options(), saves=["v(out)", "v(inp)", "i(vdd)"])
+    return Testbench("step", deck, {"out": "v(out)", "inp": "v(inp)", "supply": "i(vdd)"},
+                     f"unity-gain follower, {step_v:g} V step about {vcm:g} V at {t0:.3g} s and back at "
+                     f"{t0 + width:.3g} s, into {c_load_f * 1e12:g} pF, {pdk.label}",
+                     {"low_v": lo, "high_v": hi, "rise_at_s": t0, "fall_at_s": t0 + width})
+
+
+def swing_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
+    """Inverting amplifier of gain −1 about mid supply, input swept over the supply; probes ``out``,
+    ``in``."""
+    circuit = _circuit("two-stage Miller op-amp: output swing, inverting gain -1", pdk, ota)
+    vcm = pdk.supply_v / 2
+    r = format_value(SWING_R_OHM)
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVcm cm 0 {format_value(vcm)}\n"
+                          f"Vin in 0 {format_value(vcm)}\nRin in inn {r}\nRf inn out {r}\n"
+                          + _dut(ota, "cm", "inn", "out") + f"Cload out 0 {format_value(c_load_f)}\n")
+    step = pdk.supply_v / 330
+    deck = NetlistDeck(circuit, analyses=[DCSweep("Vin", 0.0, pdk.supply_v, step)], options=pdk.options(),
+                       saves=["v(out)", "v(in)"])
+    return Testbench("swing", deck, {"out": "v(out)", "in": "v(in)"},
+                     f"inverting amplifier, gain −1 (2 × {SWING_R_OHM / 1e3:g} kΩ about {vcm:g} V), input swept "
+                     f"0 … {pdk.supply_v:g} V, {pdk.label}", {"v_cm": vcm})
+
+
+def noise_bench(ota: MillerOTA, pdk: Gf180mcu) -> Testbench:
+    """The follower under ``.noise`` from 1 Hz to 100 MHz; probes the two densities (V/√Hz)."""
+    circuit = _circuit("two-stage Miller op-amp: noise, unity-gain follower", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVin inp 0 dc {format_value(vcm)} ac 1\n"
+                          + _dut(ota, "inp", "out", "out"))
+    deck = NetlistDeck(circuit, analyses=[NoiseSweep("out", "Vin", 1.0, 1e8, 10)], options=pdk.options())
+    return Testbench("noise", deck, {"output_density": "onoise_spectrum", "input_density": "inoise_spectrum"},
+                     f"unity-gain follower, .noise v(out) Vin, 1 Hz … 100 MHz, {pdk.label}", {"v_cm": vcm})
+
+
+def offset_bench(ota: MillerOTA, pdk: Gf180mcu) -> Testbench:
+    """The follower at its operating point; ``pdk.statistical = "mismatch"`` with a seed gives one Monte
+    Carlo sample of the input offset. Probes ``out``, ``inp``."""
+    circuit = _circuit("two-stage Miller op-amp: input offset, unity-gain follower", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVin inp 0 {format_value(vcm)}\n"
+                          + _dut(ota, "inp", "out", "out"))
+    deck = NetlistDeck(circuit, analyses=[OperatingPoint()], options=pdk.options(), saves=["v(out)", "v(inp)"])
+    return Testbench("offset", deck, {"out": "v(out)", "inp": "v(inp)"},
+                     f"unity-gain follower at {vcm:g} V, {pdk.label}, statistical {pdk.statistical}"
+                     + (f", seed {pdk.seed}" if pdk.seed is not None else ""), {"v_cm": vcm})
+
+
+def step_time_s(gbw_hz: float) -> float:
+    """A step bench long enough for settling: 40 time constants of the closed loop, twice."""
+    return 2 * 40 / (2 * math.pi * gbw_hz) * 2
