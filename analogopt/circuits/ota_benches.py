@@ -18,7 +18,7 @@ of :mod:`analogopt.pdk.gf180mcu`. Pure deck builders: :mod:`analogopt.cosim.tran
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
 
 from PySpice.Spice.Netlist import Circuit
 
@@ -161,3 +161,42 @@ def offset_bench(ota: MillerOTA, pdk: Gf180mcu) -> Testbench:
 def step_time_s(gbw_hz: float) -> float:
     """A step bench long enough for settling: 40 time constants of the closed loop, twice."""
     return 2 * 40 / (2 * math.pi * gbw_hz) * 2
+
+
+# ------------------------------------------------------------------------ the fitted macromodel's benches
+def follower_ac_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
+    """The unity-gain follower's closed-loop AC response into the load; probes ``out``."""
+    circuit = _circuit("two-stage Miller op-amp: unity-gain follower, closed-loop AC", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVin inp 0 dc {format_value(vcm)} ac 1\n"
+                          + _dut(ota, "inp", "out", "out") + f"Cload out 0 {format_value(c_load_f)}\n")
+    deck = NetlistDeck(circuit, analyses=[ACSweep(*AC_RANGE_HZ, AC_POINTS_PER_DECADE)], options=pdk.options(),
+                       saves=["v(out)"])
+    return Testbench("follower_ac", deck, {"out": "v(out)"},
+                     f"unity-gain follower, AC {AC_RANGE_HZ[0]:g} … {AC_RANGE_HZ[1]:g} Hz, {pdk.label}", {"v_cm": vcm})
+
+
+def macro_follower_benches(model: Any, c_load_f: float, step: Testbench, v_cm: float, stop_s: float) -> dict[str, Testbench]:
+    """The same follower step (levels of ``step``) and closed-loop AC with an op-amp macromodel
+    (:class:`~analogopt.blocks.opamp.OpAmpModel`) in place of the transistors."""
+    from ..blocks.opamp import add_opamp
+
+    lv = step.levels
+    width = lv["fall_at_s"] - lv["rise_at_s"]
+    tran = Circuit("op-amp macromodel fitted to the transistor op-amp: follower step")
+    tran.raw_spice = (f"Vin inp 0 pulse({format_value(lv['low_v'])} {format_value(lv['high_v'])} "
+                      f"{format_value(lv['rise_at_s'])} 1n 1n {format_value(width)} {format_value(2 * stop_s)})\n"
+                      f"Cload out 0 {format_value(c_load_f)}\n")
+    add_opamp(tran, "dut", "inp", "out", "out", model)
+    ac = Circuit("op-amp macromodel fitted to the transistor op-amp: follower AC")
+    ac.raw_spice = f"Vin inp 0 dc {format_value(v_cm)} ac 1\nCload out 0 {format_value(c_load_f)}\n"
+    add_opamp(ac, "dut", "inp", "out", "out", model)
+    return {
+        "macro_step": Testbench("macro_step", NetlistDeck(tran, analyses=[Transient(stop_s, step_s=stop_s / 2000,
+                                                                                    max_step_s=stop_s / 2000, uic=False)],
+                                                          saves=["v(out)", "v(inp)"]),
+                                {"out": "v(out)", "inp": "v(inp)"}, "the fitted macromodel's follower step", dict(lv)),
+        "macro_follower_ac": Testbench("macro_follower_ac", NetlistDeck(ac, analyses=[ACSweep(*AC_RANGE_HZ, AC_POINTS_PER_DECADE)],
+                                                                        saves=["v(out)"]),
+                                       {"out": "v(out)"}, "the fitted macromodel's follower AC", {"v_cm": v_cm}),
+    }

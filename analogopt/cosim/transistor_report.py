@@ -21,6 +21,7 @@ from ..circuits import ota_benches
 from ..circuits.ota_design import DesignChoices, OTATargets
 from ..pdk.gf180mcu import Gf180mcu, pvt_grid
 from . import transistor_ota as t
+from .transistor_fit import FitCheck, check_fit
 
 #: Offset Monte Carlo draws of a datasheet page.
 DEFAULT_MC_SAMPLES = 20
@@ -41,6 +42,7 @@ class Datasheet:
     strength_typical_a: tuple[float, float]
     pvt: list[t.OpenLoop] | None
     pvt_misses: list[str]
+    fit: FitCheck
 
     def quantities(self) -> list[tuple[str, str, str, float | None, float | None]]:
         """(key, label, unit, measured, hand estimate) rows of the datasheet table."""
@@ -92,6 +94,8 @@ def characterize(targets: OTATargets, point: Gf180mcu, runner: Any, *, pvt: str 
     mc = t.offset_monte_carlo(ota, point, runner, mc_samples) if mc_samples > 0 else np.empty(0)
     strength = t.device_strength(runner, point)
     strength_typ = t.device_strength(runner, point.at(corner="typical"))
+    stage("fitted macromodel: follower step and AC")
+    fit = check_fit(ota, point, targets.c_load_f, runner, gbw_hz=targets.gbw_hz)
     sweep, misses = None, []
     if pvt is not None:
         grid = pvt_grid(pvt)
@@ -99,7 +103,7 @@ def characterize(targets: OTATargets, point: Gf180mcu, runner: Any, *, pvt: str 
         sweep = t.pvt_sweep(ota, grid, targets.c_load_f, runner)
         misses = [f"{s.label}: {m}" for s in sweep for m in t.failures(s, targets)]
     return Datasheet(targets, point, design, ol, step, (low, high), noise, sys_off, mc, strength, strength_typ,
-                     sweep, misses)
+                     sweep, misses, fit)
 
 
 # ----------------------------------------------------------------------------------------- figures
@@ -160,10 +164,13 @@ def step_figure(ds: Datasheet):
     fig, (ax, ax_e) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     us = st.time_s * 1e6
     ax.plot(us, st.v_in, "k--", lw=1, label="input")
-    ax.plot(us, st.v_out, lw=2, label="output (ngspice)")
-    ax_e.plot(us, (st.v_out - st.v_in) * 1e3, color="C3")
+    ax.plot(us, st.v_out, lw=2, label="output (ngspice, transistors)")
+    ax.plot(us, ds.fit.v_macro, lw=1, color="C1", label="output (fitted macromodel)")
+    ax_e.plot(us, (st.v_out - st.v_in) * 1e3, color="C3", label="transistors − input")
+    ax_e.plot(us, (ds.fit.v_macro - st.v_out) * 1e3, color="C1", label="macromodel − transistors")
+    ax_e.legend(fontsize=8)
     ax.set_ylabel("voltage (V)")
-    ax_e.set_ylabel("output − input (mV)")
+    ax_e.set_ylabel("difference (mV)")
     ax_e.set_xlabel("time (µs)")
     ax.set_title(f"unity-gain follower, 1 V step into {ds.targets.c_load_f * 1e12:g} pF, {ds.point.label}", fontsize=10)
     for a in (ax, ax_e):
@@ -213,6 +220,8 @@ def datasheet_json(ds: Datasheet) -> dict[str, Any]:
         mc_offsets_v=ds.mc_offsets_v.tolist(),
         pvt=None if ds.pvt is None else [s.row() for s in ds.pvt], pvt_misses=ds.pvt_misses,
         targets_met_at_point=not t.failures(ds.open_loop, ds.targets),
+        macromodel={"opamp": {k: v for k, v in asdict(ds.fit.model).items() if v is not None},
+                    "step_error_fraction": ds.fit.step_error, "closed_loop_ac_error_db": ds.fit.ac_error_db},
     )
     return data
 
@@ -255,6 +264,15 @@ def report_markdown(ds: Datasheet, figures: list[str]) -> str:
                      f"{r.prediction.gain_db:.1f} | {r.worst_gain_db:.1f} | {r.worst_gbw_hz / 1e6:.2f} | "
                      f"{r.worst_pm_deg:.1f} | {len(r.misses)} |")
     lines += ["", "Design notes of the last round: " + "; ".join(ds.design.rounds[-1].prediction.notes) + "."]
+    m, fit = ds.fit.model, ds.fit
+    lines += ["", "## Fitted macromodel", "",
+              "For `[circuit.opamp]` / `[settling.opamp]` tables (`analogopt/blocks/opamp.py`), fitted at this point: "
+              f"`kind = \"two_pole\"`, `gain = {m.gain:.5g}`, `gbw_hz = {m.gbw_hz:.5g}`, "
+              f"`second_pole_hz = {m.second_pole_hz:.5g}`, `slew_v_per_s = {_fmt(m.slew_v_per_s)}`, "
+              f"`v_low = {_fmt(m.v_low)}`, `v_high = {_fmt(m.v_high)}`, `offset_v = {m.offset_v:.3g}`.", "",
+              f"Against the transistors in the unity-gain follower: largest step difference "
+              f"{fit.step_error:.2%} of the 1 V step at any instant (`step.png`), closed-loop AC within "
+              f"{fit.ac_error_db:.2f} dB below 3·GBW."]
     if ds.pvt is not None:
         lines += ["", f"## PVT grid ({len(ds.pvt)} points, `pvt.csv`)", "",
                   "| point | DC gain (dB) | GBW (MHz) | PM (°) | GM (dB) | power (mW) | hand gain (dB) | hand GBW (MHz) |",

@@ -114,3 +114,17 @@ def test_bad_settings_are_one_line(tmp_path, run_cli, check_one_line_error):
     check_one_line_error(code, err, code=2, pattern=r"corner", out=out)
     code, err = run_cli("characterize", "gf180_opamp", "--out", str(out), "--set", "pvt=half", "--quiet")
     check_one_line_error(code, err, code=2, pattern=r"pvt", out=out)
+
+
+@pytest.mark.parametrize("point", [Gf180mcu(), Gf180mcu(corner="ss", temp_c=125.0, supply_v=2.97)],
+                         ids=lambda p: p.label)
+def test_fitted_macromodel_follows_the_transistors_step_within_5_percent(design, runner, point):
+    from analogopt.cosim.transistor_fit import check_fit
+
+    fit = check_fit(design.ota, point, TARGETS.c_load_f, runner)
+    assert fit.step_error < 0.05, fit.step_error  # measured 3.6 % (typical), 4.1 % (ss/125 °C)
+    assert fit.ac_error_db < 4.0, fit.ac_error_db  # measured 2.3 dB, 2.6 dB below 3·GBW
+    ol = t.measure_open_loop(design.ota, point, TARGETS.c_load_f, runner)
+    # the model's own unity-gain frequency and phase margin are the measured ones
+    assert fit.model.unity_gain_hz() == pytest.approx(ol.gbw_hz, rel=0.01)
+    assert fit.model.phase_margin_deg() == pytest.approx(ol.pm_deg, abs=1.0)
