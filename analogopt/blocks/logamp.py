@@ -18,7 +18,8 @@ from PySpice.Spice.Netlist import Circuit
 
 from ..errors import ConfigError
 from ..spice.netlist import validate_name
-from .opamp import OpAmpModel, add_opamp
+from .opamp import AnyOpAmp, OpAmpModel, add_opamp
+from .user_block import UserOpAmp, supply_sources
 
 DeviceType = Literal["diode", "bjt"]
 DEVICE_TYPES: tuple[str, ...] = ("diode", "bjt")
@@ -90,14 +91,20 @@ class JunctionModel:
 
 
 def add_log_amp(circuit: Circuit, name: str, sum_node: str, out: str, device: JunctionModel,
-                opamp: OpAmpModel) -> dict[str, str]:
+                opamp: AnyOpAmp) -> dict[str, str]:
     """Inverting log amplifier: current pushed into ``sum_node`` leaves through the junction to ``out``.
 
-    ``v(out) = −n·V_T·ln(I/Is + 1) − I·Rs`` for an ideal op-amp (000 Fig. 1b). Returns the node map.
+    ``v(out) = −n·V_T·ln(I/Is + 1) − I·Rs`` for an ideal op-amp (000 Fig. 1b). Returns the node map. A part
+    with supply pins (a user or transistor-level op-amp) runs from ``±supply_v/2`` sources added here,
+    its inputs at ground, mid supply.
     """
     validate_name(name, "log-amp name")
     device.add_junction(circuit, f"{name}", sum_node, out)
-    add_opamp(circuit, f"{name}_oa", circuit.gnd, sum_node, out, opamp)
+    supplies = None
+    if isinstance(opamp, UserOpAmp):
+        lines, supplies = supply_sources(opamp, f"{name}s")
+        circuit.raw_spice += lines
+    add_opamp(circuit, f"{name}_oa", circuit.gnd, sum_node, out, opamp, supplies)
     return {"sum": sum_node, "out": out}
 
 

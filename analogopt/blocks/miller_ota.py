@@ -31,9 +31,14 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
 from ..spice.netlist import format_value
+
+if TYPE_CHECKING:
+    from ..pdk.gf180mcu import Gf180mcu
+    from .user_block import UserOpAmp
 
 #: Widest single device drawn (µm); wider ones become parallel fingers (the models are binned in W).
 MAX_FINGER_UM = 20.0
@@ -130,6 +135,16 @@ class MillerOTA:
             f".ends {self.name}",
         ]
         return "\n".join(lines) + "\n"
+
+    def as_part(self, pdk: "Gf180mcu") -> "UserOpAmp":
+        """This op-amp at one PVT point as a part the circuits take wherever a user op-amp goes
+        (:class:`~analogopt.blocks.user_block.UserOpAmp`, pins ``inp inn out vdd vss``, ``supply_v`` the
+        point's supply): its deck text carries the kit's model lines and the point's temperature."""
+        from .user_block import generated_opamp
+
+        options = [f".options {k}={v:g}" for k, v in pdk.options().items()]
+        return generated_opamp(self.name, self.pins, self.subckt(), [*pdk.lines(), *options],
+                               supply_v=pdk.supply_v, origin=f"analogopt {self.kind}, GF180MCU {pdk.label}")
 
     def devices(self) -> dict[str, tuple[str, int]]:
         """Each transistor → (path of its first finger's BSIM4 model inside an instance of this cell,

@@ -395,6 +395,24 @@ def load_user_opamp(subckt: str | Path, name: str, pins: Sequence[str], libs: Se
     return part
 
 
+def generated_opamp(name: str, pins: Sequence[str], subckt_text: str, preamble: Sequence[str], *,
+                    supply_v: float, origin: str) -> UserOpAmp:
+    """A part whose subcircuit analogopt drew itself (a transistor-level op-amp): ``subckt_text`` defines
+    ``.subckt name``; ``preamble`` holds the lines it needs before it (a PDK's ``.include``/``.lib`` lines
+    and its ``.options temp``), which the deck carries as they are. ``origin`` names the generator in the
+    record. The subcircuit is the part's one file (``blocks/<name>.sub`` in a run directory)."""
+    data = subckt_text.encode()
+    source = UserFile.of(Path("/") / "analogopt-generated" / f"{name}.sub", f"{name}.sub", data)
+    found = _subckt_pins(subckt_text.splitlines(), name)
+    if found is None or len(found) != len(pins):
+        raise ValueError(f"generated subcircuit text does not define .subckt {name} with {len(pins)} pins")
+    text = [f"* generated op-amp {name} ({origin}), pins {' '.join(pins)}", *preamble,
+            f"* --- {source.copy_name} (sha256 {source.sha256})", subckt_text.rstrip("\n")]
+    part = UserOpAmp(name=name, pins=tuple(pins), source=source, libs=(), files=(source,), supply_v=float(supply_v))
+    object.__setattr__(part, "_definition", "\n".join(text) + "\n")
+    return part
+
+
 def is_user_table(mapping: Mapping[str, Any]) -> bool:
     """Whether an op-amp table names a user part (it has ``subckt``) rather than a built-in model."""
     return isinstance(mapping, Mapping) and "subckt" in mapping
@@ -532,7 +550,7 @@ def measure_open_loop(part: UserOpAmp, runner: Any, run_dir: Path | None = None)
 
 
 __all__ = [
-    "BLOCKS_DIR", "PIN_ROLES", "OpenLoop", "UserFile", "UserOpAmp", "copy_user_files", "is_user_table",
+    "BLOCKS_DIR", "PIN_ROLES", "OpenLoop", "UserFile", "UserOpAmp", "copy_user_files", "generated_opamp", "is_user_table",
     "load_user_opamp", "measure_open_loop", "open_loop_deck", "supply_sources", "user_opamp_from_table",
     "user_parts_of",
 ]

@@ -123,6 +123,24 @@ def loop_matrix(mapping: CrossbarMapping, g_in_s: float | None = None) -> np.nda
     return (mapping.g_pos - mapping.g_neg) / d[:, None]
 
 
+def finite_gain_solution(mapping: CrossbarMapping, b: np.ndarray, gain: float, offset_v: float = 0.0,
+                         r_out_ohm: float = 0.0) -> np.ndarray:
+    """What the solve circuit settles to with op-amps of open-loop DC gain ``gain`` (V/V), input offset
+    ``offset_v`` (V; ``out = A0·(v_inp − v_inn + V_os)``) and open-loop output resistance ``r_out_ohm``
+    (Ω) instead of ideal ones.
+
+    Op-amp ``i`` drives ``x_i`` into column ``i`` of the positive array (the negative array is driven by
+    the inverters), a load ``G_L,i = Σ_k G⁺_ki``, so its gain there is ``A_i = A0 / (1 + r_out·G_L,i)``.
+    Its row's summing node then sits at ``v_i = V_os − x_i/A_i`` instead of 0 V, and the row's KCL
+    ``D·v + g·b − g·A_eff·x = 0`` (``D`` the row's total conductance, as in :func:`loop_matrix`) gives
+    ``(A_eff + diag(D/(g·A_i))) x = b + D·V_os/g``."""
+    d = mapping.row_conductance_s + mapping.g_unit_s
+    g = mapping.g_unit_s
+    loaded = gain / (1.0 + r_out_ohm * mapping.g_pos.sum(axis=0))
+    rhs = np.asarray(b, dtype=float) + d * offset_v / g
+    return np.linalg.solve(mapping.effective_matrix + np.diag(d / (g * loaded)), rhs)
+
+
 def check_solve_stable(mapping: CrossbarMapping) -> np.ndarray:
     """Eigenvalues of :func:`loop_matrix`; raises :class:`ConfigError` when one has a non-positive real part
     (the feedback loop would be unstable: the op-amps would rail instead of settling)."""

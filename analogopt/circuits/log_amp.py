@@ -14,7 +14,7 @@ import math
 from PySpice.Spice.Netlist import Circuit
 
 from ..blocks.logamp import JunctionModel, add_antilog_amp, add_log_amp
-from ..blocks.opamp import OpAmpModel
+from ..blocks.opamp import AnyOpAmp, OpAmpModel
 from ..errors import ConfigError
 from .inverse_loop import GeneratedCircuit
 
@@ -28,7 +28,7 @@ def _log10_current(value_a: float, what: str) -> float:
     return math.log10(value_a)
 
 
-def log_amp_circuit(device: JunctionModel, opamp: OpAmpModel, *, current_a: float = 1e-6,
+def log_amp_circuit(device: JunctionModel, opamp: AnyOpAmp, *, current_a: float = 1e-6,
                     antilog_r_ohm: float | None = None, antilog_opamp: OpAmpModel | None = None,
                     step: tuple[float, float, float, float] | None = None) -> GeneratedCircuit:
     """A log amp fed ``current_a`` (A, DC value outside a sweep), optionally followed by an antilog amp.
