@@ -47,6 +47,8 @@ MIN_L_UM, MIN_W_UM = 0.28, 0.22
 #: MIM capacitance per area (F/µm²) and poly sheet resistance (Ω/□) the layout sizes are drawn from.
 MIM_F_PER_UM2 = 2e-15
 POLY_OHM_PER_SQ = 1e3
+#: Name of the link to the kit's models beside an exported netlist that uses a transistor-level part.
+PDK_LINK = "gf180mcu_models"
 #: Poly resistor width (µm) and MIM aspect: square plates.
 RZ_WIDTH_UM = 1.0
 
@@ -144,7 +146,9 @@ class MillerOTA:
 
         options = [f".options {k}={v:g}" for k, v in pdk.options().items()]
         return generated_opamp(self.name, self.pins, self.subckt(), [*pdk.lines(), *options],
-                               supply_v=pdk.supply_v, origin=f"analogopt {self.kind}, GF180MCU {pdk.label}")
+                               supply_v=pdk.supply_v, origin=f"analogopt {self.kind}, GF180MCU {pdk.label}",
+                               exported_preamble=[line for line in pdk.lines(PDK_LINK) if not line.startswith("*")]
+                               + options, links={PDK_LINK: pdk.models})
 
     def devices(self) -> dict[str, tuple[str, int]]:
         """Each transistor → (path of its first finger's BSIM4 model inside an instance of this cell,

@@ -37,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -396,20 +397,27 @@ def load_user_opamp(subckt: str | Path, name: str, pins: Sequence[str], libs: Se
 
 
 def generated_opamp(name: str, pins: Sequence[str], subckt_text: str, preamble: Sequence[str], *,
-                    supply_v: float, origin: str) -> UserOpAmp:
+                    supply_v: float, origin: str, exported_preamble: Sequence[str] = (),
+                    links: Mapping[str, Path] | None = None) -> UserOpAmp:
     """A part whose subcircuit analogopt drew itself (a transistor-level op-amp): ``subckt_text`` defines
     ``.subckt name``; ``preamble`` holds the lines it needs before it (a PDK's ``.include``/``.lib`` lines
-    and its ``.options temp``), which the deck carries as they are. ``origin`` names the generator in the
-    record. The subcircuit is the part's one file (``blocks/<name>.sub`` in a run directory)."""
+    and its ``.options temp``), which the simulated deck carries as they are. ``origin`` names the
+    generator in the record. The subcircuit is the part's one file (``blocks/<name>.sub`` in a run
+    directory). An exported netlist gets ``exported_preamble`` instead (the same lines naming folders by
+    relative links) and :func:`copy_user_files` makes each of ``links`` (link name → folder) beside it."""
     data = subckt_text.encode()
     source = UserFile.of(Path("/") / "analogopt-generated" / f"{name}.sub", f"{name}.sub", data)
     found = _subckt_pins(subckt_text.splitlines(), name)
     if found is None or len(found) != len(pins):
         raise ValueError(f"generated subcircuit text does not define .subckt {name} with {len(pins)} pins")
-    text = [f"* generated op-amp {name} ({origin}), pins {' '.join(pins)}", *preamble,
-            f"* --- {source.copy_name} (sha256 {source.sha256})", subckt_text.rstrip("\n")]
+    text = [f"{MARK} user-block begin {name}", *(f"{MARK} {line}" for line in exported_preamble),
+            f"{MARK} .include {source.copy_name}",
+            f"* generated op-amp {name} ({origin}), pins {' '.join(pins)}", *preamble,
+            f"* --- {source.copy_name} (sha256 {source.sha256})", subckt_text.rstrip("\n"),
+            f"{MARK} user-block end {name}"]
     part = UserOpAmp(name=name, pins=tuple(pins), source=source, libs=(), files=(source,), supply_v=float(supply_v))
     object.__setattr__(part, "_definition", "\n".join(text) + "\n")
+    object.__setattr__(part, "_links", dict(links or {}))
     return part
 
 
@@ -491,6 +499,13 @@ def copy_user_files(parts: Iterable[UserOpAmp], directory: Path) -> list[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(file.data)
             written.append(target)
+        for link, folder in getattr(part, "_links", {}).items():
+            # a generated part's PDK models: a relative link, never a copy of the kit's files
+            target = Path(directory) / link
+            if target.is_symlink() or target.exists():
+                continue
+            target.symlink_to(os.path.relpath(folder, Path(directory).resolve()), target_is_directory=True)
+            written.append(target)
     return written
 
 
@@ -498,35 +513,45 @@ def copy_user_files(parts: Iterable[UserOpAmp], directory: Path) -> list[Path]:
 @dataclass(frozen=True)
 class OpenLoop:
     """Small-signal open-loop response of a part (from :func:`measure_open_loop`): ``gain`` A0 (V/V) at
-    ``dc_hz``, ``unity_gain_hz`` where |A| = 1, ``phase_margin_deg`` there, ``supply_v`` the supply (V)."""
+    ``dc_hz``, ``unity_gain_hz`` where |A| = 1, ``phase_margin_deg`` there, ``supply_v`` the supply (V),
+    ``r_out_ohm`` the open-loop output resistance at DC (Ω) from the gain's drop into :data:`LOAD_OHM`."""
 
     gain: float
     unity_gain_hz: float
     phase_margin_deg: float
     supply_v: float
     dc_hz: float
+    r_out_ohm: float = 0.0
 
     @property
     def dominant_pole_hz(self) -> float:
         return self.unity_gain_hz / self.gain
 
 
+#: The load of the open-loop bench's second copy (Ω): the output resistance is read from its gain.
+LOAD_OHM = 1e5
+
+
 def open_loop_deck(part: UserOpAmp, *, start_hz: float = 1e-2, stop_hz: float = 1e9) -> NetlistDeck:
     """AC testbench of ``part`` alone on its split supply (:func:`supply_sources`), inputs at ground: a DC
     servo (1 GΩ from the output to ``inn``, 1 F from ``inn`` to ground) closes the loop at DC, so the
-    output sits at its operating point, and opens it above ~1e-10 Hz, where ``v(out)/v(inp)`` is A(jf)."""
+    output sits at its operating point, and opens it above ~1e-10 Hz, where ``v(out)/v(inp)`` is A(jf).
+    A second copy drives :data:`LOAD_OHM` to ground from ``outl``: ``A0·R_L/(R_L + r_out)`` there."""
     circuit = Circuit(f"open-loop gain of user op-amp {part.name}")
     lines, supplies = supply_sources(part, "t")
     part.register(circuit)
     circuit.raw_spice += (lines + "Vin inp 0 dc 0 ac 1\nRservo out inn 1e9\nCservo inn 0 1.0\n"
-                          + part.instance_lines(["dut"], ["inp"], ["inn"], ["out"], supplies))
-    return NetlistDeck(circuit, analyses=[ACSweep(start_hz, stop_hz, 20)], saves=["v(out)"])
+                          f"Rservol outl innl 1e9\nCservol innl 0 1.0\nRload outl 0 {format_value(LOAD_OHM)}\n"
+                          + part.instance_lines(["dut", "dutl"], ["inp", "inp"], ["inn", "innl"], ["out", "outl"],
+                                                supplies))
+    return NetlistDeck(circuit, analyses=[ACSweep(start_hz, stop_hz, 20)], saves=["v(out)", "v(outl)"])
 
 
 def measure_open_loop(part: UserOpAmp, runner: Any, run_dir: Path | None = None) -> OpenLoop:
-    """A0, unity-gain frequency and phase margin of ``part`` from one ngspice AC run (:func:`open_loop_deck`);
-    ``runner`` is an :class:`analogopt.spice.runner.Runner`. The unity-gain frequency stands in for the
-    GBW of a dominant-pole model; the two agree for a part with a good phase margin."""
+    """A0, unity-gain frequency, phase margin and output resistance of ``part`` from one ngspice AC run
+    (:func:`open_loop_deck`); ``runner`` is an :class:`analogopt.spice.runner.Runner`. The unity-gain
+    frequency stands in for the GBW of a dominant-pole model; the two agree for a part with a good phase
+    margin."""
     deck = open_loop_deck(part)
     waves = runner.run(deck, run_dir=run_dir).analysis("ac")
     f = np.real(np.asarray(waves.axis))
@@ -545,8 +570,11 @@ def measure_open_loop(part: UserOpAmp, runner: Any, run_dir: Path | None = None)
     fu = math.exp(math.log(f[k - 1]) + t * (math.log(f[k]) - math.log(f[k - 1])))
     phase = np.unwrap(np.angle(a))
     ph = phase[k - 1] + t * (phase[k] - phase[k - 1])
+    loaded = abs(complex(waves["v(outl)"][0]))
+    r_out = max(0.0, LOAD_OHM * (float(mag[0]) / loaded - 1.0)) if loaded > 0 else math.inf
     return OpenLoop(gain=float(mag[0]), unity_gain_hz=float(fu), phase_margin_deg=float(180.0 + math.degrees(ph)),
-                    supply_v=float(part.supply_v) if part.supply_v is not None else float("nan"), dc_hz=float(f[0]))
+                    supply_v=float(part.supply_v) if part.supply_v is not None else float("nan"), dc_hz=float(f[0]),
+                    r_out_ohm=r_out)
 
 
 __all__ = [

@@ -96,6 +96,14 @@ def export_scenario(scenario: Scenario, out: Path, *, allow_large: bool = False)
     if titles:
         notes["blocks"] = "; ".join(f"{k}: {v}" for k, v in titles.items())
     for part in parts:
+        links = getattr(part, "_links", {})
+        if links:  # a transistor-level part analogopt drew: its subcircuit, and the kit's models by link
+            notes[f"transistor-level op-amp {part.name}"] = (
+                "; ".join(f"`{f.copy_name}`" for f in part.files) + " (the sized subcircuit); "
+                + "; ".join(f"`{name}/`: a relative link to the PDK's ngspice models, which `bash scripts/setup.sh` "
+                            "fetches into the project's `.cache/pdk/` (never copied); after moving this folder, "
+                            f"point it at them again: `ln -sfn MODELS_DIR {name}`" for name in links))
+            continue
         notes[f"user op-amp {part.name}"] = ("; ".join(f"`{f.copy_name}` (sha256 {f.sha256[:12]}…)" for f in part.files)
                                              + ", copied byte for byte from the scenario's files")
     (out / "README.md").write_text(format_readme(exported, title=scenario.title, scenario=scenario.name, notes=notes))

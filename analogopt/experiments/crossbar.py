@@ -40,7 +40,7 @@ from ..blocks.user_block import (
     UserOpAmp, copy_user_files, is_user_table, measure_open_loop, supply_sources, user_opamp_from_table,
 )
 from ..circuits.crossbar import (
-    DEFAULT_MAX_CONDITION, CrossbarCircuit, check_conditioned, measure_settling_time,
+    DEFAULT_MAX_CONDITION, CrossbarCircuit, check_conditioned, finite_gain_solution, measure_settling_time,
     mvm_circuit, pinv_circuit, predict_mvm_outputs, predict_settling_time, solve_circuit,
 )
 from ..errors import ConfigError
@@ -54,6 +54,7 @@ from ..values import Table
 from ..cosim.comparison import Comparison, Group, PlotOptions, Signal, TwinValidity, plot_options, write_metrics
 from ..spice.runner import check_deadline
 from .base import ExperimentBase, Variation
+from .transistor_parts import is_transistor_table, transistor_opamp_from_table
 
 #: What each mode's output is called in comparisons
 OUTPUT_NAMES = {"mvm": "y = A·x", "solve": "x = A⁻¹·b", "pinv": "pinv(X)"}
@@ -110,15 +111,15 @@ def relative_error(value: np.ndarray, reference: np.ndarray) -> float:
     return float(np.linalg.norm(np.ravel(value) - np.ravel(reference)) / np.linalg.norm(np.ravel(reference)))
 
 
-def make_problem(mode: str, rows: int, cols: int, condition: float, seed: int) -> dict[str, np.ndarray]:
+def make_problem(mode: str, rows: int, cols: int, condition: float, seed: int, b_v: float = 1.0) -> dict[str, np.ndarray]:
     """A seeded random problem with signed entries. ``solve``: A = Q·diag(geomspace(1, 1/condition))·Qᵀ
-    (symmetric positive definite, so the feedback loop is stable, with the requested condition number);
-    ``mvm``/``pinv``: uniform entries in [−1, 1]."""
+    (symmetric positive definite, so the feedback loop is stable, with the requested condition number),
+    b uniform in ±``b_v`` (V); ``mvm``/``pinv``: uniform entries in [−1, 1]."""
     rng = np.random.default_rng(seed)
     if mode == "solve":
         q, _ = np.linalg.qr(rng.standard_normal((rows, rows)))
         a = q @ np.diag(np.geomspace(1.0, 1.0 / condition, rows)) @ q.T
-        return {"A": a, "b": rng.uniform(-1, 1, rows)}
+        return {"A": a, "b": b_v * rng.uniform(-1, 1, rows)}
     if mode == "mvm":
         return {"A": rng.uniform(-1, 1, (rows, cols)), "x": rng.uniform(-1, 1, cols)}
     return {"X": rng.uniform(-1, 1, (rows, cols))}
@@ -144,6 +145,9 @@ class CrossbarExperiment(ExperimentBase):
     max_condition: float = DEFAULT_MAX_CONDITION
     #: the settling transient's op-amp: a single-pole model, or a user's subcircuit (bring your own block)
     settling_opamp: OpAmpModel | UserOpAmp | None = None
+    #: the op-amp of the DC solves (ideal run, Monte Carlo, sweep samples): the settling op-amp when it is
+    #: transistor-level (the op-amps are then part of the circuit under test), else an ideal VCVS
+    dc_opamp: UserOpAmp | None = None
     settling_tolerance: float = 1e-3
     title: str = "crossbar"
     problem: dict = field(default_factory=dict, compare=False)
@@ -156,8 +160,9 @@ class CrossbarExperiment(ExperimentBase):
         if mode not in MODES:
             raise ConfigError(f"{where}: crossbar kind must be one of crossbar_{', crossbar_'.join(MODES)}")
         cfg = Table(scenario.config, where)
-        cfg.reject_unknown({"kind", "title", "description", "problem", "device", "monte_carlo", "settling", "plot"})
-        prob = cfg.table("problem", {"rows", "cols", "condition", "seed", "max_condition"})
+        cfg.reject_unknown({"kind", "title", "description", "problem", "device", "monte_carlo", "settling", "plot",
+                            "corners"})
+        prob = cfg.table("problem", {"rows", "cols", "condition", "seed", "max_condition", "b_v"})
         rows = prob.integer("rows", 8, low=1, high=4096)
         cols = prob.integer("cols", rows, low=1, high=4096)
         if mode == "solve" and cols != rows:
@@ -167,6 +172,9 @@ class CrossbarExperiment(ExperimentBase):
         max_condition = prob.number("max_condition", DEFAULT_MAX_CONDITION, low=1)
         condition = prob.number("condition", 10.0, low=1, high=max_condition)
         seed = prob.seed("seed", 0)
+        b_v = prob.number("b_v", 1.0, unit="V", positive=True)
+        if "b_v" in prob.mapping and mode != "solve":
+            raise prob.error("b_v", "sets the right-hand side of crossbar_solve only")
         dev = cfg.table("device", {"g_min", "g_max", *WIRE_KEYS})
         wires = {k: dev.number(k, unit="ohm", low=0) for k in WIRE_KEYS if k in dev.mapping}
         if wires.get("r_wire") and ("r_row" in wires or "r_col" in wires):
@@ -180,13 +188,15 @@ class CrossbarExperiment(ExperimentBase):
         mc_device = dataclasses.replace(device, levels=levels, sigma=mc.number("sigma", 0.05))
         samples = mc.integer("samples", 20, low=1, high=10000)
         mc_seed = mc.seed("seed", 1)
-        settling_opamp, tolerance = None, 1e-3
+        settling_opamp, dc_opamp, tolerance = None, None, 1e-3
         st = cfg.table("settling")
         if mode == "solve":
             st.reject_unknown({"tolerance", "opamp"})
             tolerance = st.number("tolerance", 1e-3, above=0, below=1)
             opamp_table = st.table("opamp")
-            if is_user_table(opamp_table.mapping):
+            if is_transistor_table(opamp_table.mapping):
+                settling_opamp = dc_opamp = transistor_opamp_from_table(opamp_table)
+            elif is_user_table(opamp_table.mapping):
                 settling_opamp = user_opamp_from_table(opamp_table, scenario.path.parent)
                 supply_sources(settling_opamp)  # a part with supply pins needs supply_v: say so now
             else:
@@ -198,7 +208,7 @@ class CrossbarExperiment(ExperimentBase):
                     raise ConfigError(f"{where}: settling.opamp.kind must be 'single_pole' (the model uses one GBW pole)")
         elif st:
             raise ConfigError(f"{where}: [settling] applies to crossbar_solve only")
-        problem = make_problem(mode, rows, cols, condition, seed)
+        problem = make_problem(mode, rows, cols, condition, seed, b_v)
         main = problem["A"] if mode != "pinv" else problem["X"]
         if mode != "mvm":
             check_conditioned(main, "A" if mode == "solve" else "X", max_condition)
@@ -210,7 +220,7 @@ class CrossbarExperiment(ExperimentBase):
                                   f"the ±{settling_opamp.supply_v / 2:g} V rails of {settling_opamp.name}; raise supply_v")
         return cls(mode=mode, rows=rows, cols=cols, condition=condition, seed=seed, device=device,
                    mc_device=mc_device, samples=samples, mc_seed=mc_seed, max_condition=max_condition,
-                   settling_opamp=settling_opamp, settling_tolerance=tolerance,
+                   settling_opamp=settling_opamp, dc_opamp=dc_opamp, settling_tolerance=tolerance,
                    title=scenario.title, problem=problem, plot=plot_options(cfg.table("plot")))
 
     @classmethod
@@ -275,6 +285,8 @@ class CrossbarExperiment(ExperimentBase):
             for name, (side, ref) in {"circuit_vs_ideal": (value, twin), "theory_vs_ideal": (theory, twin),
                                       "circuit_vs_theory": (value, theory)}.items():
                 row |= {f"ir_drop.{name}.{k}": v for k, v in ir_drop_error(side, ref).items()}
+        if self.dc_opamp is not None:
+            row |= {f"finite_gain.{k}": v for k, v in self.finite_gain(forward, value, exact, runner).items()}
         return row | {
             "rel_error_vs_exact": relative_error(value, exact),
             "twin_rel_error_vs_exact": relative_error(twin, exact),
@@ -285,11 +297,26 @@ class CrossbarExperiment(ExperimentBase):
             "time_twin_s": twin_s,
         }
 
+    def finite_gain(self, mapping: CrossbarMapping, value: np.ndarray, exact: np.ndarray, runner: Runner) -> dict[str, float]:
+        """How far the DC solve with :attr:`dc_opamp` should land from the exact answer: the part's open
+        loop measured (A0, output resistance) into :func:`finite_gain_solution` on ``mapping``'s devices;
+        errors relative to max |exact|."""
+        loop = measure_open_loop(self.dc_opamp, runner)
+        theory = finite_gain_solution(mapping, self.problem["b"], loop.gain, 0.0, loop.r_out_ohm)
+        scale = float(np.abs(exact).max())
+        devices = linalg.exact_solve(mapping.effective_matrix, self.problem["b"]).numpy()
+        return {"gain": loop.gain, "r_out_ohm": loop.r_out_ohm,
+                "predicted_rel_error": float(np.abs(theory - devices).max() / scale),
+                "measured_rel_error": float(np.abs(value - devices).max() / scale),
+                "circuit_vs_theory_rel": float(np.abs(value - theory).max() / scale)}
+
     def build(self, forward: CrossbarMapping, second: CrossbarMapping | None) -> CrossbarCircuit:
         p = self.problem
         if self.mode == "mvm":
             return mvm_circuit(forward, p["x"])
         if self.mode == "solve":
+            if self.dc_opamp is not None:
+                return solve_circuit(forward, p["b"], opamp=self.dc_opamp, max_condition=self.max_condition)
             return solve_circuit(forward, p["b"], max_condition=self.max_condition)
         return pinv_circuit(forward, transposed=second, max_condition=self.max_condition)
 
@@ -332,6 +359,8 @@ class CrossbarExperiment(ExperimentBase):
         }
         if self.mode != "mvm":
             metrics["condition_number"] = float(np.linalg.cond(matrix))
+        if self.dc_opamp is not None:
+            metrics["ideal"]["finite_gain"] = self.finite_gain(ideal_map, ideal, exact, runner)
         wired = not self.device.wires().ideal
         if wired:
             metrics["device"] |= wire_values(self.device)
@@ -442,24 +471,35 @@ class CrossbarExperiment(ExperimentBase):
             # single-pole model that the theory assumes; a part far from dominant-pole shows in the ratio
             loop = measure_open_loop(model, runner, run_dir=out.file("spice/opamp_open_loop"))
             extra = {"opamp": model.record() | {"measured_gain": loop.gain, "measured_unity_gain_hz": loop.unity_gain_hz,
-                                                "measured_phase_margin_deg": loop.phase_margin_deg}}
+                                                "measured_phase_margin_deg": loop.phase_margin_deg,
+                                                "measured_r_out_ohm": loop.r_out_ohm}}
+            gain, r_out = loop.gain, loop.r_out_ohm
             model = OpAmpModel(kind="single_pole", gain=loop.gain, gbw_hz=loop.unity_gain_hz)
+        else:
+            gain, r_out = model.gain, model.r_out_ohm
+        # where the loop comes to rest with these op-amps: finite gain, loaded by the array
+        theory = finite_gain_solution(mapping, self.problem["b"], gain, 0.0, r_out)
         pred = predict_settling_time(mapping, model, self.settling_tolerance)
         c = solve_circuit(mapping, self.problem["b"], opamp=self.settling_opamp, max_condition=self.max_condition,
                           transient=Transient(2.5 * pred.time_s, max_step_s=pred.time_s / 400))
         waves = runner.run(c.deck, run_dir=out.file("spice/settling")).analysis("tran")
         traj = c.trajectories(waves)
-        measured = measure_settling_time(waves.axis, traj, exact, self.settling_tolerance)
-        extra["final_rel_error"] = float(np.abs(traj[-1] - exact).max() / np.abs(exact).max())
+        measured = measure_settling_time(waves.axis, traj, theory, self.settling_tolerance)
+        scale = float(np.abs(exact).max())
+        extra["final_rel_error"] = float(np.abs(traj[-1] - exact).max() / scale)
+        extra["finite_gain_theory"] = {
+            "gain": gain, "r_out_ohm": r_out,
+            "predicted_rel_error": float(np.abs(theory - exact).max() / scale),
+            "circuit_vs_theory_rel": float(np.abs(traj[-1] - theory).max() / scale)}
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.subplots()
-        err = np.abs(traj - exact).max(axis=1) / np.abs(exact).max()
+        err = np.abs(traj - theory).max(axis=1) / np.abs(exact).max()
         ax.semilogy(waves.axis * 1e6, np.maximum(err, 1e-12))
         ax.axhline(self.settling_tolerance, color="k", lw=0.8, ls=":")
         ax.axvline(pred.time_s * 1e6, color="tab:red", ls="--", label="predicted")
         ax.axvline(measured * 1e6, color="tab:green", ls="-.", label="measured")
         ax.set_xlabel("time (µs)")
-        ax.set_ylabel("max |x − x*| / max |x*|")
+        ax.set_ylabel("max |x − x_∞| / max |x*|  (x_∞: finite-gain rest point)")
         ax.set_title(f"Ax = b settling, GBW = {model.gbw_hz:g} Hz, λ_min = {pred.lambda_min:.3g}")
         ax.legend()
         out.save_figure("settling.png", fig)

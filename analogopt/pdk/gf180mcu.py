@@ -110,9 +110,12 @@ class Gf180mcu:
 
         return replace(self, **changes)
 
-    def lines(self) -> list[str]:
-        """The deck lines that load the models at this point (before any device line)."""
-        design, models = (self.models / f for f in ("design.ngspice", "sm141064.ngspice"))
+    def lines(self, models_ref: str | None = None) -> list[str]:
+        """The deck lines that load the models at this point (before any device line). ``models_ref``:
+        how the deck names the models' folder (default: its absolute path; an exported netlist names a
+        relative link instead)."""
+        folder = str(self.models) if models_ref is None else models_ref
+        design, models = (f"{folder}/{f}" for f in ("design.ngspice", "sm141064.ngspice"))
         glob, mism = STATISTICAL[self.statistical]
         passive = _PASSIVE_CORNER[self.corner]
         return [

@@ -83,3 +83,31 @@ def test_log_amp_with_the_transistor_opamp_keeps_its_slope(ota, runner):
     assert abs(float(np.real(wide["v(out)"])[-1]) - law[-1]) > 0.1  # the sink current ran out
     sink = abs(t.measure_open_loop(ota, point, 5e-12, runner).devices["M7"]["id"])
     assert 5e-5 < sink < 2e-4
+
+
+def test_crossbar_scenario_at_transistor_level_reports_theory_and_sweeps_corners(tmp_path):
+    """sims/crossbar_solve_gf180.toml: the DC solves and the settling run on the transistor op-amps; each
+    corner of [corners.pvt] is a different circuit whose error finite-gain theory predicts."""
+    from analogopt.experiments import build_experiment
+    from analogopt.scenarios import load_scenario
+    from analogopt.sweep.corners import resolve_corners
+
+    scenario = load_scenario("crossbar_solve_gf180", [])
+    corners = {c.name: c for c in resolve_corners(scenario, "pvt")}
+    assert set(corners) == {"typical", "ss_hot", "ff_cold", "fs", "sf"}
+    rows = {}
+    for name in ("typical", "ss_hot"):
+        overrides = [f"{p}={v!r}" if isinstance(v, str) else f"{p}={v}" for p, v in corners[name].values]
+        overrides = [o.replace("'", '"') for o in overrides]
+        exp = build_experiment(load_scenario("crossbar_solve_gf180", overrides))
+        assert exp.dc_opamp is not None and "gf180_miller" in exp.netlist()
+        scratch = tmp_path / name
+        scratch.mkdir()
+        rows[name] = exp.sample([], None, make_runner("ngspice", timeout_s=120), scratch)
+    for name, row in rows.items():
+        predicted = row["finite_gain.predicted_rel_error"]
+        assert 1e-3 < predicted < 2e-2, (name, predicted)
+        assert row["finite_gain.circuit_vs_theory_rel"] < 0.2 * predicted, (name, row)
+    # the slow corner at 125 °C has less gain, so a larger error, as theory says
+    assert rows["ss_hot"]["finite_gain.gain"] < rows["typical"]["finite_gain.gain"]
+    assert rows["ss_hot"]["finite_gain.measured_rel_error"] > rows["typical"]["finite_gain.measured_rel_error"]
