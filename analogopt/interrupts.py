@@ -23,12 +23,34 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 @contextmanager
 def signals_held() -> Iterator[None]:
-    """Defer SIGINT/SIGTERM while the block runs, so a second Ctrl-C cannot cut a clean-up short."""
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+    """Defer SIGINT/SIGTERM while the block runs, so a second Ctrl-C cannot cut a clean-up short; a signal
+    that arrived meanwhile is delivered when the block ends.
+
+    Masking alone is not enough in a process with other threads (Dask's, the runner's watchers): the
+    kernel hands a process-directed signal to a thread that does not mask it, and Python then runs the
+    handler in the main thread at once. So the main thread's handlers only record during the block too."""
+    if threading.current_thread() is not threading.main_thread():
+        previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)
+        return
+    arrived: list[int] = []
+
+    def record(signum: int, frame: FrameType | None) -> None:
+        arrived.append(signum)
+
+    handlers = {signum: signal.signal(signum, record) for signum in SIGNALS}
+    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)  # what the mask held reaches ``record`` now
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        if arrived:
+            signal.raise_signal(arrived[0])  # to the handler the block replaced, after the clean-up
 
 
 class DeferredSignals:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
+import time
 
 import pytest
 
@@ -51,3 +53,23 @@ def test_a_signal_held_during_a_clean_up_is_recorded_when_released():
         assert stop.pending
         with pytest.raises(KeyboardInterrupt):
             stop.check()
+
+
+def test_a_held_signal_waits_even_when_another_thread_could_take_it():
+    """The kernel gives a process-directed signal to any thread that does not mask it; the clean-up
+    must still finish before KeyboardInterrupt."""
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait, daemon=True)  # a thread that masks nothing
+    worker.start()
+    done = []
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            with signals_held():
+                for _ in range(20):
+                    os.kill(os.getpid(), signal.SIGINT)
+                    time.sleep(0.005)
+                done.append(True)
+        assert done == [True]
+    finally:
+        release.set()
+        worker.join()

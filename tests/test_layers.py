@@ -1,4 +1,4 @@
-"""The package's imports point one way: utilities ← spice ← blocks ← circuits; reference (never the SPICE
+"""The package's imports point one way: utilities ← spice, pdk ← blocks ← circuits; reference (never the SPICE
 side) ← train; all of them ← cosim ← experiments ← sweep ← commands ← cli. Every import is counted,
 at module level or inside a function."""
 
@@ -11,14 +11,15 @@ PACKAGE = Path(analogopt.__file__).parent
 
 #: Modules every layer may use: errors, values, result files, progress, the scenario reader, data sets.
 UTILITIES = {"analogopt", "__version__", "errors", "units", "values", "limits", "scratch", "progress", "results",
-             "report", "plots", "scenarios", "problems", "data"}
+             "report", "plots", "scenarios", "problems", "data", "interrupts"}
 
-_BELOW_COSIM = UTILITIES | {"spice", "blocks", "circuits", "reference", "train"}
+_BELOW_COSIM = UTILITIES | {"spice", "pdk", "blocks", "circuits", "reference", "train"}
 ALLOWED: dict[str, set[str]] = {
     **{room: UTILITIES for room in UTILITIES},
     "spice": UTILITIES,
-    "blocks": UTILITIES | {"spice"},
-    "circuits": UTILITIES | {"spice", "blocks"},
+    "pdk": UTILITIES,
+    "blocks": UTILITIES | {"spice", "pdk"},
+    "circuits": UTILITIES | {"spice", "pdk", "blocks"},
     "reference": UTILITIES,
     "train": UTILITIES | {"reference"},
     "cosim": _BELOW_COSIM,

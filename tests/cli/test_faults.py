@@ -90,12 +90,14 @@ class Command:
         return kids
 
     def ngspice(self) -> list[psutil.Process]:
+        """The command's simulating ngspice processes; not the short ``ngspice -v`` that asks the
+        version (it may be gone by the time a test acts on it)."""
         found = []
         for k in self.descendants():
             try:
-                if k.name() == "ngspice":
+                if k.name() == "ngspice" and "-v" not in k.cmdline()[1:]:
                     found.append(k)
-            except psutil.NoSuchProcess:
+            except psutil.Error:
                 pass
         return found
 
