@@ -24,11 +24,12 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 @contextmanager
 def signals_held() -> Iterator[None]:
     """Defer SIGINT/SIGTERM while the block runs, so a second Ctrl-C cannot cut a clean-up short; a signal
-    that arrived meanwhile is delivered when the block ends.
+    that arrived meanwhile raises what its handler raises when the block ends.
 
-    Masking alone is not enough in a process with other threads (Dask's, the runner's watchers): the
-    kernel hands a process-directed signal to a thread that does not mask it, and Python then runs the
-    handler in the main thread at once. So the main thread's handlers only record during the block too."""
+    In the main thread the handlers are swapped for a recorder (a mask would not do: the kernel hands a
+    process-directed signal to any thread that does not mask it, Dask's or the runner's watchers, and
+    Python then runs the handler in the main thread at once). Off the main thread, where Python runs no
+    handlers, the thread's mask blocks both signals."""
     if threading.current_thread() is not threading.main_thread():
         previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
         try:
@@ -42,15 +43,26 @@ def signals_held() -> Iterator[None]:
         arrived.append(signum)
 
     handlers = {signum: signal.signal(signum, record) for signum in SIGNALS}
-    previous_mask = signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous_mask)  # what the mask held reaches ``record`` now
         for signum, handler in handlers.items():
             signal.signal(signum, handler)
         if arrived:
-            signal.raise_signal(arrived[0])  # to the handler the block replaced, after the clean-up
+            _deliver(arrived[0], handlers.get(arrived[0]))
+
+
+def _deliver(signum: int, handler: Any) -> None:
+    """Raise what ``handler`` (the one a deferral replaced) raises for ``signum``; Python's default SIGINT
+    handler raises KeyboardInterrupt, an ignored signal does nothing."""
+    if handler is signal.SIG_IGN:
+        return
+    if callable(handler):
+        handler(signum, None)
+        return
+    if signum == signal.SIGINT:
+        raise KeyboardInterrupt
+    raise SystemExit(128 + signum)
 
 
 class DeferredSignals:
@@ -90,8 +102,4 @@ class DeferredSignals:
         signum = self._pending
         handler = self._previous.get(signum, signal.SIG_DFL)
         self.__exit__()
-        if callable(handler):
-            handler(signum, None)  # the CLI's SIGTERM handler raises Terminated; Python's SIGINT one raises
-        if signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        raise SystemExit(128 + signum)
+        _deliver(signum, handler)

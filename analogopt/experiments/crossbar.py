@@ -482,9 +482,13 @@ class CrossbarExperiment(ExperimentBase):
         pred = predict_settling_time(mapping, model, self.settling_tolerance)
         c = solve_circuit(mapping, self.problem["b"], opamp=self.settling_opamp, max_condition=self.max_condition,
                           transient=Transient(2.5 * pred.time_s, max_step_s=pred.time_s / 400))
-        waves = runner.run(c.deck, run_dir=out.file("spice/settling")).analysis("tran")
+        supplies = self._supply_vectors()
+        deck = dataclasses.replace(c.deck, saves=[*c.deck.saves, *supplies]) if supplies else c.deck
+        waves = runner.run(deck, run_dir=out.file("spice/settling")).analysis("tran")
         traj = c.trajectories(waves)
         measured = measure_settling_time(waves.axis, traj, theory, self.settling_tolerance)
+        if supplies:
+            extra["energy"] = self._energy(waves, supplies, measured)
         scale = float(np.abs(exact).max())
         extra["final_rel_error"] = float(np.abs(traj[-1] - exact).max() / scale)
         extra["finite_gain_theory"] = {
@@ -506,6 +510,30 @@ class CrossbarExperiment(ExperimentBase):
         return {"predicted_s": pred.time_s, "measured_s": measured, "ratio": measured / pred.time_s,
                 "lambda_min": pred.lambda_min, "gbw_hz": model.gbw_hz,
                 "tolerance": self.settling_tolerance, **extra}
+
+    def _supply_vectors(self) -> dict[str, float]:
+        """The op-amps' supply sources (vector → voltage), for a part with ``vdd``/``vss`` pins."""
+        part = self.settling_opamp
+        if not isinstance(part, UserOpAmp) or part.supply_v is None:
+            return {}
+        half = part.supply_v / 2
+        return {f"i(vop{role[1:]})": sign * half for role, sign in (("vdd", 1.0), ("vss", -1.0))
+                if role in part.supply_roles}
+
+    def _energy(self, waves, supplies: dict[str, float], settle_s: float) -> dict[str, Any]:
+        """Supply energy of the op-amps until the answer settles (J), their quiescent power at the end of
+        the run (W), and the same solve on this CPU (digital baseline, :mod:`analogopt.cosim.energy`)."""
+        from ..cosim.energy import digital_solve_baseline, energy_j
+
+        t = np.real(np.asarray(waves.axis))
+        power = sum(v * -np.real(np.asarray(waves[vec])) for vec, v in supplies.items())
+        until = t <= settle_s if np.isfinite(settle_s) else np.ones_like(t, dtype=bool)
+        to_solution = energy_j(t[until], np.ones(int(until.sum())), power[until])
+        digital = digital_solve_baseline(self.problem["A"], self.problem["b"])
+        return {"to_solution_j": to_solution, "quiescent_power_w": float(power[-1]), "time_to_solution_s": settle_s,
+                "whole_run_j": energy_j(t, np.ones_like(t), power),
+                "digital": {"flops": digital.flops, "time_s": digital.time_s, "energy_j": digital.energy_j,
+                            "j_per_flop_source": digital.source}}
 
     def _report(self, m: dict) -> str:
         mc = m["monte_carlo"]
@@ -532,6 +560,21 @@ class CrossbarExperiment(ExperimentBase):
                              f"±{o['supply_v'] / 2:g} V | measured A0 = {o['measured_gain']:.3g}, unity gain at "
                              f"{o['measured_unity_gain_hz']:.3g} Hz, phase margin {o['measured_phase_margin_deg']:.0f}° |")
                 lines.append(f"| settled answer vs exact (rel., end of transient) | {s['final_rel_error']:.2e} |")
+            fg = s["finite_gain_theory"]
+            lines.append(f"| finite-gain theory (A0 = {fg['gain']:.3g}, r_out = {fg['r_out_ohm']:.3g} Ω into the array): "
+                         f"predicted rel. error / settled circuit vs theory | {fg['predicted_rel_error']:.2e} / "
+                         f"{fg['circuit_vs_theory_rel']:.2e} |")
+            if "energy" in s:
+                e, d = s["energy"], s["energy"]["digital"]
+                lines.append(f"| op-amp supply energy to solution / quiescent power / time to solution | "
+                             f"{e['to_solution_j']:.3e} J / {e['quiescent_power_w']:.3e} W / {e['time_to_solution_s']:.3e} s |")
+                lines.append(f"| digital baseline: numpy.linalg.solve on this CPU | {d['flops']:.3g} FLOP in {d['time_s']:.3e} s; "
+                             f"{d['energy_j']:.3e} J of arithmetic ({d['j_per_flop_source']}) |")
+        if self.dc_opamp is not None and "finite_gain" in m["ideal"]:
+            fg = m["ideal"]["finite_gain"]
+            lines.append(f"| DC solve on transistor op-amps: measured / predicted rel. error vs the devices' answer | "
+                         f"{fg['measured_rel_error']:.2e} / {fg['predicted_rel_error']:.2e} (circuit vs theory "
+                         f"{fg['circuit_vs_theory_rel']:.2e}) |")
         plots = ["mc_error.png", *(["ir_drop.png"] if "ir_drop" in m else []), *(["settling.png"] if "settling" in m else [])]
         lines += ["", "Plots: " + ", ".join(f"`{p}`" for p in plots) + ".", ""]
         if "ir_drop" in m:

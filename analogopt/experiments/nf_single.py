@@ -41,6 +41,7 @@ from ..cosim.imperfections import applied_problem, loop_imperfections, matched_t
 from ..reference.imperfections import NoFixedPointError, weight_noise_covariance
 from ..cosim.nf_single import CoSimResult, build_loop, cosimulate, cosimulate_batch
 from .base import ExperimentBase, Variation, safe_title
+from .transistor_parts import is_transistor_table, transistor_opamp_from_table
 from .nf_mismatch import draw_mismatch, mismatch_of, parameter_sigma, read_mismatch
 
 #: ngspice's time at the macro level over the ideal level's, by weights × samples (bench/nf_levels.py at
@@ -87,8 +88,8 @@ def macro_parts(table: Table, base_dir: Path | None = None) -> MacroParts | None
         if values.get(key) == 0:
             del values[key]
     sub = table.table("opamp")
-    if is_user_table(sub.mapping):
-        part = user_opamp_from_table(sub, base_dir)
+    if is_user_table(sub.mapping) or is_transistor_table(sub.mapping):
+        part = transistor_opamp_from_table(sub) if is_transistor_table(sub.mapping) else user_opamp_from_table(sub, base_dir)
         supply = values.get("supply_v", MacroParts.supply_v)
         # the loop powers every op-amp from its own rails: a part rated for another supply is a mistake
         if part.supply_v is not None and abs(part.supply_v - supply) > 1e-9 * supply:

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -46,6 +47,8 @@ TASKS_PER_WORKER = 4
 MAX_CHUNK = 8
 #: How often the sweep looks for finished tasks and for a Ctrl-C (s).
 POLL_S = 0.1
+#: How long the client and the local cluster each get to close before what is left is killed (s).
+CLOSE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -143,6 +146,48 @@ def _connect(workers: int | None, scheduler: str | None):
     return Client(cluster, set_as_default=False), cluster
 
 
+def _close(client, cluster, *, interrupted: bool) -> None:
+    """Close the client and this sweep's own cluster within :data:`CLOSE_S` each, then kill whatever of
+    the cluster is still running. Interrupted, the workers' ngspice processes are killed first: a worker
+    waits for its sample's simulator before it can stop, and the sweep must end in seconds."""
+    import psutil
+
+    me = psutil.Process()
+    if interrupted and cluster is not None:
+        _kill([p for p in me.children(recursive=True) if _named(p, "ngspice")])
+    try:
+        client.close(timeout=CLOSE_S)
+    except Exception:  # noqa: BLE001 - a client that cannot close cleanly is dropped; the processes go below
+        pass
+    if cluster is None:
+        return
+    try:
+        cluster.close(timeout=CLOSE_S)
+    except Exception:  # noqa: BLE001
+        pass
+    _kill(me.children(recursive=True))  # a local cluster's processes are this sweep's only children
+    # workers stopped mid-sample could not remove their scratch directories
+    remove_stale()
+
+
+def _named(proc, name: str) -> bool:
+    try:
+        return proc.name() == name
+    except Exception:  # noqa: BLE001 - gone or not ours to read
+        return False
+
+
+def _kill(procs) -> None:
+    import psutil
+
+    for p in procs:
+        try:
+            p.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(procs, timeout=5)
+
+
 def _main_thread() -> bool:
     return threading.current_thread() is threading.main_thread()
 
@@ -216,11 +261,7 @@ def run_sweep(
                                 on_row(row)
             finally:
                 with signals_held():  # a second Ctrl-C must not leave the cluster half closed
-                    client.close()
-                    if cluster is not None:
-                        cluster.close()
-                        # workers stopped mid-sample could not remove their scratch directories
-                        remove_stale()
+                    _close(client, cluster, interrupted=stop.pending or sys.exc_info()[0] is not None)
             stop.check()  # a signal that arrived during the close
         progress.done()
     wall = time.perf_counter() - start

@@ -111,3 +111,20 @@ def test_crossbar_scenario_at_transistor_level_reports_theory_and_sweeps_corners
     # the slow corner at 125 °C has less gain, so a larger error, as theory says
     assert rows["ss_hot"]["finite_gain.gain"] < rows["typical"]["finite_gain.gain"]
     assert rows["ss_hot"]["finite_gain.measured_rel_error"] > rows["typical"]["finite_gain.measured_rel_error"]
+
+
+def test_crossbar_scenario_reports_energy_to_solution_beside_the_digital_baseline(tmp_path, run_cli):
+    import json
+
+    out = tmp_path / "res"
+    code, err = run_cli("run", "crossbar_solve_gf180", "--out", str(out), "--set", "monte_carlo.samples=2", "--quiet")
+    assert code == 0, err
+    s = json.loads((out / "metrics.json").read_text())["settling"]
+    e = s["energy"]
+    # class-A op-amps draw nearly constant current: energy ≈ quiescent power × time to solution
+    assert e["to_solution_j"] == pytest.approx(e["quiescent_power_w"] * e["time_to_solution_s"], rel=0.2)
+    assert 8 * 0.2e-3 < e["quiescent_power_w"] < 8 * 0.8e-3  # eight op-amps of ~0.4 mW
+    assert e["digital"]["flops"] == pytest.approx(2 * 8**3 / 3 + 2 * 8**2)
+    assert e["digital"]["energy_j"] == pytest.approx(e["digital"]["flops"] / 2 * 4.6e-12)
+    assert s["finite_gain_theory"]["circuit_vs_theory_rel"] < 0.2 * s["finite_gain_theory"]["predicted_rel_error"]
+    assert "digital baseline" in (out / "report.md").read_text()
