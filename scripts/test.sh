@@ -3,4 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-exec .venv/bin/python -m pytest -q "$@"
+# Two workers, one test file each at a time (a file's module fixtures stay in one process): the suite's
+# simulations are single-threaded, and this machine has two cores.
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"
