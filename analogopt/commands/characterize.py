@@ -43,9 +43,6 @@ DEFAULT_TIMEOUT_S = 120.0
 #: gain bench's load capacitor).
 OTA_KEYS: dict[str, str] = {"gm_s": "S", "r_out_ohm": "ohm", "offset_v": "V", "bw_hz": "Hz", "v_low": "V",
                             "v_high": "V", "knee_v": "V", "c_load_f": "F"}
-#: ``--set`` keys of the transistor-level op-amp (``gf180_opamp``) and their units.
-GF180_KEYS: dict[str, str] = {"corner": "", "temp_c": "°C", "supply_v": "V", "c_load_f": "F", "gbw_hz": "Hz",
-                              "pm_deg": "°", "gain_db": "dB", "pvt": "", "mc": ""}
 #: Whole-run limit (s) of ``gf180_opamp``: the design loop, the datasheet benches and a 45-point grid.
 GF180_TIMEOUT_S = 600.0
 #: The OTA's transconductance (S) when ``gm_s`` is not set: a 10 µS weight OTA.
@@ -178,20 +175,14 @@ def comparator_block(settings: Mapping[str, Any]) -> ComparatorBlock:
 
 
 def gf180_settings(settings: Mapping[str, Any]) -> tuple[Any, Any, str | None, int]:
-    """(targets, PVT point, grid or None, Monte Carlo draws) of ``gf180_opamp`` from the settings; a
-    missing PDK is one line naming the set-up command."""
-    from ..circuits.ota_design import OTATargets
-    from ..pdk.gf180mcu import CORNERS, NOMINAL_SUPPLY_V, Gf180mcu
+    """(targets, PVT point, grid or None, Monte Carlo draws) of ``gf180_opamp`` from the settings (the
+    keys of a scenario's transistor-level op-amp table, and ``pvt``, ``mc``); a missing PDK is one line
+    naming the set-up command."""
+    from ..experiments.transistor_parts import KEYS, targets_and_point
     from ..values import Table
 
-    table = Table(dict(settings), "gf180_opamp").reject_unknown(GF180_KEYS)
-    targets = OTATargets(gain_db=table.number("gain_db", 70.0, unit="dB", positive=True),
-                         gbw_hz=table.number("gbw_hz", 5e6, unit="Hz", low=1e4, high=1e8),
-                         c_load_f=table.number("c_load_f", 5e-12, unit="F", low=1e-13, high=1e-9),
-                         pm_deg=table.number("pm_deg", 55.0, unit="°", low=0, high=90))
-    point = Gf180mcu(corner=table.choice("corner", "typical", CORNERS, what="corner"),
-                     temp_c=table.number("temp_c", 27.0, unit="°C"),
-                     supply_v=table.number("supply_v", NOMINAL_SUPPLY_V, unit="V", positive=True))
+    table = Table(dict(settings), "gf180_opamp").reject_unknown((KEYS - {"level"}) | {"pvt", "mc"})
+    targets, point = targets_and_point(table)
     pvt = table.choice("pvt", "none", ("none", "reduced", "full"), what="PVT grid")
     return targets, point, None if pvt == "none" else pvt, table.integer("mc", 20, low=0, high=1000)
 

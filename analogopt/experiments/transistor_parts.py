@@ -18,13 +18,16 @@ ordinary scenario values, so ``--set settling.opamp.corner=ss`` and ``[corners.N
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..blocks.miller_ota import MillerOTA
 from ..blocks.user_block import UserOpAmp
 from ..circuits.ota_design import OTATargets
 from ..errors import ConfigError
 from ..values import Table
+
+if TYPE_CHECKING:
+    from ..pdk.gf180mcu import Gf180mcu
 
 #: Keys of a transistor-level op-amp table.
 KEYS = frozenset({"level", "corner", "temp_c", "supply_v", "gain_db", "gbw_hz", "c_load_f", "pm_deg"})
@@ -49,11 +52,11 @@ def designed_opamp(targets: OTATargets) -> MillerOTA:
     return design.ota
 
 
-def transistor_opamp_from_table(table: Table) -> UserOpAmp:
-    """The part a transistor-level table asks for (module docstring)."""
+def targets_and_point(table: Table) -> tuple[OTATargets, "Gf180mcu"]:
+    """The design targets and the PVT point of a table with :data:`KEYS` (module docstring; the caller
+    rejects unknown keys)."""
     from ..pdk.gf180mcu import CORNERS, NOMINAL_SUPPLY_V, Gf180mcu
 
-    table.reject_unknown(KEYS)
     targets = OTATargets(gain_db=table.number("gain_db", 70.0, unit="dB", positive=True),
                          gbw_hz=table.number("gbw_hz", 5e6, unit="Hz", low=1e4, high=1e8),
                          c_load_f=table.number("c_load_f", 5e-12, unit="F", low=1e-13, high=1e-9),
@@ -64,4 +67,11 @@ def transistor_opamp_from_table(table: Table) -> UserOpAmp:
                          supply_v=table.number("supply_v", NOMINAL_SUPPLY_V, unit="V", positive=True))
     except ConfigError as exc:
         raise ConfigError(f"{table.where}: {exc}") from None
+    return targets, point
+
+
+def transistor_opamp_from_table(table: Table) -> UserOpAmp:
+    """The part a transistor-level table asks for (module docstring)."""
+    table.reject_unknown(KEYS)
+    targets, point = targets_and_point(table)
     return designed_opamp(targets).as_part(point)

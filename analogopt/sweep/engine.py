@@ -146,15 +146,14 @@ def _connect(workers: int | None, scheduler: str | None):
     return Client(cluster, set_as_default=False), cluster
 
 
-def _close(client, cluster, *, interrupted: bool) -> None:
+def _close(client, cluster, worker_pids: list[int], *, interrupted: bool) -> None:
     """Close the client and this sweep's own cluster within :data:`CLOSE_S` each, then kill whatever of
-    the cluster is still running. Interrupted, the workers' ngspice processes are killed first: a worker
-    waits for its sample's simulator before it can stop, and the sweep must end in seconds."""
-    import psutil
-
-    me = psutil.Process()
-    if interrupted and cluster is not None:
-        _kill([p for p in me.children(recursive=True) if _named(p, "ngspice")])
+    its worker processes (``worker_pids``) and their children is still running. Interrupted, the
+    workers' ngspice processes are killed first: a worker waits for its sample's simulator before it can
+    stop, and the sweep must end in seconds. Nothing else of this process is touched (a test runner's
+    or multiprocessing's own helpers live beside the cluster)."""
+    if interrupted:
+        _kill([p for p in _tree(worker_pids) if _named(p, "ngspice")])
     try:
         client.close(timeout=CLOSE_S)
     except Exception:  # noqa: BLE001 - a client that cannot close cleanly is dropped; the processes go below
@@ -165,9 +164,23 @@ def _close(client, cluster, *, interrupted: bool) -> None:
         cluster.close(timeout=CLOSE_S)
     except Exception:  # noqa: BLE001
         pass
-    _kill(me.children(recursive=True))  # a local cluster's processes are this sweep's only children
+    _kill(_tree(worker_pids))
     # workers stopped mid-sample could not remove their scratch directories
     remove_stale()
+
+
+def _tree(pids: list[int]) -> list:
+    """The processes ``pids`` that still run, and their descendants."""
+    import psutil
+
+    found = []
+    for pid in pids:
+        try:
+            proc = psutil.Process(pid)
+            found += [proc, *proc.children(recursive=True)]
+        except psutil.Error:
+            continue
+    return found
 
 
 def _named(proc, name: str) -> bool:
@@ -234,9 +247,13 @@ def run_sweep(
         # Dask runs and raised at the polls, where no Dask lock is held.
         with DeferredSignals() as stop:
             client, cluster = _connect(workers, scheduler)
+            worker_pids: list[int] = []
             try:
                 stop.check()
-                n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+                info = client.scheduler_info(n_workers=-1).get("workers", {})
+                n_workers = len(info)
+                if cluster is not None:  # this sweep's own worker processes (and below them, their ngspice)
+                    worker_pids = [int(pid) for pid in client.run(os.getpid).values()]
                 manifest = plan.to_json()  # a few kB: sent with each task, so any worker can run any sample
                 chunks = plan_chunks(plan, pending, n_workers, chunk_size)
                 futures = client.map(evaluate_chunk, [manifest] * len(chunks), chunks, pure=False)
@@ -261,7 +278,7 @@ def run_sweep(
                                 on_row(row)
             finally:
                 with signals_held():  # a second Ctrl-C must not leave the cluster half closed
-                    _close(client, cluster, interrupted=stop.pending or sys.exc_info()[0] is not None)
+                    _close(client, cluster, worker_pids, interrupted=stop.pending or sys.exc_info()[0] is not None)
             stop.check()  # a signal that arrived during the close
         progress.done()
     wall = time.perf_counter() - start
