@@ -1,6 +1,6 @@
-"""Transistor-level amplifiers in the GF180MCU kit's 3.3 V devices: a two-stage Miller op-amp and a
-single-stage OTA. This module draws them (``.subckt`` text); :mod:`analogopt.circuits.ota_design` sizes
-them and :mod:`analogopt.cosim.transistor_ota` measures them.
+"""A transistor-level amplifier in the GF180MCU kit's 3.3 V devices: the two-stage Miller op-amp. This
+module draws it (``.subckt`` text); :mod:`analogopt.circuits.ota_design` sizes it and
+:mod:`analogopt.cosim.transistor_ota` measures it.
 
 Two-stage Miller op-amp, pins ``inp inn out vdd vss``::
 
@@ -18,9 +18,6 @@ Two-stage Miller op-amp, pins ``inp inn out vdd vss``::
 - M6, a PMOS common source driven from the first stage's output ``d2``: the second stage;
 - ``Cc`` (a MIM capacitor, 2 fF/µm²) with the nulling resistor ``Rz`` (poly, 1 kΩ/□) from ``d2`` to
   ``out``: Miller compensation with its right-half-plane zero moved to the left half plane.
-
-The single-stage OTA (pins ``inp inn out vdd vss``) is the first stage alone with its output at ``d2``: a
-transconductor ``gm1`` with output resistance ``1/(gds2 + gds4)``, for OTA-C integrators.
 
 Every device is a kit subcircuit (``nmos_3p3``/``pmos_3p3``); a device wider than :data:`MAX_FINGER_UM`
 is drawn as parallel fingers, one instance each, so each stays inside the model's width bins.
