@@ -893,6 +893,18 @@ CROSSBAR_CASES = [
     C("solve-opamp-not-table", lambda c: ["run", c.raw_scenario(
         SOLVE.replace('[settling.opamp]\nkind = "single_pole"\ngain = 1e5\ngbw_hz = "1meg"\n', "")
              .replace("tolerance = 1e-3", "tolerance = 1e-3\nopamp = 3")), "--out", c.out, "--quiet"], 2, r"opamp.*table"),
+    C("solve-b_v-negative", run_file("solve", ("problem.b_v", "-1")), 2, k("b_v", RANGE)),
+    C("mvm-b_v", run_file("mvm", ("problem.b_v", "0.1")), 2, r"b_v.*crossbar_solve only"),
+    C("solve-transistor-with-macro-keys", run_file("solve", ("settling.opamp.level", '"transistor"')), 2,
+      r"unknown key.*(gain|gbw_hz|kind)"),
+    C("solve-transistor-corner-tt", lambda c: ["run", c.raw_scenario(
+        SOLVE.replace('[settling.opamp]\nkind = "single_pole"\ngain = 1e5\ngbw_hz = "1meg"\n',
+                      '[settling.opamp]\nlevel = "transistor"\ncorner = "tt"\n')), "--out", c.out, "--quiet"], 2,
+      r"corner 'tt'"),
+    C("solve-transistor-supply-5V", lambda c: ["run", c.raw_scenario(
+        SOLVE.replace('[settling.opamp]\nkind = "single_pole"\ngain = 1e5\ngbw_hz = "1meg"\n',
+                      '[settling.opamp]\nlevel = "transistor"\nsupply_v = 5.0\n')), "--out", c.out, "--quiet"], 2,
+      r"supply_v"),
     C("pinv-wide", run_file("pinv", ("problem.cols", "6")), 2, r"rows ≥ cols|rows >= cols|tall"),
     C("pinv-max_condition-nan", run_file("pinv", ("problem.max_condition", "nan")), 2, k("max_condition", FINITE)),
     C("pinv-mc-samples-float", run_file("pinv", ("monte_carlo.samples", "1.5")), 2, k("samples", INT)),
