@@ -135,6 +135,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"analogopt: error: {_one_line(exc)}", file=sys.stderr)
         return exit_code(exc)
     except (KeyboardInterrupt, Terminated) as exc:
+        # the outcome is decided: a late Ctrl-C or SIGTERM must not turn exit 130/143 into death by signal
+        # while the interpreter shuts down (it restores default handlers there, not ignored ones)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            if threading.current_thread() is threading.main_thread():
+                signal.signal(signum, signal.SIG_IGN)
         _stop_simulations()
         interrupted = isinstance(exc, KeyboardInterrupt)
         print(f"analogopt: {'interrupted' if interrupted else 'terminated'}; ngspice stopped, "
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 70
     finally:
-        if previous is not None:
+        if previous is not None and signal.getsignal(signal.SIGTERM) is not signal.SIG_IGN:
             signal.signal(signal.SIGTERM, previous)
 
 
