@@ -104,6 +104,11 @@ def test_any_cut_or_splice_is_a_simulation_error_or_reads_whole(raw_bytes, tmp_p
     except RawFileError as exc:
         assert str(path) in str(exc)
     else:  # only the whole file (or whitespace after it) reads
+        if len(data) == len(raw_bytes) and data.startswith(raw_bytes[: raw_bytes.rindex(b"Binary:")]):
+            # junk that replaces as many bytes of the last plot's samples rewrites numbers, which no
+            # structure can tell from real ones (the file carries no checksum)
+            assert len(plots) == 3
+            return
         assert data.rstrip(b"\r\n ") == raw_bytes.rstrip(b"\r\n ") and len(plots) == 3
 
 
