@@ -3,6 +3,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# Two workers, one test file each at a time (a file's module fixtures stay in one process): the suite's
-# simulations are single-threaded, and this machine has two cores.
-exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"
+# One process: under two workers (pytest -n 2 --dist loadfile, 13-14 min) an interrupted run's exit status
+# is sometimes -2 instead of 130 (tests/cli/test_faults.py), a fault not yet found.
+exec .venv/bin/python -m pytest -q "$@"
