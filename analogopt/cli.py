@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
             if threading.current_thread() is threading.main_thread():
                 signal.signal(signum, signal.SIG_IGN)
         _stop_simulations()
+        _forget_unhandled_interrupt()
         interrupted = isinstance(exc, KeyboardInterrupt)
         print(f"analogopt: {'interrupted' if interrupted else 'terminated'}; ngspice stopped, "
               "no result directory written", file=sys.stderr)
@@ -175,6 +176,17 @@ def _stop_simulations() -> None:
     from .spice.runner import stop_all
 
     stop_all()
+
+
+def _forget_unhandled_interrupt() -> None:
+    """Clear CPython's "unhandled KeyboardInterrupt" mark, which a Ctrl-C handled here can leave set.
+
+    ``exec``/``eval`` of a source string (dataclasses and namedtuple build their methods that way, at every
+    import that defines one) run through ``PyRun_StringFlags``, which marks the interpreter when a
+    KeyboardInterrupt leaves the string's code, whether or not someone catches it later. Under
+    ``python -m`` the interpreter then ends by killing itself with SIGINT after a clean shutdown (exit
+    status -2 instead of 130). The mark is reset by the next string that runs to its end; this is one."""
+    exec("pass")
 
 
 def _one_line(exc: BaseException) -> str:

@@ -298,6 +298,36 @@ def test_signal_during_sweep(signum, group, expected, tmp_path, commands):
     assert not analogopt_temp(tmp_path), analogopt_temp(tmp_path)
 
 
+INTERRUPTED_IN_GENERATED_CODE = """\
+import sys
+from analogopt import cli
+from analogopt.spice import runner  # imported, as in a real run: its dataclasses are not built in the clean-up
+
+
+def run_interrupted(args):
+    # Ctrl-C landing in code that exec() runs from a string, as in every dataclass's generated methods
+    exec("raise KeyboardInterrupt")
+
+
+cli._cmd_run = run_interrupted
+sys.exit(cli.main(["run", "nf_single", "--out", "never"]))
+"""
+
+
+def test_ctrl_c_inside_string_exec_still_exits_130(tmp_path):
+    """CPython marks a KeyboardInterrupt that leaves exec'd source text as unhandled even when it is caught
+    later; under ``python -m`` that mark made the process kill itself with SIGINT (-2) after printing
+    the interrupted line."""
+    (tmp_path / "interrupted_cli.py").write_text(INTERRUPTED_IN_GENERATED_CODE)
+    env = {k: v for k, v in os.environ.items() if k != "ANALOGOPT_DEBUG"}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *filter(None, [env.get("PYTHONPATH")])])
+    done = subprocess.run([sys.executable, "-m", "interrupted_cli"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 130, (done.returncode, done.stderr)
+    one_line(done.stderr, r"interrupted", prefix="analogopt:")
+    assert not (tmp_path / "never").exists()
+
+
 # ------------------------------------------------------------------------------------- two writers
 def _complete(out: Path) -> None:
     names = {p.name for p in out.iterdir()}
