@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Set up (when needed) and run the whole test suite, slow tests included.
+# Set up (when needed) and run the whole test suite, slow tests included, on two workers (one per core;
+# --dist loadfile keeps each file's module fixtures, the designed op-amps among them, in one process).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-# One process: under two workers (pytest -n 2 --dist loadfile, 13-14 min) an interrupted run's exit status
-# is sometimes -2 instead of 130 (tests/cli/test_faults.py), a fault not yet found.
-exec .venv/bin/python -m pytest -q "$@"
+exec .venv/bin/python -m pytest -q -n 2 --dist loadfile "$@"
