@@ -67,7 +67,7 @@ NGSPICE_DEFAULT_TEMP_K = 300.15
 
 #: Parameters added after subcircuit names were first published: left at None, they stay out of the
 #: name's hash, so every netlist written before they existed is unchanged byte for byte.
-_LATER_FIELDS = frozenset({"noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s"})
+_LATER_FIELDS = frozenset({"noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s", "r_out_hf_ohm"})
 
 
 def _finite(name: str, value: float | None) -> None:
@@ -83,7 +83,8 @@ class OpAmpModel:
     ``second_pole_hz`` the non-dominant pole (``two_pole`` only); ``v_low``/``v_high`` the output
     rails in V (both or neither); ``offset_v`` the input offset in V (added to ``inp``); ``bias_a`` the
     bias current in A drawn out of each input pin; ``slew_v_per_s`` the slew-rate limit (pole kinds);
-    ``r_out_ohm`` the output resistance in Ω; ``noise_v_per_rthz`` the input-referred white voltage
+    ``r_out_ohm`` the output resistance in Ω (behind the rails: a load comparable to it rails the
+    node before it, so a model with both suits light loads only); ``noise_v_per_rthz`` the input-referred white voltage
     noise density in V/√Hz (None: noiseless); ``noise_tran_step_s`` the sample interval in s of the
     transient ``trnoise`` source carrying that noise (None: no noise in ``.tran``).
     """
@@ -104,12 +105,18 @@ class OpAmpModel:
     #: a physical value (e.g. 1 mS into 100 MΩ ‖ 16 pF) gives the same transfer with element values a
     #: designer recognises
     stage_gm_s: float | None = None
+    #: output resistance above the dominant pole (Ω): a Miller-compensated op-amp's output impedance falls
+    #: from ``r_out_ohm`` at DC toward ~1/gm of its output device as the Miller loop closes. Drawn as
+    #: ``r_out`` in parallel with this resistor in series with the capacitor that puts the corner at the
+    #: dominant pole (None: ``r_out`` at every frequency)
+    r_out_hf_ohm: float | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ConfigError(f"op-amp kind {self.kind!r} is unknown; allowed: {', '.join(KINDS)}")
         for name in ("gain", "gbw_hz", "second_pole_hz", "v_low", "v_high", "offset_v", "bias_a",
-                     "slew_v_per_s", "r_out_ohm", "noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s"):
+                     "slew_v_per_s", "r_out_ohm", "noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s",
+                     "r_out_hf_ohm"):
             _finite(name, getattr(self, name))
         if not self.gain > 0:
             raise ConfigError(f"op-amp gain must be > 0 V/V, got {self.gain!r}")
@@ -140,6 +147,12 @@ class OpAmpModel:
             raise ConfigError(f"op-amp slew_v_per_s must be > 0 V/s, got {self.slew_v_per_s!r}")
         if not self.r_out_ohm >= 0:
             raise ConfigError(f"op-amp r_out_ohm must be ≥ 0 Ω, got {self.r_out_ohm!r}")
+        if self.r_out_hf_ohm is not None:
+            if not (self.r_out_ohm > 0 and self.gbw_hz is not None):
+                raise ConfigError("op-amp r_out_hf_ohm needs r_out_ohm > 0 and a pole kind (single_pole, two_pole)")
+            if not 0 < self.r_out_hf_ohm < self.r_out_ohm:
+                raise ConfigError(f"op-amp r_out_hf_ohm must lie in (0, r_out_ohm = {self.r_out_ohm:g}) Ω, got "
+                                  f"{self.r_out_hf_ohm!r}")
         if self.stage_gm_s is not None and not self.stage_gm_s > 0:
             raise ConfigError(f"op-amp stage_gm_s must be > 0 S, got {self.stage_gm_s!r}")
         if self.noise_v_per_rthz is not None and not self.noise_v_per_rthz > 0:
@@ -306,6 +319,9 @@ class OpAmpModel:
         if buffered:
             sub.VCVS("buf", "nbuf", gnd, last, gnd, voltage_gain=1.0)
             sub.R("out", "nbuf", "out", self.r_out_ohm)
+            if self.r_out_hf_ohm is not None:
+                sub.R("hf", "nbuf", "nhf", self.r_out_hf_ohm)
+                sub.C("hf", "nhf", "out", 1.0 / (2.0 * math.pi * self.dominant_pole_hz * self.r_out_ohm))
         elif last in ("n1", "n2"):
             # A pole node must not be loaded: buffer it to the pin.
             sub.VCVS("buf", "out", gnd, last, gnd, voltage_gain=1.0)
@@ -380,7 +396,7 @@ def opamp_from_config(table: dict, where: str = "opamp") -> OpAmpModel:
 
     units = {"gain": "V/V", "gbw_hz": "Hz", "second_pole_hz": "Hz", "v_low": "V", "v_high": "V", "offset_v": "V",
              "bias_a": "A", "slew_v_per_s": "V/s", "r_out_ohm": "ohm", "noise_v_per_rthz": None,
-             "noise_tran_step_s": "s", "stage_gm_s": "S"}
+             "noise_tran_step_s": "s", "stage_gm_s": "S", "r_out_hf_ohm": "ohm"}
     reader = Table(table, where).reject_unknown({"kind", *units})
     values: dict = {key: reader.number(key, unit=units[key]) for key in table if key != "kind"}
     if "kind" in table:

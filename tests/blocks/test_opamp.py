@@ -109,6 +109,21 @@ def test_offset_bias_current_and_output_resistance() -> None:
     assert op.final(["out"])[0] == pytest.approx(0.5, rel=1e-6)
 
 
+def test_output_impedance_falls_from_r_out_to_the_high_frequency_resistance() -> None:
+    """r_out_hf: r_out at DC, r_out ‖ r_out_hf well above the dominant pole (a Miller stage's output)."""
+    model = OpAmpModel(kind="single_pole", gain=1e4, gbw_hz=1e7, r_out_ohm=2e5, r_out_hf_ohm=1e3)
+    circuit = Circuit("output impedance")
+    add_opamp(circuit, "u1", circuit.gnd, circuit.gnd, "out", model)
+    circuit.I("test", circuit.gnd, "out", "dc 0 ac 1")
+    ac = RUNNER.run(NetlistDeck(circuit, analyses=[ACSweep(1.0, 1e8, 10)])).analysis("ac")
+    z = np.abs(np.asarray(ac["v(out)"]))
+    f = np.real(np.asarray(ac.axis))
+    assert z[0] == pytest.approx(2e5, rel=1e-3)
+    assert z[np.searchsorted(f, 1e6)] == pytest.approx(2e5 * 1e3 / (2e5 + 1e3), rel=0.02)
+    corner = f[np.argmax(z < 2e5 / math.sqrt(2))]
+    assert corner == pytest.approx(model.dominant_pole_hz, rel=0.3)
+
+
 def test_subcircuit_is_defined_once_and_named_by_parameters() -> None:
     a = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6)
     b = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6)
