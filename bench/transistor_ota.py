@@ -1,10 +1,11 @@
 """Time of the transistor level: the GF180MCU Miller op-amp's AC characterization, the 45-point PVT grid
 (with the targets checked at every point), a 16×16 crossbar solve with transistor-level op-amps against the
-same solve with the macromodel fitted to them (operating point and settling transient, ratios), and one NF
-staircase run at transistor level (timed up to --nf-timeout, reported either way).
+same solve with the macromodel fitted to them (``level = "macro"``: operating point and settling transient,
+ratios), and the NF staircase at the macro level with the fitted op-amps and with the transistors (each
+timed up to --nf-timeout, reported either way).
 
     python bench/transistor_ota.py                 # everything
-    python bench/transistor_ota.py --skip-nf       # without the NF run (minutes)
+    python bench/transistor_ota.py --skip-nf       # without the NF runs (minutes)
 
 Run alone, on a quiet machine. The numbers of the closing notes and docs/transistor.md come from here.
 """
@@ -12,6 +13,7 @@ Run alone, on a quiet machine. The numbers of the closing notes and docs/transis
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ from analogopt.blocks.crossbar import map_matrix
 from analogopt.circuits.crossbar import predict_settling_time, solve_circuit
 from analogopt.circuits.ota_design import OTATargets
 from analogopt.cosim import transistor_ota as t
-from analogopt.cosim.transistor_fit import fit_macromodel
+from analogopt.experiments.transistor_parts import fitted_opamp
 from analogopt.pdk.gf180mcu import Gf180mcu, pvt_grid
 from analogopt.spice import NgspiceRunner, Transient
 
@@ -92,9 +94,8 @@ def main() -> None:
     for m in misses:
         print(f"  miss: {m}")
 
-    step = t.step_response(ota, typical, targets.c_load_f, runner)
-    low, high, _, _ = t.output_swing(ota, typical, targets.c_load_f, runner)
-    model = fit_macromodel(ol, step, (low, high), t.systematic_offset_v(ota, typical, runner))
+    # the model `level = "macro"` gives (A0, poles, slew, offset, output resistance and its roll-off)
+    model = fitted_opamp(targets, typical)
     print()
     print(f"| {args.n}×{args.n} crossbar solve | transistor (s) | fitted macromodel (s) | transistor / macro |")
     print("|---|---|---|---|")
@@ -103,17 +104,31 @@ def main() -> None:
 
     if args.skip_nf:
         return
-    with tempfile.TemporaryDirectory() as tmp:
-        scenario = Path(tmp) / "nf_staircase_transistor.toml"
-        text = (ROOT / "sims" / "nf_staircase.toml").read_text().replace('level = "ideal"', 'level = "macro"', 1)
-        scenario.write_text(text + '\n[circuit.opamp]\nlevel = "transistor"\n')
-        t0 = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-m", "analogopt.cli", "run", str(scenario), "--out", str(Path(tmp) / "out"),
-                               "--timeout", str(args.nf_timeout), "--quiet"], capture_output=True, text=True)
-        wall = time.perf_counter() - t0
     print()
-    status = "finished" if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
-    print(f"| NF staircase, macro level with transistor op-amps | {wall:.1f} s | {status} |")
+    print("| NF staircase at the macro level (sims/nf_staircase.toml), op-amps | wall (s) | result |")
+    print("|---|---|---|")
+    unloaded = (f'kind = "two_pole"\ngain = {model.gain!r}\ngbw_hz = {model.gbw_hz!r}\n'
+                f"second_pole_hz = {model.second_pole_hz!r}")
+    light = ['circuit.line_current_a="50u"', 'circuit.g_max_s="5u"', 'circuit.g_min_s="5n"']
+    runs = [('level = "macro"', 'level = "macro"', []),
+            ("its A0, GBW and poles without r_out", unloaded, []),
+            ('level = "macro", lines 20× lighter', 'level = "macro"', light),
+            ('level = "transistor"', 'level = "transistor"', [])]
+    for label, table, sets in runs:  # the fitted macromodel, its parts, lighter loads, the transistors
+        with tempfile.TemporaryDirectory() as tmp:
+            scenario = Path(tmp) / "nf_staircase_opamp.toml"
+            text = (ROOT / "sims" / "nf_staircase.toml").read_text().replace('level = "ideal"', 'level = "macro"', 1)
+            scenario.write_text(text.replace("[circuit.mismatch]", f"[circuit.opamp]\n{table}\n\n[circuit.mismatch]", 1))
+            t0 = time.perf_counter()
+            proc = subprocess.run([sys.executable, "-m", "analogopt.cli", "run", str(scenario), "--out",
+                                   str(Path(tmp) / "out"), "--timeout", str(args.nf_timeout), "--quiet",
+                                   *[a for s in sets for a in ("--set", s)]], capture_output=True, text=True)
+            wall = time.perf_counter() - t0
+            summary = ""
+            if proc.returncode == 0:
+                summary = json.loads((Path(tmp) / "out" / "metrics.json").read_text())["summary"]
+        status = summary if proc.returncode == 0 else f"exit {proc.returncode}: {proc.stderr.strip()[-300:]}"
+        print(f"| {label} | {wall:.1f} | {status.replace('|', chr(92) + '|')} |")
 
 
 if __name__ == "__main__":

@@ -17,7 +17,8 @@ from typing import Sequence
 from PySpice.Spice.Netlist import Circuit
 
 from ..blocks.feedback import add_feedback_function, feedback_expression
-from ..blocks.opamp import OpAmpModel, add_opamp
+from ..blocks.opamp import AnyOpAmp, add_opamp
+from ..blocks.user_block import UserOpAmp, supply_sources
 from ..errors import ConfigError
 
 #: Name of the independent source that drives x_i (the DC-sweep source).
@@ -37,11 +38,12 @@ class GeneratedCircuit:
     source: str = INPUT_SOURCE
 
 
-def inverse_loop_circuit(function: str, opamps: Sequence[OpAmpModel], *, x_i: float = 0.0) -> GeneratedCircuit:
+def inverse_loop_circuit(function: str, opamps: Sequence[AnyOpAmp], *, x_i: float = 0.0) -> GeneratedCircuit:
     """One loop per op-amp in ``opamps``, all inverting feedback function ``function`` of the same ``x_i``.
 
     Probes: ``"x_i"`` → the input node, ``"x_o[k]"`` / ``"x_f[k]"`` → output and feedback of loop k.
-    ``x_i`` is the DC value of the input source (V) outside a sweep.
+    ``x_i`` is the DC value of the input source (V) outside a sweep. A part with supply pins (a
+    transistor-level op-amp) runs from ±``supply_v``/2 about ground, so x_o keeps its sign.
     """
     feedback_expression(function, "x")  # validates the name before any element is built
     if len(opamps) == 0:
@@ -49,9 +51,15 @@ def inverse_loop_circuit(function: str, opamps: Sequence[OpAmpModel], *, x_i: fl
     circuit = Circuit(f"inverse loop of {function}")
     circuit.V(INPUT_SOURCE[1:], "xi", circuit.gnd, float(x_i))
     probes = {"x_i": "xi"}
+    supplies: dict[str, dict[str, str]] = {}
+    for model in opamps:
+        if isinstance(model, UserOpAmp) and model.name not in supplies:
+            lines, supplies[model.name] = supply_sources(model, f"s{len(supplies)}")
+            circuit.raw_spice += lines
     for k, model in enumerate(opamps):
         xo, xf = f"xo{k}", f"xf{k}"
-        add_opamp(circuit, f"fwd{k}", "xi", xf, xo, model)
+        add_opamp(circuit, f"fwd{k}", "xi", xf, xo, model,
+                  supplies.get(model.name) if isinstance(model, UserOpAmp) else None)
         add_feedback_function(circuit, f"fb{k}", xo, xf, function)
         probes[f"x_o[{k}]"] = xo
         probes[f"x_f[{k}]"] = xf

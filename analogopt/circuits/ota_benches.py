@@ -22,7 +22,9 @@ from typing import Any, Sequence
 
 from PySpice.Spice.Netlist import Circuit
 
+from ..blocks.gm_ota import GmOTA
 from ..blocks.miller_ota import MillerOTA
+from ..blocks.ota import OTAModel
 from ..pdk.gf180mcu import Gf180mcu
 from ..spice.netlist import ACSweep, DCSweep, NetlistDeck, OperatingPoint, Transient, format_value
 from .testbench import NoiseSweep, Testbench
@@ -42,23 +44,23 @@ SWING_R_OHM = 1e5
 OP_QUANTITIES = ("gm", "gds", "id", "vds", "vdsat", "vth")
 
 
-def _circuit(title: str, pdk: Gf180mcu, ota: MillerOTA | None = None) -> Circuit:
+def _circuit(title: str, pdk: Gf180mcu, ota: MillerOTA | GmOTA | None = None) -> Circuit:
     circuit = Circuit(title)
     circuit.raw_spice = "\n".join(pdk.lines()) + "\n" + (ota.subckt() if ota is not None else "")
     return circuit
 
 
-def _dut(ota: MillerOTA, inp: str, inn: str, out: str) -> str:
+def _dut(ota: MillerOTA | GmOTA, inp: str, inn: str, out: str) -> str:
     return f"Xdut {inp} {inn} {out} vdd 0 {ota.name}\n"
 
 
-def device_paths(ota: MillerOTA) -> dict[str, tuple[str, int]]:
+def device_paths(ota: MillerOTA | GmOTA) -> dict[str, tuple[str, int]]:
     """Transistor → (path of its first finger's model in the benches' instance ``Xdut``, e.g.
     ``xdut.xm1.m0``; fingers)."""
     return {m: (f"xdut.{p}", n) for m, (p, n) in ota.devices().items()}
 
 
-def op_vectors(ota: MillerOTA) -> list[str]:
+def op_vectors(ota: MillerOTA | GmOTA) -> list[str]:
     return [f"@m.{p}[{q}]" for p, _ in device_paths(ota).values() for q in OP_QUANTITIES]
 
 
@@ -134,6 +136,36 @@ def swing_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
                      f"0 … {pdk.supply_v:g} V, {pdk.label}", {"v_cm": vcm})
 
 
+def transfer_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
+    """Gain −1 about mid supply without loading the output: ``inn`` is ``(in + out)/2`` from a behavioral
+    source (the resistive swing bench's 2·R would load the ~200 kΩ open-loop output and lower the gain
+    seen); the input swept over the supply moves the output across its range with the inputs at mid
+    supply. Probes ``out``, ``inn``, ``cm``."""
+    circuit = _circuit("two-stage Miller op-amp: DC transfer, gain -1, unloaded output", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVcm cm 0 {format_value(vcm)}\n"
+                          f"Vin in 0 {format_value(vcm)}\nBinn inn 0 V={{(v(in)+v(out))/2}}\n"
+                          + _dut(ota, "cm", "inn", "out") + f"Cload out 0 {format_value(c_load_f)}\n")
+    deck = NetlistDeck(circuit, analyses=[DCSweep("Vin", 0.0, pdk.supply_v, pdk.supply_v / 330)],
+                       options=pdk.options(), saves=["v(out)", "v(inn)", "v(cm)"])
+    return Testbench("transfer", deck, {"out": "v(out)", "inn": "v(inn)", "cm": "v(cm)"},
+                     f"gain −1 about {vcm:g} V through a behavioral divider (no load but {c_load_f * 1e12:g} pF), "
+                     f"input swept 0 … {pdk.supply_v:g} V, {pdk.label}", {"v_cm": vcm})
+
+
+def follower_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
+    """Unity-gain follower, input swept over the supply: where the output tracks the input is the
+    input common-mode range and the output swing together; probes ``out``, ``inp``."""
+    circuit = _circuit("two-stage Miller op-amp: unity-gain follower, input swept", pdk, ota)
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVin inp 0 {format_value(pdk.supply_v / 2)}\n"
+                          + _dut(ota, "inp", "out", "out") + f"Cload out 0 {format_value(c_load_f)}\n")
+    deck = NetlistDeck(circuit, analyses=[DCSweep("Vin", 0.0, pdk.supply_v, pdk.supply_v / 330)],
+                       options=pdk.options(), saves=["v(out)", "v(inp)"])
+    return Testbench("follower", deck, {"out": "v(out)", "inp": "v(inp)"},
+                     f"unity-gain follower, input swept 0 … {pdk.supply_v:g} V, {pdk.label}",
+                     {"v_cm": pdk.supply_v / 2})
+
+
 def noise_bench(ota: MillerOTA, pdk: Gf180mcu) -> Testbench:
     """The follower under ``.noise`` from 1 Hz to 100 MHz; probes the two densities (V/√Hz)."""
     circuit = _circuit("two-stage Miller op-amp: noise, unity-gain follower", pdk, ota)
@@ -200,3 +232,79 @@ def macro_follower_benches(model: Any, c_load_f: float, step: Testbench, v_cm: f
                                                                         saves=["v(out)"]),
                                        {"out": "v(out)"}, "the fitted macromodel's follower AC", {"v_cm": v_cm}),
     }
+
+
+# ---------------------------------------------------------------------- the integrator's five-transistor OTA
+#: Tolerances that resolve nA output currents of a µS transconductor (ngspice's defaults: 1 pA abstol,
+#: 1e-3 reltol, 0.1 % of gm).
+PRECISE_OPTIONS = {"reltol": 1e-7, "abstol": 1e-15}
+#: Steps of the OTA's DC transfer sweep over its span.
+GM_TRANSFER_STEPS = 600
+
+
+def gm_transfer_bench(ota: GmOTA, pdk: Gf180mcu, span_v: float) -> Testbench:
+    """Operating point, then the DC transfer into a short: ``Vout`` holds the output at mid supply, ``inn``
+    sits at mid supply and ``Vd`` (from ``inn``'s level to ``inp``) sweeps ±``span_v``. Probes
+    ``out_current`` (A, the OTA's output current into ``Vout``), ``supply`` (A into ``Vdd``)."""
+    circuit = _circuit("five-transistor OTA: operating point and DC transfer into a short", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVcm cm 0 {format_value(vcm)}\nVd inp cm 0\n"
+                          f"Vout out 0 {format_value(vcm)}\n" + _dut(ota, "inp", "cm", "out"))
+    step = 2 * span_v / GM_TRANSFER_STEPS
+    deck = NetlistDeck(circuit, analyses=[OperatingPoint(), DCSweep("Vd", -span_v, span_v, step)],
+                       options={**pdk.options(), **PRECISE_OPTIONS}, saves=["i(vout)", "i(vdd)", *op_vectors(ota)])
+    return Testbench("transfer", deck, {"out_current": "i(vout)", "supply": "i(vdd)"},
+                     f"output held at {vcm:g} V, differential input swept ±{span_v * 1e3:g} mV in {step * 1e3:.3g} mV "
+                     f"steps, {pdk.label}", {"v_cm": vcm})
+
+
+def gm_output_bench(ota: GmOTA, pdk: Gf180mcu, drive_v: float) -> Testbench:
+    """Output current against the output voltage (``Vout`` swept over the supply) with the differential
+    input ``drive_v`` (V, 0 for the output resistance): the output's compliance. Probe ``out_current``."""
+    circuit = _circuit("five-transistor OTA: output current against output voltage", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVcm cm 0 {format_value(vcm)}\n"
+                          f"Vd inp cm {format_value(drive_v)}\nVout out 0 {format_value(vcm)}\n"
+                          + _dut(ota, "inp", "cm", "out"))
+    deck = NetlistDeck(circuit, analyses=[DCSweep("Vout", 0.0, pdk.supply_v, pdk.supply_v / 660)],
+                       options={**pdk.options(), **PRECISE_OPTIONS}, saves=["i(vout)"])
+    return Testbench("output", deck, {"out_current": "i(vout)"},
+                     f"output swept 0 … {pdk.supply_v:g} V, differential input {drive_v * 1e3:+.3g} mV, {pdk.label}",
+                     {"v_cm": vcm, "drive_v": drive_v})
+
+
+def gm_ac_bench(ota: GmOTA, pdk: Gf180mcu) -> Testbench:
+    """Transconductance against frequency into a short (``Vout`` at mid supply), the input an AC unit.
+    Probes ``out_current``, ``inp``."""
+    circuit = _circuit("five-transistor OTA: transconductance into a short", pdk, ota)
+    vcm = pdk.supply_v / 2
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVcm cm 0 {format_value(vcm)}\n"
+                          f"Vin inp 0 dc {format_value(vcm)} ac 1\nVout out 0 {format_value(vcm)}\n"
+                          + _dut(ota, "inp", "cm", "out"))
+    deck = NetlistDeck(circuit, analyses=[ACSweep(*AC_RANGE_HZ, AC_POINTS_PER_DECADE)], options=pdk.options(),
+                       saves=["i(vout)", "v(inp)"])
+    return Testbench("gm_ac", deck, {"out_current": "i(vout)", "inp": "v(inp)"},
+                     f"i(Vout)/v(inp) with the output held at {vcm:g} V, {AC_RANGE_HZ[0]:g} … {AC_RANGE_HZ[1]:g} Hz, "
+                     f"{pdk.label}", {"v_cm": vcm})
+
+
+def integrator_bench(cell: GmOTA | OTAModel, pdk: Gf180mcu, c_int_f: float, step_v: float, t_step_s: float,
+                     t_stop_s: float) -> Testbench:
+    """The OTA-C integrator of 000 Eq. 10: ``cell`` (the transistor OTA, or its fitted macromodel about mid
+    supply) into ``c_int_f`` to ground, the output started at mid supply (``.ic``), the differential input
+    stepped from 0 to ``step_v`` at ``t_step_s``. Probes ``out``."""
+    vcm = pdk.supply_v / 2
+    transistor = isinstance(cell, GmOTA)
+    circuit = _circuit("OTA-C integrator, input step" + ("" if transistor else " (fitted macromodel)"), pdk,
+                       cell if transistor else None)
+    rise = t_stop_s * 1e-4
+    circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVcm cm 0 {format_value(vcm)}\n"
+                          f"Vin inp 0 PWL(0 {vcm:.6g} {t_step_s:.6g} {vcm:.6g} {t_step_s + rise:.6g} "
+                          f"{vcm + step_v:.6g})\nCint out 0 {format_value(c_int_f)}\n.ic v(out)={vcm:.6g}\n")
+    circuit.raw_spice += (_dut(cell, "inp", "cm", "out") if transistor
+                          else "\n".join(cell.lines("dut", "inp", "cm", "out", "cm")) + "\n")
+    deck = NetlistDeck(circuit, analyses=[Transient(t_stop_s, step_s=t_stop_s / 2000, max_step_s=t_stop_s / 500, uic=False)],
+                       options={**pdk.options(), "reltol": 1e-5}, saves=["v(out)", "v(inp)"])
+    return Testbench("integrator", deck, {"out": "v(out)", "inp": "v(inp)"},
+                     f"OTA into C = {c_int_f * 1e12:.3g} pF from {vcm:g} V, input step {step_v * 1e3:g} mV at "
+                     f"{t_step_s * 1e6:.3g} µs, {pdk.label}", {"v_cm": vcm})

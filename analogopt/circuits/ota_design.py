@@ -1,4 +1,5 @@
-"""Sizing the two-stage Miller op-amp of :mod:`analogopt.blocks.miller_ota` by the gm/I_D method: the first
+"""Sizing the two-stage Miller op-amp of :mod:`analogopt.blocks.miller_ota` (and, at the end, the
+integrator's five-transistor OTA of :mod:`analogopt.blocks.gm_ota`) by the gm/I_D method: the first
 cut, from the specifications and the kit's device tables. Pure: the tables come from a simulation
 (:func:`analogopt.cosim.transistor_ota.device_tables`) and the check of the cut by simulation, with its
 corrections, lives in :func:`analogopt.cosim.transistor_ota.design_miller_ota`.
@@ -32,6 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..blocks.gm_ota import GmOTA
 from ..blocks.miller_ota import Device, MillerOTA
 from ..errors import ConfigError
 
@@ -167,4 +169,82 @@ def first_cut(targets: OTATargets, tables: DeviceTables, choices: DesignChoices 
                f"p2 = {c.p2_ratio:g}·GBW_d → gm6 = {gm6 * 1e3:.4g} mS, I_D6 = {i6 * 1e6:.4g} µA at gm/I_D "
                f"{c.gm_id_mirror:g}/V",
                f"Rz = {c.rz_gm6:g}/gm6 = {ota.rz_ohm / 1e3:.4g} kΩ"])
+    return ota, prediction
+
+
+# --------------------------------------------------------------------------- the integrator's transconductor
+@dataclass(frozen=True)
+class GmOTATargets:
+    """What the OTA of an OTA-C weight integrator must give at typical: its transconductance ``gm_s`` (S;
+    the integrator's τ = C/gm), and the linear input range ``linear_v`` (V, ± about the null) over which
+    the output current stays within 1 % of ``gm·v_d``."""
+
+    gm_s: float = 10e-6
+    linear_v: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.gm_s) and 1e-7 <= self.gm_s <= 1e-3):
+            raise ConfigError(f"OTA gm_s must lie in 0.1 µS … 1 mS, got {self.gm_s!r}")
+        if not (math.isfinite(self.linear_v) and 0.005 <= self.linear_v <= 0.3):
+            raise ConfigError(f"OTA linear_v must lie in 5 … 300 mV, got {self.linear_v!r}")
+
+
+@dataclass(frozen=True)
+class GmOTAChoices:
+    """The designer's choices for the five-transistor OTA: inversion levels (gm/I_D, 1/V) and lengths (µm)
+    of the pair, the mirror load and the tail/bias; long mirror and pair devices raise r_out, the leak."""
+
+    gm_id_input: float = 8.0
+    gm_id_mirror: float = 8.0
+    gm_id_tail: float = 8.0
+    l_input_um: float = 2.0
+    l_mirror_um: float = 4.0
+    l_tail_um: float = 4.0
+
+    @property
+    def lengths_um(self) -> tuple[float, ...]:
+        return tuple(sorted({self.l_input_um, self.l_mirror_um, self.l_tail_um}))
+
+
+@dataclass(frozen=True)
+class GmPrediction:
+    """What the first cut of the OTA expects (SI): the pair's current, gm, output resistance, DC gain."""
+
+    i_input_a: float
+    gm_s: float
+    r_out_ohm: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def dc_gain(self) -> float:
+        return self.gm_s * self.r_out_ohm
+
+
+def gm_input_for_linear_range(linear_v: float) -> float:
+    """The pair's gm/I_D (1/V) for a linear input range ``linear_v`` (V): a square-law pair's output current
+    ``gm·v_d·√(1 − (v_d/2V_ov)²)`` (V_ov = 2/(gm/I_D)) falls 1 % below the line at v_d ≈ 0.28·V_ov, so
+    gm/I_D ≈ 0.56/linear_v; capped at 20 /V (weak inversion, where the range stops growing with V_ov)."""
+    return min(20.0, 0.28 * 2.0 / linear_v)
+
+
+def gm_ota_first_cut(targets: GmOTATargets, tables: DeviceTables,
+                     choices: GmOTAChoices = GmOTAChoices()) -> tuple[GmOTA, GmPrediction]:
+    """Sizes: the pair at the gm/I_D the linear range asks for (or ``choices.gm_id_input`` if lower, for more
+    range), ``I_D1 = gm/(gm/I_D)``, the tail and bias diode 1:1 at ``2·I_D1``; each width its current over the
+    table's density at the chosen gm/I_D and length."""
+    c = choices
+    gm_id = min(c.gm_id_input, gm_input_for_linear_range(targets.linear_v))
+    i1 = targets.gm_s / gm_id
+    n_in, p_mir, n_tail = (tables.curve("nmos", c.l_input_um), tables.curve("pmos", c.l_mirror_um),
+                           tables.curve("nmos", c.l_tail_um))
+    tail = Device(2 * i1 / n_tail.id_per_um_at(c.gm_id_tail), c.l_tail_um)
+    ota = GmOTA(m1=Device(i1 / n_in.id_per_um_at(gm_id), c.l_input_um),
+                m3=Device(i1 / p_mir.id_per_um_at(c.gm_id_mirror), c.l_mirror_um),
+                m5=tail, m8=tail, i_ref_a=2 * i1)
+    gds2 = targets.gm_s / n_in.gm_gds_at(gm_id)
+    gds4 = c.gm_id_mirror * i1 / p_mir.gm_gds_at(c.gm_id_mirror)
+    prediction = GmPrediction(i_input_a=i1, gm_s=targets.gm_s, r_out_ohm=1.0 / (gds2 + gds4), notes=[
+        f"pair at gm/I_D {gm_id:.3g}/V (±{targets.linear_v * 1e3:g} mV within 1 %): I_D1 = {i1 * 1e6:.4g} µA, "
+        f"tail {2 * i1 * 1e6:.4g} µA",
+        f"r_out = 1/(gds2 + gds4) = {1e-6 / (gds2 + gds4):.4g} MΩ, gm·r_out = {targets.gm_s / (gds2 + gds4):.4g}"])
     return ota, prediction

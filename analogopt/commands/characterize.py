@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from ..circuits.testbench import Testbench
 
 #: Blocks the command knows, in ``--help`` order.
-BLOCKS: tuple[str, ...] = ("opamp", "ota", "integrator", "comparator", "gf180_opamp")
+BLOCKS: tuple[str, ...] = ("opamp", "ota", "integrator", "comparator", "gf180_opamp", "gf180_ota")
 
 #: Whole-run limit (s) when ``--timeout`` is not given: the benches take well under a second each.
 DEFAULT_TIMEOUT_S = 120.0
@@ -75,7 +75,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         "integrator: tau_s, gamma, leak, c_farad; comparator: name, gain, slope, span_v; gf180_opamp "
                         "(designed for the targets, then measured at one PVT point): corner (typical ff ss fs sf), "
                         "temp_c, supply_v, c_load_f (5p), gbw_hz (5meg), pm_deg (55), gain_db (70), pvt (none, "
-                        "reduced, full: the 45-point grid), mc (offset Monte Carlo draws, 20)")
+                        "reduced, full: the 45-point grid), mc (offset Monte Carlo draws, 20); gf180_ota (the OTA-C "
+                        "integrator's five-transistor OTA, designed for gm at typical, measured at one point): gm_s "
+                        "(10u), linear_v (0.05), c_int_f (10p), corner, temp_c, supply_v, pvt (none, reduced, full)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing result directory that analogopt wrote (never any other directory)")
     p.add_argument("--timeout", type=float, default=None, metavar="S",
@@ -187,6 +189,24 @@ def gf180_settings(settings: Mapping[str, Any]) -> tuple[Any, Any, str | None, i
     return targets, point, None if pvt == "none" else pvt, table.integer("mc", 20, low=0, high=1000)
 
 
+def gf180_ota_settings(settings: Mapping[str, Any]) -> tuple[Any, Any, float, str | None]:
+    """(targets, PVT point, integrator capacitor in F, grid or None) of ``gf180_ota`` from the settings."""
+    from ..circuits.ota_design import GmOTATargets
+    from ..experiments.transistor_parts import pdk_point
+    from ..values import Table
+
+    table = Table(dict(settings), "gf180_ota").reject_unknown(
+        {"gm_s", "linear_v", "c_int_f", "corner", "temp_c", "supply_v", "pvt"})
+    try:
+        targets = GmOTATargets(gm_s=table.number("gm_s", DEFAULT_OTA_GM_S, unit="S", positive=True),
+                               linear_v=table.number("linear_v", 0.05, unit="V", positive=True))
+    except ConfigError as exc:
+        raise ConfigError(f"gf180_ota: {exc}") from None
+    c_int = table.number("c_int_f", 10e-12, unit="F", low=1e-14, high=1e-9)
+    pvt = table.choice("pvt", "none", ("none", "reduced", "full"), what="PVT grid")
+    return targets, pdk_point(table), c_int, None if pvt == "none" else pvt
+
+
 def block_testbenches(name: str, block: Any) -> dict[str, Testbench]:
     """The testbenches of block ``name`` (a key of :data:`BLOCKS`), every deck formatted once so that a
     bad netlist fails before any file is written (a user part's slew bench, timed by its measured
@@ -227,6 +247,8 @@ def _cmd_characterize(args: argparse.Namespace) -> int:
 
     if args.block == "gf180_opamp":
         return _cmd_gf180(args)
+    if args.block == "gf180_ota":
+        return _cmd_gf180_ota(args)
     timeout_s = positive_seconds(args.timeout, "--timeout") or DEFAULT_TIMEOUT_S
     check_target(args.out)  # a refused --out is reported before any parameter is read
     read, measure = _BLOCK_FUNCTIONS[args.block]
@@ -262,6 +284,29 @@ def _cmd_gf180(args: argparse.Namespace) -> int:
     progress.done()
     if not args.quiet:
         print(f"{transistor_report.summary_line(sheet)} — results in {args.out}")
+    return 0
+
+
+def _cmd_gf180_ota(args: argparse.Namespace) -> int:
+    from ..cosim import transistor_gm_report
+    from ..pdk.gf180mcu import models_dir
+    from ..progress import Progress
+    from ..results import RunDirectory, check_target
+    from ..spice.runner import make_runner
+    from .flags import positive_seconds
+
+    timeout_s = positive_seconds(args.timeout, "--timeout") or GF180_TIMEOUT_S
+    check_target(args.out)
+    targets, point, c_int, pvt = gf180_ota_settings(parse_settings(args.set))
+    models_dir()  # a missing PDK is one line naming the set-up, before any directory exists
+    runner = make_runner("ngspice", timeout_s=timeout_s)
+    progress = Progress(enabled=not args.quiet)
+    with RunDirectory(args.out, force=args.force) as out:
+        sheet = transistor_gm_report.characterize(targets, point, c_int, runner, pvt=pvt, stage=progress.stage)
+        transistor_gm_report.write_results(sheet, out)
+    progress.done()
+    if not args.quiet:
+        print(f"{transistor_gm_report.summary_line(sheet)} — results in {args.out}")
     return 0
 
 

@@ -28,8 +28,11 @@ from . import transistor_ota as t
 
 
 def fit_macromodel(ol: t.OpenLoop, step: t.StepResponse, swing_v: tuple[float, float],
-                   offset_v: float = 0.0) -> OpAmpModel:
-    """The module docstring's fit."""
+                   offset_v: float = 0.0, r_out_ohm: float = 0.0) -> OpAmpModel:
+    """The module docstring's fit; ``r_out_ohm`` the measured open-loop output resistance (Ω), which a
+    resistive load (a crossbar) divides the DC gain by. Above the dominant pole the Miller loop lowers the
+    output impedance toward 1/gm6 (the output device's gm at the operating point): without that, a
+    resistive load would divide the whole response and slow a loop as much as its DC gain."""
     if ol.gbw_hz is None or ol.pm_deg is None or not 0 < ol.pm_deg < 90:
         raise ValueError(f"{ol.label}: no unity-gain crossing with a phase margin in (0°, 90°) to fit")
     fu = ol.gbw_hz
@@ -39,7 +42,8 @@ def fit_macromodel(ol: t.OpenLoop, step: t.StepResponse, swing_v: tuple[float, f
     return OpAmpModel(kind="two_pole", gain=10 ** (ol.dc_gain_db / 20), gbw_hz=fu * math.sqrt(1 + (fu / p2) ** 2),
                       second_pole_hz=p2, slew_v_per_s=float(np.mean(slews)) if slews else None,
                       v_low=low if math.isfinite(low) else None, v_high=high if math.isfinite(high) else None,
-                      offset_v=offset_v)
+                      offset_v=offset_v, r_out_ohm=r_out_ohm,
+                      r_out_hf_ohm=min(1.0 / ol.devices["M6"]["gm"], 0.5 * r_out_ohm) if r_out_ohm > 0 else None)
 
 
 @dataclass

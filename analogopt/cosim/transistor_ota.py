@@ -28,6 +28,10 @@ from .characterization import at_frequency, falling_crossing_hz, phase_deg
 SETTLE_TOLERANCE = 1e-3
 #: Swing: the output counts as following while it is within this of the ideal gain −1 line (V).
 SWING_ERROR_V = 0.01
+#: Follower range: the input counts as inside while the follower's error stays within this of its value at
+#: mid supply (V); 0.1 mV is a few times the finite-gain error (x/A0 ≈ 30 µV at 1 V), so the gain is still
+#: near A0 there
+FOLLOW_ERROR_V = 1e-4
 #: |V_GS| (V) at which a corner's device strength is read.
 STRENGTH_VGS_V = 1.2
 #: Frequencies at which the input-referred noise density is quoted (Hz).
@@ -294,6 +298,77 @@ def output_swing(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float, runner: Any,
     if not ok.any():
         return math.nan, math.nan, vin, vout
     return float(vout[ok].min()), float(vout[ok].max()), vin, vout
+
+
+def follower_sweep(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float, runner: Any,
+                   run_dir: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(input, output) in V of the unity-gain follower with its input swept over the supply."""
+    dc = _run(runner, ota_benches.follower_bench(ota, pdk, c_load_f), run_dir).analysis("dc")
+    return np.real(np.asarray(dc.axis)), np.real(np.asarray(dc["v(out)"]))
+
+
+def follower_range(vin: np.ndarray, vout: np.ndarray, v_mid: float,
+                   tolerance_v: float = FOLLOW_ERROR_V) -> tuple[float, float]:
+    """(lowest, highest input in V) of a :func:`follower_sweep` over which the output stays within
+    ``tolerance_v`` of its input plus the offset it has at ``v_mid`` (mid supply): the input common-mode
+    range (the NMOS pair's tail needs headroom above the negative rail) and the output swing together,
+    the one contiguous stretch about mid supply; NaNs when the follower does not follow at mid supply."""
+    mid = int(np.argmin(np.abs(vin - v_mid)))
+    ok = np.abs(vout - vin - (vout[mid] - vin[mid])) <= tolerance_v
+    if not ok[mid]:
+        return math.nan, math.nan
+    bad = np.nonzero(~ok)[0]
+    below, above = bad[bad < mid], bad[bad > mid]
+    lo = below[-1] + 1 if below.size else 0
+    hi = above[0] - 1 if above.size else len(vin) - 1
+    return float(vin[lo]), float(vin[hi])
+
+
+@dataclass(frozen=True)
+class StaticTransfer:
+    """The op-amp's DC input–output characteristic from two sweeps: ``v_d(out, cm)``, the differential
+    input (inp − inn, V) that holds the output at ``out`` with the inputs at common mode ``cm`` (both V
+    about mid supply). The unloaded gain −1 amplifier (:func:`~analogopt.circuits.ota_benches.transfer_bench`,
+    inputs at mid supply) gives its output dependence, the follower (output = common mode) the common mode's on
+    top; the two are taken to add (``v_d(o, c) = v_out(o) + v_follower(c) − v_out(c)``)."""
+
+    out_v: np.ndarray
+    vd_out_v: np.ndarray
+    cm_v: np.ndarray
+    vd_follower_v: np.ndarray
+
+    def vd(self, out: np.ndarray, cm: np.ndarray) -> np.ndarray:
+        """``v_d`` (V) at outputs ``out`` and common modes ``cm`` (V about mid supply)."""
+        at_out = np.interp(out, self.out_v, self.vd_out_v)
+        return at_out + np.interp(cm, self.cm_v, self.vd_follower_v) - np.interp(cm, self.out_v, self.vd_out_v)
+
+
+def static_transfer(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float, runner: Any, options: dict[str, float],
+                    run_dir: Path | None = None) -> tuple[StaticTransfer, tuple[np.ndarray, np.ndarray]]:
+    """:class:`StaticTransfer` of ``ota`` at ``pdk`` from the unloaded gain −1 and follower sweeps, each run with
+    ``options`` added (tight tolerances resolve the µV inputs), and the follower's (input, output) in V."""
+    mid = pdk.supply_v / 2
+    runs = {}
+    for bench in (ota_benches.transfer_bench(ota, pdk, c_load_f), ota_benches.follower_bench(ota, pdk, c_load_f)):
+        bench = replace(bench, deck=replace(bench.deck, options={**bench.deck.options, **options}))
+        runs[bench.analysis] = _run(runner, bench, None if run_dir is None else run_dir / bench.analysis).analysis("dc")
+    swing, follower = runs["transfer"], runs["follower"]
+    out = np.real(np.asarray(swing["v(out)"]))
+    vd_out = np.real(np.asarray(swing["v(cm)"])) - np.real(np.asarray(swing["v(inn)"]))
+    order = np.argsort(out)  # the gain −1 amplifier's output falls as its input rises
+    vin, vout = np.real(np.asarray(follower.axis)), np.real(np.asarray(follower["v(out)"]))
+    return StaticTransfer(out[order] - mid, vd_out[order], vin - mid, vin - vout), (vin, vout)
+
+
+def common_mode_offset(vin: np.ndarray, vout: np.ndarray, v_mid: float, gain: float,
+                       span: tuple[float, float]) -> tuple[float, float]:
+    """(offset at mid supply in V, d offset / d common mode) fitted over ``span`` (V, absolute) of a
+    :func:`follower_sweep`: the follower's error ``out − in`` is ``V_os(v_cm) − (out − v_mid)/A0``, so
+    adding back the finite-gain term leaves the input offset, whose slope with the common mode is 1/CMRR."""
+    inside = (vin >= span[0]) & (vin <= span[1])
+    vos = vout - vin + (vout - v_mid) / gain
+    slope, at_mid = np.polyfit(vin[inside] - v_mid, vos[inside], 1)
+    return float(at_mid), float(slope)
 
 
 def input_noise(ota: MillerOTA, pdk: Gf180mcu, runner: Any, run_dir: Path | None = None) -> dict[float, float]:

@@ -35,6 +35,9 @@ class Datasheet:
     open_loop: t.OpenLoop
     step: t.StepResponse
     swing_v: tuple[float, float]
+    follower_v: tuple[float, float]
+    #: d(input offset)/d(common mode) over the follower range (V/V; 1/CMRR)
+    offset_per_cm: float
     noise_v_per_rthz: dict[float, float]
     systematic_offset_v: float
     mc_offsets_v: np.ndarray
@@ -63,6 +66,12 @@ class Datasheet:
             ("overshoot", "overshoot of the step (fraction)", "", st.overshoot, None),
             ("output_low_v", f"output swing, low (within {t.SWING_ERROR_V * 1e3:g} mV of gain −1)", "V", self.swing_v[0], None),
             ("output_high_v", f"output swing, high (within {t.SWING_ERROR_V * 1e3:g} mV of gain −1)", "V", self.swing_v[1], None),
+            ("follower_low_v", f"unity-gain follower range, low (within {t.FOLLOW_ERROR_V * 1e3:g} mV of its "
+             "error at mid supply: input common-mode range ∩ swing)", "V", self.follower_v[0], None),
+            ("follower_high_v", f"unity-gain follower range, high (within {t.FOLLOW_ERROR_V * 1e3:g} mV)", "V",
+             self.follower_v[1], None),
+            ("cmrr_db", "DC common-mode rejection over the follower range (from the offset's slope)", "dB",
+             -20 * math.log10(abs(self.offset_per_cm)) if self.offset_per_cm else None, None),
             ("noise_input_v_per_rthz_at_1khz", "input-referred noise at 1 kHz", "V/√Hz", self.noise_v_per_rthz[1e3], None),
             ("noise_input_v_per_rthz_at_1mhz", "input-referred noise at 1 MHz", "V/√Hz", self.noise_v_per_rthz[1e6], None),
             ("systematic_offset_v", "systematic input offset (nominal models)", "V", self.systematic_offset_v, None),
@@ -88,6 +97,9 @@ def characterize(targets: OTATargets, point: Gf180mcu, runner: Any, *, pvt: str 
     stage("step, swing, noise")
     step = t.step_response(ota, point, targets.c_load_f, runner, gbw_hz=targets.gbw_hz)
     low, high, _, _ = t.output_swing(ota, point, targets.c_load_f, runner)
+    vin, vout = t.follower_sweep(ota, point, targets.c_load_f, runner)
+    follower = t.follower_range(vin, vout, point.supply_v / 2)
+    cm_offset = t.common_mode_offset(vin, vout, point.supply_v / 2, 10 ** (ol.dc_gain_db / 20), follower)
     noise = t.input_noise(ota, point, runner)
     stage(f"offset: nominal and {mc_samples} mismatch draws")
     sys_off = t.systematic_offset_v(ota, point, runner)
@@ -102,7 +114,7 @@ def characterize(targets: OTATargets, point: Gf180mcu, runner: Any, *, pvt: str 
         stage(f"PVT grid: {len(grid)} points")
         sweep = t.pvt_sweep(ota, grid, targets.c_load_f, runner)
         misses = [f"{s.label}: {m}" for s in sweep for m in t.failures(s, targets)]
-    return Datasheet(targets, point, design, ol, step, (low, high), noise, sys_off, mc, strength, strength_typ,
+    return Datasheet(targets, point, design, ol, step, (low, high), follower, cm_offset[1], noise, sys_off, mc, strength, strength_typ,
                      sweep, misses, fit)
 
 
@@ -292,7 +304,8 @@ def write_results(ds: Datasheet, out: Any) -> list[str]:
     out.write_text("ota.sub", ota.subckt())
     benches = [ota_benches.open_loop_bench(ota, point, tg.c_load_f),
                ota_benches.step_bench(ota, point, tg.c_load_f, 1.0, ota_benches.step_time_s(tg.gbw_hz)),
-               ota_benches.swing_bench(ota, point, tg.c_load_f), ota_benches.noise_bench(ota, point),
+               ota_benches.swing_bench(ota, point, tg.c_load_f), ota_benches.follower_bench(ota, point, tg.c_load_f),
+               ota_benches.noise_bench(ota, point),
                ota_benches.offset_bench(ota, point)]
     for bench in benches:
         out.write_text(f"netlist_{bench.analysis}.cir", bench.deck.format())

@@ -17,6 +17,14 @@ Each crossbar experiment runs three comparisons:
    for the model are measured by an open-loop AC run (``spice/opamp_open_loop/``), and its files are
    copied to ``blocks/``.
 
+Transistor level: ``[settling.opamp]`` of ``crossbar_solve`` and ``[opamp]`` of ``crossbar_mvm`` and
+``crossbar_pinv`` may ask for the GF180MCU op-amp (``level = "transistor"``, see
+:mod:`~analogopt.experiments.transistor_parts`) or a user's part: every DC run then uses it, its measured
+open loop (A0 and output resistance) gives the finite-gain theory of the answer (closed form for the solve,
+the same netlist with linear op-amps solved by the native solver for MVM and pseudoinverse), and the Monte
+Carlo draws draw the kit's device mismatch in every op-amp too (``[monte_carlo] pdk_mismatch``, on by
+default there), so each draw's answer carries its op-amps' own offsets.
+
 Every ngspice run keeps its netlist, raw file and console output in the result directory:
 ``spice/ideal/``, ``spice/mc_<k>/`` per draw and ``spice/settling/``.
 """
@@ -50,11 +58,20 @@ from ..reference import linalg
 from ..results import RunDirectory
 from ..scenarios import Scenario
 from ..spice import NgspiceRunner, Runner, Transient
+from ..spice.native import NativeRunner
 from ..values import Table
 from ..cosim.comparison import Comparison, Group, PlotOptions, Signal, TwinValidity, plot_options, write_metrics
 from ..spice.runner import check_deadline
 from .base import ExperimentBase, Variation
-from .transistor_parts import is_transistor_table, transistor_opamp_from_table
+from .transistor_parts import (
+    KEYS, TransistorOpAmp, fitted_opamp_from_table, is_fitted_table, is_transistor_table, targets_and_point,
+    transistor_design_from_table,
+)
+
+#: Largest circuit − finite-gain theory gap, as a fraction of the error the theory predicts, at which the
+#: op-amps still count as linear (measured: 0.07–0.18 in the solve, 0.16 in the pseudoinverse at 10 µS;
+#: 9 at 100 µS, where the op-amps' outputs carry up to ~0.5 mA)
+THEORY_HOLDS = 0.5
 
 #: What each mode's output is called in comparisons
 OUTPUT_NAMES = {"mvm": "y = A·x", "solve": "x = A⁻¹·b", "pinv": "pinv(X)"}
@@ -125,6 +142,15 @@ def make_problem(mode: str, rows: int, cols: int, condition: float, seed: int, b
     return {"X": rng.uniform(-1, 1, (rows, cols))}
 
 
+def exact_answer(mode: str, problem: dict[str, np.ndarray]) -> np.ndarray:
+    """torch.linalg's answer of the unperturbed problem: A·x, A⁻¹·b or pinv(X)."""
+    if mode == "mvm":
+        return (torch.as_tensor(problem["A"]) @ torch.as_tensor(problem["x"])).numpy()
+    if mode == "solve":
+        return linalg.exact_solve(problem["A"], problem["b"]).numpy()
+    return linalg.exact_pinv(problem["X"]).numpy()
+
+
 @dataclass(frozen=True)
 class CrossbarExperiment(ExperimentBase):
     """One crossbar problem: ideal run, Monte Carlo runs and (solve) settling; see the module docstring."""
@@ -145,9 +171,13 @@ class CrossbarExperiment(ExperimentBase):
     max_condition: float = DEFAULT_MAX_CONDITION
     #: the settling transient's op-amp: a single-pole model, or a user's subcircuit (bring your own block)
     settling_opamp: OpAmpModel | UserOpAmp | None = None
-    #: the op-amp of the DC solves (ideal run, Monte Carlo, sweep samples): the settling op-amp when it is
-    #: transistor-level (the op-amps are then part of the circuit under test), else an ideal VCVS
+    #: the op-amp of the DC runs (ideal run, Monte Carlo, sweep samples): a transistor-level or user part
+    #: (the op-amps are then part of the circuit under test), else an ideal VCVS
     dc_opamp: UserOpAmp | None = None
+    #: the design behind a transistor-level :attr:`dc_opamp`, for the Monte Carlo's mismatch draws
+    transistor: TransistorOpAmp | None = None
+    #: whether Monte Carlo draws (and seeded sweep samples) draw the kit's mismatch in every op-amp
+    pdk_mismatch: bool = False
     settling_tolerance: float = 1e-3
     title: str = "crossbar"
     problem: dict = field(default_factory=dict, compare=False)
@@ -161,7 +191,7 @@ class CrossbarExperiment(ExperimentBase):
             raise ConfigError(f"{where}: crossbar kind must be one of crossbar_{', crossbar_'.join(MODES)}")
         cfg = Table(scenario.config, where)
         cfg.reject_unknown({"kind", "title", "description", "problem", "device", "monte_carlo", "settling", "plot",
-                            "corners"})
+                            "corners", "opamp"})
         prob = cfg.table("problem", {"rows", "cols", "condition", "seed", "max_condition", "b_v"})
         rows = prob.integer("rows", 8, low=1, high=4096)
         cols = prob.integer("cols", rows, low=1, high=4096)
@@ -183,22 +213,36 @@ class CrossbarExperiment(ExperimentBase):
         device = DeviceModel(g_min_s=dev.number("g_min", "1u", unit="S"),
                              g_max_s=dev.number("g_max", "100u", unit="S"),
                              **{f"{k}_ohm": v for k, v in wires.items()})
-        mc = cfg.table("monte_carlo", {"samples", "levels", "sigma", "seed"})
+        mc = cfg.table("monte_carlo", {"samples", "levels", "sigma", "seed", "pdk_mismatch"})
         levels = mc.integer("levels", 64, low=2, high=2**20)
         mc_device = dataclasses.replace(device, levels=levels, sigma=mc.number("sigma", 0.05))
         samples = mc.integer("samples", 20, low=1, high=10000)
         mc_seed = mc.seed("seed", 1)
-        settling_opamp, dc_opamp, tolerance = None, None, 1e-3
+        settling_opamp, dc_opamp, transistor_table, tolerance, fitted_swing = None, None, None, 1e-3, None
         st = cfg.table("settling")
+        if mode == "solve" and "opamp" in cfg.mapping:
+            raise cfg.error("opamp", "crossbar_solve takes its op-amp from [settling.opamp]")
+        if mode != "solve" and "opamp" in cfg.mapping:
+            opamp_table = cfg.table("opamp")
+            if is_transistor_table(opamp_table.mapping):
+                transistor_table = opamp_table
+            elif is_user_table(opamp_table.mapping):
+                dc_opamp = user_opamp_from_table(opamp_table, scenario.path.parent)
+                supply_sources(dc_opamp)
+            else:
+                raise ConfigError(f"{opamp_table.where}: the {mode} circuit's op-amps are ideal VCVSs unless this "
+                                  "table asks for a part: level = \"transistor\" or a user subcircuit (subckt = …)")
         if mode == "solve":
             st.reject_unknown({"tolerance", "opamp"})
             tolerance = st.number("tolerance", 1e-3, above=0, below=1)
             opamp_table = st.table("opamp")
             if is_transistor_table(opamp_table.mapping):
-                settling_opamp = dc_opamp = transistor_opamp_from_table(opamp_table)
+                transistor_table = opamp_table
             elif is_user_table(opamp_table.mapping):
                 settling_opamp = user_opamp_from_table(opamp_table, scenario.path.parent)
                 supply_sources(settling_opamp)  # a part with supply pins needs supply_v: say so now
+            elif is_fitted_table(opamp_table.mapping):
+                settling_opamp, fitted_swing = fitted_opamp_from_table(opamp_table, about_ground=True)
             else:
                 settling_opamp = opamp_from_config(
                     dict(opamp_table.mapping) if "opamp" in st else {"kind": "single_pole", "gain": 1e5,
@@ -208,20 +252,43 @@ class CrossbarExperiment(ExperimentBase):
                     raise ConfigError(f"{where}: settling.opamp.kind must be 'single_pole' (the model uses one GBW pole)")
         elif st:
             raise ConfigError(f"{where}: [settling] applies to crossbar_solve only")
+        pdk_mismatch = mc.boolean("pdk_mismatch", transistor_table is not None)
+        if pdk_mismatch and transistor_table is None:
+            raise mc.error("pdk_mismatch", "draws the PDK's mismatch in transistor-level op-amps; this scenario has "
+                           "none (set level = \"transistor\" in its op-amp table)")
         problem = make_problem(mode, rows, cols, condition, seed, b_v)
         main = problem["A"] if mode != "pinv" else problem["X"]
         if mode != "mvm":
             check_conditioned(main, "A" if mode == "solve" else "X", max_condition)
-        if isinstance(settling_opamp, UserOpAmp) and settling_opamp.supply_v is not None:
+        part = settling_opamp if isinstance(settling_opamp, UserOpAmp) else dc_opamp
+        if transistor_table is not None:
+            transistor_table.reject_unknown(KEYS)
+        supply_v = targets_and_point(transistor_table)[1].supply_v if transistor_table is not None \
+            else part.supply_v if part is not None else None
+        if supply_v is not None:
             # the answer is the op-amps' output voltage: it must fit between the rails the part runs from
-            peak = float(np.max(np.abs(np.linalg.solve(problem["A"], problem["b"]))))
-            if not peak < settling_opamp.supply_v / 2:
-                raise ConfigError(f"{opamp_table.path('supply_v')}: the solution reaches |x| = {peak:.3g} V, outside "
-                                  f"the ±{settling_opamp.supply_v / 2:g} V rails of {settling_opamp.name}; raise supply_v")
+            # (checked before a transistor op-amp is designed: that takes a second of ngspice)
+            peak = float(np.max(np.abs(exact_answer(mode, problem))))
+            if not peak < supply_v / 2:
+                raise ConfigError(f"{opamp_table.path('supply_v')}: the answer reaches {peak:.3g} V, outside the "
+                                  f"±{supply_v / 2:g} V rails of the op-amps; raise supply_v or scale the problem down")
+        if fitted_swing is not None:
+            peak = float(np.max(np.abs(exact_answer(mode, problem))))
+            if not fitted_swing[0] < -peak and peak < fitted_swing[1]:
+                raise ConfigError(f"{opamp_table.where}: the answer reaches ±{peak:.3g} V, outside the op-amp's "
+                                  f"measured swing {fitted_swing[0]:.3g} … {fitted_swing[1]:.3g} V; scale the "
+                                  "problem down")
+        transistor = None
+        if transistor_table is not None:
+            transistor = transistor_design_from_table(transistor_table)
+            dc_opamp = transistor.part
+            if mode == "solve":
+                settling_opamp = dc_opamp
         return cls(mode=mode, rows=rows, cols=cols, condition=condition, seed=seed, device=device,
                    mc_device=mc_device, samples=samples, mc_seed=mc_seed, max_condition=max_condition,
-                   settling_opamp=settling_opamp, dc_opamp=dc_opamp, settling_tolerance=tolerance,
-                   title=scenario.title, problem=problem, plot=plot_options(cfg.table("plot")))
+                   settling_opamp=settling_opamp, dc_opamp=dc_opamp, transistor=transistor, pdk_mismatch=pdk_mismatch,
+                   settling_tolerance=tolerance, title=scenario.title, problem=problem,
+                   plot=plot_options(cfg.table("plot")))
 
     @classmethod
     def estimate(cls, scenario: Scenario) -> SizeEstimate:
@@ -270,7 +337,8 @@ class CrossbarExperiment(ExperimentBase):
             rng = np.random.default_rng([seed, zlib.crc32(b"g")])
         forward = map_matrix(matrix, device, seed=rng)
         second = map_matrix(matrix, device, seed=rng) if self.mode == "pinv" and rng is not None else None
-        circuit = self.build(forward, second)
+        opamp = self.mc_opamp(seed) if seed is not None else self.dc_opamp
+        circuit = self.build(forward, second, opamp)
         t0 = time.perf_counter()
         result = runner.run(circuit.deck, run_dir=scratch / "spice")
         spice_s = time.perf_counter() - t0
@@ -286,7 +354,8 @@ class CrossbarExperiment(ExperimentBase):
                                       "circuit_vs_theory": (value, theory)}.items():
                 row |= {f"ir_drop.{name}.{k}": v for k, v in ir_drop_error(side, ref).items()}
         if self.dc_opamp is not None:
-            row |= {f"finite_gain.{k}": v for k, v in self.finite_gain(forward, value, exact, runner).items()}
+            row |= {f"finite_gain.{k}": v for k, v in self.finite_gain(forward, second, value, runner).items()}
+            row["pdk_mismatch"] = int(opamp is not self.dc_opamp)
         return row | {
             "rel_error_vs_exact": relative_error(value, exact),
             "twin_rel_error_vs_exact": relative_error(twin, exact),
@@ -297,28 +366,48 @@ class CrossbarExperiment(ExperimentBase):
             "time_twin_s": twin_s,
         }
 
-    def finite_gain(self, mapping: CrossbarMapping, value: np.ndarray, exact: np.ndarray, runner: Runner) -> dict[str, float]:
-        """How far the DC solve with :attr:`dc_opamp` should land from the exact answer: the part's open
-        loop measured (A0, output resistance) into :func:`finite_gain_solution` on ``mapping``'s devices;
-        errors relative to max |exact|."""
-        loop = measure_open_loop(self.dc_opamp, runner)
-        theory = finite_gain_solution(mapping, self.problem["b"], loop.gain, 0.0, loop.r_out_ohm)
-        scale = float(np.abs(exact).max())
-        devices = linalg.exact_solve(mapping.effective_matrix, self.problem["b"]).numpy()
-        return {"gain": loop.gain, "r_out_ohm": loop.r_out_ohm,
-                "predicted_rel_error": float(np.abs(theory - devices).max() / scale),
-                "measured_rel_error": float(np.abs(value - devices).max() / scale),
-                "circuit_vs_theory_rel": float(np.abs(value - theory).max() / scale)}
+    def mc_opamp(self, seed: int) -> UserOpAmp | None:
+        """The op-amp of the Monte Carlo draw ``seed``: with :attr:`pdk_mismatch`, the transistor op-amp with
+        the kit's mismatch drawn from a seed derived from ``seed`` (each instance its own draw)."""
+        if not self.pdk_mismatch:
+            return self.dc_opamp
+        return self.transistor.drawn(int(np.random.default_rng([seed, zlib.crc32(b"opamp")]).integers(1, 2**31)))
 
-    def build(self, forward: CrossbarMapping, second: CrossbarMapping | None) -> CrossbarCircuit:
-        p = self.problem
-        if self.mode == "mvm":
-            return mvm_circuit(forward, p["x"])
+    def finite_gain(self, mapping: CrossbarMapping, second: CrossbarMapping | None, value: np.ndarray,
+                    runner: Runner) -> dict[str, float]:
+        """How far the DC answer with :attr:`dc_opamp` should land from the answer of ``mapping``'s devices
+        (the twin's): the part's open loop measured (A0, output resistance, one AC run) into the circuit's
+        theory: :func:`finite_gain_solution` for the solve; for MVM and pseudoinverse the same netlist with
+        linear op-amps of that gain and output resistance, solved by the native solver (no ngspice, no
+        transistors). Errors relative to max |answer| of the devices."""
+        loop = measure_open_loop(self.dc_opamp, runner)
+        devices = self.twin(mapping, second)
         if self.mode == "solve":
-            if self.dc_opamp is not None:
-                return solve_circuit(forward, p["b"], opamp=self.dc_opamp, max_condition=self.max_condition)
-            return solve_circuit(forward, p["b"], max_condition=self.max_condition)
-        return pinv_circuit(forward, transposed=second, max_condition=self.max_condition)
+            theory = finite_gain_solution(mapping, self.problem["b"], loop.gain, 0.0, loop.r_out_ohm)
+        else:
+            linear = OpAmpModel(kind="ideal", gain=loop.gain, r_out_ohm=loop.r_out_ohm)
+            c = self.build(mapping, second, linear)
+            theory = c.values(NativeRunner(timeout_s=getattr(runner, "timeout_s", 600.0)).run(c.deck).analysis("op"))
+        scale = float(np.abs(devices).max())
+        predicted = float(np.abs(theory - devices).max() / scale)
+        gap = float(np.abs(value - theory).max() / scale)
+        # the theory is linear: a circuit further from it than half the effect it predicts has op-amps
+        # outside their linear range (a class-A output asked for more than its bias current, or a rail)
+        return {"gain": loop.gain, "r_out_ohm": loop.r_out_ohm, "predicted_rel_error": predicted,
+                "measured_rel_error": float(np.abs(value - devices).max() / scale), "circuit_vs_theory_rel": gap,
+                "theory_holds": gap <= THEORY_HOLDS * predicted}
+
+    def build(self, forward: CrossbarMapping, second: CrossbarMapping | None,
+              opamp: UserOpAmp | OpAmpModel | None = None) -> CrossbarCircuit:
+        """The mode's circuit on ``forward`` (and ``second``, pinv's own Xᵀ draw) with ``opamp`` (None: the
+        DC op-amp, :attr:`dc_opamp` or an ideal VCVS)."""
+        p = self.problem
+        parts = {"opamp": opamp} if opamp is not None else {"opamp": self.dc_opamp} if self.dc_opamp is not None else {}
+        if self.mode == "mvm":
+            return mvm_circuit(forward, p["x"], **parts)
+        if self.mode == "solve":
+            return solve_circuit(forward, p["b"], max_condition=self.max_condition, **parts)
+        return pinv_circuit(forward, transposed=second, max_condition=self.max_condition, **parts)
 
     def twin(self, forward: CrossbarMapping, second: CrossbarMapping | None) -> np.ndarray:
         """torch's answer for the matrices the devices actually hold."""
@@ -332,12 +421,7 @@ class CrossbarExperiment(ExperimentBase):
         return linalg.two_array_lstsq(a, x2, np.eye(self.rows)).numpy()
 
     def exact(self) -> np.ndarray:
-        p = self.problem
-        if self.mode == "mvm":
-            return (torch.as_tensor(p["A"]) @ torch.as_tensor(p["x"])).numpy()
-        if self.mode == "solve":
-            return linalg.exact_solve(p["A"], p["b"]).numpy()
-        return linalg.exact_pinv(p["X"]).numpy()
+        return exact_answer(self.mode, self.problem)
 
     # ---------------------------------------------------------------------------------------- run
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
@@ -360,7 +444,7 @@ class CrossbarExperiment(ExperimentBase):
         if self.mode != "mvm":
             metrics["condition_number"] = float(np.linalg.cond(matrix))
         if self.dc_opamp is not None:
-            metrics["ideal"]["finite_gain"] = self.finite_gain(ideal_map, ideal, exact, runner)
+            metrics["ideal"]["finite_gain"] = self.finite_gain(ideal_map, None, ideal, runner)
         wired = not self.device.wires().ideal
         if wired:
             metrics["device"] |= wire_values(self.device)
@@ -376,16 +460,18 @@ class CrossbarExperiment(ExperimentBase):
 
         progress.stage("monte carlo")
         rng = np.random.default_rng(self.mc_seed)
-        spice_err, twin_err, agree, mc_theory_gap = [], [], [], []
+        spice_err, twin_err, agree, mc_theory_gap, opamp_gap = [], [], [], [], []
         draws: list[tuple[str, np.ndarray, np.ndarray]] = []
         width = len(str(self.samples - 1))  # spice/mc_00 … spice/mc_19: each draw's files stay in the result
         for k in range(self.samples):
             check_deadline(runner, f"starting Monte Carlo draw {k} of {self.samples}")
             forward = map_matrix(matrix, self.mc_device, seed=rng)
             second = map_matrix(matrix, self.mc_device, seed=rng) if self.mode == "pinv" else None
-            c = self.build(forward, second)
+            c = self.build(forward, second, self.mc_opamp(self.mc_seed * 100003 + k))
             value = c.values(runner.run(c.deck, run_dir=out.file(f"spice/mc_{k:0{width}d}")).analysis("op"))
             twin = self.twin(forward, second)
+            if self.dc_opamp is not None:
+                opamp_gap.append(float(np.abs(value - twin).max() / np.abs(twin).max()))
             if "ir_drop" in metrics:
                 mc_theory_gap.append(relative_error(value, predict_mvm_outputs(forward, self.problem["x"])))
             spice_err.append(relative_error(value, exact))
@@ -404,6 +490,13 @@ class CrossbarExperiment(ExperimentBase):
         }
         if mc_theory_gap:
             metrics["ir_drop"]["mc_circuit_vs_theory_rel_max"] = max(mc_theory_gap)
+        if opamp_gap:
+            gaps = np.asarray(opamp_gap)
+            # against the nominal op-amps' finite-gain prediction: what the draws' own offsets add
+            metrics["monte_carlo"]["opamps"] = {
+                "pdk_mismatch": self.pdk_mismatch, "part": self.dc_opamp.name,
+                "rel_error_vs_devices": {"mean": gaps.mean(), "std": gaps.std(), "max": gaps.max()},
+                "nominal_predicted_rel_error": metrics["ideal"]["finite_gain"]["predicted_rel_error"]}
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.subplots()
         ax.hist(spice_err, bins=min(20, max(5, self.samples // 2)), color="tab:blue", alpha=0.7, label="ngspice")
@@ -477,6 +570,9 @@ class CrossbarExperiment(ExperimentBase):
             model = OpAmpModel(kind="single_pole", gain=loop.gain, gbw_hz=loop.unity_gain_hz)
         else:
             gain, r_out = model.gain, model.r_out_ohm
+            if model.kind == "two_pole":  # a fitted macromodel: the settling model takes its GBW pole
+                extra = {"opamp_model": dataclasses.asdict(model)}
+                model = OpAmpModel(kind="single_pole", gain=model.gain, gbw_hz=model.gbw_hz)
         # where the loop comes to rest with these op-amps: finite gain, loaded by the array
         theory = finite_gain_solution(mapping, self.problem["b"], gain, 0.0, r_out)
         pred = predict_settling_time(mapping, model, self.settling_tolerance)
@@ -572,9 +668,20 @@ class CrossbarExperiment(ExperimentBase):
                              f"{d['energy_j']:.3e} J of arithmetic ({d['j_per_flop_source']}) |")
         if self.dc_opamp is not None and "finite_gain" in m["ideal"]:
             fg = m["ideal"]["finite_gain"]
-            lines.append(f"| DC solve on transistor op-amps: measured / predicted rel. error vs the devices' answer | "
-                         f"{fg['measured_rel_error']:.2e} / {fg['predicted_rel_error']:.2e} (circuit vs theory "
-                         f"{fg['circuit_vs_theory_rel']:.2e}) |")
+            lines.append(f"| op-amps {self.dc_opamp.name} (A0 = {fg['gain']:.3g}, r_out = {fg['r_out_ohm']:.3g} Ω), nominal: "
+                         f"measured / predicted rel. error vs the devices' answer | {fg['measured_rel_error']:.2e} / "
+                         f"{fg['predicted_rel_error']:.2e} (circuit vs theory {fg['circuit_vs_theory_rel']:.2e}) |")
+            if not fg["theory_holds"]:
+                lines.append(f"| **finite-gain theory does not hold** | the circuit is further from it than "
+                             f"{THEORY_HOLDS:g}× the error it predicts: the op-amps leave the linear range it assumes "
+                             "(output current beyond a class-A output's bias, or a rail); lower g_max or the signal |")
+        if "opamps" in mc:
+            o = mc["opamps"]
+            what = "each op-amp with the PDK's mismatch drawn" if o["pdk_mismatch"] else "nominal op-amps"
+            lines.append(f"| MC draws ({what}): rel. error vs each draw's devices, mean ± std (max) | "
+                         f"{o['rel_error_vs_devices']['mean']:.2e} ± {o['rel_error_vs_devices']['std']:.1e} "
+                         f"({o['rel_error_vs_devices']['max']:.2e}); nominal finite-gain theory "
+                         f"{o['nominal_predicted_rel_error']:.2e} |")
         plots = ["mc_error.png", *(["ir_drop.png"] if "ir_drop" in m else []), *(["settling.png"] if "settling" in m else [])]
         lines += ["", "Plots: " + ", ".join(f"`{p}`" for p in plots) + ".", ""]
         if "ir_drop" in m:

@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 
 from ..blocks.logamp import JunctionModel
 from ..blocks.opamp import OpAmpModel, opamp_from_config
+from ..blocks.user_block import copy_user_files, measure_open_loop
 from ..circuits.inverse_loop import inverse_loop_circuit
 from ..circuits.log_amp import log_amp_circuit
 from ..errors import ConfigError
@@ -33,6 +34,7 @@ from ..values import Table
 from ..cosim.comparison import Comparison, Group, PlotOptions, Signal, TwinValidity, plot_options, write_metrics
 from ..spice.runner import check_deadline
 from .base import ExperimentBase
+from .transistor_parts import TransistorOpAmp, is_transistor_table, transistor_design_from_table
 
 #: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
 TIGHT_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-18}
@@ -47,6 +49,15 @@ def loop_options(gain: float) -> dict[str, float]:
     floor = float(f"{20 * gain * float(np.finfo(float).eps):.3g}")  # three digits read better in the deck
     return {**TIGHT_OPTIONS, "vntol": max(TIGHT_OPTIONS["vntol"], floor)}
 
+
+#: Largest open-loop gain a transistor-level op-amp is taken to have before it is measured (V/V): it sets
+#: ``vntol`` (:func:`loop_options`) of a deck built without measuring (``netlist``, export)
+TRANSISTOR_GAIN_BOUND = 1e5
+#: Largest departure of Eq. 5's answer from the op-amp's DC characteristic, as a fraction of the finite-gain
+#: error, at which the Eq. 5 twin of a transistor loop still counts as valid
+TWIN_MOVED_LIMIT = 0.3
+#: Load of the follower that measures a transistor op-amp's linear range (F): the design's 5 pF
+TRANSISTOR_LOAD_F = 5e-12
 
 #: Junction decks also shrink GMIN (a 1e-12 S leak across each junction is 0.05 % of 1 nA).
 JUNCTION_OPTIONS: dict[str, float] = {**TIGHT_OPTIONS, "gmin": 1e-15}
@@ -64,6 +75,16 @@ def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(np.log10(x), np.log10(y), 1)[0])
 
 
+def static_loop(x_i: np.ndarray, function: str, statics: Any, start: np.ndarray, iterations: int = 50) -> np.ndarray:
+    """x_o of the loop with a forward block of DC characteristic ``statics`` (its ``vd(out, cm)``, V):
+    the op-amp holds x_o where its inputs differ by ``x_i − B(x_o) = vd(x_o, x_i)``, so
+    ``x_o = B⁻¹(x_i − vd(x_o, x_i))``, iterated from ``start`` (vd moves by ~1/A0 of x_o: a contraction)."""
+    x_o = np.asarray(start, dtype=float)
+    for _ in range(iterations):
+        x_o = twin.ideal_inverse(x_i - statics.vd(x_o, x_i), function)
+    return x_o
+
+
 # ============================================================================ inverse loop
 @dataclass(frozen=True)
 class InverseLoopExperiment(ExperimentBase):
@@ -77,43 +98,114 @@ class InverseLoopExperiment(ExperimentBase):
     opamp: OpAmpModel
     title: str = "inverse loop"
     plot: PlotOptions = PlotOptions()
+    #: ``[opamp] level = "transistor"``: the GF180MCU op-amp is the forward block instead of the VCVS
+    #: models of ``gains``; its A0 and offset are measured, and the sweep stays where it is linear
+    transistor: TransistorOpAmp | None = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "InverseLoopExperiment":
         cfg = Table(scenario.config, scenario.name).reject_unknown({"kind", "title", "description", "loop", "opamp",
-                                                                    "plot"})
+                                                                    "plot", "corners"})
         loop = cfg.table("loop", {"functions", "gains", "points"})
         functions = loop.strings("functions", ["cubic", "exp", "tanh"], min_len=1)
         for name in functions:
             twin.feedback_function(name)
-        gains = loop.numbers("gains", [1e2, 1e3, 1e4, 1e5], positive=True, unit="V/V")
         points = loop.integer("points", 201, low=5, high=10001)
+        if is_transistor_table(cfg.table("opamp").mapping):
+            if "gains" in loop.mapping:
+                raise loop.error("gains", "sets the VCVS op-amps' gains; a transistor-level op-amp has its own "
+                                 "(measured): leave gains out")
+            transistor = transistor_design_from_table(cfg.table("opamp"))
+            return cls(functions=tuple(functions), gains=(), points=points, opamp=OpAmpModel(), title=scenario.title,
+                       plot=plot_options(cfg.table("plot")), transistor=transistor)
+        gains = loop.numbers("gains", [1e2, 1e3, 1e4, 1e5], positive=True, unit="V/V")
         # the loop's gains come from loop.gains, so the opamp table may not set one
         table = cfg.table("opamp", {"kind", "gbw_hz", "second_pole_hz", "offset_v"})
         opamp = opamp_from_config({**table.mapping, "gain": max(gains)}, table.where)
         return cls(functions=tuple(functions), gains=tuple(sorted(gains)), points=points, opamp=opamp,
                    title=scenario.title, plot=plot_options(cfg.table("plot")))
 
-    def _deck(self, function: str):
+    def sweep_range(self, function: str, linear_v: tuple[float, float] | None = None) -> tuple[float, float]:
+        """The x_i sweep of ``function``: its default, and with a transistor op-amp only where the op-amp is
+        linear: ``linear_v`` (V about the split rails' ground) bounds both its inputs, which sit at x_i,
+        and its output x_o = B⁻¹(x_i), so x_i stays within B(linear_v) too."""
+        fn = twin.feedback_function(function)
+        lo, hi = fn.default_sweep
+        if linear_v is None:
+            return lo, hi
+        low, high = linear_v
+        lo, hi = max(lo, low, float(fn.f(low))), min(hi, high, float(fn.f(high)))
+        if not lo < hi:
+            raise ConfigError(f"inverse loop {function}: no x_i lies inside the op-amp's linear range "
+                              f"{low:.3g} … {high:.3g} V at both its inputs and its output")
+        return lo, hi
+
+    def _forward(self) -> list:
+        return [self.transistor.part] if self.transistor is not None else [replace(self.opamp, gain=g) for g in self.gains]
+
+    def _deck(self, function: str, linear_v: tuple[float, float] | None = None):
         """The DC-sweep deck of the loops with feedback ``function``: (generated circuit, deck, lo, hi)."""
-        lo, hi = twin.feedback_function(function).default_sweep
-        generated = inverse_loop_circuit(function, [replace(self.opamp, gain=g) for g in self.gains])
+        lo, hi = self.sweep_range(function, linear_v)
+        generated = inverse_loop_circuit(function, self._forward())
+        options = loop_options(max(self.gains) if self.gains else TRANSISTOR_GAIN_BOUND)
+        if self.transistor is not None:  # the kit's temperature
+            options |= self.transistor.point.options()
         deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, (hi - lo) / (self.points - 1))],
-                           options=loop_options(max(self.gains)))
+                           options=options)
         return generated, deck, lo, hi
 
+    def statics(self, runner: Runner, out: RunDirectory) -> tuple[Any, dict[str, Any]]:
+        """The transistor op-amp's DC characteristic (:func:`~analogopt.cosim.transistor_ota.static_transfer`,
+        two sweeps at this deck's tolerances) and what it says: ``linear_range_v`` (V about mid supply,
+        where the unity-gain follower follows: input common mode and swing together) and ``offset_v``, the
+        input offset at mid supply."""
+        from ..cosim import transistor_ota as t
+
+        part = self.transistor
+        mid = part.point.supply_v / 2
+        tight = {k: v for k, v in self._deck(self.functions[0])[1].options.items() if k != "temp"}
+        statics, (vin, vout) = t.static_transfer(part.ota, part.point, TRANSISTOR_LOAD_F, runner, tight,
+                                                 out.file("spice/opamp_static"))
+        low, high = t.follower_range(vin, vout, mid)
+        if not low < high:
+            raise ConfigError(f"inverse loop: the op-amp at {part.point.label} does not follow its input at mid supply")
+        # at balance v_d = −V_os + x_o/A0 (Eq. 5's offset adds to x_i), so at x_o = 0 the offset is −v_d
+        offset = -float(statics.vd(np.zeros(1), np.zeros(1))[0])
+        return statics, {"linear_range_v": [low - mid, high - mid], "offset_v": offset}
+
     def netlist(self) -> str:
-        """The first function's deck, the ``netlist.cir`` that ``run`` writes, built without simulating."""
+        """The first function's deck, the ``netlist.cir`` that ``run`` writes: built without simulating, or
+        with a transistor op-amp taken from a run (its sweep stays inside the range measured on it)."""
+        if self.transistor is not None:
+            return super().netlist()
         return self._deck(self.functions[0])[1].format()
 
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
         runner = runner or NgspiceRunner(timeout_s=120)
+        if self.transistor is None:
+            return self._sweeps(out, progress, runner)
+        # the decks inline the part; its file (and the kit's link) go beside them, as for every user part
+        copy_user_files([self.transistor.part], out.path)
+        progress.stage("op-amp: open loop and DC characteristic")
+        loop = measure_open_loop(self.transistor.part, runner, run_dir=out.file("spice/opamp_open_loop"))
+        statics, found = self.statics(runner, out)
+        measured = {"part": self.transistor.part.name, "pdk": self.transistor.point.record(), "gain": loop.gain,
+                    "unity_gain_hz": loop.unity_gain_hz, "r_out_ohm": loop.r_out_ohm, **found}
+        # the twin's op-amp is the measured one (Eq. 5 with A0 and the offset at mid supply); the static
+        # characteristic is the theory beside it
+        measured_model = replace(self, gains=(loop.gain,),
+                                 opamp=replace(self.opamp, gain=loop.gain, offset_v=measured["offset_v"]))
+        return measured_model._sweeps(out, progress, runner, tuple(measured["linear_range_v"]), measured, statics)
+
+    def _sweeps(self, out: RunDirectory, progress: Progress, runner: Runner,
+                linear_v: tuple[float, float] | None = None, measured: dict | None = None, statics: Any = None) -> dict:
         results: dict[str, dict] = {}
         curves: dict[str, dict] = {}
+        gains, offset = self.gains, self.opamp.offset_v
         for n, function in enumerate(self.functions):
             check_deadline(runner, f"starting the {function} sweep")
             progress.stage(f"ngspice {function}")
-            generated, deck, lo, hi = self._deck(function)
+            generated, deck, lo, hi = self._deck(function, linear_v)
             text = deck.format()
             out.write_text(f"netlist_{function}.cir", text)
             if n == 0:
@@ -121,8 +213,8 @@ class InverseLoopExperiment(ExperimentBase):
             wave = runner.run(deck, run_dir=out.file(f"spice/{function}")).analysis("dc")
             x_i = wave.axis
             ideal = twin.ideal_inverse(x_i, function)
-            spice = np.stack([wave[generated.probes[f"x_o[{k}]"]] for k in range(len(self.gains))])
-            model = np.stack([twin.solve_closed_loop(x_i, function, gain=g, offset=self.opamp.offset_v) for g in self.gains])
+            spice = np.stack([wave[generated.probes[f"x_o[{k}]"]] for k in range(len(gains))])
+            model = np.stack([twin.solve_closed_loop(x_i, function, gain=g, offset=offset) for g in gains])
             err_spice = np.mean(np.abs(spice - ideal), axis=1)
             err_twin = np.mean(np.abs(model - ideal), axis=1)
             results[function] = {
@@ -131,12 +223,21 @@ class InverseLoopExperiment(ExperimentBase):
                 "max_rel_dev_spice_vs_twin": float(max(relative_error(s, m).max() for s, m in zip(spice, model))),
                 "mean_abs_error_vs_gain_spice": err_spice.tolist(),
                 "mean_abs_error_vs_gain_twin": err_twin.tolist(),
-                "error_slope_spice": loglog_slope(np.array(self.gains), err_spice) if len(self.gains) > 1 else None,
-                "error_slope_twin": loglog_slope(np.array(self.gains), err_twin) if len(self.gains) > 1 else None,
+                "error_slope_spice": loglog_slope(np.array(gains), err_spice) if len(gains) > 1 else None,
+                "error_slope_twin": loglog_slope(np.array(gains), err_twin) if len(gains) > 1 else None,
             }
             curves[function] = {"x_i": x_i, "spice": spice, "twin": model, "ideal": ideal}
+            if statics is not None:
+                # how far the circuit lands from B⁻¹ (V): measured, Eq. 5 at A0, the static characteristic
+                static = static_loop(x_i, function, statics, model[0])
+                curves[function]["static"] = static
+                results[function] |= {"max_abs_error_vs_ideal_v": float(np.abs(spice[0] - ideal).max()),
+                                      "max_abs_error_eq5_v": float(np.abs(model[0] - ideal).max()),
+                                      "max_abs_error_static_v": float(np.abs(static - ideal).max()),
+                                      "max_abs_spice_vs_eq5_v": float(np.abs(spice[0] - model[0]).max()),
+                                      "max_abs_spice_vs_static_v": float(np.abs(spice[0] - static).max())}
             progress.update((n + 1) / len(self.functions))
-        self._plot(out, curves, results)
+        self._plot(out, curves, results, transistor=measured is not None)
         worst_twin = max(r["max_rel_dev_spice_vs_twin"] for r in results.values())
         worst_ideal = max(r["max_rel_error_vs_ideal_inverse_at_max_gain"] for r in results.values())
         slopes = [r["error_slope_spice"] for r in results.values() if r["error_slope_spice"] is not None]
@@ -144,13 +245,23 @@ class InverseLoopExperiment(ExperimentBase):
             "kind": self.kind,
             "gains": list(self.gains),
             "functions": results,
-            "ngspice_options": loop_options(max(self.gains)),
+            "ngspice_options": dict(self._deck(self.functions[0], linear_v)[1].options),
             "summary": (f"max rel. error vs B⁻¹ at A={self.gains[-1]:g}: {worst_ideal:.2e}; SPICE vs finite-A twin: "
-                        f"{worst_twin:.2e}; error-vs-A slopes: {', '.join(f'{s:.3f}' for s in slopes)}"),
+                        f"{worst_twin:.2e}" + (f"; error-vs-A slopes: {', '.join(f'{s:.3f}' for s in slopes)}"
+                                               if slopes else "")),
         }
+        if measured:
+            metrics["transistor_opamp"] = measured
+            worst = {k: max(r[k] for r in results.values()) for k in
+                     ("max_abs_error_vs_ideal_v", "max_abs_error_static_v", "max_abs_spice_vs_static_v", "max_abs_error_eq5_v")}
+            metrics["summary"] = (f"transistor op-amp, A0 = {self.gains[0]:.3g}: max |x_o − B⁻¹(x_i)| "
+                                  f"{worst['max_abs_error_vs_ideal_v']:.2e} V (op-amp's DC characteristic "
+                                  f"{worst['max_abs_error_static_v']:.2e} V, ngspice − it "
+                                  f"{worst['max_abs_spice_vs_static_v']:.1e} V; Eq. 5 at A0 "
+                                  f"{worst['max_abs_error_eq5_v']:.2e} V)")
         comparison = self.comparison(curves, results)
         write_metrics(out, metrics, comparison, self.plot)
-        out.write_text("report.md", self._report(results, metrics, comparison))
+        out.write_text("report.md", self._report(results, metrics, comparison, measured))
         return metrics
 
     def comparison(self, curves: dict, results: dict) -> Comparison:
@@ -160,17 +271,32 @@ class InverseLoopExperiment(ExperimentBase):
         for function, c in curves.items():
             signals = tuple(Signal(f"x_o[A={g:g}]", c["spice"][k], c["twin"][k], c["ideal"])
                             for k, g in enumerate(self.gains))
+            r = results[function]
             theory: dict[str, Any] = {"error_vs_gain_slope_predicted": -1.0}
-            if results[function]["error_slope_spice"] is not None:
-                theory["error_vs_gain_slope_spice"] = results[function]["error_slope_spice"]
+            if r["error_slope_spice"] is not None:
+                theory["error_vs_gain_slope_spice"] = r["error_slope_spice"]
+            if "static" in c:
+                theory = {"dc_characteristic_max_abs_error_v": r["max_abs_error_static_v"],
+                          "spice_vs_dc_characteristic_max_abs_v": r["max_abs_spice_vs_static_v"]}
             groups.append(Group(function, "x_i", "V", c["x_i"], "V", signals,
                                 twin="the exact root of 000 Eq. 5 at finite A (x_i = x_o/A + B(x_o))",
                                 ideal="the ideal inverse B⁻¹(x_i) of 000 Eq. 7", theory=theory))
-        validity = TwinValidity(True, "the twin is the exact root of Eq. 5 for the modelled op-amp (bracketed "
-                                      "bisection to machine precision): no discretization to go wrong")
-        return Comparison(tuple(groups), validity)
+        if not any("static" in c for c in curves.values()):
+            return Comparison(tuple(groups), TwinValidity(
+                True, "the twin is the exact root of Eq. 5 for the modelled op-amp (bracketed bisection to machine "
+                      "precision): no discretization to go wrong"))
+        # Eq. 5 takes the gain and offset at mid supply everywhere; the op-amp's DC characteristic says how
+        # far that moves the answer, relative to the finite-gain error Eq. 5 is about
+        moved = max(float(np.abs(c["twin"][0] - c["static"]).max() / max(np.abs(c["static"] - c["ideal"]).max(), 1e-30))
+                    for c in curves.values())
+        note = (f"Eq. 5 with the transistor op-amp's A0 and offset at mid supply; its gain and offset change with the "
+                f"output and the common mode, which moves the answer by up to {moved:.2g}× the finite-gain error "
+                f"(the op-amp's DC characteristic, which ngspice follows, says so)")
+        valid = moved <= TWIN_MOVED_LIMIT
+        return Comparison(tuple(groups), TwinValidity(valid, note, {"eq5_vs_dc_characteristic_over_error": moved},
+                                                      "" if valid else f"the Eq. 5 twin is outside its valid regime: {note}"))
 
-    def _plot(self, out: RunDirectory, curves: dict, results: dict) -> None:
+    def _plot(self, out: RunDirectory, curves: dict, results: dict, transistor: bool = False) -> None:
         fig = Figure(figsize=(4.2 * len(curves), 3.6))
         axes = fig.subplots(1, len(curves), squeeze=False)[0]
         for ax, (function, c) in zip(axes, curves.items()):
@@ -183,6 +309,9 @@ class InverseLoopExperiment(ExperimentBase):
             ax.set_ylabel("x_o (V)")
         axes[0].legend(fontsize=6)
         out.save_figure("transfer.png", fig)
+        if transistor:
+            self._error_plot(out, curves)
+            return
 
         fig = Figure(figsize=(5, 4))
         ax = fig.subplots()
@@ -197,11 +326,42 @@ class InverseLoopExperiment(ExperimentBase):
         ax.legend(fontsize=7)
         out.save_figure("error_vs_gain.png", fig)
 
-    def _report(self, results: dict, metrics: dict, comparison: Comparison) -> str:
+    def _error_plot(self, out: RunDirectory, curves: dict) -> None:
+        """|x_o − B⁻¹(x_i)| along the sweep: the transistor loop's, the Eq. 5 twin's (A0 and offset) and the
+        op-amp's measured DC characteristic's."""
+        fig = Figure(figsize=(4.4 * len(curves), 3.6), layout="constrained")
+        axes = fig.subplots(1, len(curves), squeeze=False)[0]
+        for ax, (function, c) in zip(axes, curves.items()):
+            floor = 1e-9  # V: below ngspice's resolution of these decks
+            ax.semilogy(c["x_i"], np.maximum(np.abs(c["spice"][0] - c["ideal"]), floor), "o", ms=2,
+                        label="transistor loop (ngspice)")
+            ax.semilogy(c["x_i"], np.maximum(np.abs(c["twin"][0] - c["ideal"]), floor), "-",
+                        label=f"Eq. 5 twin, A0 = {self.gains[0]:.3g}")
+            ax.semilogy(c["x_i"], np.maximum(np.abs(c["static"] - c["ideal"]), floor), "k--", lw=1,
+                        label="op-amp's DC characteristic")
+            ax.set_title(f"B = {function}")
+            ax.set_xlabel("x_i (V)")
+            ax.set_ylabel("|x_o − B⁻¹(x_i)| (V)")
+        axes[0].legend(fontsize=7)
+        out.save_figure("error_vs_x.png", fig)
+
+    def _report(self, results: dict, metrics: dict, comparison: Comparison, measured: dict | None = None) -> str:
+        if measured:
+            lo, hi = measured["linear_range_v"]
+            opamp = (f"Op-amp: {measured['part']} (GF180MCU, {self.transistor.point.label}), measured A0 = "
+                     f"{measured['gain']:.4g}, unity gain at {measured['unity_gain_hz']:.3g} Hz, input offset "
+                     f"{measured['offset_v'] * 1e6:.3g} µV at mid supply; split rails "
+                     f"±{self.transistor.point.supply_v / 2:g} V. "
+                     f"Linear range (unity-gain follower within 0.1 mV): {lo:.3g} … {hi:.3g} V about mid supply; "
+                     "each sweep keeps x_i (both inputs) and x_o inside it. Twin: Eq. 5 with the measured A0 and "
+                     "offset, exact while gain and offset stay what they are at mid supply. Theory beside it: the "
+                     "loop solved with the op-amp's measured DC characteristic v_d(x_o, x_i) (a gain −1 sweep "
+                     "for the output, a follower sweep for the common mode, which the inputs set to x_i).")
+        else:
+            opamp = f"Op-amp: {self.opamp.kind}, gains {', '.join(f'{g:g}' for g in self.gains)}"
         lines = [f"# {self.title}", "", "Loop of 000 Fig. 1a: op-amp forward gain A, feedback B(x_o) as an ngspice "
                  "B-source; DC sweep of x_i. Twin: exact root of 000 Eq. 5, x_i = x_o/A + B(x_o).", "",
-                 f"Op-amp: {self.opamp.kind}, gains {', '.join(f'{g:g}' for g in self.gains)}; "
-                 f"ngspice options {loop_options(max(self.gains))}.", "",
+                 f"{opamp}; ngspice options {metrics['ngspice_options']}.", "",
                  "| B | sweep x_i | max rel. err vs B⁻¹ (A max) | max rel. dev SPICE vs twin | error slope SPICE | twin |",
                  "|---|---|---|---|---|---|"]
         for function, r in results.items():
@@ -210,8 +370,15 @@ class InverseLoopExperiment(ExperimentBase):
             lines.append(f"| {function} | {r['sweep'][0]:g} … {r['sweep'][1]:g} | "
                          f"{r['max_rel_error_vs_ideal_inverse_at_max_gain']:.2e} | {r['max_rel_dev_spice_vs_twin']:.2e} | "
                          f"{slope} | {slope_t} |")
+        if measured:
+            lines += ["", "| B | max \\|x_o − B⁻¹\\|: ngspice | Eq. 5 twin (A0, offset) | DC characteristic | "
+                      "ngspice − twin | ngspice − characteristic |", "|---|---|---|---|---|---|"]
+            lines += [f"| {f} | {r['max_abs_error_vs_ideal_v']:.3e} V | {r['max_abs_error_eq5_v']:.3e} V | "
+                      f"{r['max_abs_error_static_v']:.3e} V | {r['max_abs_spice_vs_eq5_v']:.3e} V | "
+                      f"{r['max_abs_spice_vs_static_v']:.3e} V |" for f, r in results.items()]
+        figure = "![error along the sweep](error_vs_x.png)" if measured else "![error vs gain](error_vs_gain.png)"
         lines += ["", "Relative errors use max(|reference|, 1e-3·full scale) as denominator.", "",
-                  "![transfer](transfer.png)", "", "![error vs gain](error_vs_gain.png)", "",
+                  "![transfer](transfer.png)", "", figure, "",
                   *comparison.report_section(), f"Summary: {metrics['summary']}", ""]
         return "\n".join(lines)
 

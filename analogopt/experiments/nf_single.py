@@ -41,7 +41,9 @@ from ..cosim.imperfections import applied_problem, loop_imperfections, matched_t
 from ..reference.imperfections import NoFixedPointError, weight_noise_covariance
 from ..cosim.nf_single import CoSimResult, build_loop, cosimulate, cosimulate_batch
 from .base import ExperimentBase, Variation, safe_title
-from .transistor_parts import is_transistor_table, transistor_opamp_from_table
+from .transistor_parts import (
+    fitted_opamp_from_table, is_fitted_table, is_transistor_table, targets_and_point, transistor_opamp_from_table,
+)
 from .nf_mismatch import draw_mismatch, mismatch_of, parameter_sigma, read_mismatch
 
 #: ngspice's time at the macro level over the ideal level's, by weights × samples (bench/nf_levels.py at
@@ -88,7 +90,20 @@ def macro_parts(table: Table, base_dir: Path | None = None) -> MacroParts | None
         if values.get(key) == 0:
             del values[key]
     sub = table.table("opamp")
-    if is_user_table(sub.mapping) or is_transistor_table(sub.mapping):
+    if is_fitted_table(sub.mapping):
+        values["opamp"], (low, high) = fitted_opamp_from_table(sub, about_ground=False)
+        point_supply = targets_and_point(sub)[1].supply_v
+        supply = values.get("supply_v", MacroParts.supply_v)
+        # the fitted model has no rails (transistor_parts.fitted_opamp): the loop's signal budget about mid
+        # supply must stay inside the swing measured on the transistors
+        reach = max(values.get("z_swing_v", MacroParts.z_swing_v), values.get("e_swing_v", MacroParts.e_swing_v))
+        if not (low < supply / 2 - reach and supply / 2 + reach < high):
+            raise table.error("z_swing_v", f"signals of ±{reach:g} V about {supply / 2:g} V leave the op-amp's "
+                                           f"measured swing {low:.3g} … {high:.3g} V; lower z_swing_v/e_swing_v")
+        if abs(point_supply - supply) > 1e-9 * supply:
+            raise sub.error("supply_v", f"{point_supply:g} V differs from circuit.supply_v = {supply:g} V, the "
+                                        "supply the loop's op-amps run from (leave it out, or make them equal)")
+    elif is_user_table(sub.mapping) or is_transistor_table(sub.mapping):
         part = transistor_opamp_from_table(sub) if is_transistor_table(sub.mapping) else user_opamp_from_table(sub, base_dir)
         supply = values.get("supply_v", MacroParts.supply_v)
         # the loop powers every op-amp from its own rails: a part rated for another supply is a mistake

@@ -909,6 +909,25 @@ CROSSBAR_CASES = [
     C("pinv-max_condition-nan", run_file("pinv", ("problem.max_condition", "nan")), 2, k("max_condition", FINITE)),
     C("pinv-mc-samples-float", run_file("pinv", ("monte_carlo.samples", "1.5")), 2, k("samples", INT)),
     C("pinv-levels-huge", run_file("pinv", ("monte_carlo.levels", "1e9")), 2, k("levels", INT)),
+    C("inverse-transistor-with-gains", run_file("inverse", ("opamp.level", '"transistor"')), 2,
+      r"gains.*transistor-level op-amp has its own"),
+    C("inverse-transistor-with-macro-keys", lambda c: ["run", c.raw_scenario(
+        INVERSE.replace("gains = [1e2, 1e3]\n", "").replace('kind = "ideal"', 'level = "transistor"')),
+        "--out", c.out, "--quiet"], 2, r"unknown key.*offset_v"),
+    C("solve-fitted-with-macro-keys", run_file("solve", ("settling.opamp.level", '"macro"')), 2,
+      r"unknown key.*(gain|gbw_hz|kind)"),
+    C("solve-fitted-corner-typ", lambda c: ["run", c.raw_scenario(
+        SOLVE.replace('[settling.opamp]\nkind = "single_pole"\ngain = 1e5\ngbw_hz = "1meg"\n',
+                      '[settling.opamp]\nlevel = "macro"\ncorner = "typ"\n')), "--out", c.out, "--quiet"], 2,
+      r"corner 'typ'"),
+    C("solve-top-level-opamp", run_file("solve", ("opamp.level", '"transistor"')), 2, r"\[settling\.opamp\]"),
+    C("pinv-opamp-macro-table", run_file("pinv", ("opamp.gain", "1e4")), 2, r"ideal VCVSs unless.*transistor"),
+    C("pinv-pdk-mismatch-without-transistors", run_file("pinv", ("monte_carlo.pdk_mismatch", "true")), 2,
+      r"pdk_mismatch.*transistor"),
+    C("pinv-transistor-corner-typ", run_set("sims:crossbar_pinv_gf180", 'opamp.corner="typ"'), 2, r"corner 'typ'"),
+    C("mvm-transistor-answer-beyond-rails", run_file("mvm", ("problem.rows", "16"), ("problem.cols", "12"),
+                                                     ("opamp.level", '"transistor"')), 2,
+      r"answer reaches 2\.38 V, outside the ±1\.65 V rails"),
 ]
 
 CHOICE = r"(choose one of|one of)"

@@ -81,6 +81,12 @@ def test_step_swing_noise_offset_at_typical(design, runner):
     assert step.overshoot < 0.05  # 64° of phase margin
     low, high, _, _ = t.output_swing(ota, point, TARGETS.c_load_f, runner)
     assert 0 < low < 0.3 and 3.0 < high < 3.3
+    # as a follower the NMOS pair's tail needs ~0.9 V above ground (measured 0.92 … 3.09 V within 0.1 mV)
+    vin, vout = t.follower_sweep(ota, point, TARGETS.c_load_f, runner)
+    f_low, f_high = t.follower_range(vin, vout, point.supply_v / 2)
+    assert 0.6 < f_low < 1.2 and 2.8 < f_high < high
+    offset, per_cm = t.common_mode_offset(vin, vout, point.supply_v / 2, 3e4, (f_low, f_high))
+    assert abs(offset) < 1e-3 and 60 < -20 * math.log10(abs(per_cm)) < 160  # CMRR, measured 108 dB
     noise = t.input_noise(ota, point, runner)
     assert 1e-9 < noise[1e6] < noise[1e3] < 1e-5  # flicker noise at 1 kHz above the white floor
     assert abs(t.systematic_offset_v(ota, point, runner)) < 1e-3
@@ -103,6 +109,8 @@ def test_characterize_cli_writes_the_datasheet(tmp_path, run_cli):
     assert data["device_strength"]["nmos_vs_typical"] < -0.2 and data["device_strength"]["pmos_vs_typical"] < -0.2
     assert abs(data["gbw_hz"]["relative_difference"]) < 0.3 and abs(data["dc_gain_v_per_v"]["relative_difference"]) < 0.3
     assert math.isfinite(data["offset_sigma_v"]["measured"])
+    assert data["follower_low_v"]["measured"] < data["follower_high_v"]["measured"] <= data["output_high_v"]["measured"]
+    assert data["cmrr_db"]["measured"] > 60
     report = (out / "report.md").read_text()
     assert "ss 125 °C 2.97 V" in report and "| M6 |" in report
     assert (out / "ota.sub").read_text().startswith(".subckt gf180_miller_")
