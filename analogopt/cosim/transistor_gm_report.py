@@ -119,27 +119,15 @@ def transfer_figure(ds: GmDatasheet):
 
 
 def integrator_figure(ds: GmDatasheet):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """The integrator's capacitor voltage: transistors (the analog trace), the fitted macromodel (the
+    twin's place) and the ideal integrator of Eq. 10, with their differences."""
+    from ..plots import difference_figure
 
     c = ds.integrator
-    us = c.time_s * 1e6
-    fig, (ax, ax_d) = plt.subplots(2, 1, figsize=(7, 6), sharex=True, gridspec_kw={"height_ratios": [3, 2]})
-    ax.plot(us, c.transistor_v, lw=2, label="transistors (ngspice)")
-    ax.plot(us, c.model_v, lw=1, color="C1", label="fitted macromodel (ngspice)")
-    ax.plot(us, c.ideal_v, "k--", lw=1, label="ideal integrator, Eq. 10")
-    ax_d.plot(us, (c.model_v - c.transistor_v) * 1e3, color="C1", label="macromodel − transistors")
-    ax_d.plot(us, (c.ideal_v - c.transistor_v) * 1e3, "k--", lw=1, label="ideal − transistors")
-    ax.set_ylabel("capacitor voltage (V)")
-    ax_d.set_ylabel("difference (mV)")
-    ax_d.set_xlabel("time (µs)")
-    ax.set_title(f"OTA-C integrator, C = {ds.c_int_f * 1e12:g} pF, {ds.measured.point.label}", fontsize=10)
-    for a in (ax, ax_d):
-        a.grid(alpha=0.3)
-        a.legend(fontsize=8)
-    return fig
+    return difference_figure(axis=c.time_s, axis_label="time", axis_unit="s", unit="V",
+                             traces=[("capacitor voltage", c.transistor_v, c.model_v, c.ideal_v)],
+                             title=f"OTA-C integrator, C = {ds.c_int_f * 1e12:g} pF, {ds.measured.point.label}",
+                             twin_label="fitted macromodel (ngspice)", ideal_label="ideal integrator, Eq. 10")
 
 
 def datasheet_json(ds: GmDatasheet) -> dict[str, Any]:

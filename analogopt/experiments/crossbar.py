@@ -270,8 +270,9 @@ class CrossbarExperiment(ExperimentBase):
             # (checked before a transistor op-amp is designed: that takes a second of ngspice)
             peak = float(np.max(np.abs(exact_answer(mode, problem))))
             if not peak < supply_v / 2:
-                raise ConfigError(f"{opamp_table.path('supply_v')}: the answer reaches {peak:.3g} V, outside the "
-                                  f"±{supply_v / 2:g} V rails of the op-amps; raise supply_v or scale the problem down")
+                name = part.name if part is not None else "the transistor op-amps"
+                raise ConfigError(f"{opamp_table.path('supply_v')}: the answer reaches |x| = {peak:.3g} V, outside the "
+                                  f"±{supply_v / 2:g} V rails of {name}; raise supply_v or scale the problem down")
         if fitted_swing is not None:
             peak = float(np.max(np.abs(exact_answer(mode, problem))))
             if not fitted_swing[0] < -peak and peak < fitted_swing[1]:

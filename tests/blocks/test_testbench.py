@@ -25,8 +25,9 @@ SINGLE = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6)
 
 # ----------------------------------------------------------------------------- the noise option
 def _name_before_noise(model: OpAmpModel) -> str:
-    """The subcircuit name as it was computed before the later fields (noise, stage gm) existed."""
-    old = [f.name for f in fields(model) if f.name not in ("noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s")]
+    """The subcircuit name as it was computed before the later fields (noise, stage gm, r_out_hf) existed."""
+    old = [f.name for f in fields(model)
+           if f.name not in ("noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s", "r_out_hf_ohm")]
     text = repr(sorted((name, repr(getattr(model, name))) for name in old))
     return f"opamp_{model.kind}_{hashlib.sha1(text.encode()).hexdigest()[:10]}"
 

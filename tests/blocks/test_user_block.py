@@ -227,7 +227,7 @@ def test_the_crossbar_scenario_checks_the_rails_against_the_answer(tmp_path, par
     e = CrossbarExperiment.from_scenario(load_scenario(path))
     assert e.settling_opamp.supply_v == 20.0
     assert e.netlist() == CrossbarExperiment.from_scenario(load_scenario("crossbar_solve")).netlist()
-    with pytest.raises(ConfigError, match=r"settling\.opamp\.supply_v: the solution reaches \|x\| = 6\.4 V, outside "
+    with pytest.raises(ConfigError, match=r"settling\.opamp\.supply_v: the answer reaches \|x\| = 6\.4 V, outside "
                                           r"the ±5 V rails of CM33"):
         CrossbarExperiment.from_scenario(load_scenario(path, ["settling.opamp.supply_v=10"]))
     write_scenario(tmp_path, "crossbar_solve", "settling.opamp")

@@ -927,7 +927,7 @@ CROSSBAR_CASES = [
     C("pinv-transistor-corner-typ", run_set("sims:crossbar_pinv_gf180", 'opamp.corner="typ"'), 2, r"corner 'typ'"),
     C("mvm-transistor-answer-beyond-rails", run_file("mvm", ("problem.rows", "16"), ("problem.cols", "12"),
                                                      ("opamp.level", '"transistor"')), 2,
-      r"answer reaches 2\.38 V, outside the ±1\.65 V rails"),
+      r"answer reaches \|x\| = 2\.38 V, outside the ±1\.65 V rails of the transistor op-amps"),
 ]
 
 CHOICE = r"(choose one of|one of)"
