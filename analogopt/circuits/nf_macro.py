@@ -512,13 +512,15 @@ def build_nf_macro(problem: NFSingleLayerProblem, parts: MacroParts, *, e_max: f
     # every element line, and each op-amp instance counted once (as the ideal level counts its blocks)
     elements = sum(1 for line in lines if not line.startswith((".", "+"))) + len(amps)
 
+    # a part with a vdd pin draws from Vdd, which feeds nothing else: its current is the op-amps' supply
+    supply_saves = ["i(vdd)"] if isinstance(opamp, UserOpAmp) and "vdd" in opamp.supply_roles else []
     duration = problem.duration_s
     max_step = duration / points if noise is None else min(duration / points, noise.step_s)
     deck = NetlistDeck(
         circuit,
         analyses=[Transient(stop_s=duration, step_s=duration / points, max_step_s=max_step, uic=False)],
         options=dict(MACRO_OPTIONS),
-        saves=[] if save_all else save_voltages(w),
+        saves=[] if save_all else save_voltages(w) + supply_saves,
         attachments=attachments,
     )
     probes = {name: f"v({node})" for name, node in zip(problem.weight_names, w)}

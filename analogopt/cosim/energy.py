@@ -52,3 +52,18 @@ def digital_solve_baseline(a: np.ndarray, b: np.ndarray, repeats: int = 50) -> D
         times.append(time.perf_counter() - t0)
     flops = solve_flops(a.shape[0])
     return DigitalBaseline(flops=flops, time_s=float(np.median(times)), energy_j=flops / 2 * DIGITAL_J_PER_FLOP_PAIR)
+
+
+def training_flops(iterations: int, samples: int, weights: int) -> float:
+    """Floating-point operations of ``iterations`` full-batch steps of one layer on ``samples`` samples:
+    the pre-activations ``X·w`` (``2·m·n``), the error's back-projection ``Xᵀ·e`` (``2·m·n``) and the
+    update (``2·n``); the activation and its slope are left out (a few per sample)."""
+    return float(iterations) * (4.0 * samples * weights + 2.0 * weights)
+
+
+def supply_energy(waves, supplies: dict[str, float]) -> tuple[float, float, np.ndarray]:
+    """(energy in J over the whole transient, power in W at its first point, the power against time) of
+    the supplies ``supplies`` (current vector → its source's voltage in V) in a transient's waveforms."""
+    t = np.real(np.asarray(waves.axis))
+    power = sum(v * -np.real(np.asarray(waves[vec])) for vec, v in supplies.items())
+    return energy_j(t, np.ones_like(t), power), float(power[0]), power

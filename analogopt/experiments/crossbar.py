@@ -620,15 +620,15 @@ class CrossbarExperiment(ExperimentBase):
     def _energy(self, waves, supplies: dict[str, float], settle_s: float) -> dict[str, Any]:
         """Supply energy of the op-amps until the answer settles (J), their quiescent power at the end of
         the run (W), and the same solve on this CPU (digital baseline, :mod:`analogopt.cosim.energy`)."""
-        from ..cosim.energy import digital_solve_baseline, energy_j
+        from ..cosim.energy import digital_solve_baseline, energy_j, supply_energy
 
         t = np.real(np.asarray(waves.axis))
-        power = sum(v * -np.real(np.asarray(waves[vec])) for vec, v in supplies.items())
+        whole, _, power = supply_energy(waves, supplies)
         until = t <= settle_s if np.isfinite(settle_s) else np.ones_like(t, dtype=bool)
         to_solution = energy_j(t[until], np.ones(int(until.sum())), power[until])
         digital = digital_solve_baseline(self.problem["A"], self.problem["b"])
         return {"to_solution_j": to_solution, "quiescent_power_w": float(power[-1]), "time_to_solution_s": settle_s,
-                "whole_run_j": energy_j(t, np.ones_like(t), power),
+                "whole_run_j": whole,
                 "digital": {"flops": digital.flops, "time_s": digital.time_s, "energy_j": digital.energy_j,
                             "j_per_flop_source": digital.source}}
 

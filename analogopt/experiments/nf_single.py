@@ -34,7 +34,7 @@ from ..spice.runner import Runner
 from ..scenarios import Scenario
 from ..values import REQUIRED, Table
 from ..blocks.opamp import opamp_from_config
-from ..blocks.user_block import copy_user_files, is_user_table, user_opamp_from_table, user_parts_of
+from ..blocks.user_block import UserOpAmp, copy_user_files, is_user_table, user_opamp_from_table, user_parts_of
 from ..circuits.nf_macro import BLOCKS, MacroParts
 from ..cosim.comparison import Comparison, Group, PlotOptions, TwinValidity, plot_options, signals_of, write_metrics
 from ..cosim.imperfections import applied_problem, loop_imperfections, matched_twin, predicted_settling
@@ -380,6 +380,9 @@ class NFSingleExperiment(ExperimentBase):
         metrics = self._metrics(main, variants)
         if user_parts:
             metrics["user_opamp"] = user_parts[0].record()
+        energy = self._training_energy(main)
+        if energy is not None:
+            metrics["energy"] = energy
         comparison = self.comparison(variants)
         matched = self._matched_comparison(main)
         if matched is not None:
@@ -390,6 +393,27 @@ class NFSingleExperiment(ExperimentBase):
         write_metrics(out, metrics, comparison, self.plot)
         write_report(out.file("report.md"), self._report(main, variants, metrics, comparison, matched))
         return metrics
+
+    def _training_energy(self, main: CoSimResult) -> dict[str, Any] | None:
+        """With op-amp parts on the loop's supply (transistor level): the supply energy of the whole
+        training run (J, ∫ V_dd·i dt over ngspice's points), the quiescent power at its start (W) and
+        quiescent power × duration (what class-A op-amps should draw), beside the twin's training on this
+        CPU (FLOP count, measured time, arithmetic energy at the Horowitz figure)."""
+        from ..cosim.energy import DIGITAL_J_PER_FLOP_PAIR, DigitalBaseline, supply_energy, training_flops
+
+        opamp = self.macro.opamp if self.macro is not None else None
+        if not (isinstance(opamp, UserOpAmp) and "vdd" in opamp.supply_roles):
+            return None
+        waves = main.analog_waveforms
+        whole, quiescent, _ = supply_energy(waves, {"i(vdd)": self.macro.operating_supply_v})
+        duration = float(np.real(np.asarray(waves.axis))[-1])
+        p = self.problem
+        flops = training_flops(p.iterations, p.n_samples, p.n_weights)
+        digital = DigitalBaseline(flops=flops, time_s=main.timings["twin_s"], energy_j=flops / 2 * DIGITAL_J_PER_FLOP_PAIR)
+        return {"training_run_j": whole, "quiescent_power_w": quiescent, "duration_s": duration,
+                "quiescent_times_duration_j": quiescent * duration, "opamp": opamp.name,
+                "digital": {"flops": digital.flops, "time_s": digital.time_s, "energy_j": digital.energy_j,
+                            "j_per_flop_source": digital.source}}
 
     @property
     def _weight_unit(self) -> str:
@@ -776,6 +800,15 @@ class NFSingleExperiment(ExperimentBase):
             c = m["classification"]
             lines += [f"Held-out test set ({c['test_samples']} samples): analog accuracy {c['analog_test_accuracy']:.2%}, "
                       f"digital {c['digital_test_accuracy']:.2%}, predictions agree on {c['prediction_agreement']:.2%}.", ""]
+        if "energy" in m:
+            e, d = m["energy"], m["energy"]["digital"]
+            lines += ["## Energy", "",
+                      f"The op-amps ({e['opamp']}) drew {e['training_run_j']:.3e} J over the training run's "
+                      f"{e['duration_s']:.3e} s (quiescent {e['quiescent_power_w']:.3e} W: × duration "
+                      f"{e['quiescent_times_duration_j']:.3e} J). The twin's training on this CPU: {d['flops']:.3g} FLOP "
+                      f"in {d['time_s']:.3e} s, {d['energy_j']:.3e} J of arithmetic ({d['j_per_flop_source']}; a lower "
+                      "bound for the digital side). The OTA-C integrators and activation cells are macromodels and "
+                      "draw nothing in this count.", ""]
         t = m["time"]
         lines += [
             "## Timing", "",

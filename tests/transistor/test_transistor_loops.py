@@ -278,3 +278,34 @@ def test_nf_loop_with_the_fitted_opamp_shows_what_its_output_resistance_costs(tm
         metrics = json.loads((out / "metrics.json").read_text())
         deviation[name] = float(re.search(r"max \|Δw\| ([0-9.e+-]+)", metrics["summary"]).group(1))
     assert deviation["heavy"] > 5e-3 and deviation["light"] < 3e-3 and deviation["heavy"] > 5 * deviation["light"]
+
+
+@pytest.mark.slow
+def test_a_training_run_on_transistor_opamps_reports_its_supply_energy(tmp_path, run_cli):
+    """A short NF staircase run at the macro level with transistor op-amps (5 samples, 200 iterations, light
+    lines so that this op-amp can drive them): the supply energy of the whole training run, which for
+    class-A op-amps is their quiescent power × the run's duration (measured within 0.2 %), 13 op-amps of
+    ~0.41 mW each, beside the twin's FLOP count and arithmetic energy."""
+    import json
+
+    from analogopt.scenarios import SIMS_DIR
+
+    text = (SIMS_DIR / "nf_staircase.toml").read_text().replace('level = "ideal"', 'level = "macro"', 1)
+    text = text.replace("[circuit.mismatch]", '[circuit.opamp]\nlevel = "transistor"\n\n[circuit.mismatch]', 1)
+    scenario = tmp_path / "nf_transistor.toml"
+    scenario.write_text(text)
+    out = tmp_path / "res"
+    sets = ["data.samples=5", "loop.iterations=200", 'circuit.line_current_a="50u"', 'circuit.g_max_s="5u"',
+            'circuit.g_min_s="5n"']
+    code, err = run_cli("run", str(scenario), "--out", str(out), *[a for s in sets for a in ("--set", s)], "--quiet")
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    e = m["energy"]
+    assert e["training_run_j"] == pytest.approx(e["quiescent_times_duration_j"], rel=0.05)
+    instances = len(re.findall(r"(?m)^X\S+ .* gf180_miller_\w+$", (out / "netlist.cir").read_text()))
+    assert instances >= 10
+    assert 0.3e-3 < e["quiescent_power_w"] / instances < 0.5e-3
+    assert e["duration_s"] == pytest.approx(m["circuit"]["duration_s"], rel=1e-6)
+    assert e["digital"]["flops"] == pytest.approx(200 * (4 * 5 * 2 + 2 * 2))
+    assert m["max_abs_deviation"] < 5e-3
+    assert "## Energy" in (out / "report.md").read_text()
