@@ -18,7 +18,7 @@ from PySpice.Spice.Netlist import Circuit
 
 from ..errors import ConfigError
 from ..spice.netlist import validate_name
-from .opamp import AnyOpAmp, OpAmpModel, add_opamp
+from .opamp import AnyOpAmp, add_opamp
 from .user_block import UserOpAmp, supply_sources
 
 DeviceType = Literal["diode", "bjt"]
@@ -108,16 +108,21 @@ def add_log_amp(circuit: Circuit, name: str, sum_node: str, out: str, device: Ju
     return {"sum": sum_node, "out": out}
 
 
-def add_antilog_amp(circuit: Circuit, name: str, vin: str, out: str, device: JunctionModel, opamp: OpAmpModel,
+def add_antilog_amp(circuit: Circuit, name: str, vin: str, out: str, device: JunctionModel, opamp: AnyOpAmp,
                     r_ohm: float) -> dict[str, str]:
     """Inverting antilog amplifier for a *negative* input voltage: the junction conducts from the
     virtual ground into ``vin``, the feedback resistor ``r_ohm`` supplies that current, so
-    ``v(out) = R·Is·(e^{−v(vin)/(n·V_T)} − 1)`` — the exact inverse of :func:`add_log_amp`."""
+    ``v(out) = R·Is·(e^{−v(vin)/(n·V_T)} − 1)`` — the exact inverse of :func:`add_log_amp`. A part with
+    supply pins gets its own ``±supply_v/2`` sources, as in :func:`add_log_amp`."""
     validate_name(name, "antilog-amp name")
     if not (isinstance(r_ohm, (int, float)) and math.isfinite(r_ohm) and r_ohm > 0):
         raise ConfigError(f"antilog feedback resistor r_ohm must be > 0 Ω, got {r_ohm!r}")
     sum_node = f"{name}_sum"
     device.add_junction(circuit, name, sum_node, vin)
     circuit.R(f"{name}_f", out, sum_node, r_ohm)
-    add_opamp(circuit, f"{name}_oa", circuit.gnd, sum_node, out, opamp)
+    supplies = None
+    if isinstance(opamp, UserOpAmp):
+        lines, supplies = supply_sources(opamp, f"{name}s")
+        circuit.raw_spice += lines
+    add_opamp(circuit, f"{name}_oa", circuit.gnd, sum_node, out, opamp, supplies)
     return {"sum": sum_node, "out": out}

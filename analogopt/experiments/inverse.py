@@ -56,6 +56,9 @@ TRANSISTOR_GAIN_BOUND = 1e5
 #: Largest departure of Eq. 5's answer from the op-amp's DC characteristic, as a fraction of the finite-gain
 #: error, at which the Eq. 5 twin of a transistor loop still counts as valid
 TWIN_MOVED_LIMIT = 0.3
+#: Largest input current of a log amp on the transistor op-amp, as a fraction of its output's sink limit
+#: (M7's bias): the log law breaks near the limit (measured: 97 µA sink, the law gone at 200 µA)
+SINK_FRACTION = 0.5
 #: Load of the follower that measures a transistor op-amp's linear range (F): the design's 5 pF
 TRANSISTOR_LOAD_F = 5e-12
 
@@ -431,15 +434,24 @@ class LogAmpExperiment(ExperimentBase):
     step_stop_s: float
     title: str = "log amp"
     plot: PlotOptions = PlotOptions(log_axis=None)
+    #: ``[opamp] level = "transistor"``: the GF180MCU op-amp in the log amp and the antilog stage (at each
+    #: sweep's temperature); the twin takes its measured A0 and offset. Its MOS inputs draw no bias
+    #: current (no bias error source), and the step section keeps its own two-pole model
+    transistor: TransistorOpAmp | None = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "LogAmpExperiment":
         cfg = Table(scenario.config, scenario.name)
         cfg.reject_unknown({"kind", "title", "description", "device", "opamp", "sweep", "error_sources", "cascade",
-                            "step", "plot"})
+                            "step", "plot", "corners"})
         device = _junction_from(cfg.table("device"))
         opamp_table = cfg.table("opamp")
-        opamp = opamp_from_config(dict(opamp_table.mapping) or {"kind": "ideal", "gain": 1e6}, opamp_table.where)
+        transistor = None
+        if is_transistor_table(opamp_table.mapping):
+            transistor = transistor_design_from_table(opamp_table)
+            opamp = OpAmpModel()  # the twin's: replaced by the measured A0 and offset when the run starts
+        else:
+            opamp = opamp_from_config(dict(opamp_table.mapping) or {"kind": "ideal", "gain": 1e6}, opamp_table.where)
         sweep = cfg.table("sweep", {"i_min_a", "i_max_a", "points_per_decade", "conformity_decades",
                                     "temperatures_c", "temp_fit_min_a"})
         i_min = _current(sweep, "i_min_a", 1e-9)
@@ -467,6 +479,14 @@ class LogAmpExperiment(ExperimentBase):
         step_opamp = opamp_from_config({"kind": "two_pole", "gain": step.raw("gain", 1e5),
                                         "gbw_hz": step.raw("gbw_hz", 10e6),
                                         "second_pole_hz": step.raw("second_pole_hz", 1e6)}, step.where)
+        if transistor is not None:
+            # the input current leaves through the op-amp's output: a class-A stage sinks at most its bias
+            sink = transistor.ota.i_ref_a * transistor.ota.mirror_ratios[1]
+            for table, key, value in ((sweep, "i_max_a", i_max), (cascade, "i_max_a", c_hi)):
+                if not value <= SINK_FRACTION * sink:
+                    raise table.error(key, f"{value:g} A flows into the transistor op-amp's output, whose class-A "
+                                           f"stage sinks at most {sink:.3g} A (M7's bias); keep it under "
+                                           f"{SINK_FRACTION * sink:.3g} A")
         i_from = _current(step, "i_from_a", 1e-5)
         i_to = _current(step, "i_to_a", 1e-4)
         overshoot = step.number("overshoot", 0.05, above=0, below=0.5)
@@ -475,12 +495,15 @@ class LogAmpExperiment(ExperimentBase):
                    conformity_decades=decades, temperatures_c=tuple(temps), temp_fit_min_a=fit_min, rs_ohm=rs,
                    bias_a=bias, cascade_r_ohm=r_ohm, cascade_range_a=(c_lo, c_hi), step_opamp=step_opamp,
                    step_currents_a=(i_from, i_to), step_overshoot=overshoot, step_stop_s=stop, title=scenario.title,
-                   plot=plot_options(cfg.table("plot")))
+                   plot=plot_options(cfg.table("plot")), transistor=transistor)
 
     # -------------------------------------------------------------------------------- helpers
     def _sweep_deck(self, device: JunctionModel, opamp: OpAmpModel, temp_c: float, lo_a: float, hi_a: float,
                     antilog_r_ohm: float | None = None):
-        """The log-spaced DC sweep of the input current: (generated circuit, deck)."""
+        """The log-spaced DC sweep of the input current: (generated circuit, deck). A transistor op-amp is
+        the design at the sweep's temperature."""
+        if self.transistor is not None:
+            opamp = self.transistor.ota.as_part(self.transistor.point.at(temp_c=float(temp_c)))
         generated = log_amp_circuit(device, opamp, antilog_r_ohm=antilog_r_ohm)
         lo, hi = math.log10(lo_a), math.log10(hi_a)
         deck = NetlistDeck(generated.circuit, analyses=[DCSweep(generated.source, lo, hi, 1.0 / self.points_per_decade)],
@@ -511,9 +534,26 @@ class LogAmpExperiment(ExperimentBase):
 
     def run(self, out: RunDirectory, progress: Progress, runner: Runner | None = None) -> dict:
         runner = runner or NgspiceRunner(timeout_s=120)
+        if self.transistor is None:
+            return self._run(out, progress, runner)
+        from ..cosim.transistor_ota import systematic_offset_v
+
+        copy_user_files([self.transistor.part], out.path)
+        progress.stage("op-amp: open loop and offset")
+        loop = measure_open_loop(self.transistor.part, runner, run_dir=out.file("spice/opamp_open_loop"))
+        offset = systematic_offset_v(self.transistor.ota, self.transistor.point, runner)
+        measured = replace(self, opamp=OpAmpModel(kind="ideal", gain=loop.gain, offset_v=offset))
+        return measured._run(out, progress, runner, {
+            "part": self.transistor.part.name, "pdk": self.transistor.point.record(), "gain": loop.gain,
+            "unity_gain_hz": loop.unity_gain_hz, "offset_v": offset,
+            "sink_limit_a": self.transistor.ota.i_ref_a * self.transistor.ota.mirror_ratios[1]})
+
+    def _run(self, out: RunDirectory, progress: Progress, runner: Runner, transistor: dict | None = None) -> dict:
         ideal_device = replace(self.device, rs_ohm=0.0)
         junction = asdict(ideal_device)
         metrics: dict[str, Any] = {"kind": self.kind, "device": asdict(self.device), "opamp": asdict(self.opamp)}
+        if transistor is not None:
+            metrics["transistor_opamp"] = transistor
         groups: list[Group] = []
         twin_text = "the closed form v_out = (V_os − V_J(I − I_b))/(1 + 1/A) with ngspice's junction and Is(T) laws"
         ideal_text = "the ideal log law −n·V_T·ln(I/Is) of 000 Eq. 7 (infinite gain, no Rs, no bias current)"
@@ -578,31 +618,36 @@ class LogAmpExperiment(ExperimentBase):
         rs_device = replace(ideal_device, rs_ohm=self.rs_ohm)
         _, w_rs = self._sweep(runner, rs_device, self.opamp, twin.TNOM_C, self.i_min_a, self.i_max_a,
                               out=out, name="error_rs")
-        bias_opamp = replace(self.opamp, bias_a=self.bias_a)
-        _, w_b = self._sweep(runner, ideal_device, bias_opamp, twin.TNOM_C, self.i_min_a, self.i_max_a,
-                             out=out, name="error_bias")
         err_rs, err_rs_twin = w_rs["out"] - base, self._twin(rs_device, self.opamp, i, 27.0) - v_twin
-        err_b, err_b_twin = w_b["out"] - base, self._twin(ideal_device, bias_opamp, i, 27.0) - v_twin
         metrics["error_sources"] = {
-            "rs_ohm": self.rs_ohm, "bias_a": self.bias_a,
-            "rs_error_low_end_v": float(err_rs[0]), "rs_error_high_end_v": float(err_rs[-1]),
+            "rs_ohm": self.rs_ohm, "rs_error_low_end_v": float(err_rs[0]), "rs_error_high_end_v": float(err_rs[-1]),
             "rs_max_abs_dev_spice_vs_twin_v": float(np.max(np.abs(err_rs - err_rs_twin))),
-            "bias_error_low_end_v": float(err_b[0]), "bias_error_high_end_v": float(err_b[-1]),
-            "bias_max_abs_dev_spice_vs_twin_v": float(np.max(np.abs(err_b - err_b_twin))),
         }
-        self._plot_errors(out, i, err_rs, err_rs_twin, err_b, err_b_twin)
         current_group(f"series resistance {self.rs_ohm:g} Ω", i, w_rs["out"], self._twin(rs_device, self.opamp, i, 27.0),
                       v_ideal)
-        current_group(f"bias current {self.bias_a:g} A", i, w_b["out"], self._twin(ideal_device, bias_opamp, i, 27.0),
-                      v_ideal)
+        bias = None
+        if self.transistor is None:  # a transistor op-amp's MOS inputs draw no bias current
+            bias_opamp = replace(self.opamp, bias_a=self.bias_a)
+            _, w_b = self._sweep(runner, ideal_device, bias_opamp, twin.TNOM_C, self.i_min_a, self.i_max_a,
+                                 out=out, name="error_bias")
+            err_b, err_b_twin = w_b["out"] - base, self._twin(ideal_device, bias_opamp, i, 27.0) - v_twin
+            metrics["error_sources"] |= {
+                "bias_a": self.bias_a, "bias_error_low_end_v": float(err_b[0]), "bias_error_high_end_v": float(err_b[-1]),
+                "bias_max_abs_dev_spice_vs_twin_v": float(np.max(np.abs(err_b - err_b_twin)))}
+            current_group(f"bias current {self.bias_a:g} A", i, w_b["out"],
+                          self._twin(ideal_device, bias_opamp, i, 27.0), v_ideal)
+            bias = (err_b, err_b_twin)
+        self._plot_errors(out, i, err_rs, err_rs_twin, bias)
 
         # 4. log → antilog cascade
         progress.stage("cascade")
         i_c, w_c = self._sweep(runner, ideal_device, self.opamp, twin.TNOM_C, *self.cascade_range_a,
                                antilog_r_ohm=self.cascade_r_ohm, out=out, name="cascade")
         returned = w_c["antilog"] / self.cascade_r_ohm
+        # both stages are the same op-amp: the antilog's offset is the log stage's
         returned_twin = twin.antilog_amp_output(self._twin(ideal_device, self.opamp, i_c, 27.0), 27.0, junction=junction,
-                                                r_ohm=self.cascade_r_ohm, gain=self.opamp.gain) / self.cascade_r_ohm
+                                                r_ohm=self.cascade_r_ohm, gain=self.opamp.gain,
+                                                offset_v=self.opamp.offset_v) / self.cascade_r_ohm
         metrics["cascade"] = {
             "r_ohm": self.cascade_r_ohm, "range_a": list(self.cascade_range_a),
             "max_rel_error": float(np.max(np.abs(returned / i_c - 1))),
@@ -702,13 +747,14 @@ class LogAmpExperiment(ExperimentBase):
         ax2.legend(fontsize=7)
         out.save_figure("temperature.png", fig)
 
-    def _plot_errors(self, out, i, err_rs, err_rs_twin, err_b, err_b_twin) -> None:
+    def _plot_errors(self, out, i, err_rs, err_rs_twin, bias=None) -> None:
         fig = Figure(figsize=(5.5, 4))
         ax = fig.subplots()
         ax.loglog(i, np.abs(err_rs), "o", ms=3, label=f"SPICE Rs = {self.rs_ohm:g} Ω")
         ax.loglog(i, np.abs(err_rs_twin), "-", label="twin Rs")
-        ax.loglog(i, np.abs(err_b), "s", ms=3, label=f"SPICE I_bias = {self.bias_a:g} A")
-        ax.loglog(i, np.abs(err_b_twin), "-", label="twin I_bias")
+        if bias is not None:
+            ax.loglog(i, np.abs(bias[0]), "s", ms=3, label=f"SPICE I_bias = {self.bias_a:g} A")
+            ax.loglog(i, np.abs(bias[1]), "-", label="twin I_bias")
         ax.set_xlabel("input current (A)")
         ax.set_ylabel("|output error| (V)")
         ax.set_title("error sources: Rs at the top, bias current at the bottom")
@@ -740,12 +786,25 @@ class LogAmpExperiment(ExperimentBase):
 
     def _report(self, m: dict) -> str:
         tr, tm, es, cs, st = m["transfer"], m["temperature"], m["error_sources"], m["cascade"], m["step"]
+        if "bias_a" in es:
+            bias_line = (f"- bias current {es['bias_a']:g} A: error {es['bias_error_low_end_v']:.3e} V at the bottom, "
+                         f"{es['bias_error_high_end_v']:.3e} V at the top; twin within "
+                         f"{es['bias_max_abs_dev_spice_vs_twin_v']:.2e} V")
+        else:
+            bias_line = "- bias current: none (the transistor op-amp's inputs are MOS gates)"
+        if "transistor_opamp" in m:
+            t = m["transistor_opamp"]
+            opamp = (f"the transistor-level {t['part']} (GF180MCU, {self.transistor.point.label}, at each sweep's "
+                     f"temperature; measured A0 = {t['gain']:.4g}, offset {t['offset_v'] * 1e6:.3g} µV, output sink "
+                     f"limit {t['sink_limit_a']:.3g} A)")
+        else:
+            opamp = f"{self.opamp.kind}, A = {self.opamp.gain:g}"
         rows = "\n".join(f"| {t:g} | {s * 1e3:.4f} | {e * 1e3:.4f} |" for t, s, e in
                          zip(tm["temperatures_c"], tm["slope_v_per_decade"], tm["slope_expected_v_per_decade"]))
         return f"""# {self.title}
 
 Log amplifier of 000 Fig. 1b: input current forced through a {self.device.device} in the feedback path of an
-op-amp ({self.opamp.kind}, A = {self.opamp.gain:g}); the loop outputs the inverse of the exponential (000 Eq. 7).
+op-amp ({opamp}); the loop outputs the inverse of the exponential (000 Eq. 7).
 Twin: closed form v_out = (V_os − V_J(I − I_b))/(1 + 1/A) with ngspice's junction and Is(T) laws.
 
 ## Transfer at 27 °C ({self.i_min_a:g} … {self.i_max_a:g} A)
@@ -767,7 +826,7 @@ slope/T spread {tm['slope_over_t_spread'] * 100:.4f} %; SPICE vs twin max |Δ| {
 
 ## Error sources
 - Rs = {es['rs_ohm']:g} Ω: error {es['rs_error_low_end_v']:.3e} V at the bottom, {es['rs_error_high_end_v']:.3e} V at the top; twin within {es['rs_max_abs_dev_spice_vs_twin_v']:.2e} V
-- bias current {es['bias_a']:g} A: error {es['bias_error_low_end_v']:.3e} V at the bottom, {es['bias_error_high_end_v']:.3e} V at the top; twin within {es['bias_max_abs_dev_spice_vs_twin_v']:.2e} V
+{bias_line}
 
 ![error sources](error_sources.png)
 

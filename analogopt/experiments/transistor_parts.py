@@ -1,8 +1,7 @@
 """Op-amp tables that ask for the transistor level: the GF180MCU two-stage Miller op-amp analogopt
 designs, at one PVT point, wherever a scenario takes an op-amp table (``[settling.opamp]`` of
 ``crossbar_solve``, ``[opamp]`` of ``crossbar_mvm`` and ``crossbar_pinv``, ``[circuit.opamp]`` of the
-macro-level NF loop, ``[opamp]`` of ``inverse_loop``; the log amplifier's circuit takes the part in code,
-``analogopt.circuits.log_amp``)::
+macro-level NF loop, ``[opamp]`` of ``inverse_loop`` and ``log_amp``)::
 
     [settling.opamp]
     level = "transistor"     # the GF180MCU Miller op-amp (analogopt/blocks/miller_ota.py)

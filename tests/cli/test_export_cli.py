@@ -32,7 +32,7 @@ NOT_SIMULATED = {"ml_iris": "20 000 elements", "ml_breast_dfa": "ml_breast_mdfa 
 
 
 #: Scenarios with transistor-level op-amps: their export links the PDK's models (README: re-link after a move).
-TRANSISTOR_LEVEL = ("crossbar_solve_gf180", "crossbar_pinv_gf180", "inverse_loop_gf180")
+TRANSISTOR_LEVEL = ("crossbar_solve_gf180", "crossbar_pinv_gf180", "inverse_loop_gf180", "log_amp_gf180")
 
 
 def attachments(name: str) -> dict[str, str]:

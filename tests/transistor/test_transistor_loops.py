@@ -309,3 +309,27 @@ def test_a_training_run_on_transistor_opamps_reports_its_supply_energy(tmp_path,
     assert e["digital"]["flops"] == pytest.approx(200 * (4 * 5 * 2 + 2 * 2))
     assert m["max_abs_deviation"] < 5e-3
     assert "## Energy" in (out / "report.md").read_text()
+
+
+@pytest.mark.slow
+def test_log_amp_scenario_on_the_transistor_opamp(tmp_path, run_cli, check_one_line_error):
+    """sims/log_amp_gf180.toml: the log law over 1 nA … 40 µA with the op-amp at each temperature (measured:
+    slope within 0.054 % of n·V_T·ln 10, conformity 0.017 % of full scale, slope/T spread 0.11 %, ngspice
+    within 0.30 mV of the twin at the measured A0 and offset); no bias-current error source (MOS inputs);
+    an input current beyond half the class-A output's sink limit is refused in one line."""
+    import json
+
+    out = tmp_path / "res"
+    code, err = run_cli("run", "log_amp_gf180", "--out", str(out), "--quiet")
+    assert code == 0, err
+    m = json.loads((out / "metrics.json").read_text())
+    tr, tm = m["transfer"], m["temperature"]
+    assert tr["slope_rel_error"] < 2e-3 and tr["conformity_fraction_of_full_scale"] < 1e-3
+    assert tm["slope_over_t_spread"] < 5e-3
+    assert tr["max_abs_dev_spice_vs_twin_v"] < 1e-3
+    assert 2e4 < m["transistor_opamp"]["gain"] < 5e4 and "bias_a" not in m["error_sources"]
+    assert 5e-5 < m["transistor_opamp"]["sink_limit_a"] < 2e-4
+    assert m["cascade"]["max_rel_error"] < 0.1
+    code, err = run_cli("run", "log_amp_gf180", "--out", str(tmp_path / "too_much"), "--set", "sweep.i_max_a=1e-4",
+                        "--quiet")
+    check_one_line_error(code, err, code=2, pattern=r"i_max_a.*sinks at most", out=tmp_path / "too_much")
