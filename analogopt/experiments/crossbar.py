@@ -64,8 +64,8 @@ from ..cosim.comparison import Comparison, Group, PlotOptions, Signal, TwinValid
 from ..spice.runner import check_deadline
 from .base import ExperimentBase, Variation
 from .transistor_parts import (
-    KEYS, TransistorOpAmp, fitted_opamp_from_table, is_fitted_table, is_transistor_table, targets_and_point,
-    transistor_design_from_table,
+    KEYS, TransistorOpAmp, fitted_opamp_from_table, is_fitted_table, is_transistor_table, mismatch_seed,
+    targets_and_point, transistor_design_from_table,
 )
 
 #: Largest circuit − finite-gain theory gap, as a fraction of the error the theory predicts, at which the
@@ -372,7 +372,7 @@ class CrossbarExperiment(ExperimentBase):
         the kit's mismatch drawn from a seed derived from ``seed`` (each instance its own draw)."""
         if not self.pdk_mismatch:
             return self.dc_opamp
-        return self.transistor.drawn(int(np.random.default_rng([seed, zlib.crc32(b"opamp")]).integers(1, 2**31)))
+        return self.transistor.drawn(mismatch_seed(seed))
 
     def finite_gain(self, mapping: CrossbarMapping, second: CrossbarMapping | None, value: np.ndarray,
                     runner: Runner) -> dict[str, float]:

@@ -13,6 +13,7 @@ Every ngspice run keeps its netlist, raw file and console output under the resul
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
@@ -33,8 +34,8 @@ from ..spice import DCSweep, NetlistDeck, NgspiceRunner, Runner, Transient
 from ..values import Table
 from ..cosim.comparison import Comparison, Group, PlotOptions, Signal, TwinValidity, plot_options, write_metrics
 from ..spice.runner import check_deadline
-from .base import ExperimentBase
-from .transistor_parts import TransistorOpAmp, is_transistor_table, transistor_design_from_table
+from .base import ExperimentBase, Variation
+from .transistor_parts import TransistorOpAmp, is_transistor_table, mismatch_seed, transistor_design_from_table
 
 #: Newton tolerances that resolve errors of 1e-9 relative (default ngspice reltol is 1e-3).
 TIGHT_OPTIONS: dict[str, float] = {"reltol": 1e-9, "vntol": 1e-12, "abstol": 1e-18}
@@ -76,6 +77,19 @@ def relative_error(value: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
     """Least-squares slope of ``log10 y`` against ``log10 x``."""
     return float(np.polyfit(np.log10(x), np.log10(y), 1)[0])
+
+
+def _nominal(transistor: TransistorOpAmp) -> TransistorOpAmp:
+    """The op-amp without its mismatch draw, where the twin and the theory are measured."""
+    return TransistorOpAmp(transistor.ota, transistor.point.at(statistical="none", seed=None))
+
+
+def _mismatched(experiment: Any, seed: int | None) -> Any:
+    """``experiment`` with its transistor op-amp drawn for Monte Carlo sample ``seed`` (unchanged without
+    either)."""
+    if seed is None or getattr(experiment, "transistor", None) is None:
+        return experiment
+    return replace(experiment, transistor=experiment.transistor.mismatched(mismatch_seed(seed)))
 
 
 def static_loop(x_i: np.ndarray, function: str, statics: Any, start: np.ndarray, iterations: int = 50) -> np.ndarray:
@@ -164,9 +178,9 @@ class InverseLoopExperiment(ExperimentBase):
         input offset at mid supply."""
         from ..cosim import transistor_ota as t
 
-        part = self.transistor
+        part = _nominal(self.transistor)  # see LogAmpExperiment.run: no bench sees a draw's own instance
         mid = part.point.supply_v / 2
-        tight = {k: v for k, v in self._deck(self.functions[0])[1].options.items() if k != "temp"}
+        tight = {k: v for k, v in self._deck(self.functions[0])[1].options.items() if k not in ("temp", "seed")}
         statics, (vin, vout) = t.static_transfer(part.ota, part.point, TRANSISTOR_LOAD_F, runner, tight,
                                                  out.file("spice/opamp_static"))
         low, high = t.follower_range(vin, vout, mid)
@@ -175,6 +189,12 @@ class InverseLoopExperiment(ExperimentBase):
         # at balance v_d = −V_os + x_o/A0 (Eq. 5's offset adds to x_i), so at x_o = 0 the offset is −v_d
         offset = -float(statics.vd(np.zeros(1), np.zeros(1))[0])
         return statics, {"linear_range_v": [low - mid, high - mid], "offset_v": offset}
+
+    def sample(self, variations: list[Variation], seed: int | None, runner: Runner, scratch: Path) -> dict[str, Any]:
+        """The whole experiment as one sweep row; a seeded sample (``sweep --mc``) with a transistor op-amp
+        draws the kit's mismatch in the loop's op-amp, against the twin and theory of the nominal one."""
+        return ExperimentBase.sample(_mismatched(self, seed), variations, seed, runner, scratch) | {
+            "pdk_mismatch": int(self.transistor is not None and seed is not None)}
 
     def netlist(self) -> str:
         """The first function's deck, the ``netlist.cir`` that ``run`` writes: built without simulating, or
@@ -190,7 +210,7 @@ class InverseLoopExperiment(ExperimentBase):
         # the decks inline the part; its file (and the kit's link) go beside them, as for every user part
         copy_user_files([self.transistor.part], out.path)
         progress.stage("op-amp: open loop and DC characteristic")
-        loop = measure_open_loop(self.transistor.part, runner, run_dir=out.file("spice/opamp_open_loop"))
+        loop = measure_open_loop(_nominal(self.transistor).part, runner, run_dir=out.file("spice/opamp_open_loop"))
         statics, found = self.statics(runner, out)
         measured = {"part": self.transistor.part.name, "pdk": self.transistor.point.record(), "gain": loop.gain,
                     "unity_gain_hz": loop.unity_gain_hz, "r_out_ohm": loop.r_out_ohm, **found}
@@ -510,6 +530,12 @@ class LogAmpExperiment(ExperimentBase):
                            options={**JUNCTION_OPTIONS, "temp": float(temp_c), "tnom": twin.TNOM_C})
         return generated, deck
 
+    def sample(self, variations: list[Variation], seed: int | None, runner: Runner, scratch: Path) -> dict[str, Any]:
+        """The whole experiment as one sweep row; a seeded sample with a transistor op-amp draws the kit's
+        mismatch in every op-amp (log and antilog stage each their own)."""
+        return ExperimentBase.sample(_mismatched(self, seed), variations, seed, runner, scratch) | {
+            "pdk_mismatch": int(self.transistor is not None and seed is not None)}
+
     def netlist(self) -> str:
         """The 27 °C transfer sweep, the ``netlist.cir`` that ``run`` writes, built without simulating."""
         return self._sweep_deck(replace(self.device, rs_ohm=0.0), self.opamp, twin.TNOM_C, self.i_min_a,
@@ -540,7 +566,9 @@ class LogAmpExperiment(ExperimentBase):
 
         copy_user_files([self.transistor.part], out.path)
         progress.stage("op-amp: open loop and offset")
-        loop = measure_open_loop(self.transistor.part, runner, run_dir=out.file("spice/opamp_open_loop"))
+        loop = measure_open_loop(_nominal(self.transistor).part, runner, run_dir=out.file("spice/opamp_open_loop"))
+        # the twin's op-amp is the nominal one: a mismatch draw's instances differ from deck to deck, so no
+        # bench sees the loop's own draw, and the sample's departure from the twin is the mismatch's effect
         offset = systematic_offset_v(self.transistor.ota, self.transistor.point, runner)
         measured = replace(self, opamp=OpAmpModel(kind="ideal", gain=loop.gain, offset_v=offset))
         return measured._run(out, progress, runner, {

@@ -97,9 +97,24 @@ class TransistorOpAmp:
     def __post_init__(self) -> None:
         object.__setattr__(self, "part", self.ota.as_part(self.point))
 
+    def mismatched(self, seed: int) -> "TransistorOpAmp":
+        """This op-amp with the kit's mismatch drawn by ngspice's generator from ``seed`` (1 ≤ seed < 2³¹):
+        every instance in a deck its own draw, the same seed the same draws."""
+        return TransistorOpAmp(self.ota, self.point.at(statistical="mismatch", seed=seed))
+
     def drawn(self, seed: int) -> UserOpAmp:
-        """The part with mismatch drawn by ngspice's generator from ``seed`` (1 ≤ seed < 2³¹)."""
-        return self.ota.as_part(self.point.at(statistical="mismatch", seed=seed))
+        """The part of :meth:`mismatched`."""
+        return self.mismatched(seed).part
+
+
+def mismatch_seed(seed: int) -> int:
+    """ngspice's seed (1 ≤ s < 2³¹) for the op-amps of Monte Carlo sample ``seed``, apart from the seeds
+    the sample's other draws use."""
+    import zlib
+
+    import numpy as np
+
+    return int(np.random.default_rng([seed, zlib.crc32(b"opamp")]).integers(1, 2**31))
 
 
 def is_fitted_table(mapping: Mapping[str, Any]) -> bool:
