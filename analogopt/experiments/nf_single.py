@@ -42,7 +42,8 @@ from ..reference.imperfections import NoFixedPointError, weight_noise_covariance
 from ..cosim.nf_single import CoSimResult, build_loop, cosimulate, cosimulate_batch
 from .base import ExperimentBase, Variation, safe_title
 from .transistor_parts import (
-    fitted_opamp_from_table, is_fitted_table, is_transistor_table, targets_and_point, transistor_opamp_from_table,
+    TransistorOpAmp, fitted_opamp_from_table, is_fitted_table, is_transistor_table, mismatch_seed, targets_and_point,
+    transistor_design_from_table, transistor_opamp_from_table,
 )
 from .nf_mismatch import draw_mismatch, mismatch_of, parameter_sigma, read_mismatch
 
@@ -197,6 +198,9 @@ class NFSingleExperiment(ExperimentBase):
     plot: PlotOptions = PlotOptions()
     #: the macro level's parts, or None at the ideal level
     macro: MacroParts | None = None
+    #: ``[circuit.opamp] level = "transistor"``: the design behind ``macro.opamp``, whose seeded samples
+    #: draw the kit's mismatch in every op-amp (in place of ``[circuit.mismatch] opamp_offset_v``)
+    transistor: TransistorOpAmp | None = None
 
     @classmethod
     def from_scenario(cls, scenario: Scenario) -> "NFSingleExperiment":
@@ -238,7 +242,12 @@ class NFSingleExperiment(ExperimentBase):
         if least_squares and data.raw_x is None:
             raise comp.error("least_squares", "needs a one-input regression data set (staircase or noisy_relu)")
         macro = macro_parts(cfg.table("circuit"), scenario.path.parent)
-        experiment = cls(scenario, data, problem, also, least_squares, plot_options(cfg.table("plot")), macro)
+        opamp_table = cfg.table("circuit").table("opamp")
+        # the design is cached: this is the one macro_parts already built
+        transistor = (transistor_design_from_table(opamp_table)
+                      if macro is not None and is_transistor_table(opamp_table.mapping) else None)
+        experiment = cls(scenario, data, problem, also, least_squares, plot_options(cfg.table("plot")), macro,
+                         transistor)
         if macro is not None:
             experiment.netlist()  # element values and scale factors are checked before anything runs
         return experiment
@@ -327,7 +336,12 @@ class NFSingleExperiment(ExperimentBase):
         level, the [circuit.mismatch] draws of this chip (the nominal ones for ``seed`` None)."""
         problem, macro = perturb_nf_problem(self.problem, variations, seed), self.macro
         if seed is not None and macro is not None:
-            problem, macro = draw_mismatch(mismatch_of(self.scenario.config), problem, macro, seed)
+            mismatch = mismatch_of(self.scenario.config)
+            if self.transistor is not None:  # the kit draws the op-amps' mismatch, offsets and all
+                mismatch = dataclasses.replace(mismatch, sigmas={k: v for k, v in mismatch.sigmas.items()
+                                                                 if k != "opamp_offset_v"})
+                macro = dataclasses.replace(macro, opamp=self.transistor.drawn(mismatch_seed(seed)))
+            problem, macro = draw_mismatch(mismatch, problem, macro, seed)
         return problem, macro
 
     def _nominal_ideal(self, iterations: np.ndarray, runner: Runner) -> dict[str, Any]:
