@@ -357,6 +357,11 @@ class CrossbarExperiment(ExperimentBase):
         if self.dc_opamp is not None:
             row |= {f"finite_gain.{k}": v for k, v in self.finite_gain(forward, second, value, runner).items()}
             row["pdk_mismatch"] = int(opamp is not self.dc_opamp)
+        if seed is None and self.mode == "solve" and isinstance(self.settling_opamp, UserOpAmp):
+            # a nominal point (a corner of --corners): time and energy to solution, as a run reports them
+            settled = self._settling(forward, exact, runner, None)
+            row |= {"settling.measured_s": settled["measured_s"], "settling.predicted_s": settled["predicted_s"]}
+            row |= {f"energy.{k}": v for k, v in settled.get("energy", {}).items() if not isinstance(v, dict)}
         return row | {
             "rel_error_vs_exact": relative_error(value, exact),
             "twin_rel_error_vs_exact": relative_error(twin, exact),
@@ -558,12 +563,16 @@ class CrossbarExperiment(ExperimentBase):
                                 twin=twin_text + " (each draw's own devices)", ideal=exact_text))
         return Comparison(tuple(groups), twin_validity(self.device, self.mode == "mvm"))
 
-    def _settling(self, mapping: CrossbarMapping, exact: np.ndarray, runner: NgspiceRunner, out: RunDirectory) -> dict:
+    def _settling(self, mapping: CrossbarMapping, exact: np.ndarray, runner: NgspiceRunner,
+                  out: RunDirectory | None) -> dict:
+        """The settling transient against its model, with energy for a part on supplies; ``out`` None (a
+        sweep sample): ngspice's files and the figure are not kept."""
+        run_dir = (lambda name: None) if out is None else (lambda name: out.file(f"spice/{name}"))
         model, extra = self.settling_opamp, {}
         if isinstance(model, UserOpAmp):
             # the prediction needs A0 and GBW: measured on the part itself (one AC run), as the
             # single-pole model that the theory assumes; a part far from dominant-pole shows in the ratio
-            loop = measure_open_loop(model, runner, run_dir=out.file("spice/opamp_open_loop"))
+            loop = measure_open_loop(model, runner, run_dir=run_dir("opamp_open_loop"))
             extra = {"opamp": model.record() | {"measured_gain": loop.gain, "measured_unity_gain_hz": loop.unity_gain_hz,
                                                 "measured_phase_margin_deg": loop.phase_margin_deg,
                                                 "measured_r_out_ohm": loop.r_out_ohm}}
@@ -581,7 +590,7 @@ class CrossbarExperiment(ExperimentBase):
                           transient=Transient(2.5 * pred.time_s, max_step_s=pred.time_s / 400))
         supplies = self._supply_vectors()
         deck = dataclasses.replace(c.deck, saves=[*c.deck.saves, *supplies]) if supplies else c.deck
-        waves = runner.run(deck, run_dir=out.file("spice/settling")).analysis("tran")
+        waves = runner.run(deck, run_dir=run_dir("settling")).analysis("tran")
         traj = c.trajectories(waves)
         measured = measure_settling_time(waves.axis, traj, theory, self.settling_tolerance)
         if supplies:
@@ -592,6 +601,10 @@ class CrossbarExperiment(ExperimentBase):
             "gain": gain, "r_out_ohm": r_out,
             "predicted_rel_error": float(np.abs(theory - exact).max() / scale),
             "circuit_vs_theory_rel": float(np.abs(traj[-1] - theory).max() / scale)}
+        result = {"predicted_s": pred.time_s, "measured_s": measured, "ratio": measured / pred.time_s,
+                  "lambda_min": pred.lambda_min, "gbw_hz": model.gbw_hz, "tolerance": self.settling_tolerance, **extra}
+        if out is None:
+            return result
         fig = Figure(figsize=(6.4, 3.6))
         ax = fig.subplots()
         err = np.abs(traj - theory).max(axis=1) / np.abs(exact).max()
@@ -604,9 +617,7 @@ class CrossbarExperiment(ExperimentBase):
         ax.set_title(f"Ax = b settling, GBW = {model.gbw_hz:g} Hz, λ_min = {pred.lambda_min:.3g}")
         ax.legend()
         out.save_figure("settling.png", fig)
-        return {"predicted_s": pred.time_s, "measured_s": measured, "ratio": measured / pred.time_s,
-                "lambda_min": pred.lambda_min, "gbw_hz": model.gbw_hz,
-                "tolerance": self.settling_tolerance, **extra}
+        return result
 
     def _supply_vectors(self) -> dict[str, float]:
         """The op-amps' supply sources (vector → voltage), for a part with ``vdd``/``vss`` pins."""

@@ -112,6 +112,12 @@ def test_crossbar_scenario_at_transistor_level_reports_theory_and_sweeps_corners
     # the slow corner at 125 °C has less gain, so a larger error, as theory says
     assert rows["ss_hot"]["finite_gain.gain"] < rows["typical"]["finite_gain.gain"]
     assert rows["ss_hot"]["finite_gain.measured_rel_error"] > rows["typical"]["finite_gain.measured_rel_error"]
+    # each corner's row carries time and energy to solution: the slow corner settles later (less GBW)
+    for row in rows.values():
+        assert 0.5 < row["settling.measured_s"] / row["settling.predicted_s"] < 1.5, row
+        assert row["energy.to_solution_j"] == pytest.approx(row["energy.quiescent_power_w"] * row["settling.measured_s"],
+                                                            rel=0.3)
+    assert rows["ss_hot"]["settling.measured_s"] > rows["typical"]["settling.measured_s"]
 
 
 def test_crossbar_scenario_reports_energy_to_solution_beside_the_digital_baseline(tmp_path, run_cli):
