@@ -137,19 +137,19 @@ def swing_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
 
 
 def transfer_bench(ota: MillerOTA, pdk: Gf180mcu, c_load_f: float) -> Testbench:
-    """Gain −1 about mid supply without loading the output: ``inn`` is ``(in + out)/2`` from a behavioral
-    source (the resistive swing bench's 2·R would load the ~200 kΩ open-loop output and lower the gain
+    """Gain −1 about mid supply without loading the output: ``inn`` is ``(in + out)/2`` from two stacked
+    VCVSs (the resistive swing bench's 2·R would load the ~200 kΩ open-loop output and lower the gain
     seen); the input swept over the supply moves the output across its range with the inputs at mid
     supply. Probes ``out``, ``inn``, ``cm``."""
     circuit = _circuit("two-stage Miller op-amp: DC transfer, gain -1, unloaded output", pdk, ota)
     vcm = pdk.supply_v / 2
     circuit.raw_spice += (f"Vdd vdd 0 {format_value(pdk.supply_v)}\nVcm cm 0 {format_value(vcm)}\n"
-                          f"Vin in 0 {format_value(vcm)}\nBinn inn 0 V={{(v(in)+v(out))/2}}\n"
+                          f"Vin in 0 {format_value(vcm)}\nEhalf nh 0 in 0 0.5\nEinn inn nh out 0 0.5\n"
                           + _dut(ota, "cm", "inn", "out") + f"Cload out 0 {format_value(c_load_f)}\n")
     deck = NetlistDeck(circuit, analyses=[DCSweep("Vin", 0.0, pdk.supply_v, pdk.supply_v / 330)],
                        options=pdk.options(), saves=["v(out)", "v(inn)", "v(cm)"])
     return Testbench("transfer", deck, {"out": "v(out)", "inn": "v(inn)", "cm": "v(cm)"},
-                     f"gain −1 about {vcm:g} V through a behavioral divider (no load but {c_load_f * 1e12:g} pF), "
+                     f"gain −1 about {vcm:g} V through a VCVS divider (no load but {c_load_f * 1e12:g} pF), "
                      f"input swept 0 … {pdk.supply_v:g} V, {pdk.label}", {"v_cm": vcm})
 
 
