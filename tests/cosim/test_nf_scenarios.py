@@ -53,17 +53,23 @@ def test_staircase_is_learned_by_both_and_not_by_sgd(staircase):
     assert abs(gd["final_loss"] - gd["initial_loss"]) <= 0.05 * gd["initial_loss"]
 
 
+#: (trajectory deviation, final-weight deviation) bounds at about 3× what ngspice 46 measures: staircase
+#: 4.1e-3 and 1e-14, noisy ReLU 1.7e-3 and 3.2e-8, perceptron 1.6e-3 and 1.7e-4
+AGREEMENT = {"nf_staircase": (0.012, 1e-10), "nf_noisy_relu": (0.005, 1e-7), "nf_perceptron": (0.005, 5e-4)}
+
+
 def test_analog_and_twin_agree(staircase, noisy_relu, perceptron):
     for _, m in (staircase, noisy_relu, perceptron):
-        assert m["trajectory_deviation"] < 0.01, m["scenario"]
-        assert m["max_abs_deviation"] < 1e-3, m["scenario"]
+        trajectory, final = AGREEMENT[m["scenario"]]
+        assert m["trajectory_deviation"] < trajectory, (m["scenario"], m["trajectory_deviation"])
+        assert m["max_abs_deviation"] < final, (m["scenario"], m["max_abs_deviation"])
 
 
 def test_noisy_relu_window_finds_least_squares_and_u_x_is_biased(noisy_relu):
     _, m = noisy_relu
     errors = m["least_squares"]["relative_slope_error"]
-    assert errors["x"] > 0.05
-    assert errors["window"] < 0.02
+    assert errors["x"] > 0.1  # measured 0.147: u = x's bias
+    assert errors["window"] < 3e-4  # measured 1.0e-4
 
 
 def test_least_squares_reference_is_independent(noisy_relu):
@@ -103,9 +109,9 @@ def test_cascade_integrator_converges_to_the_same_weights(tmp_path_factory):
     out, m = run_scenario(tmp_path_factory, "nf_momentum")
     assert m["circuit"]["integrator"] == "cascade"
     assert " lp0_m " in (out / "netlist.cir").read_text()
-    assert m["max_abs_deviation"] < 1e-3
-    assert m["trajectory_deviation"] < 0.01
-    assert m["least_squares"]["relative_slope_error"]["window"] < 0.02
+    assert m["max_abs_deviation"] < 1e-7  # measured 2.4e-8
+    assert m["trajectory_deviation"] < 0.018  # measured 6.1e-3
+    assert m["least_squares"]["relative_slope_error"]["window"] < 3e-4  # measured 1.0e-4
 
 
 def test_the_circuit_is_nearer_the_loops_ode_than_the_twin_is(staircase, noisy_relu, perceptron):
