@@ -38,13 +38,29 @@ def test_window_error_is_minus_m_over_2_times_the_gradient():
 
 
 def test_beta_pow_keeps_the_sign_of_beta():
+    """000 §5: the error gain U = β^n (β_ki = σ'(z_k)·x_ki, n odd) makes e_i = Σ_k β_ki^n·(y_k − σ(z_k)).
+    Checked against a sum written sample by sample in plain floats (math.tanh, no tensors), against the
+    window gain it equals at n = 1, and by its oddness."""
+    import math
+
     p = _problem()
     x, y, w = torch.as_tensor(p.x), torch.as_tensor(p.y), torch.as_tensor(p.w0)
-    e1 = nf_error(x=x, y=y, w=w, activation=p.activation, error_gain="window")
-    d = (y - torch.tanh(x @ w)) * (1 - torch.tanh(x @ w) ** 2) ** 3
-    torch.testing.assert_close(nf_error(x=x, y=y, w=w, activation=p.activation, error_gain="beta_pow", power=3),
-                               (x**3).T @ d)
-    assert e1.shape == (4,)
+    e3 = nf_error(x=x, y=y, w=w, activation=p.activation, error_gain="beta_pow", power=3).numpy()
+    expected = []
+    for i in range(p.n_weights):
+        total = 0.0
+        for k in range(p.n_samples):
+            z = sum(float(p.x[k, j]) * float(p.w0[j]) for j in range(p.n_weights))
+            beta = (1.0 - math.tanh(z) ** 2) * float(p.x[k, i])
+            total += beta**3 * (float(p.y[k]) - math.tanh(z))
+        expected.append(total)
+    np.testing.assert_allclose(e3, expected, rtol=1e-12, atol=1e-15)
+    e1 = nf_error(x=x, y=y, w=w, activation=p.activation, error_gain="beta_pow", power=1)
+    torch.testing.assert_close(e1, nf_error(x=x, y=y, w=w, activation=p.activation, error_gain="window"))
+    assert not np.allclose(e3, e1.numpy())  # n = 3 is another direction, not a rescaled window
+    # odd n: flipping x and w together keeps z (so σ and σ') and flips β, so every e_i flips
+    flipped = nf_error(x=-x, y=y, w=-w, activation=p.activation, error_gain="beta_pow", power=3).numpy()
+    np.testing.assert_allclose(flipped, -e3, rtol=1e-12, atol=1e-15)
 
 
 @pytest.mark.parametrize(
