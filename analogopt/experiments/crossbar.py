@@ -372,12 +372,13 @@ class CrossbarExperiment(ExperimentBase):
             "time_twin_s": twin_s,
         }
 
-    def mc_opamp(self, seed: int) -> UserOpAmp | None:
-        """The op-amp of the Monte Carlo draw ``seed``: with :attr:`pdk_mismatch`, the transistor op-amp with
-        the kit's mismatch drawn from a seed derived from ``seed`` (each instance its own draw)."""
+    def mc_opamp(self, *seed: int) -> UserOpAmp | None:
+        """The op-amp of the Monte Carlo draw ``seed`` (one or more integers): with :attr:`pdk_mismatch`, the
+        transistor op-amp with the kit's mismatch drawn from a seed derived from it (each instance its own
+        draw)."""
         if not self.pdk_mismatch:
             return self.dc_opamp
-        return self.transistor.drawn(mismatch_seed(seed))
+        return self.transistor.drawn(mismatch_seed(*seed))
 
     def finite_gain(self, mapping: CrossbarMapping, second: CrossbarMapping | None, value: np.ndarray,
                     runner: Runner) -> dict[str, float]:
@@ -473,7 +474,7 @@ class CrossbarExperiment(ExperimentBase):
             check_deadline(runner, f"starting Monte Carlo draw {k} of {self.samples}")
             forward = map_matrix(matrix, self.mc_device, seed=rng)
             second = map_matrix(matrix, self.mc_device, seed=rng) if self.mode == "pinv" else None
-            c = self.build(forward, second, self.mc_opamp(self.mc_seed * 100003 + k))
+            c = self.build(forward, second, self.mc_opamp(self.mc_seed, k))
             value = c.values(runner.run(c.deck, run_dir=out.file(f"spice/mc_{k:0{width}d}")).analysis("op"))
             twin = self.twin(forward, second)
             if self.dc_opamp is not None:

@@ -12,7 +12,7 @@ macro-level NF loop, ``[opamp]`` of ``inverse_loop`` and ``log_amp``)::
 
 ``level = "macro"`` with the same keys asks for the two-pole macromodel fitted to that op-amp at that point
 (what ``analogopt characterize gf180_opamp`` prints): the transistors' behaviour at a corner at macromodel
-speed (5–7× faster in the crossbar bench), where a scenario takes a macromodel (``[settling.opamp]``,
+speed (7–10× faster in the crossbar bench), where a scenario takes a macromodel (``[settling.opamp]``,
 ``[circuit.opamp]``).
 
 The table is read like any other, before anything is written: the sizing comes from the design loop
@@ -107,14 +107,14 @@ class TransistorOpAmp:
         return self.mismatched(seed).part
 
 
-def mismatch_seed(seed: int) -> int:
-    """ngspice's seed (1 ≤ s < 2³¹) for the op-amps of Monte Carlo sample ``seed``, apart from the seeds
-    the sample's other draws use."""
+def mismatch_seed(*seed: int) -> int:
+    """ngspice's seed (1 ≤ s < 2³¹) for the op-amps of the Monte Carlo sample or draw named by ``seed``
+    (one or more integers), apart from the seeds its other draws use."""
     import zlib
 
     import numpy as np
 
-    return int(np.random.default_rng([seed, zlib.crc32(b"opamp")]).integers(1, 2**31))
+    return int(np.random.default_rng([*seed, zlib.crc32(b"opamp")]).integers(1, 2**31))
 
 
 def is_fitted_table(mapping: Mapping[str, Any]) -> bool:
