@@ -30,6 +30,9 @@ LINEARITY = 0.01
 #: its value at mid supply (the macromodel's fade is fitted between :data:`COMPLIANCE_LEVELS`).
 COMPLIANCE = 0.9
 COMPLIANCE_LEVELS = (0.9, 0.1)
+#: Where the macromodel's fade 1 − exp(−h/knee) passes each level, in knees of headroom h to its rail:
+#: ln(1/(1 − level)), 2.303 at 90 % and 0.105 at 10 %
+FADE_AT = tuple(math.log(1.0 / (1.0 - level)) for level in COMPLIANCE_LEVELS)
 #: Design: gm is rescaled until it lands within this of the target at typical.
 GM_TOLERANCE = 0.02
 #: The transfer sweep spans this many times the linear-range target (and the tail current's plateau).
@@ -112,7 +115,7 @@ def _op_devices(ota: GmOTA, op: Any) -> dict[str, dict[str, float]]:
 
 def _edges(v: np.ndarray, current: np.ndarray, at_mid: float, level: float) -> tuple[float, float]:
     """Outputs (V) either side of mid supply where |current| falls to ``level`` of ``at_mid``."""
-    mid = int(np.argmin(np.abs(v - v[len(v) // 2])))
+    mid = len(v) // 2  # the sweep is symmetric about mid supply
     inside = np.abs(current) >= level * abs(at_mid)
     bad = np.nonzero(~inside)[0]
     below, above = bad[bad < mid], bad[bad > mid]
@@ -144,12 +147,11 @@ def measure(ota: GmOTA, point: Gf180mcu, runner: Any, linear_target_v: float = 0
     v0, i0 = np.real(np.asarray(zero.axis)), np.real(np.asarray(zero["i(vout)"]))
     k = int(np.argmin(np.abs(v0 - point.supply_v / 2)))
     r_out = float(abs((v0[k + 1] - v0[k - 1]) / (i0[k + 1] - i0[k - 1])))
-    # sourcing (+) fades toward vdd, sinking (−) toward ground; the fade 1 − exp(−headroom/knee) falls from
-    # 90 % to 10 % over ln(9)·knee… precisely ln(0.9/0.1)… = (2.303 − 0.105)·knee
+    # sourcing (+) fades toward vdd, sinking (−) toward ground; between its 90 % and 10 % points the fade
+    # spans (FADE_AT[0] − FADE_AT[1])·knee = ln 9·knee
     (_, high90), (_, high10) = edges[+1]
     (low90, _), (low10, _) = edges[-1]
-    span_fade = math.log(1 / (1 - COMPLIANCE_LEVELS[0])) - math.log(1 / (1 - COMPLIANCE_LEVELS[1]))
-    knee = max(((high10 - high90) + (low90 - low10)) / 2 / span_fade, 1e-3)
+    knee = max(((high10 - high90) + (low90 - low10)) / 2 / (FADE_AT[0] - FADE_AT[1]), 1e-3)
     ac = runner.run(ota_benches.gm_ac_bench(ota, point).deck).analysis("ac")
     freq = np.real(np.asarray(ac.axis))
     y = np.abs(np.asarray(ac["i(vout)"]))
@@ -163,14 +165,12 @@ def measure(ota: GmOTA, point: Gf180mcu, runner: Any, linear_target_v: float = 0
 
 def fitted_model(m: GmMeasurement) -> OTAModel:
     """The macromodel with this point's measured gm, r_out, offset, bandwidth and compliance: the OTA a
-    macro-level integrator (:mod:`analogopt.circuits.nf_macro`) can take for this corner. The fade's knee
-    places the 90 % and 10 % points where they were measured; the rails sit 0.105 knees past the 10 %
-    points (where 1 − exp(−h/knee) is 10 %)."""
-    low10 = m.compliance_v[0] - (math.log(1 / (1 - COMPLIANCE_LEVELS[0])) - math.log(1 / (1 - COMPLIANCE_LEVELS[1]))) * m.knee_v
-    high10 = m.compliance_v[1] + (math.log(1 / (1 - COMPLIANCE_LEVELS[0])) - math.log(1 / (1 - COMPLIANCE_LEVELS[1]))) * m.knee_v
-    tail = math.log(1 / (1 - COMPLIANCE_LEVELS[1])) * m.knee_v
+    macro-level integrator (:mod:`analogopt.circuits.nf_macro`) can take for this corner. Its rails sit
+    ``FADE_AT[0]`` knees beyond the measured 90 % points, so its fade passes 90 % where the transistors'
+    current did."""
+    reach = FADE_AT[0] * m.knee_v
     return OTAModel(gm_s=m.gm_s, r_out_ohm=m.r_out_ohm, offset_v=m.offset_v, bw_hz=m.bw_hz or 1e9,
-                    v_low=low10 - tail, v_high=high10 + tail, knee_v=m.knee_v)
+                    v_low=m.compliance_v[0] - reach, v_high=m.compliance_v[1] + reach, knee_v=m.knee_v)
 
 
 @dataclass

@@ -71,8 +71,7 @@ def test_the_fitted_macromodel_measures_like_the_transistors(design, tmp_path, r
     code, err = run_cli("characterize", "ota", "--out", str(out), *settings, "--quiet")
     assert code == 0, err
     data = json.loads((out / "characterization.json").read_text())
-    measured = {k: v["measured"] for k, v in data["quantities"].items()} if "quantities" in data else \
-        {k: v["measured"] for k, v in data.items() if isinstance(v, dict) and "measured" in v}
+    measured = {k: v["measured"] for k, v in data.items() if isinstance(v, dict) and "measured" in v}
     assert measured["transconductance_s"] == pytest.approx(m.gm_s, rel=0.01)
     assert measured["output_resistance_ohm"] == pytest.approx(m.r_out_ohm, rel=0.01)
     assert measured["input_offset_v"] == pytest.approx(m.offset_v, rel=0.02)
