@@ -384,7 +384,7 @@ class InverseLoopExperiment(ExperimentBase):
             opamp = f"Op-amp: {self.opamp.kind}, gains {', '.join(f'{g:g}' for g in self.gains)}"
         lines = [f"# {self.title}", "", "Loop of 000 Fig. 1a: op-amp forward gain A, feedback B(x_o) as an ngspice "
                  "B-source; DC sweep of x_i. Twin: exact root of 000 Eq. 5, x_i = x_o/A + B(x_o).", "",
-                 f"{opamp}; ngspice options {metrics['ngspice_options']}.", "",
+                 f"{opamp.rstrip('.')}; ngspice options {metrics['ngspice_options']}.", "",
                  "| B | sweep x_i | max rel. err vs B⁻¹ (A max) | max rel. dev SPICE vs twin | error slope SPICE | twin |",
                  "|---|---|---|---|---|---|"]
         for function, r in results.items():
