@@ -19,7 +19,7 @@ from .errors import EXIT_CODES, EXIT_INTERRUPTED, EXIT_TERMINATED, AnalogOptErro
 
 #: Modules that add sub-commands: each defines ``register(subparsers)`` and sets ``func`` on its parser.
 COMMAND_MODULES: tuple[str, ...] = ("analogopt.commands.train", "analogopt.commands.sweep", "analogopt.commands.export",
-                                     "analogopt.commands.characterize")
+                                     "analogopt.commands.characterize", "analogopt.commands.reproduce")
 
 
 def _cmd_list(args: argparse.Namespace) -> int:

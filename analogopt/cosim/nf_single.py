@@ -128,7 +128,7 @@ def cosimulate(
         if baseline:
             progress.stage("GD baseline")
             t0 = time.perf_counter()
-            gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every, ideal=True,
+            gd = gradient_descent(problem, lr=matched_gd_rate(problem), record_every=record_every,
                                   deadline=deadline)
             timings["baseline_s"] = time.perf_counter() - t0
         ode, ideal_missing = None, ""

@@ -26,7 +26,7 @@ from ..problems import ACTIVATIONS, ERROR_GAINS, INTEGRATORS, ActivationSpec, NF
 from ..progress import Progress
 from ..reference.activations import sigma
 from ..reference.nf_single import (
-    TWIN_LOOP_GAIN_BOUND, StiffLoopError, loop_gain, loop_ode, predicted_euler_error,
+    TWIN_LOOP_GAIN_BOUND, StiffLoopError, linear_fixed_point, loop_gain, loop_ode, predicted_euler_error,
 )
 from ..report import markdown_table, write_report
 from ..results import RunDirectory
@@ -514,7 +514,8 @@ class NFSingleExperiment(ExperimentBase):
                 "initial_loss": float(main.baseline.loss[0]),
                 "final_loss": main.baseline.final_loss,
                 "final_weights": named(main.baseline.final_weights),
-                "note": "full-batch gradient descent through the textbook activation's derivative, lr = η·γ·A·m/2",
+                "note": "full-batch gradient descent through the derivative of the circuit's own activation model "
+                        f"(comparator gain {p.activation.gain:g} V/V), lr = η·γ·A·m/2",
             }
         if len(variants) > 1:
             metrics["variants"] = {
@@ -535,10 +536,30 @@ class NFSingleExperiment(ExperimentBase):
                 },
                 "method": "scipy.optimize.least_squares on the textbook activation",
             }
+        fixed = self._fixed_point(main)
+        if fixed is not None:
+            metrics["fixed_point"] = fixed
         if self.data.x_test is not None:
             metrics["classification"] = self._classification(main)
         metrics["summary"] = self._summary(metrics)
         return metrics
+
+    def _fixed_point(self, main: CoSimResult) -> dict[str, Any] | None:
+        """The ideal loop's closed-form fixed point (identity activation only) and how far the circuit's and
+        the twin's final weights land from it, relative to its norm. At the macro level the circuit's
+        imperfections move its fixed point; the imperfection theory, not this one, predicts that."""
+        w = linear_fixed_point(self.problem)
+        if w is None:
+            return None
+        scale = max(float(np.linalg.norm(w)), 1e-300)
+        rel = lambda v: float(np.linalg.norm(np.asarray(v) - w) / scale)  # noqa: E731
+        p = self.problem
+        form = ("(U·X + I/(γA))·w = U·y, ridge-augmented" if p.leak else "U·X·w = U·y")
+        return {"weights": {n: float(v) for n, v in zip(p.weight_names, w)},
+                "analog_relative_error": rel(main.analog.final_weights),
+                "digital_relative_error": rel(main.digital.final_weights),
+                "ridge": 1.0 / (p.gamma * p.forward_gain) if p.leak else 0.0,
+                "equation": f"{form}, U = (x^{p.error_power})ᵀ (000 Eq. 10 at dw/dt = 0)"}
 
     def _twin_validity(self, variants: dict[str, CoSimResult]) -> TwinValidity:
         """docs/nf_loop.md, "The twin and time alignment": the twin (forward Euler, Δt = η·τ) agrees with
@@ -810,6 +831,12 @@ class NFSingleExperiment(ExperimentBase):
             lines += ["Least-squares fit (scipy): " + ", ".join(f"{k} = {v:.4g}" for k, v in ls["weights"].items()),
                       "Relative slope error vs least squares: "
                       + ", ".join(f"u = {g}: {e:.2%}" for g, e in ls["relative_slope_error"].items()), ""]
+        if "fixed_point" in m:
+            f = m["fixed_point"]
+            lines += [f"Closed-form fixed point, {f['equation']}: "
+                      + ", ".join(f"{k} = {v:.8g}" for k, v in list(f["weights"].items())[:8])
+                      + f". Relative distance of the final weights from it: analog {f['analog_relative_error']:.2e}, "
+                      f"digital {f['digital_relative_error']:.2e}.", ""]
         if "classification" in m:
             c = m["classification"]
             lines += [f"Held-out test set ({c['test_samples']} samples): analog accuracy {c['analog_test_accuracy']:.2%}, "

@@ -141,17 +141,24 @@ _TORCH_ACTS: dict[type, Callable[[nn.Module], Activation]] = {
 
 
 class Block(nn.Module):
-    """One trainable layer: ``[flatten] → op (Linear|Conv2d) → act → [pool]``."""
+    """One trainable layer: ``[flatten] → op (Linear|Conv2d) → act → [pool]``, and for a dense layer an
+    optional fixed skip path: the block's output is ``σ(W·a + b) + S·a`` (000 §6.3, Fig. 7a, with σ_nz the
+    identity: ``S`` = σ'_nz·W_nz, W_nz the identity when the sizes match)."""
 
-    def __init__(self, op: nn.Module, act: Activation, *, flatten: bool = False, pool: nn.Module | None = None) -> None:
+    def __init__(self, op: nn.Module, act: Activation, *, flatten: bool = False, pool: nn.Module | None = None,
+                 skip: torch.Tensor | None = None) -> None:
         super().__init__()
         if not isinstance(op, (nn.Linear, nn.Conv2d)):
             raise ConfigError(f"a block's weight layer must be nn.Linear or nn.Conv2d, got {type(op).__name__}")
         if op.bias is None:
             raise ConfigError(f"{type(op).__name__} without bias is not supported; build it with bias=True")
+        if skip is not None and (isinstance(op, nn.Conv2d) or pool is not None or tuple(skip.shape) != tuple(op.weight.shape)):
+            raise ConfigError("a skip path needs a dense layer without pooling and a matrix of its weight's shape")
         self.op, self.act, self.flatten, self.pool = op, act, flatten, pool
         #: a plain attribute, not a property: the rules read it for every layer of every step
         self.is_conv = isinstance(op, nn.Conv2d)
+        # a buffer, not a parameter: the skip path is fixed wiring, never trained
+        self.register_buffer("skip", skip)
 
     @property
     def weight(self) -> torch.Tensor:
@@ -174,14 +181,17 @@ class Block(nn.Module):
         return self.pool(h) if self.pool is not None else h
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.post(self.act(self.linear(self.pre(x))))
+        a = self.pre(x)
+        h = self.post(self.act(self.linear(a)))
+        return h if self.skip is None else h + F.linear(a, self.skip)
 
 
 @dataclass
 class ForwardCache:
     """What one forward pass leaves for a learning rule, per block ``l``:
     ``inputs[l]`` the (flattened) input fed to the weight layer, ``z[l]`` its pre-activation,
-    ``h[l]`` the activation before pooling; ``output`` the network output."""
+    ``h[l]`` the activation before pooling (without a skip path's term, so ``σ'`` can be read from it);
+    ``output`` the network output."""
 
     inputs: list[torch.Tensor]
     z: list[torch.Tensor]
@@ -207,6 +217,8 @@ class DenseLayer:
     #: ``(j, z, h) ↦ j ⊙ σ'(z)`` (:meth:`Activation.times_derivative`)
     times_derivative: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
     flatten: bool
+    #: the fixed skip matrix S of :class:`Block` (None: no skip path)
+    skip: torch.Tensor | None = None
 
 
 class LayeredNet(nn.Module):
@@ -246,7 +258,12 @@ class LayeredNet(nn.Module):
         if not self.is_mlp:
             return None
         return tuple(DenseLayer(b.op.weight, b.op.bias, b.act._fn, b.act.negative_slope, b.act.times_derivative,
-                                b.flatten) for b in self.blocks)
+                                b.flatten, b.skip) for b in self.blocks)
+
+    @property
+    def has_skip(self) -> bool:
+        """Whether any block has a skip path (000 §6.3)."""
+        return any(b.skip is not None for b in self.blocks)
 
     @torch.no_grad()
     def forward_cache(self, x: torch.Tensor, layers: Sequence[DenseLayer] | None = None) -> ForwardCache:
@@ -257,10 +274,11 @@ class LayeredNet(nn.Module):
             for layer in layers:
                 a = x.flatten(1) if layer.flatten else x
                 z = F.linear(a, layer.weight, layer.bias)
-                x = layer.fn(z, layer.slope)
+                h = layer.fn(z, layer.slope)
                 inputs.append(a)
                 zs.append(z)
-                hs.append(x)
+                hs.append(h)
+                x = h if layer.skip is None else h + F.linear(a, layer.skip)
             return ForwardCache(inputs, zs, hs, x)
         # the rules' hot path: Activation.forward and Block.linear are called directly, without
         # nn.Module.__call__'s hook checks and extra Python frames on every layer of every step
@@ -272,6 +290,8 @@ class LayeredNet(nn.Module):
             zs.append(z)
             hs.append(h)
             x = h if b.pool is None else b.pool(h)
+            if b.skip is not None:
+                x = x + F.linear(a, b.skip)
         return ForwardCache(inputs, zs, hs, x)
 
     def constrained_weights(self) -> list[nn.Parameter]:
@@ -340,21 +360,60 @@ def mlp(
     mono: bool = False,
     init: str = "xavier_normal",
     seed: int = 0,
+    skip: float = 0.0,
 ) -> LayeredNet:
-    """MLP ``sizes[0] → … → sizes[-1]`` with ``activation`` on hidden layers."""
+    """MLP ``sizes[0] → … → sizes[-1]`` with ``activation`` on hidden layers.
+
+    ``skip`` > 0 gives every hidden layer the forward skip path of 000 §6.3 (Fig. 7a):
+    ``h = σ(W·a + b) + skip·W_nz·a`` with ``W_nz`` the identity where the layer keeps its width, otherwise a
+    fixed random matrix N(0, 1/fan_in) (drawn from ``seed``) that matches the sizes. Its backward gain is
+    ``σ' + skip``, so a layer whose σ' is 0 for every sample still passes both data forward and the
+    difference vector back."""
     sizes = [int(s) for s in sizes]
     if len(sizes) < 2 or any(s < 1 for s in sizes):
         raise ConfigError(f"layer sizes must be ≥ 2 positive integers, got {sizes}")
+    if not skip >= 0:
+        raise ConfigError(f"skip must be ≥ 0 (the σ'_nz of 000 §6.3), got {skip}")
     gen = torch.Generator().manual_seed(seed)
+    skip_gen = torch.Generator().manual_seed(seed + 1)
     blocks = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         last = i == len(sizes) - 2
         lin = nn.Linear(a, b)
         act = Activation(output_activation if last else activation, negative_slope)
-        blocks.append(Block(lin, act))
+        path = None
+        if skip > 0 and not last:
+            w_nz = (torch.eye(b) if a == b
+                    else torch.randn(b, a, generator=skip_gen, dtype=lin.weight.dtype) / math.sqrt(a))
+            path = skip * w_nz.to(lin.weight.dtype)
+        blocks.append(Block(lin, act, skip=path))
     net = LayeredNet(blocks, mono=mono)
     init_net_(net, init, generator=gen)
     return net
+
+
+def mono_net_from_sigmoid(net: LayeredNet) -> LayeredNet:
+    """004 Thm 1's construction (A.1, Thm 3): a one-hidden-layer sigmoid net with N units rewritten as a
+    tanh mono-net with 2N units that computes the same function.
+
+    With σ(z) = (1 + tanh(z/2))/2, each term v·σ(z) is v/2 + (v/2)·tanh(z/2); a negative v is moved into the
+    first layer, which may be negative, by tanh's oddness: (v/2)·tanh(z/2) = (|v|/2)·tanh(−z/2). The first
+    layer holds [W/2; −W/2] with biases [b/2; −b/2], the output weights are [max(v, 0)/2, max(−v, 0)/2] ≥ 0
+    and the output bias gains Σ v/2. Any number of identity outputs."""
+    blocks = list(net.blocks)
+    if (len(blocks) != 2 or not net.is_mlp or blocks[0].act.name != "sigmoid" or blocks[1].act.name != "identity"
+            or any(b.skip is not None for b in blocks)):
+        raise ConfigError("004 Thm 1's construction takes a net with one sigmoid hidden layer and an identity output")
+    with torch.no_grad():
+        w1, b1 = blocks[0].weight, blocks[0].bias
+        v, c = blocks[1].weight, blocks[1].bias
+        first = nn.Linear(w1.shape[1], 2 * w1.shape[0]).to(w1.dtype)
+        first.weight.copy_(torch.cat([w1 / 2, -w1 / 2]))
+        first.bias.copy_(torch.cat([b1 / 2, -b1 / 2]))
+        out = nn.Linear(2 * w1.shape[0], v.shape[0]).to(v.dtype)
+        out.weight.copy_(torch.cat([v.clamp(min=0) / 2, (-v).clamp(min=0) / 2], dim=1))
+        out.bias.copy_(c + v.sum(1) / 2)
+    return LayeredNet([Block(first, Activation("tanh")), Block(out, Activation("identity"))], mono=True)
 
 
 def conv_net(

@@ -475,6 +475,24 @@ def gradient_descent(
     return Trajectory(np.array(its), weights.numpy(), losses.numpy())
 
 
+def linear_fixed_point(problem: NFSingleLayerProblem) -> np.ndarray | None:
+    """The loop's settled weights in closed form for the identity activation (V per unit weight), or None
+    for any other activation (whose fixed point has no closed form).
+
+    Setting ``dw/dt = 0`` in 000 Eq. 10 with ``e = U(y − X·w)`` (Eq. 12; ``U = (x^p)ᵀ`` for u = β^p, σ' = 1)
+    gives ``(U·X + Λ)·w = U·y`` with ``Λ = diag(1/(γ·A_i))`` for the leaky low-pass and ``Λ = 0`` without
+    the leak. For u = x that is ridge-augmented least squares with ridge ``1/(γA)`` (large A: the plain
+    least-squares inverse of Eq. 6); for u = β³ it is the different, weighted normal equation
+    ``X³ᵀ(y − X·w) = 0``. Mismatched matrices and gains enter as built (``data_matrix``, ``error_matrix``,
+    ``weight_gains``). The cascade integrator (Eq. 22) settles where the single one does."""
+    p = problem
+    if p.activation.name != "identity":
+        return None
+    u, x = p.error_matrix, p.data_matrix
+    ridge = np.diag(1.0 / (p.gamma * p.weight_gains)) if p.leak else np.zeros((p.n_weights, p.n_weights))
+    return np.linalg.solve(u @ x + ridge, u @ p.y)
+
+
 def _check_deadline(deadline: float | None, step: int, steps: int) -> None:
     if deadline is not None and time.perf_counter() > deadline:
         raise TimeoutError(f"stopped at iteration {step} of {steps}")

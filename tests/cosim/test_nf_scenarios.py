@@ -42,15 +42,19 @@ def test_result_directory_has_every_file(staircase):
     assert set(m["time"]) >= {"netlist_s", "spice_s", "twin_s"}
 
 
-def test_staircase_is_learned_by_both_and_not_by_sgd(staircase):
+def test_staircase_is_learned_by_the_loop_and_the_baseline_is_the_circuits_comparator(staircase):
     _, m = staircase
     for side in ("analog", "digital"):
-        assert m[side]["final_loss"] < 1e-3
-        # The 0.1-wide sample grid leaves the step positions free within a fraction of a grid cell.
-        assert m[side]["final_weights"]["w"] == pytest.approx(1.0, abs=0.02)
-        assert m[side]["final_weights"]["b"] == pytest.approx(-1.0, abs=0.02)
+        assert m[side]["final_loss"] < 3e-4  # measured 1.3e-4
+        # The 0.1-wide sample grid leaves the step positions free within a fraction of a grid cell:
+        # measured w = 1.0005, b = −1.0005
+        assert m[side]["final_weights"]["w"] == pytest.approx(1.0, abs=2e-3)
+        assert m[side]["final_weights"]["b"] == pytest.approx(-1.0, abs=2e-3)
+    # GD through the gain-20 comparators' own derivative (not the textbook σ' = 0) learns the staircase
+    # too: 000 Fig. 4b's stall needs sharper comparators (tests/reference/test_nf_twin.py)
     gd = m["baseline_gd"]
-    assert abs(gd["final_loss"] - gd["initial_loss"]) <= 0.05 * gd["initial_loss"]
+    assert "comparator gain 20 V/V" in gd["note"]
+    assert gd["final_loss"] < 1e-3 * gd["initial_loss"]
 
 
 #: (trajectory deviation, final-weight deviation) bounds at about 3× what ngspice 46 measures: staircase

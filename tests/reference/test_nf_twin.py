@@ -91,3 +91,37 @@ def test_invalid_problems(change, pattern):
 def test_invalid_activations(kw, pattern):
     with pytest.raises(ConfigError, match=pattern):
         ActivationSpec(**kw)
+
+
+def _staircase(gain: float, iterations: int = 8000) -> NFSingleLayerProblem:
+    """sims/nf_staircase.toml's problem (000 §4.1) with comparators of ``gain`` V/V."""
+    from analogopt.data.synthetic import staircase_set
+
+    x, y = staircase_set(w=1.0, b=-1.0, x_min=-2.0, x_max=4.0, samples=61)
+    return NFSingleLayerProblem(x=np.stack([x, np.ones_like(x)], 1), y=y, activation=ActivationSpec("staircase", gain=gain),
+                                error_gain="x", forward_gain=0.05, gamma=1.0, eta=1e-2, iterations=iterations,
+                                leak=False, w0=np.array([0.3, 0.4]))
+
+
+@pytest.mark.parametrize("gain, stalls", [(200.0, True), (20.0, False)])
+def test_gradient_descent_through_the_comparators_derivative_stalls_only_when_they_are_sharp(gain, stalls):
+    """000 Fig. 4b without the textbook σ' = 0: GD takes autograd through the circuit's own tanh comparators,
+    whose derivative at w0 is far from zero (norm 3.0 at 200 V/V). At 200 V/V GD settles on a tread where
+    no sample sits near a step (loss 1.03 of 4.62, unchanged from 8000 to 16000 iterations) while the loop
+    with u = x learns exactly; at the scenario's 20 V/V the same GD learns as well (loss 1.3e-4), so this
+    check fails for smooth comparators."""
+    from analogopt.reference.activations import sigma
+    from analogopt.reference.nf_single import matched_gd_rate
+
+    p = _staircase(gain)
+    x, y = torch.as_tensor(p.x), torch.as_tensor(p.y)
+    w = torch.as_tensor(p.w0).clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(((y - sigma(p.activation, x @ w)) ** 2).mean(), w)
+    assert float(grad.norm()) > 0.1  # not zero by construction
+    lr = matched_gd_rate(p)
+    gd = gradient_descent(p, lr=lr, record_every=p.iterations)
+    longer = gradient_descent(_staircase(gain, 2 * p.iterations), lr=lr, record_every=2 * p.iterations)
+    nf = NFSingleLayerTwin(p).run(record_every=p.iterations)
+    assert nf.final_loss < 1e-3 * nf.loss[0]
+    stalled = bool(gd.final_loss > 0.1 * gd.loss[0] and abs(longer.final_loss - gd.final_loss) < 1e-3 * gd.final_loss)
+    assert stalled is stalls, (gd.final_loss, longer.final_loss)

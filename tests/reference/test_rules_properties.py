@@ -253,30 +253,99 @@ def test_quantize_eq19():
     assert set(quantize(torch.randn(1000), bits=4, alpha=1.0).abs().unique().tolist()) <= {1.0, 0.5, 0.25, 0.125}
 
 
-def test_nf_window_and_dead_network():
-    from analogopt.reference.rules import dead_network_report
+def _surrogate_grads(net, x, y, extra: float):
+    """Autograd of the batch's squared error through activations whose value is σ(z) and whose derivative
+    is σ'(z) + ``extra`` (z − z.detach() adds ``extra`` to the slope and nothing to the value): an
+    independent construction of what 000 §6.3's β = (σ' + σ'_nz)·x asks of the NF rule."""
+    for p in net.parameters():
+        p.grad = None
+    a = x
+    for b in net.blocks:
+        z = b.linear(a)
+        a = b.act(z) + extra * (z - z.detach())
+    loss_value(a, y, "mse").backward()
+    return _grads(net)
 
+
+def test_nf_sigma_nz_window_is_the_gradient_with_sigma_prime_plus_sigma_nz():
+    """000 §6.3, backward path: on a staircase net (σ' = 0 a.e.) u = (σ' + σ'_nz)·x equals autograd through
+    a surrogate of slope σ' + σ'_nz, layer by layer, and σ'_nz = 0 leaves layer 1 without any update."""
     net = mlp([3, 5, 2], "staircase", output_activation="identity", seed=0)
     x, y = _data(0, 3, 2, batch=64, loss="mse")
+    make_rule("nf", net, loss="mse", sigma_nz=0.1).compute_grads(x, y)
+    window = _grads(net)
+    for got, want in zip(window, _surrogate_grads(net, x, y, 0.1)):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    assert float(window[0].abs().max()) > 1e-3  # layer 1 moves …
     make_rule("nf", net, loss="mse", gain="beta").compute_grads(x, y)
-    assert torch.count_nonzero(net.blocks[0].weight.grad) == 0  # σ' = 0 a.e.: nothing reaches layer 1
+    assert torch.count_nonzero(net.blocks[0].weight.grad) == 0  # … and without σ'_nz it cannot (σ' = 0 a.e.)
     make_rule("nf", net, loss="mse", window="secant").compute_grads(x, y)
     assert torch.count_nonzero(net.blocks[0].weight.grad) > 0  # the §6.4 window lets the error through
-    make_rule("nf", net, loss="mse", sigma_nz=0.1).compute_grads(x, y)
-    assert torch.count_nonzero(net.blocks[0].weight.grad) > 0  # §6.3 additive term
 
+
+def _dead_relu(skip: float):
+    """A 3-4-4-2 ReLU net whose first hidden layer is dead for every input (biases −100)."""
+    net = mlp([3, 4, 4, 2], "relu", seed=0, skip=skip)
+    with torch.no_grad():
+        net.blocks[0].bias.fill_(-100.0)
+    return net
+
+
+def test_dead_network_predictor_and_the_backward_window_alone():
+    from analogopt.reference.rules import dead_network_report
+
+    x, _ = _data(0, 3, 2, batch=64, loss="mse")
     relu = mlp([3, 4, 2], "relu", seed=0)
     with torch.no_grad():
         relu.blocks[0].bias.copy_(torch.tensor([-100.0, 0.0, 0.0, -100.0]))
     report = dead_network_report(relu, x)
     assert report.layers[0].dead_units == (0, 3) and not report.dead
-    with torch.no_grad():
-        relu.blocks[0].bias.fill_(-100.0)
-    report = dead_network_report(relu, x)
+    report = dead_network_report(_dead_relu(0.0), x)
     assert report.dead and "DEAD" in report.summary()
-    revived = dead_network_report(relu, x, sigma_nz=0.1)  # §6.3: the additive term re-opens layer 1 …
+    revived = dead_network_report(_dead_relu(0.0), x, sigma_nz=0.1)  # σ'_nz in the backward window only:
     assert revived.layers[0].dead_units == () and not revived.layers[0].dead
-    assert revived.layers[1].dead  # … but its outputs are still all 0, so layer 2's weights stay stuck
+    assert revived.layers[1].dead  # layer 2's inputs are still all 0: the window alone does not revive it
+
+
+def test_forward_skip_path_revives_the_layer_after_a_dead_one():
+    """000 §6.3, Fig. 7a as a forward path: h = σ(W·a + b) + σ'_nz·W_nz·a. Behind a dead first layer the
+    second layer's inputs are no longer all 0, the §6.2 predictor says the net is alive, the NF rule at
+    u = β equals autograd's gradient through both paths, and training lowers the loss. Without the skip
+    (σ'_nz = 0) the same net is dead, its layer-2 update is exactly 0 and the loss does not move."""
+    from analogopt.reference.rules import dead_network_report, train_step
+
+    x, _ = _data(1, 3, 2, batch=64, loss="mse")
+    y = x @ torch.tensor([[1.0, -0.5], [0.5, 1.0], [-1.0, 0.3]])  # a teacher the inputs determine
+    outcome = {}
+    for skip in (0.0, 0.5):
+        net = _dead_relu(skip)
+        report = dead_network_report(net, x)
+        assert report.layers[0].dead_units == (0, 1, 2, 3)
+        rule = make_rule("nf", net, loss="mse", gain="beta")
+        rule.compute_grads(x, y)
+        nf = _grads(net)
+        for got, want in zip(nf, _true_grads(net, x, y, "mse")):
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+        opt = torch.optim.SGD(net.parameters(), lr=0.05)
+        first = float(loss_value(net(x), y, "mse").detach())
+        for _ in range(100):
+            train_step(rule, opt, x, y)
+        outcome[skip] = (report.layers[1].dead, float(nf[2].abs().max()), first, float(loss_value(net(x), y, "mse").detach()))
+    dead, grad2, first, last = outcome[0.0]
+    assert dead and grad2 == 0.0
+    dead, grad2, first_skip, last_skip = outcome[0.5]
+    assert not dead and grad2 > 1e-3
+    assert last_skip < 0.9 * first_skip
+    # without the skip only the output bias can learn (measured 1.81 → 1.80 in 100 steps); the skip net
+    # halves its loss (2.01 → 0.85)
+    assert last_skip < 0.9 * last
+
+
+def test_rules_that_ignore_skip_paths_refuse_them():
+    from analogopt.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"rule 'rbp' does not carry its error through skip paths"):
+        make_rule("rbp", _dead_relu(0.5))
 
 
 def test_reciprocal_learned_pinv_converges_to_exact():

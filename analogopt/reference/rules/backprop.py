@@ -12,6 +12,7 @@ class Backprop(LearningRule):
 
     name = "bp"
     supports_conv = True
+    supports_skip = True  # autograd follows every path of the forward pass
 
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         params = list(self.net.parameters())
@@ -30,6 +31,7 @@ class TopLayerOnly(LearningRule):
 
     name = "top"
     supports_conv = True
+    supports_skip = True  # only the output layer learns, from its own inputs
 
     def compute_grads(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         cache = self.net.forward_cache(x)

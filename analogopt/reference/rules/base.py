@@ -102,12 +102,17 @@ class LearningRule:
     name: ClassVar[str] = ""
     #: whether conv blocks (Conv2d, pooling) are handled
     supports_conv: ClassVar[bool] = False
+    #: whether the rule carries its error through a block's skip path (000 §6.3)
+    supports_skip: ClassVar[bool] = False
 
     def __init__(self, net: LayeredNet, *, loss: str = "cross_entropy", seed: int = 0) -> None:
         if not isinstance(net, LayeredNet):
             raise ConfigError(f"rule {self.name!r} needs a LayeredNet (use from_sequential), got {type(net).__name__}")
         if not self.supports_conv and not net.is_mlp:
             raise ConfigError(f"rule {self.name!r} is defined for MLPs only (Linear layers); the FA/DFA family and BP handle conv nets")
+        if net.has_skip and not self.supports_skip:
+            raise ConfigError(f"rule {self.name!r} does not carry its error through skip paths (000 §6.3); "
+                              "use bp, top or nf on a net built with skip")
         check_loss(net, loss)
         self.net = net
         self.loss = loss

@@ -9,7 +9,9 @@ The difference vector of the output, ``d^L = y − y'``, is carried down through
 * ``gain="beta_n"``: ``u = β^n`` elementwise, ``n`` odd (000 §5, Eq. 18–21; n = 1 is GD).
 
 ``sigma_nz`` adds the constant σ'_nz to the window, ``β = (σ' + σ'_nz) x`` (000 §6.3, the skip
-connection's backward path). ``window="secant"`` replaces σ' by the slope between each sample's
+connection's backward path alone). The forward skip path itself (Fig. 7a: the block outputs
+``σ(z) + σ'_nz·W_nz·a``) is a property of the network (:func:`~analogopt.reference.nets.mlp` ``skip=``);
+the difference vector then returns through both the weights and the skip matrix. ``window="secant"`` replaces σ' by the slope between each sample's
 neighbours ``z₋``/``z₊`` along the batch, clipped at 1 (000 §6.4), which is what makes sign or
 staircase activations trainable. :func:`dead_network_report` is the §6.2 predictor.
 """
@@ -51,6 +53,7 @@ class NegativeFeedback(LearningRule):
     """Deep negative-feedback optimizer (000 §4.4). Defaults to squared error (``loss="mse"``)."""
 
     name = "nf"
+    supports_skip = True
 
     def __init__(
         self,
@@ -106,7 +109,10 @@ class NegativeFeedback(LearningRule):
             block.weight.grad = torch.mm(post.t(), pre).mul_(inv_b)
             block.bias.grad = post.sum(0).mul_(inv_b)
             if i > 0:
-                d = torch.mm(gd, block.weight.detach())  # Eq. 17: d^{l−1} = (σ'^l ⊙ d^l) W^l
+                skip = block.skip
+                d_next = torch.mm(gd, block.weight.detach())  # Eq. 17: d^{l−1} = (σ'^l ⊙ d^l) W^l
+                # the skip path of 000 Fig. 7a carries d back with its own gain σ'_nz·W_nz
+                d = d_next if skip is None else d_next.addmm_(d, skip)
         return loss_value(cache.output, target, self.loss)
 
 

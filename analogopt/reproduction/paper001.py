@@ -1,0 +1,3 @@
+"""Paper 001 (Baldi, Sadowski & Lu, random backpropagation): Table 1."""
+
+ITEMS = ()
