@@ -84,3 +84,15 @@ def test_trajectories_stay_within_the_twins_predicted_euler_error(which, request
     assert validity["valid"]
     # measured 1.2 % (leaky) and 1.3 % (β³) against theory's worst cases of 1.7 % and 1.5 %
     assert m["trajectory_deviation"] <= validity["predicted_euler_error"]
+
+
+def test_the_docs_rows_are_what_the_scenarios_measure(leaky, cubed):
+    """docs/nf_loop.md's last two rows, within the noise it states (trajectory 30 %, final ×3)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "nf_loop.md").read_text()
+    for m in (leaky, cubed):
+        final, trajectory = re.search(rf"^\| `{m['scenario']}` \| ([0-9.e+-]+) \| ([0-9.]+) % \|", text, re.M).groups()
+        assert m["trajectory_deviation"] == pytest.approx(float(trajectory) / 100, rel=0.3)
+        assert float(final) / 3 <= m["max_abs_deviation"] <= 3 * float(final)

@@ -1,6 +1,7 @@
 """The shipped NF scenarios, end to end through the CLI with real ngspice and torch (000 §4)."""
 
 import json
+import re
 import subprocess
 
 import numpy as np
@@ -108,9 +109,14 @@ def test_netlist_reruns_in_plain_ngspice(which, request, tmp_path):
         assert plot[vector][-1] == pytest.approx(m["analog"]["final_weights"][name], abs=1e-9)
 
 
-def test_cascade_integrator_converges_to_the_same_weights(tmp_path_factory):
+@pytest.fixture(scope="module")
+def momentum(tmp_path_factory):
+    return run_scenario(tmp_path_factory, "nf_momentum")
+
+
+def test_cascade_integrator_converges_to_the_same_weights(momentum):
     """000 Eq. 22: with two RC filters in cascade (momentum) SPICE and twin land on the same weights."""
-    out, m = run_scenario(tmp_path_factory, "nf_momentum")
+    out, m = momentum
     assert m["circuit"]["integrator"] == "cascade"
     assert " lp0_m " in (out / "netlist.cir").read_text()
     assert m["max_abs_deviation"] < 1e-7  # measured 2.4e-8
@@ -128,3 +134,25 @@ def test_the_circuit_is_nearer_the_loops_ode_than_the_twin_is(staircase, noisy_r
         weights = c["groups"]["weights"]
         assert weights["twin_vs_ideal"]["max_abs"] <= weights["theory"]["twin_vs_ideal_predicted_max_abs_v"], \
             m["scenario"]
+
+
+def _documented_rows() -> dict[str, tuple[float, float]]:
+    """docs/nf_loop.md's "Measured" table: scenario → (analog vs twin final, trajectory fraction)."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "nf_loop.md").read_text()
+    rows = {}
+    for name, final, trajectory in re.findall(r"^\| `(nf_\w+)` \| ([0-9.e+-]+) \| ([0-9.]+) % \|", text, re.M):
+        rows[name] = (float(final), float(trajectory) / 100)
+    return rows
+
+
+def test_the_docs_nf_table_is_what_the_scenarios_measure(staircase, noisy_relu, perceptron, momentum):
+    """Every number of docs/nf_loop.md's table, re-derived within the noise the doc states: the trajectory
+    deviation within 30 %, the final deviation within a factor of 3 (its order of magnitude)."""
+    rows = _documented_rows()
+    assert set(rows) >= {"nf_staircase", "nf_noisy_relu", "nf_perceptron", "nf_momentum"}
+    for _, m in (staircase, noisy_relu, perceptron, momentum):
+        final, trajectory = rows[m["scenario"]]
+        assert m["trajectory_deviation"] == pytest.approx(trajectory, rel=0.3), m["scenario"]
+        assert final / 3 <= max(m["max_abs_deviation"], 1e-16) <= 3 * final, m["scenario"]

@@ -22,7 +22,7 @@ def _run(capsys, *args: str) -> tuple[int, str]:
 
 
 @pytest.mark.slow
-def test_fal_is_within_two_points_of_adam_mean_of_three_seeds() -> None:
+def test_fal_is_within_two_points_of_adam_and_sgd_at_the_same_rate_is_not() -> None:
     # The shipped scenario's settings: the paper's FAL (β_m = β_v = 0.99, lr 1e-3, no bias correction).
     exp = FalVsAdamExperiment.from_scenario(load_scenario("fal_vs_adam"))
     assert exp.seeds == (0, 1, 2) and exp.fal["beta_m"] == exp.fal["beta_v"] == 0.99
@@ -31,8 +31,10 @@ def test_fal_is_within_two_points_of_adam_mean_of_three_seeds() -> None:
     torch.set_num_threads(1)
     try:
         final = {}
-        for name in ("FAL", "Adam"):
-            make = exp.optimizers()[name]
+        makers = dict(exp.optimizers())
+        makers["SGD at lr 1e-3"] = lambda params: torch.optim.SGD(params, lr=1e-3)
+        for name in ("FAL", "Adam", "SGD at lr 1e-3"):
+            make = makers[name]
             accs = []
             for seed in exp.seeds:
                 model = digits_cnn(seed=seed, channels=exp.channels)
@@ -43,7 +45,9 @@ def test_fal_is_within_two_points_of_adam_mean_of_three_seeds() -> None:
     finally:
         torch.set_num_threads(threads)
     assert final["Adam"] > 0.9  # both really learned the task
-    assert abs(final["FAL"] - final["Adam"]) <= 0.02, final
+    assert abs(final["FAL"] - final["Adam"]) <= 0.02, final  # measured FAL 96.98 %, Adam 97.28 %
+    # the criterion fails for an optimizer without an adaptive rate: SGD at FAL's rate (measured 32.8 %)
+    assert final["Adam"] - final["SGD at lr 1e-3"] > 0.2, final
 
 
 def test_fal_vs_adam_scenario_writes_its_files(tmp_path: Path, capsys) -> None:

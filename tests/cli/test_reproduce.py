@@ -1,0 +1,71 @@
+"""``analogopt reproduce``: the quick run writes a complete report; bad input is one line and leaves nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from analogopt.cli import main
+from analogopt.reproduction.base import VERDICTS
+from analogopt.reproduction.registry import all_items
+from analogopt.reproduction.report import REPORT_MARK
+
+
+@pytest.mark.slow
+def test_quick_run_writes_every_item_with_its_figures(tmp_path, capsys):
+    out, doc = tmp_path / "repro", tmp_path / "docs" / "reproduction.md"
+    doc.parent.mkdir()
+    assert main(["reproduce", "--quick", "--out", str(out), "--report", str(doc), "--quiet"]) == 0
+    report = (out / "report.md").read_text()
+    data = json.loads((out / "reproduction.json").read_text())
+    keys = [it.key for it in all_items()]
+    assert list(data["items"]) == keys
+    for key, item in data["items"].items():
+        assert item["verdict"] in VERDICTS and item["reason"], key
+        assert f"## {key}:" in report and f"[{key}](#{key})" in report
+        for fig in item["figures"]:
+            assert (out / fig).stat().st_size > 0, (key, fig)
+        assert item["quick"] is True
+    # the copy for docs/ links into the result directory, and every link resolves
+    text = doc.read_text()
+    assert text.startswith(REPORT_MARK)
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links and all((doc.parent / link).is_file() for link in links)
+    # items whose verdict does not depend on the size: exact constructions and closed forms
+    for key in ("000-eq10-leak", "000-sec5-beta3", "000-eq21", "004-thm1", "004-thm2", "000-sec6-skip"):
+        assert data["items"][key]["verdict"] == "reproduced", (key, data["items"][key]["reason"])
+
+
+def test_list_names_every_item(capsys):
+    assert main(["reproduce", "--list"]) == 0
+    listed = capsys.readouterr().out
+    for it in all_items():
+        assert it.key in listed
+
+
+@pytest.mark.parametrize("args, pattern", [
+    (["nonsense", "--out", "{out}"], r"unknown reproduction item 'nonsense'; choose a paper \(000, 001, 002, 003, 004\)"),
+    (["004-thm1"], r"--out is required"),
+    (["004-thm1", "--out", "{out}", "--report", "{foreign}"], r"--report .*foreign.md: exists and was not written by"),
+    (["004-thm1", "--out", "{out}", "--report", "{missing}/r.md"], r"--report .*: its folder .* does not exist"),
+])
+def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, pattern):
+    foreign = tmp_path / "foreign.md"
+    foreign.write_text("# my own notes\n")
+    fill = {"out": str(tmp_path / "out"), "foreign": str(foreign), "missing": str(tmp_path / "nope")}
+    assert main(["reproduce", *[a.format(**fill) for a in args]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(pattern, err), err
+    assert not (tmp_path / "out").exists()
+    assert foreign.read_text() == "# my own notes\n"
+
+
+def test_report_file_is_replaced_only_when_ours(tmp_path):
+    out, doc = tmp_path / "out", tmp_path / "r.md"
+    assert main(["reproduce", "004-thm1", "--out", str(out), "--report", str(doc), "--quiet"]) == 0
+    first = doc.read_text()
+    assert first.startswith(REPORT_MARK) and f"--report {doc}`" in first  # names the command that wrote it
+    assert main(["reproduce", "004-thm1", "--out", str(out), "--force", "--report", str(doc), "--quiet"]) == 0
+    assert doc.read_text().startswith(REPORT_MARK)
