@@ -269,7 +269,31 @@ def _train(cfg: TrainConfig, progress=None) -> dict[str, Any]:
         "ms_per_step": 1e3 * elapsed / max(steps, 1),
         "diverged": diverged,
         "weights_nonnegative": net.weights_nonnegative() if cfg.mono else None,
+        "saturated_fraction": saturated_fraction(net, x_tr),
     }
+
+
+#: A hidden unit counts as saturated on a sample where its σ' is below this fraction of σ's largest slope.
+SATURATION_SLOPE = 0.1
+
+
+def saturated_fraction(net, x) -> float | None:
+    """Fraction of (sample, hidden unit) pairs of ``x`` where σ'(z) < SATURATION_SLOPE × max σ' (None for a
+    net without hidden layers, or one whose hidden activation does not saturate: ReLU's σ' is 0 or 1)."""
+    import torch
+
+    if len(net.blocks) < 2 or not net.is_mlp:
+        return None
+    peak = {"tanh": 1.0, "sigmoid": 0.25, "hardtanh": 1.0}
+    with torch.no_grad():
+        cache = net.forward_cache(x)
+        counts = []
+        for block, z, h in zip(net.blocks[:-1], cache.z[:-1], cache.h[:-1]):
+            top = peak.get(block.act.name)
+            if top is None:
+                return None
+            counts.append((block.act.derivative(z, h) < SATURATION_SLOPE * top).double().mean())
+    return float(torch.stack(counts).mean())
 
 
 def plot_curves(series: dict[str, dict[str, list[float]]], title: str):

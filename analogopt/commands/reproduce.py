@@ -92,12 +92,13 @@ def run(args: argparse.Namespace) -> int:
         _check_report_target(report_path)
     command = " ".join(["analogopt reproduce", *args.items, *(["--quick"] if args.quick else [])])
     runner = make_runner("ngspice", timeout_s=SPICE_TIMEOUT_S, whole_run=False)
-    simulator = runner.describe()
+    runner.describe()  # no ngspice: one line now, before any item runs
     progress = Progress(enabled=not args.quiet)
-    results = []
+    results, runs = [], {}
     with RunDirectory(args.out, force=args.force) as out:
         for it in items:
-            results.append(run_item(it, out, quick=args.quick, runner=runner, progress=progress))
+            results.append(run_item(it, out, quick=args.quick, runner=runner, progress=progress, runs=runs))
+        simulator = runner.describe()  # after the runs: it counts the decks that fell back to Sparse 1.3
         out.write_text("report.md", report_markdown(results, command=command, simulator=str(simulator)))
         out.write_json("reproduction.json", report_json(results, command=command,
                                                         simulator=simulator.to_json() if simulator else None))

@@ -129,6 +129,8 @@ class RulesTableExperiment(ExperimentBase):
                 "train_per_seed": tr.tolist(), "test_per_seed": te.tolist(),
                 "ms_per_step": float(np.mean([r["ms_per_step"] for r in res])),
                 "diverged_runs": int(sum(r["diverged"] for r in res)),
+                "saturated_fraction": (None if any(r["saturated_fraction"] is None for r in res)
+                                       else float(np.mean([r["saturated_fraction"] for r in res]))),
             }
         means = {k: {"train": v["train_mean"], "test": v["test_mean"]} for k, v in table.items()}
         checks = []
@@ -167,17 +169,19 @@ class RulesTableExperiment(ExperimentBase):
             f"Final accuracy after the last epoch, mean ± sd (sample sd) over seeds {self.seeds}; data `{first.data}`, "
             f"hidden layers {arch}, activation `{first.activation}` unless a row says otherwise.",
             "",
-            "| rule | train acc (%) | test acc (%) | ms/step |",
-            "|---|---:|---:|---:|",
+            "| rule | train acc (%) | test acc (%) | saturated units (%) | ms/step |",
+            "|---|---:|---:|---:|---:|",
         ]
         for label, t in metrics["table"].items():
             flag = f" ({t['diverged_runs']} diverged)" if t["diverged_runs"] else ""
+            sat = "n/a" if t.get("saturated_fraction") is None else f"{100 * t['saturated_fraction']:.1f}"
             lines.append(f"| {label}{flag} | {t['train_mean']:.2f} ± {t['train_sd']:.2f} | "
-                         f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} | {t['ms_per_step']:.2f} |")
+                         f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} | {sat} | {t['ms_per_step']:.2f} |")
         if metrics["checks"]:
             lines += ["", "## Orderings", ""]
             lines += [f"- {'holds' if c['holds'] else '**does not hold**'}: {c['check']}" for c in metrics["checks"]]
-        lines += ["", "Row settings:", ""]
+        lines += ["", "Saturated units: the fraction of (training sample, hidden unit) pairs where σ' is below "
+                  "a tenth of its peak after training (tanh, sigmoid; n/a for ReLU-like units).", "", "Row settings:", ""]
         for row in self.rows:
             c = row.config
             opts = ", ".join(f"{k}={v}" for k, v in sorted(c.rule_options.items())) or "defaults"

@@ -62,10 +62,15 @@ class Context:
     """What an item may use: the size (``quick``), the result directory, the runner and progress.
 
     Figures are saved under the item's key (``<key>_<name>.png``); scenario runs go into
-    ``runs/<key>/<scenario>/`` as complete result directories of their own."""
+    ``runs/<key>/<scenario>/`` as complete result directories of their own. A scenario run with the same
+    overrides by an earlier item of the same command is not run again: ``runs`` maps (scenario, overrides)
+    to its metrics and folder, shared by every item's context."""
 
-    def __init__(self, item: Item, out: RunDirectory, *, quick: bool, runner: Any, progress: Progress) -> None:
+    def __init__(self, item: Item, out: RunDirectory, *, quick: bool, runner: Any, progress: Progress,
+                 runs: dict[tuple[str, tuple[str, ...]], tuple[dict[str, Any], Path]] | None = None) -> None:
         self.item, self.out, self.quick, self.runner, self.progress = item, out, quick, runner, progress
+        self.runs = {} if runs is None else runs
+        self._folders: dict[str, Path] = {}
 
     def figure_name(self, name: str) -> str:
         return f"{self.item.key}_{name}.png"
@@ -82,19 +87,30 @@ class Context:
         from ..report import record_simulator
         from ..scenarios import load_scenario
 
+        key = (name, tuple(overrides))
+        if key in self.runs:
+            metrics, folder = self.runs[key]
+            self._folders[name] = folder
+            return metrics
         scenario = load_scenario(name, list(overrides))
         experiment = build_experiment(scenario)
-        target = self.out.path / "runs" / self.item.key / name
+        folder = Path("runs") / self.item.key / name
+        target = self.out.path / folder
         target.parent.mkdir(parents=True, exist_ok=True)
         self.progress.stage(f"{self.item.key}: {name}")
         with RunDirectory(target) as run:
-            metrics = experiment.run(run, self.progress, runner=self.runner)
+            experiment.run(run, self.progress, runner=self.runner)
             if getattr(experiment, "has_circuit", True):
                 record_simulator(run.path, self.runner.describe())
-        return json.loads((target / "metrics.json").read_text()) if (target / "metrics.json").exists() else metrics
+        # the file, not run()'s dict: it carries what record_simulator added, as JSON types
+        metrics = json.loads((target / "metrics.json").read_text())
+        self.runs[key] = (metrics, folder)
+        self._folders[name] = folder
+        return metrics
 
     def relative_path(self, name: str) -> Path:
-        return Path("runs") / self.item.key / name
+        """The result folder (relative to the report) of this item's run of scenario ``name``."""
+        return self._folders[name]
 
 
 @dataclass
@@ -105,7 +121,9 @@ class ItemResult:
     quick: bool
 
 
-def run_item(item: Item, out: RunDirectory, *, quick: bool, runner: Any, progress: Progress) -> ItemResult:
+def run_item(item: Item, out: RunDirectory, *, quick: bool, runner: Any, progress: Progress,
+             runs: dict | None = None) -> ItemResult:
+    """Run one item; ``runs``: the scenario runs shared between the items of one command (:class:`Context`)."""
     t0 = time.perf_counter()
-    outcome = item.run(Context(item, out, quick=quick, runner=runner, progress=progress))
+    outcome = item.run(Context(item, out, quick=quick, runner=runner, progress=progress, runs=runs))
     return ItemResult(item, outcome, time.perf_counter() - t0, quick)

