@@ -21,6 +21,10 @@ from .errors import ConfigError
 from .values import Table, as_integers
 
 DATASETS = ("mnist5k", "mnist_idx", "digits", "breast_cancer", "iris")
+#: ``binary``: how a multi-class data set becomes a two-class one (004 §4's binarised tasks): ``low_high``
+#: puts the lower half of the classes against the upper half (MNIST 0–4 against 5–9), ``even_odd`` even
+#: labels against odd ones; "" keeps every class.
+BINARY_TASKS = ("", "low_high", "even_odd")
 OPTIMIZERS = ("sgd", "adam")
 
 
@@ -30,7 +34,7 @@ class TrainConfig:
 
     ``loss="auto"``: ``bce`` with one output unit for two-class data, else ``cross_entropy``.
     ``lr_decay``: the learning rate after ``t`` updates is ``lr / (1 + lr_decay·t)`` (001 §4.1 uses 1e-6).
-    ``train_limit``: use only the first N training samples (0 = all). ``seed`` sets the weights, the
+    ``binary``: one of :data:`BINARY_TASKS`. ``train_limit``: use only the first N training samples (0 = all). ``seed`` sets the weights, the
     feedback matrices and the batch order; ``data_seed`` the train/test split (fixed across rule
     comparisons). ``threads``: torch CPU threads during training (1 is fastest for these small nets
     on a shared machine).
@@ -40,6 +44,7 @@ class TrainConfig:
     rule_options: dict[str, Any] = field(default_factory=dict)
     data: str = "digits"
     data_dir: str = ""
+    binary: str = ""
     test_fraction: float = 0.2
     train_limit: int = 0
     hidden: tuple[int, ...] = (64,)
@@ -74,6 +79,7 @@ class TrainConfig:
             rule_options=_typed_rule_options(RULES[rule], t.table("rule_options")),
             data=t.choice("data", d.data, DATASETS, what="data set"),
             data_dir=t.string("data_dir", d.data_dir),
+            binary=t.choice("binary", d.binary, BINARY_TASKS, what="binary task"),
             test_fraction=t.number("test_fraction", d.test_fraction, above=0, below=1),
             train_limit=t.integer("train_limit", d.train_limit, low=0),
             hidden=layer_sizes(t.raw("hidden", d.hidden), t.path("hidden")),
@@ -157,6 +163,16 @@ def load_data(cfg: TrainConfig):
         split = Split(x_tr, y_tr, x_te, y_te, tuple(f"px{i}" for i in range(x_tr.shape[1])), tuple(str(i) for i in range(10)))
     else:
         split = load_tabular(cfg.data, test_fraction=cfg.test_fraction, seed=cfg.data_seed)
+    if cfg.binary:
+        n_classes = len(split.class_names)
+        if n_classes < 3:
+            raise ConfigError(f"binary = {cfg.binary!r}: data set {cfg.data!r} has {n_classes} classes already")
+        relabel = ((lambda y: (y >= (n_classes + 1) // 2).astype(np.int64)) if cfg.binary == "low_high"
+                   else (lambda y: (y % 2).astype(np.int64)))
+        names = ((f"{split.class_names[0]}-{split.class_names[(n_classes + 1) // 2 - 1]}",
+                  f"{split.class_names[(n_classes + 1) // 2]}-{split.class_names[-1]}") if cfg.binary == "low_high"
+                 else ("even", "odd"))
+        split = Split(split.x_train, relabel(split.y_train), split.x_test, relabel(split.y_test), split.feature_names, names)
     if cfg.train_limit:
         split = Split(split.x_train[: cfg.train_limit], split.y_train[: cfg.train_limit], split.x_test, split.y_test,
                       split.feature_names, split.class_names)
@@ -270,7 +286,22 @@ def _train(cfg: TrainConfig, progress=None) -> dict[str, Any]:
         "diverged": diverged,
         "weights_nonnegative": net.weights_nonnegative() if cfg.mono else None,
         "saturated_fraction": saturated_fraction(net, x_tr),
+        "participation_ratio": participation_ratios(net),
     }
+
+
+def participation_ratios(net) -> list[float]:
+    """Each layer's effective rank, the participation ratio (Σσ²)²/Σσ⁴ of its weight matrix's singular values:
+    1 for a rank-one matrix, its smaller dimension for one whose singular values are all equal."""
+    import torch
+
+    out = []
+    with torch.no_grad():
+        for block in net.blocks:
+            s2 = torch.linalg.svdvals(block.weight.detach().flatten(1).double()) ** 2
+            total = float(s2.sum())
+            out.append(total**2 / float((s2**2).sum()) if total > 0 else 0.0)
+    return out
 
 
 #: A hidden unit counts as saturated on a sample where its σ' is below this fraction of σ's largest slope.

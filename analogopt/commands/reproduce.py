@@ -30,9 +30,9 @@ def register(subparsers) -> None:
     p.add_argument("--force", action="store_true",
                    help="replace an existing result directory that analogopt wrote (never any other directory)")
     p.add_argument("--report", metavar="FILE",
-                   help="also write the report to FILE, its figure links pointing into --out (e.g. "
-                   "--out docs/reproduction --report docs/reproduction.md); an existing FILE is replaced only if "
-                   "this command wrote it")
+                   help="also write the report to FILE with copies of its figures in the folder beside it named "
+                   "after it (--report docs/reproduction.md: docs/reproduction/*.png); an existing FILE or folder is "
+                   "replaced only if this command wrote it")
     p.add_argument("--quiet", action="store_true", help="no progress display or summary line")
     p.set_defaults(func=run)
 
@@ -60,6 +60,14 @@ def _check_report_target(path: Path) -> None:
                               "move it away or choose another file")
     if not path.parent.is_dir():
         raise ConfigError(f"--report {path}: its folder {path.parent} does not exist")
+    if path.suffix != ".md":
+        raise ConfigError(f"--report {path}: name a .md file (its figures go into {path.with_suffix('')}/)")
+    from ..results import is_ours
+
+    folder = path.with_suffix("")
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not is_ours(folder))):
+        raise ConfigError(f"--report {path}: {folder} exists and was not written by analogopt; its figures would go "
+                          "there: move it away or choose another file")
 
 
 def _write_atomically(path: Path, text: str) -> None:
@@ -70,6 +78,29 @@ def _write_atomically(path: Path, text: str) -> None:
         os.replace(tmp, path)
     except OSError as exc:
         raise OutputError(f"--report {path}: cannot write it ({exc.strerror})") from None
+
+
+def _write_report_copy(path: Path, out: Path, results, *, command: str, simulator: str) -> None:
+    """The report at ``path`` with its figures copied into the folder ``path`` without its suffix, as flat
+    file names, so that the copy stands alone (the result directory's scenario runs stay behind)."""
+    import dataclasses
+    import shutil
+
+    from ..reproduction.report import report_markdown
+    from ..results import RunDirectory
+
+    folder = path.with_suffix("")
+    copies = []
+    with RunDirectory(folder, force=True, flag="--report") as figures:
+        for r in results:
+            moved = []
+            for file, caption in r.outcome.figures:
+                flat = file.replace("/", "__")
+                shutil.copyfile(out / file, figures.path / flat)
+                moved.append((flat, caption))
+            copies.append(dataclasses.replace(r, outcome=dataclasses.replace(r.outcome, figures=moved)))
+    _write_atomically(path, report_markdown(copies, command=command, simulator=simulator,
+                                            figure_dir=f"{folder.name}/"))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -90,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     report_path = Path(args.report) if args.report else None
     if report_path is not None:
         _check_report_target(report_path)
+        check_target(report_path.with_suffix(""), flag="--report")
     command = " ".join(["analogopt reproduce", *args.items, *(["--quick"] if args.quick else [])])
     runner = make_runner("ngspice", timeout_s=SPICE_TIMEOUT_S, whole_run=False)
     runner.describe()  # no ngspice: one line now, before any item runs
@@ -104,9 +136,8 @@ def run(args: argparse.Namespace) -> int:
                                                         simulator=simulator.to_json() if simulator else None))
     progress.done()
     if report_path is not None:
-        figure_dir = os.path.relpath(Path(args.out).resolve(), report_path.parent.resolve()).replace(os.sep, "/") + "/"
-        _write_atomically(report_path, report_markdown(results, command=command + f" --out {args.out} --report "
-                                                       f"{args.report}", simulator=str(simulator), figure_dir=figure_dir))
+        _write_report_copy(report_path, Path(args.out), results,
+                           command=command + f" --out {args.out} --report {args.report}", simulator=str(simulator))
     if not args.quiet:
         counts = {}
         for r in results:

@@ -131,6 +131,7 @@ class RulesTableExperiment(ExperimentBase):
                 "diverged_runs": int(sum(r["diverged"] for r in res)),
                 "saturated_fraction": (None if any(r["saturated_fraction"] is None for r in res)
                                        else float(np.mean([r["saturated_fraction"] for r in res]))),
+                "participation_ratio": np.mean([r["participation_ratio"] for r in res], axis=0).tolist(),
             }
         means = {k: {"train": v["train_mean"], "test": v["test_mean"]} for k, v in table.items()}
         checks = []

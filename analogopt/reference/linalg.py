@@ -142,9 +142,11 @@ def ben_israel_cohen(a, steps: int, *, x0=None, damping: float = 1.0) -> torch.T
 
 
 # --------------------------------------------------------------------------------------- Recirculation
-def recirculation_inits(n: int, count: int, *, max_condition: float = 20.0, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """``count`` pairs ``U₀ = I − E_U``, ``V₀ = I − E_V``, ``E ~ U[−1, 1]`` n×n, keeping only pairs whose
-    matrices both have condition number ≤ ``max_condition`` (002 A.3: 10×10, cond < 20). Seeded."""
+def recirculation_inits(n: int, count: int, *, max_condition: float = 20.0, seed: int = 0,
+                        amplitude: float = 1.0) -> tuple[torch.Tensor, torch.Tensor]:
+    """``count`` pairs ``U₀ = I − E_U``, ``V₀ = I − E_V``, ``E ~ U[−a, a]`` n×n with ``a = amplitude``, keeping
+    only pairs whose matrices both have condition number ≤ ``max_condition`` (002 A.3: 10×10, a = 1,
+    cond < 20). Seeded."""
     if n < 1 or count < 1:
         raise ConfigError(f"n and count must be ≥ 1, got n={n}, count={count}")
     gen = torch.Generator().manual_seed(seed)
@@ -152,7 +154,7 @@ def recirculation_inits(n: int, count: int, *, max_condition: float = 20.0, seed
     kept_u, kept_v, have = [], [], 0
     for _ in range(1000):
         batch = max(4 * (count - have), 16)
-        e = torch.rand((2, batch, n, n), generator=gen, dtype=DTYPE) * 2 - 1
+        e = (torch.rand((2, batch, n, n), generator=gen, dtype=DTYPE) * 2 - 1) * amplitude
         u, v = eye - e[0], eye - e[1]
         ok = (condition_number(u) <= max_condition) & (condition_number(v) <= max_condition)
         kept_u.append(u[ok]); kept_v.append(v[ok]); have += int(ok.sum())

@@ -19,8 +19,10 @@ def table1(ctx: Context) -> Outcome:
         QUALITATIVE if holds else NOT_REPRODUCED,
         (f"The ordering of 001 Table 1 holds (all {len(m['checks'])} checks): BP above RBP and SRBP, which are "
          f"{rbp_srbp:.1f} points apart, all far above the top layer alone; no f' below f'; the 1-bit error signal well "
-         f"above the top layer alone. The numbers sit below 001's because 4,000 training images cap what any rule "
-         f"reaches (BP's train accuracy {t['BP']['train_mean']:.1f} %). The no-f' gap is the next item's."
+         f"above the top layer alone. BP's training accuracy is {t['BP']['train_mean']:.1f} %"
+         + (": it fits the 4,000 training images, so the test numbers sit below 001's for the data, not the rules. "
+            if t["BP"]["train_mean"] >= 99.0 else ". ")
+         + "The no-f' gap is the next item's."
          if holds else
          f"{sum(c['holds'] for c in m['checks'])} of {len(m['checks'])} ordering checks hold: "
          + "; ".join(c["check"] for c in m["checks"] if not c["holds"]) + " do not"
@@ -37,45 +39,45 @@ def table1(ctx: Context) -> Outcome:
 def no_fprime(ctx: Context) -> Outcome:
     short = run_table(ctx, "rules_mnist_table")
     long = run_table(ctx, "rules_nofprime_long")
-    g40 = {k: gap(short, k, f"{k} (no f')") for k in ("RBP", "SRBP")}
-    g300 = {k: gap(long, k, f"{k} (no f')") for k in ("RBP", "SRBP")}
+    rules = ("RBP", "SRBP")
+    g_short = {k: gap(short, k, f"{k} (no f')") for k in rules}
+    g_long = {k: gap(long, k, f"{k} (no f')") for k in rules}
     sat = {label: row["saturated_fraction"] for label, row in long["table"].items()}
+    sd = {k: long["table"][f"{k} (no f')"]["test_sd"] for k in rules}
     paper_gap = {"RBP": 97.2 - 88.3, "SRBP": 97.2 - 88.4}
-    no_f = {k: long["table"][f"{k} (no f')"]["test_mean"] for k in ("RBP", "SRBP")}
-    grows = all(g300[k] > g40[k] + 1.0 for k in g300)
-    near_paper_no_f = all(abs(no_f[k] - v) <= 2.0 for k, v in (("RBP", 88.3), ("SRBP", 88.4)))
-    verdict = QUALITATIVE if grows and near_paper_no_f else NOT_REPRODUCED
-    if all(abs(g300[k] - paper_gap[k]) <= 2.0 for k in g300):
-        verdict = REPRODUCED
+    off = {k: g_long[k] - paper_gap[k] for k in rules}
+    grows = all(g_long[k] >= 5.0 and g_long[k] > g_short[k] + 3.0 for k in rules)
+    close = all(abs(off[k]) <= 2.0 for k in rules)
+    verdict = REPRODUCED if close else (QUALITATIVE if grows else NOT_REPRODUCED)
     fmt = lambda d: ", ".join(f"{k} {v:.1f}" for k, v in d.items())  # noqa: E731
+    cfg_s, cfg_l = short["configs"]["RBP"], long["configs"]["RBP"]
     sats = ", ".join(f"{k} {100 * v:.0f} %" for k, v in sat.items() if v is not None)
-    epochs = long["configs"]["RBP"]["epochs"]
-    reason = [f"With f' minus without: {fmt(g40)} points after {short['configs']['RBP']['epochs']} epochs, {fmt(g300)} "
-              f"after {epochs}; saturated units after {epochs} epochs: {sats}; no-f' test accuracy {fmt(no_f)} % "
-              "(001: 88.3 and 88.4 %)."]
+    reason = [f"Test accuracy with f' minus without: {fmt(g_short)} points at lr {cfg_s['lr']:g} for {cfg_s['epochs']} "
+              f"epochs; {fmt(g_long)} at lr {cfg_l['lr']:g} with 001's decay of {cfg_l['lr_decay']:g} per update for "
+              f"{cfg_l['epochs']} epochs (001: RBP 8.9, SRBP 8.8). Saturated hidden units there: {sats}."]
     if grows:
-        reason.append("The gap grows with training: without f' the updates do not shrink as units saturate, so training "
-                      "keeps pushing them there.")
-    if near_paper_no_f:
-        reason.append("The no-f' rows land where 001's do; the rows with f' stop near the ceiling of a 4,000-image "
-                      "training set (001: 97.2 % on 60,000), so what remains of 001's 8.9 points is that ceiling, not "
-                      "the no-f' rule.")
-    if not (grows and near_paper_no_f):
+        reason.append("The cost of dropping f' appears once training is long and fast enough to saturate the units: "
+                      "without f' an update does not shrink as its unit saturates, so training keeps pushing units "
+                      "there, while the rows with f' fit the training set and keep their units in range.")
+    if not close:
+        reason.append("Distance from 001's gap: " + ", ".join(f"{k} {off[k]:+.1f} points (our seeds' sd {sd[k]:.1f})"
+                                                             for k in rules) + ".")
+    if not grows:
         reason.append("At this size the measurement does not show the mechanism" + (" (a --quick run)." if ctx.quick else "."))
     return Outcome(
         verdict,
         " ".join(reason),
-        rows=[*[(f"{k}: with f' − without, 40 epochs", f"{paper_gap[k]:.1f} (100 epochs, 60k images)", f"{g40[k]:.2f} points", "")
-                for k in g40],
-              *[(f"{k}: with f' − without, 300 epochs", f"{paper_gap[k]:.1f}", f"{g300[k]:.2f} points",
-                 f"no f' at {no_f[k]:.1f} % test") for k in g300],
-              *table_rows(long, PAPER_TABLE1, note="300 epochs")],
-        figures=[(str(ctx.relative_path("rules_nofprime_long") / "curves.png"), "300-epoch learning curves, with and without f'")],
-        setup=["001: 100 epochs on 60,000 images (60,000 steps of batch 100). Ours: 300 epochs on 4,000 images "
-               "(12,000 steps), two seeds (sims/rules_nofprime_long.toml), and the 40-epoch "
-               "table of 001-table1."],
+        rows=[*[(f"{k}: with f' − without, lr {cfg_s['lr']:g}, {cfg_s['epochs']} epochs", f"{paper_gap[k]:.1f}",
+                 f"{g_short[k]:.2f} points", "rules_mnist_table") for k in rules],
+              *[(f"{k}: with f' − without, lr {cfg_l['lr']:g}, {cfg_l['epochs']} epochs", f"{paper_gap[k]:.1f}",
+                 f"{g_long[k]:.2f} points", "rules_nofprime_long") for k in rules],
+              *table_rows(long, PAPER_TABLE1, note=f"lr {cfg_l['lr']:g}, {cfg_l['epochs']} epochs")],
+        figures=[(str(ctx.relative_path("rules_nofprime_long") / "curves.png"), "learning curves with and without f'")],
+        setup=["001: 100 epochs on 60,000 images (60,000 steps of batch 100), lr 0.1 decaying by 1e-6 per update, "
+               "five runs. Ours: the 4,000-image subset has 40 steps per epoch, so 100 epochs are 4,000 steps; lr 0.5 "
+               "with the same decay makes up part of the difference (sims/rules_nofprime_long.toml, three seeds)."],
         checks=[(c["check"], "holds" if c["holds"] else "does not hold") for c in long["checks"]],
-        numbers={"gap_40": g40, "gap_300": g300, "saturated_fraction": sat, "table": long["table"]})
+        numbers={"gap_short": g_short, "gap_long": g_long, "saturated_fraction": sat, "table": long["table"]})
 
 
 ITEMS = (
@@ -85,5 +87,5 @@ ITEMS = (
          long=True),
     Item("001-nofprime", "001", "Table 1, no-f'", "why dropping f' costs 001 about 9 points",
          "dropping the activation's derivative from the learning channel costs RBP and SRBP 8.9 and 8.8 points of "
-         "test accuracy on MNIST.", no_fprime, minutes=6.0, long=True),
+         "test accuracy on MNIST.", no_fprime, minutes=3.0, long=True),
 )

@@ -12,18 +12,10 @@ from .tables import gap, run_table, table_rows
 PAPER_TABLE1 = {"BP": "92.35", "Reciprocal": "91.78", "Random FA": "91.92"}
 
 
-def _recirculate(scale: float, steps: int, noise_samples: int | None, count: int = 100):
-    from ..reference.linalg import DTYPE, condition_number, recirculation
+def _recirculate(amplitude: float, steps: int, noise_samples: int | None):
+    from ..reference.linalg import recirculation, recirculation_inits
 
-    g = torch.Generator().manual_seed(0)
-    eye = torch.eye(10, dtype=DTYPE)
-    u, v = [], []
-    while sum(len(a) for a in u) < count:  # 002 A.3: U0 = I − E, E uniform, condition number < 20
-        e = (torch.rand((2, 4 * count, 10, 10), generator=g, dtype=DTYPE) * 2 - 1) * scale
-        ok = (condition_number(eye - e[0]) < 20) & (condition_number(eye - e[1]) < 20)
-        u.append((eye - e[0])[ok])
-        v.append((eye - e[1])[ok])
-    u, v = torch.cat(u)[:count], torch.cat(v)[:count]
+    u, v = recirculation_inits(10, 100, seed=0, amplitude=amplitude)  # 002 A.3, E ~ U[−a, a], cond < 20
     return recirculation(u, v, steps, noise_samples=noise_samples, seed=3, record_every=5)
 
 

@@ -29,11 +29,11 @@ def test_quick_run_writes_every_item_with_its_figures(tmp_path, capsys):
         for fig in item["figures"]:
             assert (out / fig).stat().st_size > 0, (key, fig)
         assert item["quick"] is True
-    # the copy for docs/ links into the result directory, and every link resolves
+    # the copy for docs/ carries its own figures in docs/reproduction/, and every link resolves there
     text = doc.read_text()
     assert text.startswith(REPORT_MARK)
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert links and all((doc.parent / link).is_file() for link in links)
+    assert links and all(link.startswith("reproduction/") and (doc.parent / link).is_file() for link in links)
     # items whose verdict does not depend on the size: exact constructions and closed forms
     for key in ("000-eq10-leak", "000-sec5-beta3", "000-eq21", "004-thm1", "004-thm2", "000-sec6-skip"):
         assert data["items"][key]["verdict"] == "reproduced", (key, data["items"][key]["reason"])
@@ -51,16 +51,20 @@ def test_list_names_every_item(capsys):
     (["004-thm1"], r"--out is required"),
     (["004-thm1", "--out", "{out}", "--report", "{foreign}"], r"--report .*foreign.md: exists and was not written by"),
     (["004-thm1", "--out", "{out}", "--report", "{missing}/r.md"], r"--report .*: its folder .* does not exist"),
+    (["004-thm1", "--out", "{out}", "--report", "{notes}.md"], r"--report .*notes.md: .*notes exists and was not written by analogopt"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, pattern):
     foreign = tmp_path / "foreign.md"
     foreign.write_text("# my own notes\n")
-    fill = {"out": str(tmp_path / "out"), "foreign": str(foreign), "missing": str(tmp_path / "nope")}
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "mine.png").write_bytes(b"x")
+    fill = {"out": str(tmp_path / "out"), "foreign": str(foreign), "missing": str(tmp_path / "nope"),
+            "notes": str(tmp_path / "notes")}
     assert main(["reproduce", *[a.format(**fill) for a in args]]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and re.search(pattern, err), err
     assert not (tmp_path / "out").exists()
-    assert foreign.read_text() == "# my own notes\n"
+    assert foreign.read_text() == "# my own notes\n" and (tmp_path / "notes" / "mine.png").read_bytes() == b"x"
 
 
 def test_report_file_is_replaced_only_when_ours(tmp_path):

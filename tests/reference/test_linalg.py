@@ -82,21 +82,23 @@ def test_disc_condition_lies_inside_basin():
 
 
 @pytest.mark.parametrize("noise_samples", [None, pytest.param(4000, marks=pytest.mark.slow)])
-def test_recirculation_fig1a_every_qualifying_init_converges(noise_samples):
-    """002 Fig. 1A setup (A.3): 100 inits, 10×10, cond < 20, λ = 0.9; the up-front basin condition holds for
-    some inits, and every one of them reaches ‖pinv(U) − V‖_F < 1e-3 (and ‖pinv(V) − U‖_F < 1e-3)."""
+def test_recirculation_fig1a_converges_exactly_where_predicted_and_everywhere_for_small_e(noise_samples):
+    """002 Fig. 1A (A.3: 10×10, cond < 20, λ = 0.9). Fig. 1A shows every one of 100 inits converging. The rule
+    converges exactly on the inits whose spectrum of V₀U₀ lies in the basin (tested up front, before the
+    first step), and with E ~ U[−0.3, 0.3] that is all 100 of them, as in the figure; A.3's E ~ U[−1, 1]
+    leaves most outside (measured 15 of 100 inside: docs/reproduction.md, item 002-fig1a)."""
+    small = recirculation(*recirculation_inits(10, 100, seed=0, amplitude=0.3), 300, noise_samples=noise_samples,
+                          seed=3, record_every=25)
+    assert bool(small.condition_met.all()) and bool(small.converged(1e-3).all())
+    assert (small.err_u[-1] < 1e-6 * small.err_u[0]).all()  # the recorded errors fall, not only end small
     u, v = recirculation_inits(10, 100, seed=0)
     result = recirculation(u, v, 300, noise_samples=noise_samples, seed=3, record_every=25)
     met = result.condition_met
-    assert 0 < int(met.sum()) < 100
     assert (result.err_u[-1][met] < 1e-3).all() and (result.err_v[-1][met] < 1e-3).all()
-    fraction = result.converged(1e-3).float().mean().item()
-    assert fraction >= met.float().mean().item() - 1e-12
     if noise_samples is None:
-        # The expected rule converges exactly on the basin and nowhere else.
+        # the expected rule converges exactly on the basin and nowhere else: the prediction can fail both ways
         assert torch.equal(result.converged(1e-3), met)
-    # Recorded errors of converging inits fall (the last record is far below the first).
-    assert (result.err_u[-1][met] < 1e-6 * result.err_u[0][met]).all()
+        assert int(met.sum()) < 100 and bool(result.diverged[~met].all())
 
 
 def test_recirculation_noise_fixed_point_is_exact():

@@ -277,6 +277,9 @@ def test_nf_sigma_nz_window_is_the_gradient_with_sigma_prime_plus_sigma_nz():
     for got, want in zip(window, _surrogate_grads(net, x, y, 0.1)):
         torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
     assert float(window[0].abs().max()) > 1e-3  # layer 1 moves …
+    # mutation: a window that drops σ'_nz is autograd through σ' alone, and the comparison above tells it apart
+    dropped = _surrogate_grads(net, x, y, 0.0)
+    assert not torch.allclose(window[0], dropped[0], rtol=1e-5, atol=1e-7)
     make_rule("nf", net, loss="mse", gain="beta").compute_grads(x, y)
     assert torch.count_nonzero(net.blocks[0].weight.grad) == 0  # … and without σ'_nz it cannot (σ' = 0 a.e.)
     make_rule("nf", net, loss="mse", window="secant").compute_grads(x, y)
@@ -339,6 +342,26 @@ def test_forward_skip_path_revives_the_layer_after_a_dead_one():
     # without the skip only the output bias can learn (measured 1.81 → 1.80 in 100 steps); the skip net
     # halves its loss (2.01 → 0.85)
     assert last_skip < 0.9 * last
+
+
+def test_nf_through_skip_paths_is_the_gradient_and_a_rule_ignoring_them_is_not():
+    """On a live tanh net with skip paths (3-5-5-2), NF at u = β equals autograd through both paths. Mutation:
+    a backward pass that ignores the skip path (forward with it, its gradient detached) gives other
+    first-layer updates, which the same comparison rejects."""
+    net = mlp([3, 5, 5, 2], "tanh", seed=3, skip=0.5)
+    x, y = _data(2, 3, 2, batch=32, loss="mse")
+    make_rule("nf", net, loss="mse", gain="beta").compute_grads(x, y)
+    nf = _grads(net)
+    for got, want in zip(nf, _true_grads(net, x, y, "mse")):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    for p in net.parameters():
+        p.grad = None
+    a = x
+    for b in net.blocks:
+        h = b.act(b.linear(a))
+        a = h if b.skip is None else h + torch.nn.functional.linear(a, b.skip).detach()
+    loss_value(a, y, "mse").backward()
+    assert not torch.allclose(nf[0], net.blocks[0].weight.grad, rtol=1e-5, atol=1e-7)
 
 
 def test_rules_that_ignore_skip_paths_refuse_them():
