@@ -17,6 +17,13 @@ NOT_REPRODUCED = "not reproduced"
 VERDICTS = (REPRODUCED, QUALITATIVE, NOT_REPRODUCED)
 
 
+def pyplot():
+    """matplotlib's pyplot behind the Agg backend (imported when an item draws, not when items are listed)."""
+    from ..plots import plt
+
+    return plt
+
+
 @dataclass
 class Outcome:
     """One item's result.

@@ -6,16 +6,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import NOT_REPRODUCED, QUALITATIVE, REPRODUCED, Context, Item, Outcome
+from .base import NOT_REPRODUCED, QUALITATIVE, REPRODUCED, Context, Item, Outcome, pyplot
 
 #: Relative distance from a closed-form fixed point that counts as "matches" (issue 15: 1e-6).
 FIXED_POINT_TOLERANCE = 1e-6
-
-
-def _plt():
-    from ..plots import plt  # pyplot behind the Agg backend
-
-    return plt
 
 
 # -- 000 Fig. 1b: the op-amp log amplifier -----------------------------------------------------------------
@@ -66,7 +60,7 @@ def staircase(ctx: Context) -> Outcome:
         nf = NFSingleLayerTwin(p).run(record_every=iterations)
         sweep.append({"gain_v_per_v": g, "initial_loss": float(nf.loss[0]), "nf_final_loss": nf.final_loss,
                       "gd_final_loss": gd.final_loss, "gd_textbook_final_loss": textbook.final_loss})
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     g = [s["gain_v_per_v"] for s in sweep]
     ax.loglog(g, [max(s["nf_final_loss"] / s["initial_loss"], 1e-30) for s in sweep], "o-", label="NF loop, u = x (twin)")

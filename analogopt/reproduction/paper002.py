@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import NOT_REPRODUCED, QUALITATIVE, REPRODUCED, Context, Item, Outcome
+from .base import NOT_REPRODUCED, QUALITATIVE, REPRODUCED, Context, Item, Outcome, pyplot
 from .tables import gap, run_table, table_rows
 
 #: 002 Table 1, MNIST test accuracy (%).
@@ -27,9 +27,7 @@ def fig1a(ctx: Context) -> Outcome:
         ctx.progress.stage(f"{ctx.item.key}: |E| ≤ {scale:g}")
         r = _recirculate(scale, steps, noise)
         runs[scale] = r
-    from .paper000 import _plt
-
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(11, 4), sharey=True)
     for ax, scale in zip(axes, (1.0, 0.3)):
         r = runs[scale]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import NOT_REPRODUCED, REPRODUCED, Context, Item, Outcome
+from .base import NOT_REPRODUCED, REPRODUCED, Context, Item, Outcome, pyplot
 
 #: A measured relative variance counts as the theory's when within this many of its own standard errors
 #: of it (the squared error of one estimate is heavy-tailed, so its mean converges slowly), plus 3 %.
@@ -95,9 +95,7 @@ def student_teacher(ctx: Context) -> Outcome:
                         (abs(np_ - (n_out + 1)) - 0.03 * (n_out + 1)) / np_se)
     steps = 600 if ctx.quick else 3000
     curves = _learning_curves(16, 4, steps)
-    from .paper000 import _plt
-
-    plt = _plt()
+    plt = pyplot()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
     for n_out in n_outs:
         pts = [r for r in grid if r["n_out"] == n_out]

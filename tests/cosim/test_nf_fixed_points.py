@@ -1,24 +1,17 @@
 """000 Eq. 10 as written (the leaky low-pass, large A) and u = β³ (§5) in ngspice: each settles on its
 closed-form fixed point, computed here independently of the package (issue 15)."""
 
-import json
-
 import numpy as np
 import pytest
 
-from analogopt.cli import main
 from analogopt.data.synthetic import noisy_relu_set
+
+from scenario_runs import run_scenario
 
 #: Measured with ngspice 46: the circuit's final weights sit 1.8e-12 (leaky) and 4.1e-12 (β³) of the
 #: fixed point's norm from it, the twin's 1e-14; the issue asks for 1e-6, this bound is tighter and
 #: still 250× above what ngspice reaches.
 FIXED_POINT_BOUND = 1e-9
-
-
-def _run(tmp_path_factory, name):
-    out = tmp_path_factory.mktemp(name) / "result"
-    assert main(["run", name, "--out", str(out), "--quiet"]) == 0
-    return json.loads((out / "metrics.json").read_text())
 
 
 def _data():
@@ -37,12 +30,12 @@ def _rel(a, b):
 
 @pytest.fixture(scope="module")
 def leaky(tmp_path_factory):
-    return _run(tmp_path_factory, "nf_leaky_ridge")
+    return run_scenario(tmp_path_factory, "nf_leaky_ridge")[1]
 
 
 @pytest.fixture(scope="module")
 def cubed(tmp_path_factory):
-    return _run(tmp_path_factory, "nf_beta_cubed")
+    return run_scenario(tmp_path_factory, "nf_beta_cubed")[1]
 
 
 def test_leaky_loop_settles_on_ridge_augmented_least_squares(leaky):

@@ -1,20 +1,14 @@
 """The shipped NF scenarios, end to end through the CLI with real ngspice and torch (000 §4)."""
 
-import json
 import re
 import subprocess
 
 import numpy as np
 import pytest
 
-from analogopt.cli import main
 from analogopt.spice import read_raw
 
-
-def run_scenario(tmp_path_factory, name):
-    out = tmp_path_factory.mktemp(name) / "result"
-    assert main(["run", name, "--out", str(out), "--quiet"]) == 0
-    return out, json.loads((out / "metrics.json").read_text())
+from scenario_runs import run_scenario
 
 
 @pytest.fixture(scope="module")
