@@ -46,7 +46,7 @@ def _staircase_problem(gain: float, iterations: int):
 
 
 def staircase(ctx: Context) -> Outcome:
-    from ..reference.nf_single import NFSingleLayerTwin, gradient_descent, matched_gd_rate
+    from ..reference.nf_single import NFSingleLayerTwin, gradient_descent, loop_gain, matched_gd_rate
 
     m = ctx.run_scenario("nf_staircase")
     gains = (20.0, 200.0, 1000.0) if ctx.quick else (20.0, 50.0, 100.0, 200.0, 500.0, 1000.0)
@@ -59,7 +59,8 @@ def staircase(ctx: Context) -> Outcome:
         textbook = gradient_descent(p, lr=matched_gd_rate(p), record_every=iterations, ideal=True)
         nf = NFSingleLayerTwin(p).run(record_every=iterations)
         sweep.append({"gain_v_per_v": g, "initial_loss": float(nf.loss[0]), "nf_final_loss": nf.final_loss,
-                      "gd_final_loss": gd.final_loss, "gd_textbook_final_loss": textbook.final_loss})
+                      "gd_final_loss": gd.final_loss, "gd_textbook_final_loss": textbook.final_loss,
+                      "nf_loop_gain": loop_gain(p, nf.weights)})
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 4))
     g = [s["gain_v_per_v"] for s in sweep]
@@ -93,7 +94,9 @@ def staircase(ctx: Context) -> Outcome:
               ("SGD's squared error", "does not change", f"textbook σ': {s20['gd_textbook_final_loss']:.3g} (unchanged)",
                "σ' = 0 a.e.: cannot move by construction"),
               *[(f"GD through gain-{s['gain_v_per_v']:g} comparators", "—",
-                 f"MSE {s['initial_loss']:.3g} → {s['gd_final_loss']:.3g} (NF: {s['nf_final_loss']:.2g})", "")
+                 f"MSE {s['initial_loss']:.3g} → {s['gd_final_loss']:.3g} (NF: {s['nf_final_loss']:.2g})",
+                 f"NF's per-step loop gain {s['nf_loop_gain']:.2f}" + (" (the discrete loop is coarser than the ODE "
+                 "it stands for above 0.27)" if s["nf_loop_gain"] > 0.27 else ""))
                 for s in sweep]],
         figures=[(sweep_png, "final loss against comparator gain: the loop does not care, GD stalls once the comparators are sharp"),
                  (str(ctx.relative_path("nf_staircase") / "loss.png"), "the staircase loop in ngspice and its twin")],
@@ -290,16 +293,16 @@ ITEMS = (
     Item("000-fig4ab", "000", "Fig. 4a/b", "the staircase: the NF loop learns, gradient descent does not",
          "the non-differentiable staircase sgn(z+1)+sgn(z)+sgn(z−1) with w = 1, b = −1 is learned by the loop with "
          "u = x at γ = 1, η = 1e-2, while SGD's squared error stays flat because the activation's gradient is mostly "
-         "zero.", staircase, minutes=1.0),
+         "zero.", staircase, minutes=0.8),
     Item("000-fig4c", "000", "Fig. 4c", "noisy ReLU data: u = x against the window σ'·x",
          "on noisy ReLU data u = x bends the fit toward the saturated side; the window u = σ'·x silences those "
-         "samples and fits the data.", noisy_relu, minutes=0.3),
+         "samples and fits the data.", noisy_relu, minutes=0.1),
     Item("000-eq10-leak", "000", "Eq. 6, 10", "the leaky loop settles on ridge-augmented least squares",
          "Eq. 10 is a leaky low-pass τ·dw/dt = −w + γ·w'; for large A the loop inverts the data map (Eq. 6), and §5 "
-         "reads the leak as weight decay.", leaky_loop, minutes=0.2),
+         "reads the leak as weight decay.", leaky_loop, minutes=0.1),
     Item("000-sec5-beta3", "000", "§5", "u = β³ is another optimizer, with its own fixed point",
          "any odd power n of β keeps the loop's sign, so u = β^n gives infinitely many optimizers; n = 1 is gradient "
-         "descent.", beta_cubed, minutes=0.2),
+         "descent.", beta_cubed, minutes=0.1),
     Item("000-eq21", "000", "Eq. 18–21", "u = β with a leak is gradient descent with weight decay",
          "with u = β the loop's error is (m/2)·(−∇q) (Eq. 19–20), and with η ← ηλ, γ ← 2/(Amλ) the leaky update is GD "
          "with weight decay λ (Eq. 21).", nf_is_gd, minutes=0.1),
@@ -309,5 +312,5 @@ ITEMS = (
          "residual skip connection (§6.3, Fig. 7a).", dead_network, minutes=0.1),
     Item("000-fig6b", "000", "Fig. 6b", "Filter-Assisted Learning rate against Adam",
          "FAL (β_m = β_v = 0.99, rate over √(v − m²), no bias correction) trains ResNet20 on CIFAR10 about as well "
-         "as Adam.", fal, minutes=3.0, long=True),
+         "as Adam.", fal, minutes=0.5),
 )

@@ -83,9 +83,9 @@ def no_fprime(ctx: Context) -> Outcome:
 ITEMS = (
     Item("001-table1", "001", "Table 1", "BP, RBP, SRBP, top layer only, no f', 1-bit error on MNIST",
          "on MNIST with 784-100×4-10 tanh nets after 100 epochs: BP 97.9 %, RBP and SRBP 97.2 %, the top layer alone "
-         "84.7 %, RBP/SRBP without f' 88.3/88.4 %, SRBP with a 1-bit error signal 91.6 %.", table1, minutes=2.0,
+         "84.7 %, RBP/SRBP without f' 88.3/88.4 %, SRBP with a 1-bit error signal 91.6 %.", table1, minutes=2.1,
          long=True),
     Item("001-nofprime", "001", "Table 1, no-f'", "why dropping f' costs 001 about 9 points",
          "dropping the activation's derivative from the learning channel costs RBP and SRBP 8.9 and 8.8 points of "
-         "test accuracy on MNIST.", no_fprime, minutes=3.0, long=True),
+         "test accuracy on MNIST.", no_fprime, minutes=2.9, long=True),
 )

@@ -85,8 +85,8 @@ def table1(ctx: Context) -> Outcome:
         f"0.57). Random FA at the shipped rate of 0.1 ends {fa_fast:.1f} points behind BP; at 0.03 for both, "
         f"{fa_slow:.2f} points behind BP and {abs(fa - rec):.2f} from reciprocal. "
         + ("So its deficit is the rate, not the rule: at a rate it tolerates random FA sits with reciprocal, just behind "
-           "BP, the order of 002's table; the 2–3 points to BP are what the 4,000-image subset leaves to BP's exact "
-           "gradient (002: 0.4–0.6 on 60,000)." if closed else
+           "BP, the order of 002's table, though both further behind BP than 002's 0.4–0.6 points on 60,000 images."
+           if closed else
            "The lower rate does not close the gap at this size" + (" (a --quick run)." if ctx.quick else ".")),
         rows=[*table_rows(shipped, PAPER_TABLE1, note="lr 0.1, 15 epochs"),
               *[(f"{label} (lr 0.03, 40 epochs)", PAPER_TABLE1.get(label, "—"), f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} %",
@@ -103,8 +103,8 @@ def table1(ctx: Context) -> Outcome:
 ITEMS = (
     Item("002-fig1a", "002", "Fig. 1A, A.3", "a local sleep rule learns mutual pseudoinverses",
          "over 100 random 10×10 initialisations the Frobenius errors ‖pinv(U) − V‖ and ‖pinv(V) − U‖ fall to zero "
-         "under the damped Recirculation rule driven by zero-mean noise.", fig1a, minutes=1.0),
+         "under the damped Recirculation rule driven by zero-mean noise.", fig1a, minutes=2.6, long=True),
     Item("002-table1", "002", "Table 1", "reciprocal feedback, random FA and BP on MNIST",
          "on MNIST with 784-400-200-100-50-10: BP 92.35 %, reciprocal feedback 91.78 %, random feedback alignment "
-         "91.92 %.", table1, minutes=6.0, long=True),
+         "91.92 %.", table1, minutes=5.4, long=True),
 )

@@ -152,5 +152,5 @@ ITEMS = (
     Item("003-wp-np", "003", "§ Werfel et al.", "weight and node perturbation: estimator variance and speed",
          "on the linear student–teacher problem y = W*·x the perturbation estimates are unbiased but noisy: weight "
          "perturbation's noise grows with the number of weights, node perturbation's with the number of units, "
-         "so BP learns faster than NP, and NP faster than WP.", student_teacher, minutes=1.0),
+         "so BP learns faster than NP, and NP faster than WP.", student_teacher, minutes=1.7, long=True),
 )

@@ -165,12 +165,12 @@ ITEMS = (
     Item("004-thm2", "004", "Thm 2, Thm 5", "mDFA has the gradient's sign for one output, not for two",
          "DFA on a mono-net with a single output computes an update with the sign of the true gradient in every "
          "coordinate (Thm 2/4); with two or more outputs a counterexample has updates orthogonal to the gradient "
-         "(Thm 5).", mdfa_sign, minutes=0.3),
+         "(Thm 5).", mdfa_sign, minutes=0.1),
     Item("004-binary", "004", "Table 1", "mDFA against DFA on a binary task",
          "on binarised CIFAR-100 with a fully connected tanh net, mDFA fits the training set (100.0 %) where DFA "
-         "reaches 84.1 ± 8.2 %; their test accuracies are 77.3 and 76.8 ± 11.5 %.", binary, minutes=2.0, long=True),
+         "reaches 84.1 ± 8.2 %; their test accuracies are 77.3 and 76.8 ± 11.5 %.", binary, minutes=1.2, long=True),
     Item("004-10class", "004", "Tables 3–4", "mDFA on ten classes",
          "at 10 classes mDFA is level with DFA (fully connected 25.9 against 24.7 % train; CNN 94.4 against 83.0 % "
          "train, 63.9 against 65.0 % test) and below BP; it falls behind DFA with 25 and 50 classes.", ten_classes,
-         minutes=0.5),
+         minutes=0.2),
 )
