@@ -1,6 +1,6 @@
 """The package's imports point one way: utilities ← spice, pdk ← blocks ← circuits; reference (never the SPICE
-side) ← train; all of them ← cosim ← experiments ← sweep ← commands ← cli. Every import is counted,
-at module level or inside a function."""
+side) ← train; all of them ← cosim ← experiments ← sweep, reproduction ← commands ← cli. Every import is
+counted, at module level or inside a function."""
 
 import ast
 from pathlib import Path
@@ -25,8 +25,9 @@ ALLOWED: dict[str, set[str]] = {
     "cosim": _BELOW_COSIM,
     "experiments": _BELOW_COSIM | {"cosim"},
     "sweep": _BELOW_COSIM | {"cosim", "experiments"},
-    "commands": _BELOW_COSIM | {"cosim", "experiments", "sweep"},
-    "cli": _BELOW_COSIM | {"cosim", "experiments", "sweep", "commands"},
+    "reproduction": _BELOW_COSIM | {"cosim", "experiments"},
+    "commands": _BELOW_COSIM | {"cosim", "experiments", "sweep", "reproduction"},
+    "cli": _BELOW_COSIM | {"cosim", "experiments", "sweep", "reproduction", "commands"},
 }
 
 
