@@ -49,7 +49,7 @@ def test_leaky_loop_settles_on_ridge_augmented_least_squares(leaky):
     assert _rel(analog, augmented) <= FIXED_POINT_BOUND
     assert _rel(digital, augmented) <= FIXED_POINT_BOUND
     assert _rel(analog, digital) <= FIXED_POINT_BOUND
-    # the check can fail: the same circuit is far from the leak-free answer (no ridge) …
+    # the check can fail: the same circuit is 1.8e-4 from the leak-free answer (no ridge) …
     assert _rel(analog, plain) > 1e-4
     # … and the package's own closed form agrees with this independent one
     assert _rel(_weights(leaky["fixed_point"]["weights"]), augmented) <= 1e-12
@@ -66,8 +66,8 @@ def test_beta_cubed_loop_settles_where_x_cubed_residual_vanishes(cubed):
     analog, digital = _weights(cubed["analog"]["final_weights"]), _weights(cubed["digital"]["final_weights"])
     assert _rel(analog, cubed_fixed) <= FIXED_POINT_BOUND
     assert _rel(digital, cubed_fixed) <= FIXED_POINT_BOUND
-    # the check can fail: u = β (n = 1, least squares) lands 2 % away
-    assert _rel(analog, plain) > 1e-2
+    # the check can fail: u = β (n = 1, least squares) lands 20 % away (measured 0.20)
+    assert _rel(analog, plain) > 0.1
 
 
 @pytest.mark.parametrize("which", ["leaky", "cubed"])
