@@ -6,7 +6,7 @@ width and training samples, for both presentation modes and for NF against DFA.
 
 Each row builds the ``ml_iris`` scenario with ``network.hidden=[H]``, ``data.train_samples=M``, the rule and
 the mode, then times the three phases separately: writing the netlist, ngspice on it (the project's runner,
-the deck's own solver choice) and one twin (batch: the scenario's 48 substeps per step; online: 2 per
+the deck's own solver choice) and one twin (batch: the scenario's 4 Heun substeps per step; online: 2 per
 presentation, eta = 0.025 per sample as in docs/multilayer.md). ``batch`` runs ``--iterations`` full-batch
 steps; ``online`` ``--epochs`` passes over the M samples. A kind's run steps a second twin of half the
 substeps (and BP beside NF), writes figures and a report: its wall time is in docs/multilayer.md. Below the table: NF's time over DFA's

@@ -2,7 +2,7 @@
 
 :func:`cosimulate_multilayer` builds the circuit (:mod:`analogopt.circuits.multilayer`), runs it on the
 given runner, steps the twin of the same rule in the same time base (:mod:`analogopt.reference.multilayer`)
-at ``substeps`` and half as many (Richardson's estimate of the twin's own Euler error, which decides
+at ``substeps`` and half as many (Richardson's estimate of the twin's own integration error, which decides
 whether it is in its valid regime), and returns everything a kind reports:
 
 - the weights of both machines at every step (the analog ones read off the waveforms at the twin's times);
@@ -33,7 +33,7 @@ from ..spice.runner import Runner
 from ..spice.waveforms import Waveforms
 from .comparison import Comparison, Group, Signal, TwinValidity
 
-#: The twin is in its valid regime while Richardson's estimate of its Euler error stays below this
+#: The twin is in its valid regime while Richardson's estimate of its integration error stays below this
 #: fraction of every weight's range (so a 2 % agreement criterion is not spent on the twin's own error).
 TWIN_ERROR_BOUND = 0.01
 #: A window |σ'(z)| below this counts as zero for the dead-network predictor (000 §6.2).
@@ -106,21 +106,21 @@ def aligned(wave: Waveforms, vectors: list[str], times: np.ndarray, initial: np.
 
 # ------------------------------------------------------------------------------------------ comparison
 def validity(result: MultiLayerResult) -> TwinValidity:
-    """The twin is valid where its Euler error (Richardson) is below :data:`TWIN_ERROR_BOUND` of every
+    """The twin is valid where its integration error (Richardson) is below :data:`TWIN_ERROR_BOUND` of every
     weight's range, and where it models the circuit (no non-ideality set)."""
     ref = result.twin.flat()
     span = np.maximum(np.ptp(ref, 0), 1e-3 * max(np.ptp(ref), 1e-300))
-    err = np.abs(twin.euler_error(result.twin, result.twin_check)) / span
+    err = np.abs(twin.integration_error(result.twin, result.twin_check)) / span
     worst = float(err.max())
-    values = {"euler_error_fraction_of_range": worst, "substeps": result.twin.substeps, "bound": TWIN_ERROR_BOUND}
+    values = {"integration_error_fraction_of_range": worst, "substeps": result.twin.substeps, "bound": TWIN_ERROR_BOUND}
     p = result.problem
     if not p.ideal:
         return TwinValidity(False, "the circuit has non-idealities the twin does not model (integrator mismatch, "
                             "feedback conductances, multiplier range or offsets): analog − twin is their cost", values)
     if worst > TWIN_ERROR_BOUND:
-        return TwinValidity(False, f"the twin's Euler error reaches {worst:.2e} of a weight's range (bound "
+        return TwinValidity(False, f"the twin's integration error reaches {worst:.2e} of a weight's range (bound "
                             f"{TWIN_ERROR_BOUND:g}): raise twin.substeps or lower eta", values)
-    return TwinValidity(True, f"Euler error of the twin ≤ {worst:.2e} of each weight's range (Richardson, "
+    return TwinValidity(True, f"integration error of the twin ≤ {worst:.2e} of each weight's range (Richardson, "
                         f"{result.twin.substeps} and {result.twin_check.substeps} substeps per step)", values)
 
 
@@ -136,7 +136,7 @@ def comparison(result: MultiLayerResult) -> Comparison:
         axis = "presentation" if p.mode == "online" else "iteration"
         groups.append(Group(
             name=f"layer{layer}", axis_name="time", axis_unit="s", axis=coarse.time_s, unit="V", signals=signals,
-            twin=f"rule {coarse.rule!r}, {axis} steps of eta = {p.eta:g} split in {coarse.substeps} Euler substeps",
+            twin=f"rule {coarse.rule!r}, {axis} steps of eta = {p.eta:g} integrated in {coarse.substeps} Heun substeps",
             ideal="the rule's continuous-time flow (Richardson extrapolation of the twins at "
                   f"{coarse.substeps} and {result.twin_check.substeps} substeps)",
             iteration=np.arange(len(coarse.time_s), dtype=float),
