@@ -6,7 +6,7 @@ netlist are validated so that user strings can never inject lines or control blo
 
 from __future__ import annotations
 
-import json
+import itertools
 import re
 from dataclasses import dataclass, field
 from typing import IO, Iterable, Mapping
@@ -37,10 +37,16 @@ KLU_MIN_ELEMENTS = 5000
 _ELEMENT_LINE = re.compile(r"^[A-Za-z]", re.M)  # directives start with ".", comments "*", continuations "+"
 
 
+_NOISE = re.compile(r"^[ \t]*\.noise\b", re.I | re.M)
+
+
 def wants_klu(text: str) -> bool:
     """Whether a deck selects KLU: :data:`KLU_MIN_ELEMENTS` elements or more, and no ``.noise``."""
-    return (re.search(r"^[ \t]*\.noise\b", text, re.I | re.M) is None
-            and len(_ELEMENT_LINE.findall(text)) >= KLU_MIN_ELEMENTS)
+    # the count stops at the threshold, and the line-anchored search runs only where the word occurs: on a
+    # 512×512 crossbar deck (20 MB) the two full scans took 0.23 s
+    if "noise" in text.lower() and _NOISE.search(text):
+        return False
+    return sum(1 for _ in itertools.islice(_ELEMENT_LINE.finditer(text), KLU_MIN_ELEMENTS)) >= KLU_MIN_ELEMENTS
 
 
 def validate_name(name: str, what: str = "name") -> str:
@@ -213,14 +219,14 @@ def _check_no_control(text: str) -> None:
 
 
 def format_floats(values: np.ndarray) -> list[str]:
-    """Finite float64 values as the shortest text that reads back to the same double (Python's repr),
-    formatted in one C pass: netlists hold the very numbers the twins use."""
+    """Finite float64 values as the shortest text that reads back to the same double (Python's repr):
+    netlists hold the very numbers the twins use."""
     flat = np.asarray(values, dtype=np.float64).ravel()
     if not np.all(np.isfinite(flat)):
         raise NetlistError("netlist values must be finite")
     if flat.size == 0:
         return []
-    return json.dumps(flat.tolist())[1:-1].split(", ")
+    return list(map(float.__repr__, flat.tolist()))
 
 
 def save_voltages(nodes: Iterable[str]) -> list[str]:

@@ -119,3 +119,30 @@ def test_invalid_problems_get_clear_errors(make, pattern):
 def test_measure_settling_never_settled_is_inf():
     t = np.linspace(0, 1, 5)
     assert measure_settling_time(t, np.zeros((5, 1)), np.ones(1)) == math.inf
+
+
+def test_stability_shortcut_agrees_with_the_spectrum():
+    """The Cholesky test on the symmetric part decides only what it can (then the loop is stable); a
+    stable matrix it cannot decide, and every unstable one, go to the eigenvalues."""
+    from analogopt.circuits.crossbar import check_solve_stable, require_solve_stable
+
+    rng = np.random.default_rng(5)
+    for _ in range(40):
+        a = rng.uniform(-1, 1, (6, 6)) + rng.uniform(-0.5, 2.0) * np.eye(6)
+        mapping = map_matrix(a)
+        try:
+            check_solve_stable(mapping)
+            stable = True
+        except ConfigError:
+            stable = False
+        if stable:
+            require_solve_stable(mapping)
+        else:
+            with pytest.raises(ConfigError, match="unstable"):
+                require_solve_stable(mapping)
+    # stable (eigenvalues 1, 1) with an indefinite symmetric part: the shortcut cannot decide it
+    shear = map_matrix(np.array([[1.0, 10.0], [0.0, 1.0]]))
+    with pytest.raises(np.linalg.LinAlgError):
+        k = shear.g_pos - shear.g_neg
+        np.linalg.cholesky(0.5 * (k + k.T))
+    require_solve_stable(shear)
