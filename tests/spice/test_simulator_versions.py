@@ -73,6 +73,12 @@ def test_large_decks_select_klu_and_the_runner_adds_or_removes_it_once():
     assert with_solver(text, True) == "* t\nR1 a 0 1\n.op\n.options klu\n.end\n"
     assert with_solver(with_solver(text, True), True) == with_solver(text, True)
     assert with_solver(with_solver(text, True), False) == text
+    from analogopt.spice.netlist import wants_klu
+
+    body = "".join(f"R{k} n{k} 0 1\n" for k in range(KLU_MIN_ELEMENTS))
+    assert wants_klu(body) and wants_klu("Rnoise noise 0 1\n" + body) and not wants_klu(body[body.index("\n") + 1:])
+    assert not wants_klu(body + ".noise v(n1) V1 dec 10 1 1k\n")  # ngspice-46 refuses .noise with KLU
+    assert not wants_klu(body + "  .NOISE v(n1) V1 dec 10 1 1k\n")
     assert with_solver(deck, None) == deck
     assert parse_banner("ngspice", "** ngspice-39 : Circuit level simulation program") == \
         SimulatorInfo("ngspice", "39", False)
