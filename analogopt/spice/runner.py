@@ -394,7 +394,9 @@ class NgspiceRunner(_Limits):
     def __init__(self, executable: str = "ngspice", timeout_s: float = 600.0, *, whole_run: bool = False,
                  klu: bool | None = None) -> None:
         self._init_limits(timeout_s, whole_run)
-        self.executable = executable
+        # a path (not a bare program name) is fixed against today's directory: ngspice runs in its run
+        # directory, where a relative path would name nothing
+        self.executable = os.path.abspath(executable) if os.sep in executable else executable
         #: select the KLU solver: None = where the deck selects it (netlist.wants_klu: large decks), and
         #: re-run a deck that KLU cannot converge with Sparse 1.3 (KLU has failed macro NF loops at a
         #: "timestep too small" that Sparse 1.3 passes); True = KLU for every deck; False = Sparse 1.3

@@ -221,3 +221,14 @@ def test_an_interrupted_run_leaves_no_ngspice_behind(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         NgspiceRunner(timeout_s=60).run(long_deck())
     assert seen["proc"].poll() is not None
+
+
+def test_a_relative_ngspice_path_names_the_program_from_the_callers_directory(tmp_path, monkeypatch):
+    """ngspice runs in its run directory: a relative ``--ngspice`` path is fixed before it gets there."""
+    link = tmp_path / "tools" / "myspice"
+    link.parent.mkdir()
+    link.symlink_to(shutil.which("ngspice"))
+    monkeypatch.chdir(tmp_path)
+    runner = NgspiceRunner(executable=os.path.join("tools", "myspice"))
+    assert runner.executable == str(link)
+    assert runner.run(rc_deck()).analysis("tran")["a"][-1] == pytest.approx(math.exp(-5), abs=1e-3)
