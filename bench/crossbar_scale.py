@@ -217,6 +217,8 @@ def main() -> None:
             slowest = max((predicted.get(s, 0.0) for s in running), default=0.0)
             if n <= 32:
                 repeats = 15
+            elif not predicted:  # the first size of a run of large ones: no estimate yet, so one pair
+                repeats = 1
             else:
                 repeats = next((r for r in (7, 3) if slowest * 2 * r <= args.budget_s / 5), 1)
             row = bench_median(kind, n, repeats, running, args.ngspice)
