@@ -44,14 +44,18 @@ def test_xor_trains_in_ngspice_like_its_twin(tmp_path, rule):
         assert gd["nf_twin_vs_bp_max_fraction_of_range"] < 1e-9
 
 
-def test_iris_trains_with_dfa_within_two_percent(tmp_path):
-    _, m, _ = run(tmp_path, "ml_iris")  # the whole 120-sample batch, 300 steps: about 3 s of ngspice
+@pytest.mark.parametrize("rule", ["dfa", "nf", "fa"])
+def test_iris_trains_within_two_percent(tmp_path, rule):
+    # the whole 120-sample batch, 300 steps: about 2 s of ngspice
+    _, m, _ = run(tmp_path, "ml_iris", f"training.rule={rule}")
     c = m["comparison"]
     assert c["twin_valid"], m["twin_validity"]
     assert c["analog_vs_twin"]["max_fraction_of_range"] <= 0.02
     acc = m["accuracy_percent"]
     assert acc["analog_test"] >= 80 and abs(acc["analog_test"] - acc["twin_test"]) <= 2
     assert acc["analog_test"] > acc["initial_test"] + 30
+    if rule == "nf":  # 000 §5 on iris' two layers
+        assert m["nf_vs_gradient_descent"]["max_fraction_of_range"] <= 0.02
 
 
 def test_mdfa_holds_the_mono_net_and_follows_the_gradients_sign(tmp_path):
