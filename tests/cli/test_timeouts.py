@@ -24,8 +24,9 @@ SLOW = {
     # five functions × 49 gains × 10001 points, in five runs each well under 2 s on a quiet machine
     "inverse_loop": ("inverse_loop", ["loop.points=10001", 'loop.functions=["cubic","exp","tanh","sinh","linear"]',
                                       "loop.gains=[" + ",".join(f"{10 ** (2 + k / 12):.6g}" for k in range(49)) + "]"]),
-    # twelve sweeps of 6001 points, each well under 2 s
-    "log_amp": ("log_amp", ["sweep.points_per_decade=1000", "sweep.temperatures_c=[-40,-20,0,20,27,40,60,85,100,125]"]),
+    # 42 temperatures' sweeps of 6001 points, each well under 2 s
+    "log_amp": ("log_amp", ["sweep.points_per_decade=1000",
+                            "sweep.temperatures_c=[" + ",".join(str(-40 + 4 * k) for k in range(42)) + "]"]),
     "momentum_filter": ("momentum_filter", ["drive.steps=20000", "drive.channels=1", "equivalence.steps=2000"]),
 }
 WALL_BOUND_S = 45.0
