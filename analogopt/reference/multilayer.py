@@ -33,6 +33,8 @@ from .nets import LayeredNet, mlp
 from .rules import make_rule
 from .rules.base import LearningRule
 
+#: The order of the twins' integrator (Heun's method): its error falls as substeps^−ORDER.
+ORDER = 2
 #: The rule-library name and options of each circuit rule (NF at u = β on squared error).
 LIBRARY_RULES: dict[str, tuple[str, dict]] = {
     "nf": ("nf", {"gain": "beta"}), "bp": ("bp", {}), "fa": ("rbp", {}), "rbp": ("rbp", {}),
@@ -86,7 +88,6 @@ class TwinTrajectory:
     loss: np.ndarray
     substeps: int
     rule: str
-    order: int = 2  #: the integrator's order (Heun's method): its error falls as substeps^−order
 
     def flat(self) -> np.ndarray:
         """(points, all weights) in the circuit's integrator order (layer by layer, row by row, biases last)."""
@@ -188,7 +189,7 @@ def integration_error(twin: TwinTrajectory, check: TwinTrajectory) -> np.ndarray
     a second twin of other substeps: an order-p method's error is ``C/s^p``, so
     ``θ_s − θ_∞ = (θ_c − θ_s)/((s/c)^p − 1)``."""
     s, c = twin.substeps, check.substeps
-    return (check.flat() - twin.flat()) / ((s / c) ** twin.order - 1.0)
+    return (check.flat() - twin.flat()) / ((s / c) ** ORDER - 1.0)
 
 
 def check_substeps(substeps: int) -> int:
