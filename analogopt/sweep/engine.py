@@ -137,9 +137,12 @@ def _connect(workers: int | None, scheduler: str | None):
     # this process should answer it (by closing the cluster), not every worker with a traceback.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if _main_thread() else None
     try:
-        # Port 0: no dashboard, and no warning when another cluster holds the default port.
+        # Port 0: no dashboard, and no warning when another cluster holds the default port. Dask's own
+        # logs only at CRITICAL: the sweep reports every failure itself (a failed row, or one line for a
+        # lost worker), and what Dask logs at ERROR is teardown noise, e.g. a worker's heartbeat that
+        # finds the scheduler already closed after a Ctrl-C, printed with a traceback.
         cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               scheduler_kwargs={"dashboard": False}, silence_logs=logging.ERROR)
+                               scheduler_kwargs={"dashboard": False}, silence_logs=logging.CRITICAL)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
@@ -267,7 +270,7 @@ def run_sweep(
                         time.sleep(POLL_S)
                         continue
                     for future in ready:
-                        for row in future.result():
+                        for row in _chunk_rows(future):
                             _write_atomic(out / SAMPLES_DIR / f"{row['id']}.json",
                                           json.dumps(to_jsonable(row), sort_keys=True) + "\n")
                             finished += 1
@@ -291,6 +294,22 @@ def run_sweep(
                               "resumed": outcome.resumed, "wall_s": round(wall, 3), "workers": n_workers,
                               "scheduler": scheduler or "local", "simulator": simulator}, sort_keys=True) + "\n")
     return outcome
+
+
+def _chunk_rows(future) -> list[dict[str, Any]]:
+    """A finished task's rows; a task whose worker process died (out of memory, killed) as often as Dask
+    allows is one line that says the finished rows are kept."""
+    from distributed import KilledWorker
+
+    try:
+        return future.result()
+    except KilledWorker:
+        from ..errors import SimulationError
+
+        raise SimulationError(
+            "sweep: a Dask worker process died while simulating a chunk of samples, as often as Dask retries "
+            "one (out of memory, or killed from outside); the finished rows are kept: run the same command "
+            "again to resume, with fewer --workers if memory ran out") from None
 
 
 def _simulator_here(plan: SweepPlan) -> str:

@@ -67,12 +67,13 @@ class Command:
     """One ``python -m analogopt.cli …`` in its own session (so that a whole group can get Ctrl-C),
     with cwd, HOME and TMPDIR inside the test's directory."""
 
-    def __init__(self, root: Path, *args: str) -> None:
+    def __init__(self, root: Path, *args: str, env: dict[str, str] | None = None) -> None:
         self.root = root
         for d in ("work", "home", "tmp"):
             (root / d).mkdir(exist_ok=True)
+        extra = env or {}
         env = {k: v for k, v in os.environ.items() if k not in ("ANALOGOPT_DEBUG", "ANALOGOPT_SIMS")}
-        env.update(HOME=str(root / "home"), TMPDIR=str(root / "tmp"), MPLCONFIGDIR=MPLCONFIGDIR)
+        env.update(HOME=str(root / "home"), TMPDIR=str(root / "tmp"), MPLCONFIGDIR=MPLCONFIGDIR, **extra)
         self.args = args
         self.start = time.perf_counter()
         self.proc = subprocess.Popen([sys.executable, "-m", "analogopt.cli", *args], cwd=root / "work", env=env,
@@ -163,8 +164,8 @@ def commands():
     """Start commands through this; whatever is left of them is killed afterwards."""
     started: list[Command] = []
 
-    def start(root: Path, *args: str) -> Command:
-        cmd = Command(root, *args)
+    def start(root: Path, *args: str, env: dict[str, str] | None = None) -> Command:
+        cmd = Command(root, *args, env=env)
         started.append(cmd)
         return cmd
 
@@ -294,6 +295,28 @@ def test_signal_during_sweep(signum, group, expected, tmp_path, commands):
     one_line(err, r".", prefix="analogopt:")
     survivors = cmd.survivors(15.0)
     assert not survivors, f"left running: {survivors}"
+    assert not staging_left(tmp_path)
+    assert not analogopt_temp(tmp_path), analogopt_temp(tmp_path)
+
+
+@pytest.mark.slow
+def test_a_worker_lost_mid_sweep_is_one_line_and_keeps_the_sweep(tmp_path, commands):
+    """A Dask worker process that dies (the OOM killer's way) as often as Dask retries a task: one line
+    that says how to resume, no traceback from Dask's teardown, no process left, the sweep directory kept."""
+    out = tmp_path / "res" / "sweep"
+    cmd = commands(tmp_path, "sweep", long_scenario(tmp_path), "--set", "loop.forward_gain=0.05,0.04", "--workers", "1",
+                   "--out", str(out), "--quiet", env={"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "0"})
+    spice = cmd.wait_for_ngspice()[0]
+    worker = spice
+    while worker.ppid() != cmd.proc.pid:  # the worker process is the command's child; its nanny is in-process
+        worker = worker.parent()
+    cmd.descendants()
+    worker.kill()
+    code, _, err, _ = cmd.finish(STOP_S + 30)
+    one_line(err, r"worker process died.*run the same command again to resume")
+    assert code == 7, err
+    assert not cmd.survivors(15.0)
+    assert (out / "sweep.json").exists()
     assert not staging_left(tmp_path)
     assert not analogopt_temp(tmp_path), analogopt_temp(tmp_path)
 
