@@ -9,11 +9,13 @@ smaller sizes, the same loop written with one behavioral expression per weight n
     python bench/nf_scale.py --quick    # up to 64×256
     python bench/nf_scale.py --only 128x512 --behavioral-max 0   # one size
     python bench/nf_scale.py --levels   # then the macro level against the ideal one (bench/nf_levels.py)
+    python bench/nf_scale.py --methods  # the ideal deck's integration settings against the loop's ODE
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 import time
 from pathlib import Path
@@ -21,9 +23,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from analogopt.circuits.nf_single import DEFAULT_OPTIONS
+from analogopt.blocks.integrator import RCLowPass
+from analogopt.circuits.nf_single import ABSTOL_OF_FULL_SCALE, MAX_STEP_POINTS, build_nf_single, simulator_options
 from analogopt.cosim.nf_single import cosimulate
 from analogopt.problems import ActivationSpec, NFSingleLayerProblem
+from analogopt.reference.nf_single import loop_ode
+from analogopt.spice.runner import NgspiceRunner
 from analogopt.spice.netlist import format_value
 from bare import bare_ngspice
 
@@ -55,7 +60,7 @@ def behavioral_netlist(p: NFSingleLayerProblem) -> str:
         # C dw/dt = γ·A·e/R with R = τ/C: a current γ·A·e·C/τ into the 1 nF weight capacitor.
         lines.append(f"Bw{i} 0 w{i} I={format_value(gain * 1e-9 / p.tau_s)}*({total})")
         lines.append(f"Cw{i} w{i} 0 1e-9 ic=0")
-    opts = " ".join(f"{k}={v}" for k, v in DEFAULT_OPTIONS.items())
+    opts = " ".join(f"{k}={v}" for k, v in simulator_options(p, RCLowPass.c_farad).items())
     d = p.duration_s
     lines += [f".options {opts}", ".save " + " ".join(f"v(w{i})" for i in range(n)),
               f".tran {d / 50!r} {d!r} 0 {d / 50!r} uic", ".end"]
@@ -88,6 +93,50 @@ def measure(n: int, m: int, behavioral: bool, repeats: int) -> dict:
     return row
 
 
+#: (label, ngspice options over the deck's own, max-step points); the first is the ideal deck's setting
+#: before the trapezoidal rule, the second today's.
+METHODS = [("gear 1/50 (before)", {"method": "gear"}, 50), ("trap 1/20 (now)", {}, MAX_STEP_POINTS),
+           ("trap 1/50", {}, 50), ("trap xmu 0.45 1/20", {"xmu": 0.45}, MAX_STEP_POINTS),
+           ("trap 1/20, abstol 1e-4 FS", {"abstol_of_full_scale": 1e-4}, MAX_STEP_POINTS)]
+
+
+def method_problems() -> list[tuple[str, NFSingleLayerProblem]]:
+    from analogopt.experiments.nf_single import NFSingleExperiment
+    from analogopt.scenarios import load_scenario
+
+    shipped = ["nf_staircase", "nf_momentum", "nf_perceptron", "nf_noisy_relu", "nf_leaky_ridge", "nf_beta_cubed"]
+    return ([(name, NFSingleExperiment.from_scenario(load_scenario(name)).problem) for name in shipped]
+            + [(f"tanh {n}×{m}", make_problem(n, m)) for n, m in [(32, 128), (128, 512)]])
+
+
+def methods_table() -> None:
+    """For each loop and integration setting: ngspice's steps and wall time, and how far its weights land
+    from the loop's ODE solved to rtol 1e-10 (largest distance over the 400 recorded iterations and at
+    the end, in units of the weights' range)."""
+    print(f"{'loop':>20} {'setting':>24} {'steps':>6} {'ngspice s':>9} {'traj-ODE':>9} {'final-ODE':>9}")
+    runner = NgspiceRunner(timeout_s=600.0)
+    for name, p in method_problems():
+        iterations = np.unique(np.linspace(0, p.iterations, 401).round().astype(int))
+        ode = loop_ode(p, iterations).weights
+        span = max(float(ode.max() - ode.min()), 1e-12)
+        for label, changes, points in METHODS:
+            circuit = build_nf_single(p, points=points)
+            changes = dict(changes)
+            fraction = changes.pop("abstol_of_full_scale", ABSTOL_OF_FULL_SCALE)
+            options = {**simulator_options(p, RCLowPass.c_farad, fraction), **changes}
+            deck = dataclasses.replace(circuit.deck, options=options)
+            t0 = time.perf_counter()
+            result = runner.run(deck)
+            wall = time.perf_counter() - t0
+            probes = [circuit.probes[w] for w in p.weight_names]
+            waves = result.analysis("tran").with_initial(dict(zip(probes, p.w0)))
+            w = waves.sample(probes, iterations * p.dt_s, method="cubic")
+            print(f"{name:>20} {label:>24} {len(waves.axis):>6} {wall:9.2f} {np.abs(w - ode).max() / span:9.2e} "
+                  f"{np.abs(w[-1] - ode[-1]).max() / span:9.2e}", flush=True)
+    print("steps = ngspice's accepted time points; traj-ODE / final-ODE = largest |w_ngspice − w_ODE| over the")
+    print("recorded iterations / at the end, over the ODE weights' range; ngspice s = one run, launch to parsed raw file")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="stop at 64×256")
@@ -95,8 +144,13 @@ def main() -> None:
     ap.add_argument("--behavioral-max", type=int, default=16, help="largest n also timed as behavioral sources")
     ap.add_argument("--levels", action="store_true",
                     help="also time the macro level against the ideal level up to 64×256, and the sensitivity study")
+    ap.add_argument("--methods", action="store_true",
+                    help="only compare the ideal deck's integration settings with the loop's ODE")
     args = ap.parse_args()
     torch.set_num_threads(1)
+    if args.methods:
+        methods_table()
+        return
     sizes = [s for s in SIZES if not args.quick or s[0] <= 64]
     if args.only:
         sizes = [tuple(int(v) for v in size.lower().split("x")) for size in args.only.split(",")]

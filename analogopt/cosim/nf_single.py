@@ -65,15 +65,17 @@ class CoSimResult:
 
 
 def build_loop(problem: NFSingleLayerProblem, *, macro: MacroParts | None = None,
-               title: str = "negative feedback optimizer, single layer", points: int = 50,
+               title: str = "negative feedback optimizer, single layer", points: int | None = None,
                save_all: bool = False) -> AnalogCircuit:
     """The loop's circuit at the ideal level, or at the macro level from ``macro``'s parts (its error
-    scale s_e is set from the largest error |e_i| at ``w0``, which the twin computes)."""
+    scale s_e is set from the largest error |e_i| at ``w0``, which the twin computes). ``points`` caps
+    ngspice's step at duration/points (None: each level's own cap)."""
+    capped = {} if points is None else {"points": points}
     if macro is None:
-        return build_nf_single(problem, title=title, points=points)
+        return build_nf_single(problem, title=title, **capped)
     twin = NFSingleLayerTwin(problem)
     e_max = float(torch.max(torch.abs(twin.error(torch.as_tensor(problem.w0, dtype=torch.float64)))))
-    return build_nf_macro(problem, macro, e_max=e_max, title=title, points=points, save_all=save_all)
+    return build_nf_macro(problem, macro, e_max=e_max, title=title, save_all=save_all, **capped)
 
 
 def cosimulate(
@@ -83,7 +85,7 @@ def cosimulate(
     run_dir: Path | None = None,
     progress: Progress | None = None,
     record_points: int = 400,
-    max_step_points: int = 50,
+    max_step_points: int | None = None,
     baseline: bool = True,
     ideal: bool = True,
     title: str = "negative feedback optimizer, single layer",
@@ -103,7 +105,7 @@ def cosimulate(
     iterations, the reference that separates the twin's discretization error from the circuit's.
 
     ngspice picks its own time steps; ``max_step_points`` only caps the step at duration/points
-    (ngspice's default rule is 50). The twin is recorded at ``record_points`` iterations and the analog
+    (None: the level's own cap, 20 at the ideal level, ngspice's rule of 50 at the macro level). The twin is recorded at ``record_points`` iterations and the analog
     weights are sampled there by a cubic spline through ngspice's time points.
     """
     progress = progress or SilentProgress()
@@ -167,7 +169,7 @@ def cosimulate_batch(
     run_dirs: Sequence[Path | None],
     macros: Sequence[MacroParts | None] | None = None,
     record_points: int = 400,
-    max_step_points: int = 50,
+    max_step_points: int | None = None,
     title: str = "negative feedback optimizer, single layer",
 ) -> list[CoSimResult | Exception]:
     """The co-simulations of several problems of one iteration count (a sweep's samples), each as
@@ -269,7 +271,7 @@ class _Queue:
             self.running = None
 
 
-def _netlist(problem: NFSingleLayerProblem, macro: MacroParts | None, title: str, points: int,
+def _netlist(problem: NFSingleLayerProblem, macro: MacroParts | None, title: str, points: int | None,
              save_all: bool) -> tuple[AnalogCircuit, str, float]:
     """The loop's circuit, its deck's text and the seconds both took."""
     t0 = time.perf_counter()

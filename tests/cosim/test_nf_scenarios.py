@@ -53,8 +53,9 @@ def test_staircase_is_learned_by_the_loop_and_the_baseline_is_the_circuits_compa
 
 
 #: (trajectory deviation, final-weight deviation) bounds at about 3× what ngspice 46 measures: staircase
-#: 4.1e-3 and 1e-14, noisy ReLU 1.7e-3 and 3.2e-8, perceptron 1.6e-3 and 1.7e-4
-AGREEMENT = {"nf_staircase": (0.012, 1e-10), "nf_noisy_relu": (0.005, 1e-7), "nf_perceptron": (0.005, 5e-4)}
+#: 4.3e-3 and 4.9e-10, noisy ReLU 1.8e-3 and 7.7e-8, perceptron 1.6e-3 and 1.5e-4 (the final deviations of
+#: settled loops are the trapezoidal rule's undamped ringing about the fixed point, circuits/nf_single.py)
+AGREEMENT = {"nf_staircase": (0.013, 1.5e-9), "nf_noisy_relu": (0.0055, 2.3e-7), "nf_perceptron": (0.005, 5e-4)}
 
 
 def test_analog_and_twin_agree(staircase, noisy_relu, perceptron):
@@ -113,8 +114,8 @@ def test_cascade_integrator_converges_to_the_same_weights(momentum):
     out, m = momentum
     assert m["circuit"]["integrator"] == "cascade"
     assert " lp0_m " in (out / "netlist.cir").read_text()
-    assert m["max_abs_deviation"] < 1e-7  # measured 2.4e-8
-    assert m["trajectory_deviation"] < 0.018  # measured 6.1e-3
+    assert m["max_abs_deviation"] < 1.5e-6  # measured 4.4e-7
+    assert m["trajectory_deviation"] < 0.018  # measured 6.0e-3
     assert m["least_squares"]["relative_slope_error"]["window"] < 3e-4  # measured 1.0e-4
 
 
