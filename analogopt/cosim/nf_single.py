@@ -105,8 +105,9 @@ def cosimulate(
     iterations, the reference that separates the twin's discretization error from the circuit's.
 
     ngspice picks its own time steps; ``max_step_points`` only caps the step at duration/points
-    (None: the level's own cap, 20 at the ideal level, ngspice's rule of 50 at the macro level). The twin is recorded at ``record_points`` iterations and the analog
-    weights are sampled there by a cubic spline through ngspice's time points.
+    (None: the level's own cap, 20 at the ideal level, ngspice's rule of 50 at the macro level). The twin
+    is recorded at ``record_points`` iterations and the analog weights are sampled there by a cubic spline
+    through ngspice's time points.
     """
     progress = progress or SilentProgress()
     runner = runner or NgspiceRunner()
