@@ -1,6 +1,7 @@
 """Sweep engine scaling: NF staircase Monte Carlo, one ngspice process per sample vs persistent sessions.
 
     python bench/sweep_scale.py [--samples 60] [--iterations 2000] [--workers 1 [2]] [--modes [spawn chunked sessions]]
+                                [--twin-batches [1 8 64]]
 
 Modes, each a whole sweep on a fresh local Dask cluster, in one run side by side:
 
@@ -9,7 +10,10 @@ Modes, each a whole sweep on a fresh local Dask cluster, in one run side by side
   batch), still one ngspice process per run;
 - ``sessions``: the same chunks, every run in the worker's persistent libngspice session (``--sessions``).
 
-First, what the runners add to ngspice's analysis, per sample: the first samples' netlists run in
+First, the twins alone: the first samples' twins stepped in batches of each ``--twin-batches`` size
+(a sweep's chunk is one batch), per twin, with the folded error the sweep uses and term by term.
+
+Then what the runners add to ngspice's analysis, per sample: the first samples' netlists run in
 sequence, as a worker runs them, through :class:`NgspiceRunner` (one process each) and
 :class:`SessionRunner` (one session: ``alter`` where the shape allows), each run's wall time less its
 analysis (ngspice's ``run`` command as the session's child times it on the same deck).
@@ -17,7 +21,9 @@ analysis (ngspice's ``run`` command as the session's child times it on the same 
 Then the sweeps: wall time (cluster start-up excluded), per-sample wall time, and the per-sample
 overhead: the per-sample wall time minus what the sample itself must compute, the digital twin
 (``time_twin_s``) and ngspice's analysis (the runner part's median), which holds the kind's own Python
-work (the comparison, the nominal loop's ODE, the loop gain) and the engine's. The tables of all modes
+work (the comparison, the nominal loop's ODE, the loop gain) and the engine's; and the twin's time as a
+fraction of the sample's ngspice time (``time_spice_s``: launch to result, in that sweep) and of the
+analysis alone. The tables of all modes
 must be identical (timings aside). The machine's load average is printed: on a shared machine the
 numbers move with it.
 """
@@ -38,6 +44,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from analogopt.circuits.nf_single import build_nf_single  # noqa: E402
 from analogopt.experiments.nf_single import NFSingleExperiment, perturb_nf_problem  # noqa: E402
+import analogopt.reference.nf_single as nf_twin  # noqa: E402
+from analogopt.reference.nf_single import NFTwinBatch  # noqa: E402
 from analogopt.scenarios import load_scenario  # noqa: E402
 from analogopt.spice.runner import NgspiceRunner  # noqa: E402
 from analogopt.spice.session import SessionCache, SessionRunner  # noqa: E402
@@ -52,12 +60,7 @@ MODES = {"spawn": (False, 1), "chunked": (False, None), "sessions": (True, None)
 
 def sample_decks(plan: SweepPlan, count: int) -> list[str]:
     """The netlists of the first ``count`` samples, as their sweep runs them."""
-    decks = []
-    for sample in plan.samples[:count]:
-        problem = NFSingleExperiment.from_scenario(plan.scenario_for(sample)).problem
-        problem = perturb_nf_problem(problem, [v for v in plan.variations if not v.is_global], sample.seed)
-        decks.append(build_nf_single(problem).deck.format())
-    return decks
+    return [build_nf_single(problem).deck.format() for problem in sample_problems(plan, count)]
 
 
 def runner_overheads(decks: list[str], scratch: Path) -> dict[str, np.ndarray]:
@@ -84,6 +87,39 @@ def runner_overheads(decks: list[str], scratch: Path) -> dict[str, np.ndarray]:
         cache.close()
 
 
+def sample_problems(plan: SweepPlan, count: int) -> list:
+    """The NF problems of the first ``count`` samples, as their sweep draws them."""
+    problems = []
+    for sample in plan.samples[:count]:
+        problem = NFSingleExperiment.from_scenario(plan.scenario_for(sample)).problem
+        problems.append(perturb_nf_problem(problem, [v for v in plan.variations if not v.is_global], sample.seed))
+    return problems
+
+
+def twin_batches(problems: list, sizes: list[int]) -> None:
+    """Per twin (ms), the samples' twins stepped in batches of each size, with the folded error of
+    Eq. 12 (what the sweep runs) and term by term (the folds switched off), best of two passes."""
+    folded = nf_twin._folded
+    times: dict[tuple[str, int], float] = {}
+    for form in ("folded", "term by term"):
+        nf_twin._folded = folded if form == "folded" else (lambda problem, par: {})
+        try:
+            for size in sizes:
+                best = np.inf
+                for _ in range(2):
+                    t0 = time.perf_counter()
+                    for k in range(0, len(problems), size):
+                        batch = NFTwinBatch(problems[k:k + size])
+                        batch.run(record_every=20)
+                    best = min(best, (time.perf_counter() - t0) / len(problems))
+                times[form, size] = best
+        finally:
+            nf_twin._folded = folded
+    print(f"twins of {len(problems)} samples, per twin (ms), by batch size: " + ", ".join(
+        f"{size}: {times['folded', size] * 1e3:.2f} folded vs {times['term by term', size] * 1e3:.2f} term by term "
+        f"({times['term by term', size] / times['folded', size]:.2f}x)" for size in sizes))
+
+
 def sweep(plan: SweepPlan, out: Path, workers: int, chunk: int | None) -> dict:
     """One sweep: wall time, cluster start-up (until the first task's rows arrive, less that task's own
     time: its rows arrive together) and the table."""
@@ -101,6 +137,8 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=60)
     parser.add_argument("--iterations", type=int, default=2000, help="loop.iterations of nf_staircase")
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--twin-batches", type=int, nargs="*", default=[1, 8, 64],
+                        help="batch sizes to time the samples' twins in (none: skip)")
     parser.add_argument("--modes", nargs="*", choices=list(MODES), default=list(MODES),
                         help="sweeps to run (none: the runners' part only)")
     args = parser.parse_args()
@@ -111,6 +149,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp)
         decks = sample_decks(SweepPlan.build(scenario, [], mc=args.samples, seed=11, vary=VARY), min(20, args.samples))
+        if args.twin_batches:
+            sizes = sorted(args.twin_batches)
+            twin_batches(sample_problems(SweepPlan.build(scenario, [], mc=sizes[-1], seed=11, vary=VARY), sizes[-1]),
+                         sizes)
         over = runner_overheads(decks, scratch)
         analysis = float(np.median(over["analysis"]))
         spawn_s, session_s = float(np.median(over["spawn"])), float(np.median(over["sessions"]))
@@ -125,11 +167,13 @@ def main() -> None:
                 ok = int((r["table"]["status"] == "ok").sum())
                 per_sample = (r["wall"] - r["startup"]) / n
                 twin = float(r["table"]["time_twin_s"].mean())
+                spice = float(r["table"]["time_spice_s"].mean())
                 r.update(per_sample=per_sample, overhead=per_sample - analysis - twin)
                 print(f"{mode:>8}, {k} worker(s): {r['wall']:.1f} s wall ({r['startup']:.1f} s cluster start-up), "
                       f"{ok}/{n} ok, {per_sample * 1e3:.1f} ms per sample = analysis {analysis * 1e3:.1f} + twin "
-                      f"{twin * 1e3:.1f} + overhead {r['overhead'] * 1e3:.1f} ms; load average now "
-                      f"{os.getloadavg()[0]:.2f}")
+                      f"{twin * 1e3:.1f} + overhead {r['overhead'] * 1e3:.1f} ms; twin/ngspice per sample "
+                      f"{twin / spice:.2f} of the run's ngspice time ({spice * 1e3:.1f} ms) and "
+                      f"{twin / analysis:.2f} of its analysis; load average now {os.getloadavg()[0]:.2f}")
     for k in args.workers:
         if ("spawn", k) in results and ("sessions", k) in results:
             spawn, ses = results["spawn", k], results["sessions", k]

@@ -9,7 +9,7 @@ import analogopt.reference.nf_single as nf
 from analogopt.problems import ActivationSpec, NFSingleLayerProblem
 from analogopt.reference.imperfections import LoopImperfections, MatchedTwin
 from analogopt.reference.nf_single import (
-    NUMPY_MAX_ENTRIES, TANH_SATURATED, NFSingleLayerTwin, NFTwinBatch, run_twins, twin_backend,
+    NUMPY_MAX_ENTRIES, NFSingleLayerTwin, NFTwinBatch, run_twins, twin_backend,
 )
 
 #: numpy's and PyTorch's tanh and matrix products round differently by an ulp; over a few hundred
@@ -50,6 +50,8 @@ CASES = [
     dict(activation="relu", gain=50.0),
     dict(activation="leaky_relu", gain=50.0, error_gain="window"),
     dict(activation="sign", error_gain="beta_pow", power=3),
+    dict(activation="sign", leak=True),
+    dict(activation="identity", error_gain="beta_pow", power=3, leak=True),
     dict(activation="staircase", forward_gain=0.05, iterations=400),
     dict(activation="staircase", forward_gain=0.05, error_gain="window", leak=True),
     dict(activation="tanh", integrator="cascade", tau_m_s=5e-5, leak=True),
@@ -96,10 +98,31 @@ def test_a_settled_twin_stops_stepping_and_its_records_are_exact(monkeypatch):
     assert np.array_equal(short.weights, full.weights) and np.array_equal(short.loss, full.loss)
 
 
-def test_a_saturated_tanh_is_exactly_one_in_float64():
-    """The numpy backend evaluates the comparators' tanh only below TANH_SATURATED; beyond it tanh is ±1."""
-    a = np.concatenate([np.linspace(TANH_SATURATED, 60.0, 200_001), [1e3, 1e300, np.inf]])
-    assert np.all(np.tanh(a) == 1.0) and np.all(np.tanh(-a) == -1.0)
+FOLDED = [  # (case, the fold _errors_np takes)
+    (dict(activation="identity", error_gain="beta_pow", power=3), "ux"),
+    (dict(activation="tanh"), "gxt"),
+    (dict(activation="sign", gain=20.0), "gxt"),
+    (dict(activation="staircase", forward_gain=0.05), "gxt"),
+    (dict(activation="staircase", forward_gain=0.05, error_gain="window"), None),
+    (dict(activation="relu", gain=50.0), None),
+]
+
+
+@pytest.mark.parametrize("case,fold", FOLDED, ids=lambda c: "-".join(map(str, c.values())) if isinstance(c, dict) else str(c))
+def test_the_folded_error_is_the_term_by_term_error(case, fold):
+    """U·y − [U … U]·tanh(w·[gXᵀ …] − gc) (and U·y − (U·X)·w) is Eq. 12's e, to a few ulps of its terms,
+    at weights all over the comparators' range; the folds are taken exactly where they apply."""
+    p = _mismatched(_problem(**case, n=2, m=30), 3)
+    par = NFTwinBatch([p])._parameters()
+    folded_keys = {"uy", "ux", "gxt", "uk", "offset"}
+    assert (fold in par) if fold else not folded_keys & set(par)
+    w = np.random.default_rng(0).uniform(-2, 2, (200, 2))
+    wide = {k: np.repeat(v, len(w), axis=0) for k, v in par.items()}
+    wide_plain = {k: v for k, v in wide.items() if k not in folded_keys}
+    e_folded, e_plain = nf._errors_np(wide, w, p), nf._errors_np(wide_plain, w, p)
+    terms = np.abs(p.error_matrix).sum(axis=1) * (3 + np.abs(p.y).max())  # the size of e's summands
+    assert np.all(np.abs(e_folded - e_plain) <= 1e-14 * terms)
+    assert np.ptp(e_plain) > 1e-2  # the errors vary: the comparison is not of constants
 
 
 def test_the_backend_follows_the_problem_size_and_subclasses_keep_torch():
