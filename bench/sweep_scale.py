@@ -101,6 +101,7 @@ def twin_batches(problems: list, sizes: list[int]) -> None:
     Eq. 12 (what the sweep runs) and term by term (the folds switched off), best of two passes."""
     folded = nf_twin._folded
     times: dict[tuple[str, int], float] = {}
+    stepped: list[int] = []  # Euler steps each twin took before its state settled
     for form in ("folded", "term by term"):
         nf_twin._folded = folded if form == "folded" else (lambda problem, par: {})
         try:
@@ -111,11 +112,13 @@ def twin_batches(problems: list, sizes: list[int]) -> None:
                     for k in range(0, len(problems), size):
                         batch = NFTwinBatch(problems[k:k + size])
                         batch.run(record_every=20)
+                        stepped += batch.stepped.tolist()
                     best = min(best, (time.perf_counter() - t0) / len(problems))
                 times[form, size] = best
         finally:
             nf_twin._folded = folded
-    print(f"twins of {len(problems)} samples, per twin (ms), by batch size: " + ", ".join(
+    print(f"twins of {len(problems)} samples ({min(stepped)}–{max(stepped)} Euler steps until settled), "
+          f"per twin (ms), by batch size: " + ", ".join(
         f"{size}: {times['folded', size] * 1e3:.2f} folded vs {times['term by term', size] * 1e3:.2f} term by term "
         f"({times['term by term', size] / times['folded', size]:.2f}x)" for size in sizes))
 
