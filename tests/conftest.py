@@ -1,6 +1,13 @@
 import shutil
+import signal
 
 import pytest
+
+# A shell starts a background job with SIGINT ignored, and Python then keeps it ignored, which the
+# interrupt tests would read as analogopt ignoring Ctrl-C; the suite restores Python's own handler (a
+# caught signal is reset to the default across exec, so the CLI subprocesses the tests start get it too).
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_collection_modifyitems(config, items):
