@@ -8,8 +8,9 @@ smaller sizes, the same loop written with one behavioral expression per weight n
     python bench/nf_scale.py            # 8×32 … 256×1024
     python bench/nf_scale.py --quick    # up to 64×256
     python bench/nf_scale.py --only 128x512 --behavioral-max 0   # one size
-    python bench/nf_scale.py --levels   # then the macro level against the ideal one (bench/nf_levels.py)
     python bench/nf_scale.py --methods  # the ideal deck's integration settings against the loop's ODE
+
+The macro level against the ideal one, on the same problems: ``bench/nf_levels.py``.
 """
 
 from __future__ import annotations
@@ -142,8 +143,6 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="stop at 64×256")
     ap.add_argument("--only", default="", help="n×m sizes to time, comma-separated (e.g. 128x512)")
     ap.add_argument("--behavioral-max", type=int, default=16, help="largest n also timed as behavioral sources")
-    ap.add_argument("--levels", action="store_true",
-                    help="also time the macro level against the ideal level up to 64×256, and the sensitivity study")
     ap.add_argument("--methods", action="store_true",
                     help="only compare the ideal deck's integration settings with the loop's ODE")
     args = ap.parse_args()
@@ -166,12 +165,6 @@ def main() -> None:
     print("raw parsing, alignment), median of 7 runs up to 32×128 and 3 at 64×256; tot/bare = median of each run's")
     print("total / ngspice alone on the same netlist (`ngspice -b`), the bare run alternately after and before it;")
     print(f"behav. = the same loop with one behavioral expression per weight node; {ITERATIONS} twin iterations, tanh, u = window")
-    if args.levels:
-        import nf_levels
-
-        print()
-        nf_levels.levels_table([s for s in sizes if s[0] <= 64])
-        nf_levels.sensitivity()
 
 
 if __name__ == "__main__":
