@@ -64,7 +64,7 @@ class _Grid:
         text = "\n".join(lines) + "\n"
         # the solver choice a NetlistDeck writes into a deck of this size
         self.text = text + (SOLVER_OPTION + "\n" if wants_klu(text) else "") + ".end\n"
-        self.element_count = sum(1 for line in self.text.splitlines() if line[:1].isalpha())
+        self.element_count = self.text.count("\nR") + self.text.count("\nV")  # every line after the title
         self.n = n
 
     def values(self, waves) -> np.ndarray:

@@ -225,14 +225,6 @@ def map_matrix(
     return CrossbarMapping(matrix=a, g_pos=g_pos, g_neg=g_neg, g_unit_s=float(g_unit_s), device=device)
 
 
-def _join(*parts: np.ndarray | str) -> np.ndarray:
-    """Element-wise string concatenation of numpy object arrays and plain strings (broadcast)."""
-    out = np.asarray(parts[0], dtype=object)
-    for p in parts[1:]:
-        out = out + (p if isinstance(p, str) else np.asarray(p, dtype=object))
-    return out
-
-
 def format_array(
     prefix: str,
     conductance_s: np.ndarray,
@@ -266,42 +258,36 @@ def format_array(
         raise ConfigError(f"array {prefix}: give r_wire_ohm or wires, not both")
     sense_end, sense_lines = _line_ends(f"R{prefix}_rs_", f"{prefix}_se", sense_nodes, wires.sense_ohm)
     drive_end, drive_lines = _line_ends(f"R{prefix}_rd_", f"{prefix}_de", drive_nodes, wires.driver_ohm)
-    ends = "".join(sense_lines + drive_lines)
-    if not (wires.sense_segment_ohm or wires.drive_segment_ohm):
-        # One template for the whole array, each row joined in C ("R{p}_{i}_{j} {drive j} {sense i} %s"),
-        # then every value dropped in by one % pass: a Python loop over rows, not over devices.
-        mids = [f"{j} {d}" for j, d in enumerate(drive_end)]
-        template = []
-        for i, s in enumerate(sense_end):
-            head, tail = f"R{prefix}_{i}_", f" {s} %s\n"
-            template.append(head + (tail + head).join(mids) + tail)
-        return "".join(template) % tuple(format_floats(1.0 / g)) + ends
-    i_idx, j_idx = np.indices((rows, cols))
-    si, sj = i_idx.ravel().astype(str).astype(object), j_idx.ravel().astype(str).astype(object)
-    names = _join(f"R{prefix}_", si, "_", sj)
-    s_end, d_end = np.asarray(sense_end, dtype=object), np.asarray(drive_end, dtype=object)
+    rs, rd = float(wires.sense_segment_ohm), float(wires.drive_segment_ohm)
     # Sense line i: its end — s{i}_0 — s{i}_1 — … ; drive line j: its end — d{j}_0 — d{j}_1 — …
-    # A line without segment resistance is one node, its end, at every cell.
-    s_wires: list[str] = []
-    if wires.sense_segment_ohm:
-        sense = _join(f"{prefix}_s", si, "_", sj)
-        s_grid = sense.reshape(rows, cols)
-        s_prev = np.concatenate([s_end[:, None], s_grid[:, :-1]], axis=1)
-        s_wires = _join(f"R{prefix}_ws_", si, "_", sj, " ", s_prev.ravel(), " ", sense,
-                        " " + repr(float(wires.sense_segment_ohm))).tolist()
-    else:
-        sense = np.repeat(s_end, cols)
-    d_wires: list[str] = []
-    if wires.drive_segment_ohm:
-        drive = _join(f"{prefix}_d", sj, "_", si)
-        d_grid = drive.reshape(rows, cols)  # [i, j] → node of drive line j at row i
-        d_prev = np.concatenate([d_end[None, :], d_grid[:-1, :]], axis=0)
-        d_wires = _join(f"R{prefix}_wd_", sj, "_", si, " ", d_prev.ravel(), " ", drive,
-                        " " + repr(float(wires.drive_segment_ohm))).tolist()
-    else:
-        drive = np.tile(d_end, rows)
-    devices = _join(names, " ", drive, " ", sense, " ", np.asarray(format_floats(1.0 / g), dtype=object))
-    return "\n".join([*devices.tolist(), *s_wires, *d_wires]) + "\n" + ends
+    # A line without segment resistance is one node, its end, at every cell. Each kind of line is one
+    # template of a row, written once, in which {I} is the row, {S} its sense end and {P} the row before;
+    # str.replace makes each row from it and one % pass drops in every device value (validated names hold
+    # neither braces nor %): Python works per row and per column, C per device.
+    p, cells = prefix, range(cols)
+    drive_at = [f"{p}_d{j}_{{I}}" if rd else drive_end[j] for j in cells]  # device [I, j]'s drive node
+    sense_at = [f"{p}_s{{I}}_{j}" if rs else "{S}" for j in cells]  # and its sense node
+    devices = "".join(f"R{p}_{{I}}_{j} {drive_at[j]} {sense_at[j]} %s\n" for j in cells)
+    sense_wires = first_drive_wires = drive_wires = ""
+    if rs:
+        sense_wires = "".join(f"R{p}_ws_{{I}}_{j} {sense_at[j - 1] if j else '{S}'} {sense_at[j]} {rs!r}\n"
+                              for j in cells)
+    if rd:
+        first_drive_wires = "".join(f"R{p}_wd_{j}_{{I}} {drive_end[j]} {drive_at[j]} {rd!r}\n" for j in cells)
+        drive_wires = "".join(f"R{p}_wd_{j}_{{I}} {p}_d{j}_{{P}} {drive_at[j]} {rd!r}\n" for j in cells)
+
+    def row(template: str, i: int, token: str = "", value: str = "") -> str:  # {I} and one more token
+        text = template.replace("{I}", str(i))
+        return text.replace(token, value) if token else text
+
+    text = "".join(row(devices, i, *(() if rs else ("{S}", sense_end[i]))) for i in range(rows))
+    text %= tuple(format_floats(1.0 / g))
+    if rs:
+        text += "".join(row(sense_wires, i, "{S}", sense_end[i]) for i in range(rows))
+    if rd:
+        text += first_drive_wires.replace("{I}", "0") + "".join(
+            row(drive_wires, i, "{P}", str(i - 1)) for i in range(1, rows))
+    return text + "".join(sense_lines + drive_lines)
 
 
 def _line_ends(name: str, node: str, outer: Sequence[str], r_ohm: float) -> tuple[list[str], list[str]]:
@@ -309,10 +295,8 @@ def _line_ends(name: str, node: str, outer: Sequence[str], r_ohm: float) -> tupl
     new end node ``{node}{k}`` to ``outer[k]`` (the drive source or the virtual ground)."""
     if not r_ohm:
         return list(outer), []
-    k = np.arange(len(outer)).astype(str).astype(object)
-    ends = _join(node, k)
-    return ends.tolist(), _join(name, k, " ", np.asarray(outer, dtype=object), " ", ends,
-                                f" {float(r_ohm)!r}\n").tolist()
+    ends = [f"{node}{k}" for k in range(len(outer))]
+    return ends, [f"{name}{k} {o} {e} {float(r_ohm)!r}\n" for k, (o, e) in enumerate(zip(outer, ends))]
 
 
 def format_differential(
