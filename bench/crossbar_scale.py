@@ -19,8 +19,12 @@ by sources, its rows held at 0 V by 0 V sources whose currents are the answer; i
 the sparse LU of its nodal matrix (:func:`analogopt.blocks.crossbar.wire_mvm_currents`' method).
 
 Run: ``nice -n 5 python bench/crossbar_scale.py [--max-n 512] [--budget-s 600] [--kinds solve,lstsq,grid]
-[--sizes 64,256,1024] [--simulators ngspice,native] [--ngspice PATH]``. A size is skipped for a simulator
-when its previous size's time, scaled by the observed growth, would exceed the budget.
+[--sizes 64,256,1024] [--simulators ngspice,native] [--ngspice PATH] [--ngspice-limit-s S]``. A size is
+skipped for a simulator when its previous size's time, scaled by the observed growth, would exceed the
+budget. An ngspice run (end to end or bare) past ``--ngspice-limit-s`` is stopped: its cell reads
+"> S (stopped)" and native/ngspice becomes the bound native total / S, e.g. for ngspice 39.3 on the
+256 × 256 grid: ``--kinds grid --sizes 256 --simulators ngspice,native --ngspice .cache/ngspice-39.3/bin/ngspice
+--ngspice-limit-s 300``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse
 import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -44,6 +49,7 @@ from analogopt.blocks.crossbar import format_array, map_matrix
 from analogopt.circuits.crossbar import lstsq_circuit, solve_circuit
 from analogopt.spice.netlist import SOLVER_OPTION, wants_klu
 from analogopt.spice import NgspiceRunner, read_raw
+from analogopt.errors import SimulationTimeoutError
 from analogopt.spice.native import NativeRunner
 from bare import bare_ngspice
 
@@ -121,32 +127,41 @@ def _circuit(kind: str, n: int, seed: int):
 
 
 def bench_one(kind: str, n: int, simulators: tuple[str, ...], ngspice: str, seed: int = 0,
-              bare_first: bool = False) -> dict:
+              bare_first: bool = False, limit_s: float = 900.0) -> dict:
     """One end-to-end run per simulator; beside ngspice's, one bare ngspice run on the same netlist text
-    (bare first when asked, so that neither side always finds the caches warmed by the other)."""
+    (bare first when asked, so that neither side always finds the caches warmed by the other). An ngspice
+    run past ``limit_s`` is stopped and recorded as ``ngspice_over_s`` (its ratios become bounds)."""
     run_dir = Path(tempfile.mkdtemp(prefix="xbar-bench-"))
     row: dict = {"kind": kind, "n": n}
     try:
         if "ngspice" in simulators and bare_first:
-            row["bare_ngspice_s"] = bare_ngspice(_circuit(kind, n, seed)[1], ngspice)
+            _bare(row, _circuit(kind, n, seed)[1], ngspice, limit_s)
         answers = {}
         for simulator in simulators:
             t0 = time.perf_counter()
             circuit, text, reference = _circuit(kind, n, seed)
             build = time.perf_counter() - t0
-            runner = NgspiceRunner(ngspice, timeout_s=900) if simulator == "ngspice" else NativeRunner(timeout_s=900)
+            row["build_s"], row["elements"] = build, circuit.element_count
+            if simulator == "ngspice" and "ngspice_over_s" in row:
+                continue  # its bare run already ran past the limit
+            runner = NgspiceRunner(ngspice, timeout_s=limit_s) if simulator == "ngspice" else NativeRunner(timeout_s=900)
             t1 = time.perf_counter()
-            result = runner.run(text, run_dir=run_dir / simulator)
+            try:
+                result = runner.run(text, run_dir=run_dir / simulator)
+            except SimulationTimeoutError:
+                if simulator != "ngspice":
+                    raise
+                row["ngspice_over_s"] = limit_s
+                continue
             row[f"{simulator}_total_s"] = build + time.perf_counter() - t1
             row[f"{simulator}_s"] = result.elapsed_s
             answers[simulator] = circuit.values(result.analysis("op"))
-            row["build_s"], row["elements"] = build, circuit.element_count
             if simulator == "ngspice":
                 t2 = time.perf_counter()
                 read_raw(run_dir / "ngspice" / "out.raw")
                 row["parse_s"] = time.perf_counter() - t2
-        if "ngspice" in simulators and not bare_first:
-            row["bare_ngspice_s"] = bare_ngspice(text, ngspice)
+        if "ngspice" in answers and not bare_first:
+            _bare(row, text, ngspice, limit_s)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
     t4 = time.perf_counter()
@@ -154,30 +169,57 @@ def bench_one(kind: str, n: int, simulators: tuple[str, ...], ngspice: str, seed
     for _ in range(reps):
         ref = reference()
     row["numpy_s"] = (time.perf_counter() - t4) / reps
-    first = simulators[0]
+    first = next(s for s in simulators if s in answers)
     row["rel_error"] = float(np.linalg.norm(answers[first] - ref) / np.linalg.norm(ref))
-    if "ngspice" in simulators:
-        row["ratio_total_bare"] = row["ngspice_total_s"] / row["bare_ngspice_s"]
+    if "ngspice" in answers:
+        if "bare_ngspice_s" in row:
+            row["ratio_total_bare"] = row["ngspice_total_s"] / row["bare_ngspice_s"]
         row["ratio_numpy"] = row["ngspice_total_s"] / row["numpy_s"]
     if len(answers) == 2:
         row["native_vs_ngspice"] = row["native_total_s"] / row["ngspice_total_s"]
         row["native_diff"] = float(np.abs(answers["native"] - answers["ngspice"]).max() / np.abs(answers["ngspice"]).max())
+    elif "native" in answers and "ngspice_over_s" in row:
+        row["native_vs_ngspice_bound"] = row["native_total_s"] / row["ngspice_over_s"]
     return row
 
 
-def bench_median(kind: str, n: int, repeats: int, simulators: tuple[str, ...], ngspice: str) -> dict:
+def _bare(row: dict, text: str, ngspice: str, limit_s: float) -> None:
+    """The bare run's time into ``row``, or ``ngspice_over_s`` when it ran past ``limit_s``."""
+    try:
+        row["bare_ngspice_s"] = bare_ngspice(text, ngspice, timeout_s=limit_s)
+    except subprocess.TimeoutExpired:
+        row["ngspice_over_s"] = limit_s
+
+
+def bench_median(kind: str, n: int, repeats: int, simulators: tuple[str, ...], ngspice: str,
+                 limit_s: float = 900.0) -> dict:
     """Per-key median of ``repeats`` runs (small sizes: a few ms of ngspice are noisy on a shared machine);
-    total/bare and native/ngspice are medians of each run's own ratio, its bare run alternately before and after."""
-    rows = [bench_one(kind, n, simulators, ngspice, bare_first=bool(k % 2)) for k in range(repeats)]
-    out = dict(rows[0])
-    for key, value in rows[0].items():
+    total/bare and native/ngspice are medians of each run's own ratio, its bare run alternately before and
+    after. A key some runs lack (ngspice past the limit in one of them) is left out."""
+    rows = [bench_one(kind, n, simulators, ngspice, bare_first=bool(k % 2), limit_s=limit_s) for k in range(repeats)]
+    out = {key: value for key, value in rows[0].items() if all(key in r for r in rows)}
+    for key, value in out.items():
         if isinstance(value, float):
             out[key] = float(np.median([r[key] for r in rows]))
+    if any("ngspice_over_s" in r for r in rows):
+        out["ngspice_over_s"] = limit_s
     return out
 
 
 def _cell(row: dict, key: str, fmt: str) -> str:
     return format(row[key], fmt) if key in row else "—"
+
+
+def _total_cell(row: dict, simulator: str) -> str:
+    if simulator == "ngspice" and "ngspice_over_s" in row:
+        return f"> {row['ngspice_over_s']:g} (stopped)"
+    return _cell(row, f"{simulator}_total_s", ".3f")
+
+
+def _skipped_cell(simulator: str, dropped: dict[str, float], stopped: dict[str, float]) -> str:
+    if simulator in stopped:
+        return f"skipped (stopped at {stopped[simulator]:g} s at a smaller N)"
+    return f"skipped (≈ {dropped[simulator]:.0f} s)"
 
 
 def main() -> None:
@@ -188,6 +230,8 @@ def main() -> None:
     parser.add_argument("--sizes", default="16,32,64,128,256,512", help="N values, comma-separated")
     parser.add_argument("--simulators", default="ngspice", help="comma-separated: ngspice, native")
     parser.add_argument("--ngspice", default="ngspice", help="the ngspice program to run (default: on PATH)")
+    parser.add_argument("--ngspice-limit-s", type=float, default=900.0,
+                        help="stop an ngspice run past this many seconds; its ratios are then bounds")
     args = parser.parse_args()
     simulators = tuple(args.simulators.split(","))
     if not simulators or any(s not in SIMULATORS for s in simulators):
@@ -202,15 +246,16 @@ def main() -> None:
     for kind in args.kinds.split(","):
         last: dict[str, tuple[float, float]] = {}  # simulator → (total s at the previous size, growth)
         dropped: dict[str, float] = {}  # simulator → the predicted time that left it out
+        stopped: dict[str, float] = {}  # simulator → the limit a smaller size's run was stopped at
         for n in sizes:
             predicted = {s: t * max(g, 4.0) if t > 0.05 else 0.0 for s, (t, g) in last.items()}
             for s, seconds in predicted.items():
                 if s not in dropped and seconds * (2 if s == "ngspice" else 1) > args.budget_s:  # ngspice: + bare
                     dropped[s] = seconds
-            running = tuple(s for s in simulators if s not in dropped)
+            running = tuple(s for s in simulators if s not in dropped and s not in stopped)
             if not running:
-                print(f"| {kind} | {n} | skipped: predicted ≈ {min(dropped.values()):.0f} s per run exceeds the "
-                      "budget |" + " |" * (10 + len(simulators)))
+                print(f"| {kind} | {n} | skipped: every simulator's predicted time exceeds the budget or its runs "
+                      "were stopped at the limit |" + " |" * (10 + len(simulators)))
                 break
             # A pair's ratio moves by ±40 % on this shared machine (ngspice alone varies that much from run
             # to run): 15 pairs for the millisecond runs, 7 where they fit in a fifth of the budget, else fewer.
@@ -221,18 +266,23 @@ def main() -> None:
                 repeats = 1
             else:
                 repeats = next((r for r in (7, 3) if slowest * 2 * r <= args.budget_s / 5), 1)
-            row = bench_median(kind, n, repeats, running, args.ngspice)
+            row = bench_median(kind, n, repeats, running, args.ngspice, args.ngspice_limit_s)
             for s in running:
+                if s == "ngspice" and "ngspice_over_s" in row:
+                    stopped[s] = row["ngspice_over_s"]  # the larger sizes would take longer still
+                    continue
                 total = row[f"{s}_total_s"]
                 last[s] = (total, total / last[s][0] if s in last and last[s][0] > 0.05 else 8.0)
             label = f"{kind} {2 * n}×{n}" if kind == "lstsq" else f"{kind} {n}×{n}"
             cells = [label, str(n), str(repeats), str(row["elements"]), _cell(row, "build_s", ".3f"),
-                     *[f"skipped (≈ {dropped[s]:.0f} s)" if s in dropped else _cell(row, f"{s}_total_s", ".3f")
+                     *[_skipped_cell(s, dropped, stopped) if s not in running else _total_cell(row, s)
                        for s in simulators],
                      _cell(row, "ngspice_s", ".3f"), _cell(row, "parse_s", ".4f"), _cell(row, "bare_ngspice_s", ".3f"),
                      _cell(row, "ratio_total_bare", ".2f"), _cell(row, "ratio_numpy", ".0f"), _cell(row, "rel_error", ".1e")]
             if both:
-                cells += [_cell(row, "native_vs_ngspice", ".3f"), _cell(row, "native_diff", ".1e")]
+                ratio = (f"< {row['native_vs_ngspice_bound']:.2g}" if "native_vs_ngspice_bound" in row
+                         else _cell(row, "native_vs_ngspice", ".3f"))
+                cells += [ratio, _cell(row, "native_diff", ".1e")]
             print("| " + " | ".join(cells) + " |", flush=True)
 
 if __name__ == "__main__":
