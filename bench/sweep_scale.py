@@ -23,9 +23,8 @@ overhead: the per-sample wall time minus what the sample itself must compute, th
 (``time_twin_s``) and ngspice's analysis (the runner part's median), which holds the kind's own Python
 work (the comparison, the nominal loop's ODE, the loop gain) and the engine's; and the twin's time as a
 fraction of the sample's ngspice time (``time_spice_s``: launch to result, in that sweep) and of the
-analysis alone. The tables of all modes
-must be identical (timings aside). The machine's load average is printed: on a shared machine the
-numbers move with it.
+analysis alone. The tables of all modes must be identical (timings aside). The machine's load average is
+printed: on a shared machine the numbers move with it.
 """
 
 from __future__ import annotations
