@@ -5,8 +5,9 @@ import pytest
 
 from analogopt.blocks.crossbar import DeviceModel, format_array, format_differential, map_matrix, wire_mvm_currents
 from analogopt.circuits.crossbar import mvm_circuit
-from analogopt.errors import ConfigError
+from analogopt.errors import ConfigError, NetlistError
 from analogopt.spice import NgspiceRunner
+from analogopt.spice.netlist import format_floats
 
 RNG = np.random.default_rng(7)
 A = RNG.uniform(-2, 3, (5, 4))
@@ -21,6 +22,17 @@ def test_ideal_mapping_is_exact_and_inside_window():
         assert g.min() >= 2e-6 * (1 - 1e-12) and g.max() <= 50e-6 * (1 + 1e-12)
     # Differential scheme: one device of each pair sits at G_min.
     assert np.allclose(np.minimum(m.g_pos, m.g_neg), 2e-6)
+
+
+def test_netlist_values_are_the_shortest_text_of_each_double():
+    values = np.concatenate([[0.0, -0.0, 5e-324, 1e-300, 1.7976931348623157e308, -2.5, 1e16, 0.1],
+                             RNG.standard_normal(2000) * 10.0 ** RNG.integers(-30, 30, 2000)])
+    text = format_floats(values)
+    assert text == [repr(v) for v in values.tolist()]  # Python's shortest round-trip form, -0.0 kept
+    np.testing.assert_array_equal(np.array([float(t) for t in text]), values)
+    assert format_floats(np.array([])) == [] and format_floats(np.array(3.0)) == ["3.0"]
+    with pytest.raises(NetlistError, match="finite"):
+        format_floats(np.array([1.0, np.nan]))
 
 
 def test_explicit_scale_is_honoured():
@@ -59,8 +71,9 @@ def test_netlist_lines_are_vectorized_and_complete():
     lines = text.splitlines()
     assert len(lines) == 2 * A.size
     assert lines[0].startswith("RAp_0_0 p0 s0 ")
-    # Resistances round-trip exactly (%.17g).
-    assert float(lines[0].split()[-1]) == 1.0 / m.g_pos[0, 0]
+    # Resistances round-trip exactly: every value in the text reads back to the double it came from.
+    values = np.array([float(line.split()[-1]) for line in lines])
+    np.testing.assert_array_equal(values, 1.0 / np.concatenate([m.g_pos, m.g_neg], axis=None))
     wired = format_array("W", m.g_pos, [f"s{i}" for i in range(5)], [f"p{j}" for j in range(4)], r_wire_ohm=2.0)
     assert len(wired.splitlines()) == 3 * A.size  # devices + one segment per cell on each line
 
