@@ -2,7 +2,8 @@
 
 A run writes into a hidden staging directory beside its target and renames it into place only when it
 finishes, so a failed or interrupted run never leaves a half-written result directory. Every result
-directory holds a :data:`MARKER` file with its run id; ``force`` replaces only a directory holding one.
+directory holds a :data:`MARKER` file with its run id, its kind (a result or an export) and the files
+it wrote; ``force`` replaces only a directory holding one, of the same kind, with nothing else in it.
 Paths whose loss would hurt (``/``, the home and current directories and their ancestors, the folder of
 the scenario file) are refused before anything runs, and an exclusive lock keeps a second writer off
 the same target. The rules are listed in docs/cli.md.
@@ -119,6 +120,31 @@ def is_ours(directory: Path) -> bool:
     return (directory / MARKER).is_file()
 
 
+def _marker(directory: Path) -> dict[str, Any]:
+    """The marker's fields; {} for an unreadable one (a marker of an older analogopt holds no file list)."""
+    try:
+        data = json.loads((directory / MARKER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _entries(directory: Path) -> list[str]:
+    """Every file and folder under ``directory`` but the marker, as sorted relative POSIX paths."""
+    marker = directory / MARKER
+    return sorted(p.relative_to(directory).as_posix() for p in directory.rglob("*") if p != marker)
+
+
+def strangers(directory: Path) -> list[str]:
+    """What lies in analogopt's ``directory`` that analogopt did not write there (relative paths): what
+    ``--force`` would delete of the user's. Empty for a marker without a file list (an older analogopt's)."""
+    written = _marker(directory).get("files")
+    if not isinstance(written, list):
+        return []
+    known = set(written)
+    return [entry for entry in _entries(directory) if entry not in known]
+
+
 class DirectoryLock:
     """An exclusive, non-blocking lock on a directory that may not exist yet.
 
@@ -176,9 +202,9 @@ class RunDirectory:
     """
 
     def __init__(self, target: str | Path, *, force: bool = False, protect: Iterable[tuple[str | Path, str]] = (),
-                 min_free_bytes: int = MIN_FREE_BYTES, flag: str = "--out") -> None:
+                 min_free_bytes: int = MIN_FREE_BYTES, flag: str = "--out", kind: str = "result") -> None:
         self.target = check_target(target, flag=flag, protect=protect)
-        self.force, self.flag = force, flag
+        self.force, self.flag, self.kind = force, flag, kind
         if self.target.is_dir() and any(self.target.iterdir()):
             self._check_replaceable()
         self._created = make_parent(self.target, flag)
@@ -196,7 +222,7 @@ class RunDirectory:
                 raise OutputError(f"{flag} {target}: cannot write in {self.target.parent}: {exc.strerror}") from None
             self.run_id = uuid.uuid4().hex
             try:
-                write_json(self.path / MARKER, {"run_id": self.run_id, "pid": os.getpid(),
+                write_json(self.path / MARKER, {"run_id": self.run_id, "pid": os.getpid(), "kind": kind,
                                                 "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
             except OSError as exc:
                 shutil.rmtree(self.path, ignore_errors=True)
@@ -212,6 +238,28 @@ class RunDirectory:
             raise ConfigError(f"{self.flag} {self.target} was not written by analogopt (no {MARKER} file): "
                               "--force replaces only analogopt's own result directories; move it away or "
                               "choose another directory")
+        self._check_own(self.target)
+
+    def _check_own(self, directory: Path) -> None:
+        """Refuse to replace ``directory`` (analogopt's) if it is of another kind or holds what analogopt
+        did not write."""
+        kind = _marker(directory).get("kind", self.kind)
+        if kind != self.kind:
+            raise ConfigError(f"{self.flag} {directory} is an analogopt {kind} directory and this command writes "
+                              f"{self.kind} directories; --force replaces only its own kind: choose another "
+                              "directory")
+        extra = strangers(directory)
+        if extra:
+            shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")
+            raise ConfigError(f"{self.flag} {directory} holds files analogopt did not write ({shown}); "
+                              "--force replaces only what analogopt wrote: move them away or choose another "
+                              "directory")
+
+    def _seal(self) -> None:
+        """Record in the marker every file and folder this run wrote."""
+        marker = _marker(self.path)
+        marker["files"] = _entries(self.path)
+        write_json(self.path / MARKER, marker)
 
     @property
     def failed_path(self) -> Path:
@@ -247,6 +295,7 @@ class RunDirectory:
                 self._release(success=exc_type is None)
 
     def _commit(self) -> None:
+        self._seal()
         old = None
         if self.target.exists():
             if any(self.target.iterdir()):
@@ -261,9 +310,10 @@ class RunDirectory:
     def _keep_failed(self, exc: BaseException) -> None:
         failed = self.failed_path
         kept = [p for p in self.path.iterdir() if p.name != MARKER]
-        if not kept or (failed.exists() and not is_ours(failed)):
+        if not kept or (failed.exists() and (not is_ours(failed) or strangers(failed))):
             shutil.rmtree(self.path, ignore_errors=True)
             return
+        self._seal()
         if failed.exists():
             shutil.rmtree(failed)
         staging = self.path

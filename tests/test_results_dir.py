@@ -101,6 +101,38 @@ def test_lock_survives_unlink_race(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_force_keeps_what_the_user_added_and_another_kind_of_directory(home):
+    with RunDirectory("results/run") as out:
+        (out.path / "plots").mkdir()
+        out.write_text("plots/a.png", "png")
+        out.write_text("metrics.json", "{}")
+    run = home / "work" / "results" / "run"
+    assert json.loads((run / MARKER).read_text())["files"] == ["metrics.json", "plots", "plots/a.png"]
+    for added in ("notes.txt", "plots/mine.png", "mine"):
+        (run / added).mkdir() if added == "mine" else (run / added).write_text("the user's")
+        with pytest.raises(ConfigError, match=f"files analogopt did not write \\({added}\\)") as info:
+            with RunDirectory("results/run", force=True) as out:
+                out.write_text("b.txt", "second")
+        assert len(str(info.value).splitlines()) == 1
+        assert (run / "metrics.json").exists() and not (run / "b.txt").exists()
+        (run / added).rmdir() if added == "mine" else (run / added).unlink()
+    with pytest.raises(ConfigError, match="is an analogopt result directory and this command writes export"):
+        RunDirectory("results/run", force=True, kind="export")
+    with RunDirectory("results/run", force=True) as out:  # only what analogopt wrote: replaced
+        out.write_text("b.txt", "second")
+    assert sorted(p.name for p in run.iterdir()) == [MARKER, "b.txt"]
+    # a failed run's folder with the user's file in it is not replaced either
+    failed = home / "work" / "results" / "run.failed"
+    for attempt in range(2):
+        with pytest.raises(ConvergenceError):
+            with RunDirectory("results/run", force=True) as out:
+                out.write_text("netlist.cir", f"* deck {attempt}\n")
+                raise ConvergenceError("did not converge")
+        if attempt == 0:
+            (failed / "notes.txt").write_text("the user's")
+    assert (failed / "netlist.cir").read_text() == "* deck 0\n" and (failed / "notes.txt").exists()
+
+
 def test_simulation_failure_keeps_files_where_the_message_says(home):
     out = RunDirectory("deep/run")
     staging = out.path

@@ -160,7 +160,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                               f"it takes no {given}")
         check_target(args.all_dir, flag="--all")
         scenario_files = [(s.path, "a shipped scenario file") for s in circuit_scenarios()]
-        with RunDirectory(args.all_dir, force=args.force, flag="--all", protect=scenario_files) as out:
+        with RunDirectory(args.all_dir, force=args.force, flag="--all", protect=scenario_files,
+                          kind="export") as out:
             written = export_all(out.path, allow_large=args.allow_large)
         print(f"exported {len(written)} circuit scenarios to {args.all_dir}: {', '.join(written)}")
         return 0
@@ -170,7 +171,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                           f"scenario); {missing} is missing")
     check_target(args.out)  # a refused --out is reported before the scenario is even read
     scenario = load_scenario(args.scenario, args.set)
-    with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")]) as out:
+    with RunDirectory(args.out, force=args.force, protect=[(scenario.path, "the scenario file")],
+                      kind="export") as out:
         files = export_scenario(scenario, out.path, allow_large=args.allow_large)
     print(f"{scenario.name}: exported {', '.join(p.name for p in files)} to {args.out}")
     return 0

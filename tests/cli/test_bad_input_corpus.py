@@ -390,7 +390,8 @@ def test_good_input(good, tmp_path, monkeypatch, capsys):
 
 
 def test_force_replaces_only_analogopts_own_directory(tmp_path, monkeypatch, capsys):
-    """The marker is what --force trusts: our own result directory is replaced, with a new run id."""
+    """The marker is what --force trusts: our own result directory is replaced, with a new run id, unless
+    it holds a file the user added."""
     ctx = prepare(tmp_path, monkeypatch, fake_ngspice=False)
     scenario = ctx.scenario("nf")
     out = tmp_path / "res"
@@ -400,7 +401,11 @@ def test_force_replaces_only_analogopts_own_directory(tmp_path, monkeypatch, cap
     code, _, err = call_main(["run", scenario, "--out", str(out), "--quiet"], capsys, limit_s=300)
     assert code == 2 and "--force" in err and len(err.strip().splitlines()) == 1, err
     assert (out / ".analogopt-run").read_text() == first
-    (out / "notes.txt").write_text("added by the user")
+    (out / "notes.txt").write_text("added by the user")  # --force would delete it: refused
+    code, _, err = call_main(["run", scenario, "--out", str(out), "--force", "--quiet"], capsys, limit_s=300)
+    assert code == 2 and "notes.txt" in err and len(err.strip().splitlines()) == 1, err
+    assert (out / ".analogopt-run").read_text() == first and (out / "notes.txt").is_file()
+    (out / "notes.txt").unlink()
     code, _, err = call_main(["run", scenario, "--out", str(out), "--force", "--quiet"], capsys, limit_s=300)
     assert code == 0, err
     assert (out / ".analogopt-run").read_text() != first and (out / "metrics.json").is_file()
