@@ -62,6 +62,13 @@ def register(subparsers) -> None:
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
     if args.rerun is not None:
+        # the sample is re-run as its sweep ran it (DIR's manifest): what would define another sweep is refused
+        given = [name for name, value in (("SCENARIO", args.scenario), ("--out", args.out), ("--set", args.set),
+                                          ("--corners", args.corners), ("--mc", args.mc), ("--vary", args.vary),
+                                          ("--spec", args.spec), ("--scheduler", args.scheduler)) if value]
+        if given:
+            raise ConfigError(f"--rerun DIR ID re-runs a sample of the sweep in DIR as that sweep defined it; "
+                              f"it takes no {', '.join(given)}")
         return _cmd_rerun(Path(args.rerun[0]), args.rerun[1])
     if not args.scenario:
         raise ConfigError("give a SCENARIO to sweep (or --rerun DIR ID)")

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -127,6 +128,7 @@ def _connect(workers: int | None, scheduler: str | None):
     from distributed import Client, LocalCluster
 
     if scheduler is not None:
+        _check_address(scheduler)
         try:
             return Client(scheduler, timeout="5s", set_as_default=False), None
         except (OSError, TimeoutError, ValueError) as exc:
@@ -147,6 +149,21 @@ def _connect(workers: int | None, scheduler: str | None):
         if previous is not None:
             signal.signal(signal.SIGINT, previous)
     return Client(cluster, set_as_default=False), cluster
+
+
+def _check_address(scheduler: str) -> None:
+    """A malformed address is refused here: a Client built on one fails only after its own 10 s close,
+    printing a traceback on the way."""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+
+    try:
+        protocol, location = parse_address(scheduler)
+        if protocol in ("tcp", "tls"):
+            parse_host_port(location)
+    except ValueError as exc:
+        raise ConfigError(f"--scheduler {scheduler}: not a scheduler address ({exc}); give "
+                          "tcp://HOST:PORT, e.g. tcp://127.0.0.1:8786") from None
 
 
 def _close(client, cluster, worker_pids: list[int], *, interrupted: bool) -> None:
@@ -228,7 +245,22 @@ def run_sweep(
         raise ValueError(f"chunk_size must be an integer ≥ 1, got {chunk_size!r}")
     progress = progress or SilentProgress()
     out = Path(out)
+    if scheduler is not None:
+        _check_address(scheduler)
+    fresh = not out.exists()
     prepare_directory(plan, out)
+    try:
+        return _run_pending(plan, out, workers, scheduler, progress, on_row, chunk_size)
+    except BaseException:
+        # a sweep that could not simulate one sample (no scheduler, an interrupt at start-up) leaves no
+        # directory it created: only one holding rows is worth resuming
+        if fresh and not any((out / SAMPLES_DIR).iterdir()):
+            shutil.rmtree(out, ignore_errors=True)
+        raise
+
+
+def _run_pending(plan: SweepPlan, out: Path, workers: int | None, scheduler: str | None, progress: Progress,
+                 on_row: Callable[[dict[str, Any]], None] | None, chunk_size: int | None) -> SweepOutcome:
     done = finished_ids(out)
     pending = [s.id for s in plan.samples if s.id not in done]
     start = time.perf_counter()

@@ -61,11 +61,18 @@ def test_bad_sweeps_get_one_line(tmp_path, args, code, pattern):
     assert not (tmp_path / "sw").exists()
 
 
-def test_unreachable_scheduler_is_one_line(tmp_path):
-    proc = cli("sweep", "nf_staircase", "--scheduler", f"tcp://127.0.0.1:{_closed_port()}", "--out", str(tmp_path / "s"))
+@pytest.mark.parametrize("address, pattern", [
+    ("closed", "cannot reach a Dask scheduler there"),
+    ("notaurl", "not a scheduler address"),
+    ("tcp://127.0.0.1", "not a scheduler address"),
+])
+def test_unreachable_scheduler_is_one_line_and_leaves_no_directory(tmp_path, address, pattern):
+    address = f"tcp://127.0.0.1:{_closed_port()}" if address == "closed" else address
+    proc = cli("sweep", "nf_staircase", "--scheduler", address, "--out", str(tmp_path / "s"))
     assert proc.returncode == 2
     lines = proc.stderr.strip().splitlines()
-    assert len(lines) == 1 and "cannot reach a Dask scheduler there" in lines[0], proc.stderr
+    assert len(lines) == 1 and pattern in lines[0], proc.stderr
+    assert not (tmp_path / "s").exists()  # nothing ran: nothing to resume
 
 
 def test_unknown_spec_metric_and_rerun_errors(tmp_path):
@@ -79,3 +86,6 @@ def test_unknown_spec_metric_and_rerun_errors(tmp_path):
     assert ok.returncode == 0 and "reproduced exactly" in ok.stderr
     missing = cli("sweep", "--rerun", str(tmp_path), "p000")
     assert missing.returncode == 2 and "not a sweep directory" in missing.stderr
+    conflicting = cli("sweep", "inverse_loop", "--mc", "3", "--rerun", str(out), "p000")
+    assert conflicting.returncode == 2 and "it takes no SCENARIO, --mc" in conflicting.stderr
+    assert len(conflicting.stderr.strip().splitlines()) == 1
