@@ -32,6 +32,7 @@ _NODE_PATTERNS = [
     re.compile(r'trouble with node "([^"\s]+)"', _I),
     re.compile(r"singular matrix:\s+check nodes? (\S+)(?: and (\S+))?", _I),
 ]
+_SINGULAR = re.compile(r"singular matrix", _I)
 _INSTANCE = re.compile(r"trouble with ([\w.]+)-instance ([^\s:;,]+)", _I)
 
 _ERROR_ON_LINE = re.compile(r"[ \t]*Error on line (\d+) or its substitute:", _I)
@@ -293,14 +294,24 @@ def raise_for_output(
         if _first(pattern, own):
             node = failed_node(own_text)
             instance = _INSTANCE.search(own_text)
+            advice = _SUGGESTION
             if node:
                 at = f"at node {node}"
             elif instance:
                 at = f"at {instance.group(1)} instance {instance.group(2)}"
             else:
                 at = "(ngspice named no node)"
+            if _SINGULAR.search(own_text):  # not a hard nonlinearity: the matrix has no solution at all
+                reason = "singular matrix"
+                if node and node.lower().endswith("#branch"):
+                    # the unknown is a voltage source's (or inductor's) current: sources in a loop
+                    at = f"at the current of {node[:-len('#branch')]}"
+                    advice = ("check for voltage sources or inductors in a loop or in parallel with it "
+                              "(two sources driving one node pair fix its voltage twice)")
+                else:
+                    advice = "give the node a DC path to ground (a resistor), or remove the loop of voltage sources"
             raise ConvergenceError(
-                f"simulation did not converge {at}: {reason}; {_SUGGESTION} ({where})", node=node, **context
+                f"simulation did not converge {at}: {reason}; {advice} ({where})", node=node, **context
             )
     errors = [line.strip() for line in own if line.strip().lower().startswith("error")]
     last = errors[-1] if errors else None

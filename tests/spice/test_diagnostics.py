@@ -98,8 +98,11 @@ def test_a_failing_run_still_names_the_node_ngspice_blamed(runner, private_tmp):
          r"missing include or library file.*\(/nonexistent/models.lib\)"),
         ("V1 in 0 1\nB2 out 0 i=-1e3*exp(100*v(out)) + v(in)\nR2 out 0 1k\n.options itl2=3\n.dc V1 0 10 1\n",
          ConvergenceError, r"at node out: timestep too small"),
+        ("V1 a 0 1\nV2 a 0 2\nR1 a 0 1k\n.op\n", ConvergenceError,
+         r"at the current of v\d: singular matrix; check for voltage sources or inductors in a loop"),
     ],
-    ids=["subckt", "model", "param", "syntax", "function", "paren", "inf", "unbalanced", "include", "dc"],
+    ids=["subckt", "model", "param", "syntax", "function", "paren", "inf", "unbalanced", "include", "dc",
+         "source-loop"],
 )
 def test_real_failures_are_typed_and_named(body, error, pattern, private_tmp, tmp_path):
     # titled with a different failure, so that only ngspice's own message can explain the error
