@@ -31,7 +31,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from ..spice.netlist import format_value
+from ..spice.netlist import format_option, format_value
 
 if TYPE_CHECKING:
     from ..pdk.gf180mcu import Gf180mcu
@@ -141,7 +141,7 @@ class MillerOTA:
         point's supply): its deck text carries the kit's model lines and the point's temperature."""
         from .user_block import generated_opamp
 
-        options = [f".options {k}={v:g}" for k, v in pdk.options().items()]
+        options = [f".options {k}={format_option(v)}" for k, v in pdk.options().items()]
         return generated_opamp(self.name, self.pins, self.subckt(), [*pdk.lines(), *options],
                                supply_v=pdk.supply_v, origin=f"analogopt {self.kind}, GF180MCU {pdk.label}",
                                exported_preamble=[line for line in pdk.lines(PDK_LINK) if not line.startswith("*")]

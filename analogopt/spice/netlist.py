@@ -85,6 +85,16 @@ def format_value(value: float) -> str:
     return repr(float(value))
 
 
+def format_option(value: float | int | str) -> str:
+    """An ``.options`` value: an integer as its digits (ngspice reads ``seed=1.18706e+09`` as 1), a
+    float as :func:`format_value`, a word as it is."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return str(int(value))
+    return format_value(value)
+
+
 class Analysis:
     """Base class of the analyses a deck can run."""
 
@@ -180,7 +190,7 @@ class NetlistDeck:
         lines = [f"* {title}", rest] if rest else [f"* {title}"]
         if self.options:
             opts = " ".join(
-                f"{validate_name(k, 'option')}={v if isinstance(v, str) else format_value(v)}"
+                f"{validate_name(k, 'option')}={format_option(v)}"
                 for k, v in self.options.items()
             )
             lines.append(f".options {opts}")

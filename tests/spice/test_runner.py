@@ -232,3 +232,22 @@ def test_a_relative_ngspice_path_names_the_program_from_the_callers_directory(tm
     runner = NgspiceRunner(executable=os.path.join("tools", "myspice"))
     assert runner.executable == str(link)
     assert runner.run(rc_deck()).analysis("tran")["a"][-1] == pytest.approx(math.exp(-5), abs=1e-3)
+
+
+def test_an_integer_option_reaches_ngspice_whole():
+    """ngspice reads ``seed=1.18706e+09`` as seed 1: two Monte Carlo seeds that share a leading digit would
+    draw the same devices. Options are written as their digits, and each seed draws its own value."""
+    from analogopt.spice.netlist import format_option
+
+    assert format_option(1187058043) == "1187058043" and format_option(np.int64(7)) == "7"
+    assert format_option(27.0) == "27.0" and format_option("gear") == "gear"
+    drawn = []
+    for seed in (1187058043, 1317197938):
+        c = Circuit("agauss seed")
+        c.raw_spice = ".param r={agauss(1k, 100, 1)}"
+        c.R(1, "a", c.gnd, "{r}")
+        c.V(1, "a", c.gnd, 1.0)
+        deck = NetlistDeck(c, [OperatingPoint()], options={"seed": seed}, saves=["i(v1)"])
+        assert f".options seed={seed}" in deck.format()
+        drawn.append(float(NgspiceRunner().run(deck).analysis("op")["i(v1)"][-1]))
+    assert drawn[0] != drawn[1] and all(0.5e-3 < -i < 2e-3 for i in drawn), drawn
