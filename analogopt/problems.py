@@ -120,7 +120,8 @@ class NFSingleLayerProblem:
                 raise ConfigError(f"tau_m_s = {self.tau_m_s:g} s is shorter than one twin step η·τ = {self.eta * self.tau_s:g} s")
         w0 = np.zeros(x.shape[1]) if self.w0 is None else np.asarray(self.w0, dtype=np.float64)
         if w0.shape != (x.shape[1],):
-            raise ConfigError(f"shape mismatch: {x.shape[1]} weights but initial weights have shape {w0.shape}")
+            raise ConfigError(f"loop.w0: {x.shape[1]} weights but {w0.size} initial values (shape {w0.shape}); "
+                              "give one per weight")
         if not np.all(np.isfinite(w0)):
             raise ConfigError("initial weights contain NaN or inf")
         names = self.weight_names or tuple(f"w{i}" for i in range(x.shape[1]))

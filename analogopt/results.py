@@ -76,6 +76,11 @@ def check_target(target: str | Path, *, flag: str = "--out",
     """
     if not str(target).strip():
         raise ConfigError(f"{flag} is empty; name a new directory, e.g. {flag} results/run1")
+    try:
+        str(target).encode("utf-8")
+    except UnicodeEncodeError:  # bytes the file system allows but the result files (JSON, Parquet) cannot name
+        raise ConfigError(f"{flag} {ascii(str(target))}: the name is not valid UTF-8 text; choose a name of "
+                          "plain characters") from None
     path = Path(os.path.expanduser(str(target)))
     try:
         return _check_path(path, target, flag, protect)
@@ -210,12 +215,14 @@ class RunDirectory:
         self._created = make_parent(self.target, flag)
         self.lock: DirectoryLock | None = None
         try:
+            # the lock file is the first write: a place that takes no files (/proc) is named as such,
+            # not as one short of space
+            self.lock = DirectoryLock(self.target, flag)
             free = shutil.disk_usage(self.target.parent).free
             if free < min_free_bytes:
                 raise OutputError(f"{flag} {target}: only {free / 2**20:.1f} MiB free in {self.target.parent}; "
                                   f"a run needs about {min_free_bytes / 2**20:.0f} MiB: free some space or "
                                   "choose another --out")
-            self.lock = DirectoryLock(self.target, flag)
             try:
                 self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.partial-", dir=self.target.parent))
             except OSError as exc:

@@ -52,7 +52,12 @@ def list_scenarios() -> list[Scenario]:
 
 def load_scenario(name_or_path: str | Path, overrides: list[str] | None = None) -> Scenario:
     """A scenario by shipped name (``nf_staircase``) or by file path, with ``--set`` overrides applied."""
+    if not str(name_or_path).strip():
+        raise ConfigError("the scenario name is empty; give a shipped name (see 'analogopt list') or a .toml path")
     path = Path(name_or_path)
+    if path.suffix == ".toml" and not path.exists() and (len(path.parts) > 1 or not any(
+            (d / path.name).exists() for d in scenario_dirs())):
+        raise ConfigError(f"scenario file {name_or_path}: no such file")
     if path.suffix != ".toml" or not path.exists():
         for directory in scenario_dirs():
             candidate = directory / f"{name_or_path}.toml"
@@ -60,7 +65,7 @@ def load_scenario(name_or_path: str | Path, overrides: list[str] | None = None) 
                 path = candidate
                 break
         else:
-            names = ", ".join(s.name for s in list_scenarios()) if str(name_or_path) else ""
+            names = ", ".join(s.name for s in list_scenarios())
             raise ConfigError(f"unknown scenario {str(name_or_path)!r}; shipped scenarios: {names}")
     try:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -71,8 +76,11 @@ def load_scenario(name_or_path: str | Path, overrides: list[str] | None = None) 
         raise ConfigError(f"scenario {path.name}: invalid TOML: {exc}") from None
     except OSError as exc:
         raise ConfigError(f"scenario {path}: cannot read: {exc.strerror}") from None
-    if "kind" not in config or not isinstance(config["kind"], str):
+    if "kind" not in config:
         raise ConfigError(f"scenario {path.name}: missing top-level 'kind' (e.g. kind = \"nf_single\")")
+    if not isinstance(config["kind"], str):
+        raise ConfigError(f"scenario {path.name}: 'kind' must be a string (e.g. kind = \"nf_single\"), "
+                          f"got {config['kind']!r}")
     for item in overrides or []:
         config = apply_override(config, item)
     for key in ("title", "description"):  # they reach reports and netlist titles as text

@@ -51,6 +51,10 @@ def loop_options(gain: float) -> dict[str, float]:
     return {**TIGHT_OPTIONS, "vntol": max(TIGHT_OPTIONS["vntol"], floor)}
 
 
+#: Largest VCVS gain of ``loop.gains`` (V/V): up to it, SPICE stays within 2e-5 of the finite-gain twin
+#: (measured at 1e10); past it the tolerance that :func:`loop_options` must allow swamps the answer.
+MAX_LOOP_GAIN = 1e10
+
 #: Largest open-loop gain a transistor-level op-amp is taken to have before it is measured (V/V): it sets
 #: ``vntol`` (:func:`loop_options`) of a deck built without measuring (``netlist``, export)
 TRANSISTOR_GAIN_BOUND = 1e5
@@ -136,6 +140,10 @@ class InverseLoopExperiment(ExperimentBase):
             return cls(functions=tuple(functions), gains=(), points=points, opamp=OpAmpModel(), title=scenario.title,
                        plot=plot_options(cfg.table("plot")), transistor=transistor)
         gains = loop.numbers("gains", [1e2, 1e3, 1e4, 1e5], positive=True, unit="V/V")
+        if max(gains) > MAX_LOOP_GAIN:
+            raise loop.error("gains", f"{max(gains):g} V/V is above {MAX_LOOP_GAIN:g}: the loop's Newton updates "
+                             "cannot fall below A·ε (float64), so ngspice's vntol must grow with A and the circuit "
+                             "leaves the twin (1e12: by 77 % of the range); use gains up to 1e10")
         # the loop's gains come from loop.gains, so the opamp table may not set one
         table = cfg.table("opamp", {"kind", "gbw_hz", "second_pole_hz", "offset_v"})
         opamp = opamp_from_config({**table.mapping, "gain": max(gains)}, table.where)

@@ -17,6 +17,7 @@ The test modules are ``test_bad_input_corpus.py`` (this table, in process, and t
 
 from __future__ import annotations
 
+import os
 import json
 import re
 from dataclasses import dataclass
@@ -778,6 +779,8 @@ INVERSE_CASES = [
     C("inverse-functions-unknown", run_file("inverse", ("loop.functions", '["sin"]')), 2, r"sin"),
     C("inverse-gains-inf", run_file("inverse", ("loop.gains", "[1e2, inf]")), 2, k("gains", FINITE)),
     C("inverse-gains-nan", run_file("inverse", ("loop.gains", "[nan]")), 2, k("gains", FINITE)),
+    C("inverse-gains-beyond-float64", run_file("inverse", ("loop.gains", "[1e2, 1e15]")), 2,
+      k("gains", r"1e\+15 V/V is above 1e\+10.*use gains up to 1e10")),
     C("inverse-gains-negative", run_file("inverse", ("loop.gains", "[-1e2]")), 2, k("gains", RANGE)),
     C("inverse-gains-1x", run_file("inverse", ("loop.gains", '["1x"]')), 2, k("gains", "1x")),
     C("inverse-gains-scalar", run_file("inverse", ("loop.gains", "100")), 2, k("gains", LIST)),
@@ -984,14 +987,16 @@ RECIRC_CASES = [
 # --- the scenario file itself ------------------------------------------------------------------------
 FILE_CASES = [
     C("file-unknown-name", lambda c: ["run", "nosuch", "--out", c.out, "--quiet"], 2, r"unknown scenario 'nosuch'"),
-    C("file-missing-path", lambda c: ["run", str(c.scen / "missing.toml"), "--out", c.out, "--quiet"], 2, r"(unknown scenario|missing\.toml)"),
+    C("file-missing-path", lambda c: ["run", str(c.scen / "missing.toml"), "--out", c.out, "--quiet"], 2, r"missing\.toml: no such file"),
+    C("file-missing-name", lambda c: ["run", "missing.toml", "--out", c.out, "--quiet"], 2, r"scenario file missing\.toml: no such file"),
+    C("file-empty-name", lambda c: ["run", "", "--out", c.out, "--quiet"], 2, r"the scenario name is empty"),
     C("file-invalid-toml", lambda c: ["run", c.raw_scenario(NF.replace("[loop]", "[loop\n")), "--out", c.out, "--quiet"], 2, r"TOML"),
     C("file-not-utf8", lambda c: ["run", c.raw_scenario(b'kind = "nf_single"\ntitle = "caf\xe9 \xff\xfe"\n' + NF.split("\n", 2)[2].encode()),
                                   "--out", c.out, "--quiet"], 2, r"(?i)(utf-?8|decod|encod)"),
     C("file-utf16", lambda c: ["run", c.raw_scenario(NF.encode("utf-16")), "--out", c.out, "--quiet"], 2, r"(?i)(utf-?8|decod|encod|TOML)"),
     C("file-empty", lambda c: ["run", c.raw_scenario(""), "--out", c.out, "--quiet"], 2, r"kind"),
     C("file-kind-unknown", run_file("nf", ("kind", '"nf_double"')), 2, r"kind.*nf_double"),
-    C("file-kind-number", run_file("nf", ("kind", "3")), 2, r"kind"),
+    C("file-kind-number", run_file("nf", ("kind", "3")), 2, r"'kind' must be a string.*got 3"),
     C("file-kind-missing", run_file("nf", ("kind", None)), 2, r"kind"),
     C("file-directory", lambda c: ["run", str((c.scen / "dir.toml").mkdir() or (c.scen / "dir.toml")), "--out", c.out,
                                    "--quiet"], 2, r"(?i)(cannot read|directory|not a file)"),
@@ -1167,6 +1172,8 @@ OUT_CASES = [
     C("out-run-dot-force", out_case("run", lambda c: ".", "--force"), 2, r"--out.*current directory"),
     C("out-run-dot-slash", out_case("run", lambda c: "./", "--force"), 2, r"--out.*current directory"),
     C("out-run-empty", out_case("run", lambda c: ""), 2, r"--out.*empty"),
+    C("out-run-not-utf8", out_case("run", lambda c: os.path.join(os.path.dirname(str(c.out)), "z\udcff")), 2,
+      r"--out .*not valid UTF-8"),
     C("out-run-empty-force", out_case("run", lambda c: "", "--force"), 2, r"--out.*empty"),
     C("out-run-blank-force", out_case("run", lambda c: "  ", "--force"), 2, r"--out.*empty"),
     C("out-run-home", out_case("run", _home), 2, r"--out.*home directory"),

@@ -28,7 +28,7 @@ CASES = [
     # (how to build the arguments, expected exit code, message pattern)
     (lambda t: ["nosuch"], 2, "unknown scenario 'nosuch'"),
     (lambda t: [scenario(t, "x_min = -2.0", "x_min = nan")], 2, "x_min: must be finite"),
-    (lambda t: [scenario(t, "w0 = [0.3, 0.4]", "w0 = [0.3, 0.4, 0.1]")], 2, "shape mismatch"),
+    (lambda t: [scenario(t, "w0 = [0.3, 0.4]", "w0 = [0.3, 0.4, 0.1]")], 2, "loop.w0: 2 weights but 3 initial values"),
     (lambda t: [scenario(t, 'activation = "staircase"', 'activation = "swish"')], 2, "unknown activation 'swish'"),
     (lambda t: [scenario(t, 'error_gain = "x"', 'error_gain = "sign"')], 2, "unknown error gain 'sign'"),
     (lambda t: ["nf_staircase", "--set", "loop.tau_s=0"], 2, "loop.tau_s: must be > 0 s, got 0"),

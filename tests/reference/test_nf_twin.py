@@ -76,7 +76,7 @@ def test_beta_pow_keeps_the_sign_of_beta():
         (dict(eta=2.0), "eta"),
         (dict(forward_gain=float("nan")), "forward_gain"),
         (dict(y=np.zeros(39)), "shape mismatch"),
-        (dict(w0=np.zeros(3)), "shape mismatch"),
+        (dict(w0=np.zeros(3)), r"loop.w0: \d+ weights but 3 initial values"),
         (dict(x=np.full((40, 4), np.nan)), "NaN or inf"),
     ],
 )
