@@ -118,6 +118,8 @@ def run(args: argparse.Namespace) -> int:
     from ..spice.runner import make_runner
 
     check_target(args.out)
+    if args.report is not None and not args.report.strip():
+        raise ConfigError("--report is empty; name a .md file, e.g. --report docs/reproduction.md, or leave it out")
     report_path = Path(args.report) if args.report else None
     if report_path is not None:
         _check_report_target(report_path)

@@ -51,6 +51,7 @@ def test_list_names_every_item(capsys):
     (["004-thm1"], r"--out is required"),
     (["004-thm1", "--out", "{out}", "--report", "{foreign}"], r"--report .*foreign.md: exists and was not written by"),
     (["004-thm1", "--out", "{out}", "--report", "{missing}/r.md"], r"--report .*: its folder .* does not exist"),
+    (["004-thm1", "--out", "{out}", "--report", ""], r"--report is empty"),
     (["004-thm1", "--out", "{out}", "--report", "{notes}.md"], r"--report .*notes.md: .*notes exists and was not written by analogopt"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, pattern):
