@@ -251,9 +251,9 @@ def run_sweep(
     prepare_directory(plan, out)
     try:
         return _run_pending(plan, out, workers, scheduler, progress, on_row, chunk_size)
-    except BaseException:
-        # a sweep that could not simulate one sample (no scheduler, an interrupt at start-up) leaves no
-        # directory it created: only one holding rows is worth resuming
+    except ConfigError:
+        # refused before any task ran (no scheduler there): no directory it created is left behind. A sweep
+        # that started (a lost worker, an interrupt) keeps its directory, the message's way to resume.
         if fresh and not any((out / SAMPLES_DIR).iterdir()):
             shutil.rmtree(out, ignore_errors=True)
         raise
