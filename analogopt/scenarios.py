@@ -55,9 +55,10 @@ def load_scenario(name_or_path: str | Path, overrides: list[str] | None = None) 
     if not str(name_or_path).strip():
         raise ConfigError("the scenario name is empty; give a shipped name (see 'analogopt list') or a .toml path")
     path = Path(name_or_path)
-    if path.suffix == ".toml" and not path.exists() and (len(path.parts) > 1 or not any(
-            (d / path.name).exists() for d in scenario_dirs())):
-        raise ConfigError(f"scenario file {name_or_path}: no such file")
+    if path.suffix == ".toml" and not path.exists():
+        shipped = any((d / path.name).exists() for d in scenario_dirs())
+        hint = f"; the shipped scenario is named without .toml: {path.stem}" if shipped else ""
+        raise ConfigError(f"scenario file {name_or_path}: no such file{hint}")
     if path.suffix != ".toml" or not path.exists():
         for directory in scenario_dirs():
             candidate = directory / f"{name_or_path}.toml"

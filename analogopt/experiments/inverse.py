@@ -143,7 +143,7 @@ class InverseLoopExperiment(ExperimentBase):
         if max(gains) > MAX_LOOP_GAIN:
             raise loop.error("gains", f"{max(gains):g} V/V is above {MAX_LOOP_GAIN:g}: the loop's Newton updates "
                              "cannot fall below A·ε (float64), so ngspice's vntol must grow with A and the circuit "
-                             "leaves the twin (1e12: by 77 % of the range); use gains up to 1e10")
+                             f"leaves the twin (1e12: by 77 % of the range); use gains up to {MAX_LOOP_GAIN:g}")
         # the loop's gains come from loop.gains, so the opamp table may not set one
         table = cfg.table("opamp", {"kind", "gbw_hz", "second_pole_hz", "offset_v"})
         opamp = opamp_from_config({**table.mapping, "gain": max(gains)}, table.where)

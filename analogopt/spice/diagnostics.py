@@ -301,7 +301,9 @@ def raise_for_output(
                 at = f"at {instance.group(1)} instance {instance.group(2)}"
             else:
                 at = "(ngspice named no node)"
-            if _SINGULAR.search(own_text):  # not a hard nonlinearity: the matrix has no solution at all
+            # ngspice blamed the node only through a singular matrix: not a hard nonlinearity, the matrix has
+            # no solution at all (a floating node, sources in a loop)
+            if not _NODE_PATTERNS[0].search(own_text) and _SINGULAR.search(own_text):
                 reason = "singular matrix"
                 if node and node.lower().endswith("#branch"):
                     # the unknown is a voltage source's (or inductor's) current: sources in a loop

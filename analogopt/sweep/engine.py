@@ -127,8 +127,7 @@ def _connect(workers: int | None, scheduler: str | None):
     """A Dask client and the cluster it owns (``None`` for an external scheduler)."""
     from distributed import Client, LocalCluster
 
-    if scheduler is not None:
-        _check_address(scheduler)
+    if scheduler is not None:  # its address was checked before the sweep directory was made
         try:
             return Client(scheduler, timeout="5s", set_as_default=False), None
         except (OSError, TimeoutError, ValueError) as exc:
