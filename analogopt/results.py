@@ -284,6 +284,9 @@ class RunDirectory:
                         self._commit()
                     except OSError as error:
                         raise _output_error(error, self.target) from None
+                    except ConfigError as error:  # the target changed during the run (a file added to it)
+                        shutil.rmtree(self.path, ignore_errors=True)
+                        raise ConfigError(f"{error}; this run's result was not kept") from None
                     return False
                 if isinstance(exc, OSError):
                     shutil.rmtree(self.path, ignore_errors=True)

@@ -116,6 +116,13 @@ def test_force_keeps_what_the_user_added_and_another_kind_of_directory(home):
         assert len(str(info.value).splitlines()) == 1
         assert (run / "metrics.json").exists() and not (run / "b.txt").exists()
         (run / added).rmdir() if added == "mine" else (run / added).unlink()
+    with pytest.raises(ConfigError, match=r"did not write \(late.txt\); .*this run's result was not kept"):
+        with RunDirectory("results/run", force=True) as out:  # added while the run is on: checked again
+            (run / "late.txt").write_text("the user's")
+            out.write_text("b.txt", "second")
+    assert (run / "late.txt").exists() and (run / "metrics.json").exists()
+    assert sorted(p.name for p in run.parent.iterdir()) == ["run"]  # no staging left behind
+    (run / "late.txt").unlink()
     with pytest.raises(ConfigError, match="is an analogopt result directory and this command writes export"):
         RunDirectory("results/run", force=True, kind="export")
     with RunDirectory("results/run", force=True) as out:  # only what analogopt wrote: replaced
