@@ -143,8 +143,9 @@ def main(argv: list[str] | None = None) -> int:
         _stop_simulations()
         _forget_unhandled_interrupt()
         interrupted = isinstance(exc, KeyboardInterrupt)
-        print(f"analogopt: {'interrupted' if interrupted else 'terminated'}; ngspice stopped, "
-              "no result directory written", file=sys.stderr)
+        # a command whose results survive the interrupt (a sweep's finished samples) says where
+        kept = getattr(exc, "kept", None) or "no result directory written"
+        print(f"analogopt: {'interrupted' if interrupted else 'terminated'}; ngspice stopped, {kept}", file=sys.stderr)
         return EXIT_INTERRUPTED if interrupted else EXIT_TERMINATED
     except Exception as exc:  # never a traceback to a CLI user
         if debug:

@@ -27,6 +27,9 @@ MAX_PREDICTED_S = 24 * 3600.0
 MEMORY_SHARE = 0.8
 #: The default ngspice limit: this many times the predicted time, and never less than the floor (s).
 TIMEOUT_FACTOR, TIMEOUT_FLOOR_S = 20.0, 120.0
+#: The longest ``--timeout`` a command takes (s, 30 days): a longer one means "no limit", which the
+#: default already nearly is, and past 24.8 days the operating system's waits cannot count it (1e30 s hung).
+MAX_TIMEOUT_S = 30 * 24 * 3600.0
 
 OVERRIDE_FLAG = "--allow-large"
 

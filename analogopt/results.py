@@ -101,6 +101,9 @@ def _check_path(path: Path, target: str | Path, flag: str, protect: Iterable[tup
                           f"choose a new one, e.g. {flag} results/run1")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{flag} {target} exists and is not a directory")
+    if path.is_dir() and os.path.ismount(path):  # a finished run takes the target's place by a rename
+        raise ConfigError(f"{flag} {target} is a mount point, which cannot be replaced by the finished result; "
+                          f"give a directory inside it, e.g. {flag} {Path(str(target)) / 'run1'}")
     return path.absolute()
 
 
@@ -295,11 +298,8 @@ class RunDirectory:
                     self._keep_failed(exc)
                 else:
                     shutil.rmtree(self.path, ignore_errors=True)
-                    if isinstance(exc, AnalogOptError) and str(self.path) in str(exc):
-                        # nothing under the staging directory exists any more: name the folder it was in
-                        staged = re.compile(re.escape(str(self.path)) + r"(/[^\s;,()'\"]*)?")
-                        exc.args = (f"{staged.sub(str(self.target.parent), str(exc))}; "
-                                    "the unfinished result was removed",)
+                    if isinstance(exc, AnalogOptError):
+                        self._unstage(exc, "the unfinished result was removed")
                 return False
             finally:
                 self._release(success=exc_type is None)
@@ -322,6 +322,8 @@ class RunDirectory:
         kept = [p for p in self.path.iterdir() if p.name != MARKER]
         if not kept or (failed.exists() and (not is_ours(failed) or strangers(failed))):
             shutil.rmtree(self.path, ignore_errors=True)
+            self._unstage(exc, f"the run's files were not kept: {failed} holds files analogopt did not write"
+                          if kept else "the run left no files to keep")
             return
         self._seal()
         if failed.exists():
@@ -332,6 +334,13 @@ class RunDirectory:
         self._rewrite_paths(exc, str(failed), staging)
         if str(failed) not in str(exc):
             exc.args = (f"{exc} (files kept in {failed})",)
+
+    def _unstage(self, exc: BaseException, note: str) -> None:
+        """After the staging directory was removed: a message that cites a path in it names the folder
+        it was in instead, followed by ``note`` (what became of the files)."""
+        if str(self.path) in str(exc):
+            staged = re.compile(re.escape(str(self.path)) + r"(/[^\s;,()'\"]*)?")
+            exc.args = (f"{staged.sub(str(self.target.parent), str(exc))}; {note}",)
 
     def _rewrite_paths(self, exc: BaseException, new: str, staging: Path | None = None) -> None:
         """Point ``exc``'s message (and ``run_dir``) at ``new`` instead of the staging directory, which

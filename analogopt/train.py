@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
+from .limits import SizeEstimate
 from .values import Table, as_integers
 
 DATASETS = ("mnist5k", "mnist_idx", "digits", "breast_cancer", "iris")
@@ -26,6 +27,14 @@ DATASETS = ("mnist5k", "mnist_idx", "digits", "breast_cancer", "iris")
 #: labels against odd ones; "" keeps every class.
 BINARY_TASKS = ("", "low_high", "even_odd")
 OPTIMIZERS = ("sgd", "adam")
+#: (features, classes, samples) of each data set, for the memory estimate before any is loaded
+DATA_SHAPES = {"mnist5k": (784, 10, 5000), "mnist_idx": (784, 10, 70000), "digits": (64, 10, 1797),
+               "breast_cancer": (30, 2, 569), "iris": (4, 3, 150)}
+#: The largest learning rate a config may give: far beyond any that trains (0.001–1 here), and small
+#: enough for float32 parameters to take one step (1e300 overflowed inside the optimizer).
+MAX_LR = 1e3
+#: A run whose training loss grows past this multiple of its initial loss diverged, finite or not.
+DIVERGENCE_FACTOR = 100.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +99,7 @@ class TrainConfig:
             mono=t.boolean("mono", d.mono),
             epochs=t.integer("epochs", d.epochs, low=1),
             batch_size=t.integer("batch_size", d.batch_size, low=1),
-            lr=t.number("lr", d.lr, positive=True),
+            lr=t.number("lr", d.lr, positive=True, high=MAX_LR),
             lr_decay=t.number("lr_decay", d.lr_decay, low=0),
             optimizer=t.choice("optimizer", d.optimizer, OPTIMIZERS),
             momentum=t.number("momentum", d.momentum, low=0, below=1),
@@ -100,6 +109,8 @@ class TrainConfig:
         )
         if cfg.data == "mnist_idx" and not cfg.data_dir:
             raise t.error("data_dir", "data 'mnist_idx' needs data_dir, the folder with the MNIST IDX files")
+        if cfg.data != "mnist_idx" and cfg.data_dir:  # it would be silently ignored: the data set is shipped
+            raise t.error("data_dir", f"data {cfg.data!r} ships with the package; data_dir is read for 'mnist_idx' only")
         if cfg.rule == "mdfa" and not cfg.mono:
             raise t.error("mono", "rule 'mdfa' trains mono-nets; set mono = true (004 Def. 1)")
         return cfg
@@ -177,6 +188,18 @@ def load_data(cfg: TrainConfig):
         split = Split(split.x_train[: cfg.train_limit], split.y_train[: cfg.train_limit], split.x_test, split.y_test,
                       split.feature_names, split.class_names)
     return split
+
+
+def size_estimate(cfg: TrainConfig) -> SizeEstimate:
+    """The training run's peak memory from its layer widths alone (float32): weights, their gradients,
+    feedback matrices and optimizer state (4 copies), and the activations and errors of the widest
+    batch, which is the whole data set when the accuracy is recorded (3 copies)."""
+    features, classes, samples = DATA_SHAPES[cfg.data]
+    widths = [features, *cfg.hidden, 1 if classes == 2 else classes]
+    params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
+    activations = max(samples, cfg.batch_size) * sum(widths)
+    return SizeEstimate(f"train {cfg.rule} on {cfg.data}, layers {'-'.join(map(str, widths))}",
+                        memory_bytes=4.0 * (4 * params + 3 * activations))
 
 
 def build(cfg: TrainConfig, n_in: int, n_classes: int):
@@ -266,6 +289,8 @@ def _train(cfg: TrainConfig, progress=None) -> dict[str, Any]:
         record()
         if progress is not None:
             progress.update((epoch + 1) / cfg.epochs, f"epoch {epoch + 1}/{cfg.epochs}")
+        first, now = hist["train_loss"][0], hist["train_loss"][-1]
+        diverged = diverged or not math.isfinite(now) or now > DIVERGENCE_FACTOR * first
         if diverged:
             break
     elapsed = time.perf_counter() - t0
@@ -370,7 +395,8 @@ def report_markdown(result: dict[str, Any]) -> str:
         lines.append(f"| {i} | {100 * result['train_accuracy'][i]:.2f} | {100 * result['test_accuracy'][i]:.2f} | "
                      f"{result['train_loss'][i]:.4f} | {result['test_loss'][i]:.4f} |")
     if result["diverged"]:
-        lines += ["", "**The run diverged** (non-finite loss or weights); training stopped early."]
+        lines += ["", f"**The run diverged** (non-finite loss or weights, or a training loss above "
+                  f"{DIVERGENCE_FACTOR:g}× its initial value); training stopped early."]
     if result["rule_options"]:
         lines += ["", "Rule options: " + ", ".join(f"`{k}={v}`" for k, v in sorted(result["rule_options"].items()))]
     lines += ["", "Files: `metrics.json` (history), `config.json` (resolved config), `curves.png`."]

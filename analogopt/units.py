@@ -43,7 +43,8 @@ UNIT_WORDS: dict[str, frozenset[str]] = {
 _WORD_NAMES = {"hz": "hertz", "ohm": "ohm", "ohms": "ohm", "ω": "ohm", "v": "volt", "a": "ampere", "s": "second",
                "f": "farad"}
 
-_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+#: ASCII digits only: ``\d`` and ``float`` also read "٣" (Arabic-Indic three), which no simulator does
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?", re.ASCII)
 
 
 def describe(value: object) -> str:

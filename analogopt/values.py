@@ -71,6 +71,14 @@ def _got(value: object, number: float) -> str:
     return describe(value)
 
 
+#: Magnitudes (smallest, largest) a circuit or run value of each unit may have, zero aside (it often means
+#: "none" or "ideal"): far wider than any part (aF to kF, fS to MS, fs to decades), and narrow enough that
+#: a lost or doubled scale factor (1e30 V, a 1e-300 F capacitor) is refused instead of simulated into
+#: nonsense. The explicit bounds of a key apply as well.
+PLAUSIBLE = {"V": (1e-15, 1e4), "A": (1e-24, 1e4), "F": (1e-21, 1e3), "S": (1e-18, 1e6), "ohm": (1e-9, 1e18),
+             "s": (1e-15, 1e9), "Hz": (1e-9, 1e15), "V/s": (1e-9, 1e15)}
+
+
 def as_number(value: Any, name: str, *, unit: str | None = None, low: float | None = None,
               high: float | None = None, above: float | None = None, below: float | None = None,
               positive: bool = False) -> float:
@@ -85,6 +93,11 @@ def as_number(value: Any, name: str, *, unit: str | None = None, low: float | No
         unit_text = f" {unit}" if unit else ""
         raise ConfigError(f"{name}: must be{_range_text(low, high, above, below)}{unit_text}, "
                           f"got {_got(value, number)}")
+    if unit in PLAUSIBLE and number != 0:
+        smallest, largest = PLAUSIBLE[unit]
+        if not smallest <= abs(number) <= largest:
+            raise ConfigError(f"{name}: {_got(value, number)} {unit} is outside the range of any circuit value "
+                              f"({smallest:g} to {largest:g} {unit} in magnitude); check its scale factor")
     return number
 
 

@@ -157,6 +157,24 @@ def test_simulation_failure_keeps_files_where_the_message_says(home):
     assert sorted(p.name for p in (home / "work" / "deep").iterdir()) == ["run.failed"]
 
 
+def test_a_failure_whose_files_cannot_be_kept_names_no_removed_path(home):
+    failed = home / "work" / "deep" / "run.failed"
+    failed.mkdir(parents=True)
+    (failed / "precious.txt").write_text("the user's")
+    out = RunDirectory("deep/run")
+    staging = out.path
+    with pytest.raises(ConvergenceError) as info:
+        with out:
+            (out.path / "spice").mkdir()
+            (out.path / "spice" / "netlist.cir").write_text("* deck\n")
+            raise ConvergenceError(f"did not converge (netlist {staging / 'spice' / 'netlist.cir'})")
+    message = str(info.value)
+    assert str(staging) not in message and f"(netlist {home / 'work' / 'deep'})" in message
+    assert message.endswith(f"the run's files were not kept: {failed} holds files analogopt did not write")
+    assert sorted(p.name for p in failed.iterdir()) == ["precious.txt"]
+    assert sorted(p.name for p in (home / "work" / "deep").iterdir()) == ["run.failed"]
+
+
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, Terminated, ValueError])
 def test_interrupts_and_other_errors_leave_nothing(home, stop):
     before = tree(home)
@@ -182,3 +200,11 @@ def test_too_little_free_space_is_refused_before_the_run(home):
 
 def test_check_target_expands_home(home):
     assert check_target("~/elsewhere") == home / "elsewhere"
+
+
+def test_a_mount_point_is_refused_before_the_run():
+    """A finished run replaces its target by a rename, which a mount point refuses (EBUSY): refused
+    up front, not after the whole simulation with its staging directory left behind."""
+    mount = next(p for p in ("/proc", "/sys", "/dev") if os.path.ismount(p))
+    with pytest.raises(ConfigError, match=f"--out {mount} is a mount point, .*e\\.g\\. --out {mount}/run1"):
+        check_target(mount)

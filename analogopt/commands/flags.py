@@ -21,6 +21,10 @@ def add_simulator_flag(p: argparse.ArgumentParser) -> None:
 
 def positive_seconds(value: float | None, flag: str) -> float | None:
     """``value`` (s) when it is a finite number > 0 (or None: not given); :class:`ConfigError` otherwise."""
+    from ..limits import MAX_TIMEOUT_S
+
     if value is not None and not (math.isfinite(value) and value > 0):
         raise ConfigError(f"{flag} must be a finite number of seconds > 0, got {value:g}")
+    if value is not None and value > MAX_TIMEOUT_S:
+        raise ConfigError(f"{flag} must be at most {MAX_TIMEOUT_S:g} s (30 days), got {value:g}")
     return value

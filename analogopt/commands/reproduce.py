@@ -62,12 +62,22 @@ def _check_report_target(path: Path) -> None:
         raise ConfigError(f"--report {path}: its folder {path.parent} does not exist")
     if path.suffix != ".md":
         raise ConfigError(f"--report {path}: name a .md file (its figures go into {path.with_suffix('')}/)")
-    from ..results import is_ours
+    from ..results import is_ours, strangers
 
     folder = path.with_suffix("")
     if folder.exists() and (not folder.is_dir() or (any(folder.iterdir()) and not is_ours(folder))):
         raise ConfigError(f"--report {path}: {folder} exists and was not written by analogopt; its figures would go "
                           "there: move it away or choose another file")
+    added = strangers(folder) if folder.is_dir() and is_ours(folder) else []
+    if added:
+        raise ConfigError(f"--report {path}: {folder} holds files analogopt did not write ({', '.join(added[:3])}); "
+                          "its figures would replace the folder: move them away or choose another file")
+    try:  # before any item runs (they may take minutes): the report is written last
+        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ConfigError(f"--report {path}: cannot write in {path.parent} ({exc.strerror})") from None
 
 
 def _write_atomically(path: Path, text: str) -> None:

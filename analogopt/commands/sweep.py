@@ -13,7 +13,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, Terminated
 from .flags import add_simulator_flag, positive_seconds
 
 
@@ -79,8 +79,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     from ..progress import Progress
     from ..results import DirectoryLock, check_target, make_parent
     from ..scenarios import load_scenario
-    from ..sweep.engine import run_sweep
-    from ..sweep.engine import load_rows
+    from ..sweep.engine import MANIFEST, finished_ids, load_rows, run_sweep
     from ..sweep.results import Spec, build_table, describe_yield, plot_metrics, save_table, write_summary
     from ..sweep.spec import SweepPlan
 
@@ -91,15 +90,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout,
                            simulator=args.simulator, corners=args.corners, sessions=args.sessions)
     _check_sizes(plan, allow_large=args.allow_large)
+    _check_native(plan)
     progress = Progress(enabled=not args.quiet)
     make_parent(out)
     lock = DirectoryLock(out)
     try:
-        outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
+        try:
+            outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
+        except (KeyboardInterrupt, Terminated) as exc:
+            if (out / MANIFEST).is_file():  # the sweep started: its directory stays, for the resume
+                exc.kept = (f"{len(finished_ids(out))} of {len(plan.samples)} samples are in {out}: run the same "
+                            "command again to resume")
+            raise
         table = build_table(load_rows(plan, out))
         save_table(table, out)
         plot_metrics(table, out)
-        summary = write_summary(table, out, specs)
+        try:
+            summary = write_summary(table, out, specs)
+        except ConfigError as exc:  # a --spec naming no metric of this kind: only known once rows exist
+            raise ConfigError(f"{exc}; the table is in {out / 'results.parquet'} (the same command with another "
+                              "--spec simulates nothing again)") from None
     finally:
         lock.release()
     print(f"{scenario.name}: {outcome.total} samples — {outcome.ok} ok, {outcome.failed} failed, "
@@ -108,6 +118,26 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     for y in summary["yield"]:
         print(describe_yield(y))
     return 0
+
+
+def _check_native(plan) -> None:
+    """With ``--simulator native``, the nominal circuit's deck through the native solver's reader before any
+    worker starts: a deck it refuses (a transient, a nonlinear element) is one line, not a table of failed
+    rows. Kinds that build their netlist only by running skip the check (their samples fail with the reason)."""
+    if plan.simulator != "native":
+        return
+    from ..errors import NetlistError
+    from ..experiments.base import ExperimentBase
+    from ..experiments.registry import build_experiment
+    from ..spice.native_parse import parse
+
+    experiment = build_experiment(plan.scenario_for(plan.samples[0]), allow_large=True)
+    if type(experiment).netlist is ExperimentBase.netlist or not experiment.has_circuit:
+        return
+    try:
+        parse(experiment.netlist())
+    except NetlistError as exc:
+        raise ConfigError(f"--simulator native: {exc}") from None
 
 
 def _check_sizes(plan, *, allow_large: bool) -> None:

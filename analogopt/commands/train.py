@@ -17,7 +17,8 @@ def register(subparsers) -> None:
     p.add_argument("--rule", required=True, help="learning rule name, e.g. bp, rbp, srbp, top, mdfa, nf, reciprocal")
     p.add_argument("--data", required=True, help="mnist5k, mnist_idx (needs --data-dir), digits, breast_cancer or iris")
     p.add_argument("--data-dir", default="", help="folder holding full-MNIST IDX files (for --data mnist_idx)")
-    p.add_argument("--arch", default="64", help="hidden layer sizes, e.g. 100,100,100,100 (input/output from the data)")
+    p.add_argument("--arch", default="64", help="hidden layer sizes, e.g. 100,100,100,100 (input/output from the "
+                   "data; \"\": none, a single-layer network)")
     p.add_argument("--activation", default="tanh")
     # numbers stay text here and are judged by analogopt.values (one line naming the flag, exit 2),
     # not by argparse's int/float (a usage block, and float accepts inf and nan)
@@ -35,6 +36,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="result directory (created; must be empty unless --force)")
     p.add_argument("--force", action="store_true",
                    help="replace an existing result directory that analogopt wrote (never any other directory)")
+    p.add_argument("--allow-large", action="store_true",
+                   help="train a network whose estimated memory exceeds this machine's (see docs/cli.md)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=run)
 
@@ -70,9 +73,10 @@ def run(args: argparse.Namespace) -> int:
         },
         where="",  # keys then read as the flags' names: "rule: unknown rule 'bogus'"
     )
-    # build once on tiny shapes so rule options and activation compatibility fail before any file exists
-    from ..train import build
+    from ..train import build, size_estimate
 
+    size_estimate(cfg).check(allow_large=args.allow_large)  # before the build below allocates the layers
+    # build once on tiny shapes so rule options and activation compatibility fail before any file exists
     build(cfg, 4, 3 if cfg.loss != "bce" else 2)
     progress = Progress(enabled=not args.quiet)
     with RunDirectory(args.out, force=args.force) as out:

@@ -15,6 +15,8 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from ..errors import ConfigError
+
 if TYPE_CHECKING:  # numpy and the blocks are imported where used: building the CLI parser stays light
     import numpy as np
 
@@ -292,8 +294,17 @@ def _open_loop(run: RunResult, bench: Testbench, result: Characterization) -> np
     ac = run.analysis("ac")
     p = bench.probes
     freq, gain = ac.axis, ac[p["out"]] / (ac[p["inp"]] - ac[p["inn"]])
+    # a user's part may be wired wrong: say so rather than print a datasheet of it (or fail on log10(0))
+    dc_gain = float(abs(gain[0]))
+    if not (math.isfinite(dc_gain) and dc_gain > 1):  # an op-amp's open loop amplifies, by 1e3 and more
+        raise ConfigError(f"the part's open-loop gain at {freq[0]:g} Hz is {dc_gain:.3g} V/V, not above 1: its output "
+                          "does not follow inp − inn; check the subcircuit's pins (order: inp inn out, then the "
+                          "supplies)")
+    if gain[0].real < 0:
+        raise ConfigError(f"the part's output moves against inp − inn at {freq[0]:g} Hz (phase "
+                          f"{math.degrees(np.angle(gain[0])):.0f}°): inp and inn are swapped in its subcircuit or its "
+                          "pin order; a negative-feedback loop built with it would be a positive-feedback one")
     magnitude, phase = np.abs(gain), phase_deg(gain)
-    dc_gain = float(magnitude[0])
     gbw = falling_crossing_hz(freq, magnitude, 1.0)
     pm = None if gbw is None else 180.0 + at_frequency(freq, phase, gbw)
     result.measured.update(dc_gain_v_per_v=dc_gain, dc_gain_db=20 * math.log10(dc_gain), gbw_hz=gbw,

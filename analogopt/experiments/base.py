@@ -57,7 +57,13 @@ class Variation:
         alone, so adding another variation (or changing σ) never changes this one's ``z`` draws."""
         rng = np.random.default_rng([int(sample_seed), zlib.crc32(self.target.encode())])
         z = rng.standard_normal(shape)
-        return np.exp(self.sigma * z) if self.distribution == "lognormal" else 1.0 + self.sigma * z
+        if self.distribution == "lognormal":
+            return np.exp(self.sigma * z)
+        factors = 1.0 + self.sigma * z
+        if np.any(factors <= 0):  # a resistance, capacitance or gain of the other sign is no mismatch
+            raise ConfigError(f"--vary {self.target}=gauss:{self.sigma:g} drew the factor {float(factors.min()):.3g} "
+                              "≤ 0 for this sample; use lognormal (always positive) or a smaller σ")
+        return factors
 
 
 class Experiment(Protocol):

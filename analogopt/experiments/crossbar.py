@@ -230,8 +230,10 @@ class CrossbarExperiment(ExperimentBase):
                 dc_opamp = user_opamp_from_table(opamp_table, scenario.path.parent)
                 supply_sources(dc_opamp)
             else:
-                raise ConfigError(f"{opamp_table.where}: the {mode} circuit's op-amps are ideal VCVSs unless this "
-                                  "table asks for a part: level = \"transistor\" or a user subcircuit (subckt = …)")
+                level = opamp_table.mapping.get("level")
+                given = f"level = {level!r} is not one of its choices; " if level is not None else ""
+                raise ConfigError(f"{opamp_table.where}: {given}the {mode} circuit's op-amps are ideal VCVSs unless "
+                                  "this table asks for a part: level = \"transistor\" or a user subcircuit (subckt = …)")
         if mode == "solve":
             st.reject_unknown({"tolerance", "opamp"})
             tolerance = st.number("tolerance", 1e-3, above=0, below=1)

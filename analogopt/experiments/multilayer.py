@@ -169,12 +169,15 @@ class MultiLayerExperiment(ExperimentBase):
         inputs, samples, classes = {"xor": (2, 4, 1), "iris": (4, 120, 3), "breast_cancer": (30, 455, 1),
                                     "digits16": (16, 1437, 10)}.get(tables["data"].get("source", "xor"), (2, 4, 1))
         hidden = tables["network"].get("hidden", [4])
-        sizes = [inputs, *(hidden if isinstance(hidden, list) else [4]), classes]
+        # the raw values, before from_scenario judges them: anything but whole numbers is its error to name
+        usable = isinstance(hidden, list) and all(isinstance(h, int) and not isinstance(h, bool) for h in hidden)
+        sizes = [inputs, *(hidden if usable else [4]), classes]
         weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
         online = tables["training"].get("mode") == "online"
         copies = 1 if online else samples
         elements = 3 * copies * weights + 4 * copies * sum(sizes[1:])
         epochs = tables["training"].get("epochs", 10) if online else 0
+        epochs = epochs if isinstance(epochs, (int, float)) and not isinstance(epochs, bool) else 10
         points = (8 * samples * epochs) if online else 400
         points = int(points) if isinstance(points, (int, float)) else 400
         return SizeEstimate(f"{scenario.name}: {'-'.join(map(str, sizes))}, {copies} copies", memory_bytes=400 * elements

@@ -119,6 +119,9 @@ _SUGGESTION = (
     "use .options method=gear, or give the node a DC path to ground"
 )
 
+#: ngspice's sign-off after an error it already named
+_STOPPED = re.compile(r"simulation interrupted due to error", re.I)
+
 _INFORMATIONAL = re.compile(
     r"^(note:|using sparse|using klu|trying gmin|trying source|warning: further gmin|supplies reduced|reference value|"
     r"doing analysis|no\. of data|total (analysis|elapsed)|circuit:|binary raw|ascii raw|\s*$)",
@@ -235,6 +238,12 @@ def _detail_for(own: list[str], match: re.Match, what: str) -> str:
     if not detail and "model" in what:
         model = _first(_MODEL, own)
         detail = model[1].group(1) if model else ""
+    if not detail and what == "ngspice could not load the circuit":
+        # ngspice said why before it gave up ("Error: too few nodes: x1 ( line no. 11", "Too few parameters
+        # for subcircuit type …"): that is the news, not the "no circuits loaded" that follows it
+        said = (" ".join(line.split()) for line in own if not _first(match.re, [line]))
+        detail = next((re.sub(r"^error:\s*", "", line, flags=_I).strip(" :") for line in said
+                       if not _INFORMATIONAL.match(line) and not _STOPPED.match(line)), "")
     parts = [detail] if detail else []
     if located is not None:
         parts.append(f"line {located[1].group(1)}")

@@ -500,7 +500,8 @@ def _sleep_until_exit(proc: subprocess.Popen, deadline: float) -> bool:
     try:
         poller = select.poll()
         poller.register(fd, select.POLLIN)
-        while not poller.poll(max(deadline - time.perf_counter(), 0.0) * 1e3):
+        # poll takes a C int of milliseconds: a far deadline waits in stretches of 24 days
+        while not poller.poll(min(max(deadline - time.perf_counter(), 0.0) * 1e3, 2**31 - 1)):
             if time.perf_counter() >= deadline:
                 return False
     finally:

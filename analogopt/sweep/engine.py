@@ -71,8 +71,12 @@ def prepare_directory(plan: SweepPlan, out: Path) -> None:
     manifest = to_jsonable(plan.to_json())
     path = out / MANIFEST
     if path.exists():
-        previous = json.loads(path.read_text())
-        if _identity(previous) != _identity(manifest):
+        try:
+            previous = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ConfigError(f"--out {out}: cannot read its {MANIFEST} ({exc}); it was edited or damaged: "
+                              "choose another directory") from None
+        if not isinstance(previous, dict) or _identity(previous) != _identity(manifest):
             raise ConfigError(f"--out {out} holds a different sweep (its {MANIFEST} differs); choose another directory")
     elif out.exists() and any(out.iterdir()):
         raise ConfigError(f"--out {out} is not empty and holds no {MANIFEST}; choose another directory")

@@ -42,14 +42,20 @@ class Spec:
             value = float(m.group(3))
         except ValueError:
             raise ConfigError(f"--spec {text!r}: {m.group(3)!r} is not a number") from None
-        return cls(m.group(1), m.group(2), value)
+        if not math.isfinite(value):  # 1e999: every sample would pass (or none) whatever it measured
+            raise ConfigError(f"--spec {text!r}: the limit {m.group(3)} is not a finite number")
+        metric = m.group(1)
+        if metric in (*ID_COLUMNS, CORNER_COLUMN) or metric.startswith(("set.", *VOLATILE_PREFIXES)):
+            raise ConfigError(f"--spec {text!r}: {metric!r} is a column of the sweep's own bookkeeping (ids, swept "
+                              "values, timings), not a metric of the samples")
+        return cls(metric, m.group(2), value)
 
     def __str__(self) -> str:
         return f"{self.metric}{self.op}{self.value:g}"
 
     def passes(self, table: pd.DataFrame) -> np.ndarray:
         """Per row: the sample finished ``ok`` and meets the spec (a failed simulation is not a good chip)."""
-        if self.metric not in table.columns:
+        if self.metric not in metric_columns(table):
             known = ", ".join(metric_columns(table)) or "none (no sample finished)"
             raise ConfigError(f"--spec {self}: no metric {self.metric!r} in the table; metrics: {known}")
         values = pd.to_numeric(table[self.metric], errors="coerce").to_numpy(dtype=float)

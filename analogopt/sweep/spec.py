@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..experiments.base import DISTRIBUTIONS, ExperimentBase, Variation
 from ..experiments.registry import experiment_class
+from ..limits import MAX_TIMEOUT_S
 from ..scenarios import Scenario, apply_override, parse_value
 from ..units import parse_si
 from ..values import as_integer, as_number
@@ -82,6 +83,15 @@ def _toml(value: Any) -> str:
     return repr(value)
 
 
+#: The largest relative σ of a ``gauss`` variation: there a factor 1 + σ·z ≤ 0 needs z ≤ −4 (3e-5 of
+#: draws); a sample that still draws one fails with the reason (:meth:`Variation.factors`).
+GAUSS_MAX_SIGMA = 0.25
+
+
+def _normal_cdf(x: float) -> float:
+    return 0.5 * math.erfc(-x / math.sqrt(2.0))
+
+
 def parse_variation(item: str, scenario: Scenario) -> Variation:
     """``"x=lognormal:0.02"`` (element target of the kind) or ``"loop.tau_s=gauss:0.05"`` (global)."""
     target, sep, raw = item.partition("=")
@@ -92,6 +102,11 @@ def parse_variation(item: str, scenario: Scenario) -> Variation:
     if dist not in DISTRIBUTIONS:
         raise ConfigError(f"--vary {target}: unknown distribution {dist!r}; choose one of {', '.join(DISTRIBUTIONS)}")
     sigma = as_number(sigma_text.strip(), f"--vary {target} sigma (relative)", low=0, high=1)
+    if dist == "gauss" and sigma > GAUSS_MAX_SIGMA:
+        share = 100 * float(_normal_cdf(-1.0 / sigma))
+        raise ConfigError(f"--vary {target}=gauss:{sigma:g}: the factor 1 + σ·z is ≤ 0 (a sign flip, not a mismatch) "
+                          f"in {share:.2g} % of draws at this σ; gauss takes σ ≤ {GAUSS_MAX_SIGMA:g}, lognormal "
+                          "(always positive) any σ")
     if "." in target:
         node: Any = scenario.config
         for part in target.split("."):
@@ -214,12 +229,15 @@ class SweepPlan:
                               f"{' or '.join(SESSION_SIMULATORS)}, not {simulator}; drop --sessions")
         mc = as_integer(mc, "--mc (samples per point, 0: none)", low=0)
         seed = as_integer(seed, "--seed", low=0, high=2**63 - 1)  # sample seeds come from SeedSequence: any size
-        timeout_s = as_number(timeout_s, "--timeout", positive=True, unit="s")
+        timeout_s = as_number(timeout_s, "--timeout", positive=True, high=MAX_TIMEOUT_S, unit="s")
         axes = tuple(parse_axis(s, scenario) for s in sets)
         paths = [a.path for a in axes]
         if len(set(paths)) != len(paths):
             raise ConfigError(f"--set: each path may be swept once, got {', '.join(paths)}")
         variations = tuple(parse_variation(v, scenario) for v in vary)
+        targets = [v.target for v in variations]
+        if len(set(targets)) != len(targets):  # two would draw the same z (one stream per target): one σ each
+            raise ConfigError(f"--vary: each target may vary once, got {', '.join(targets)}")
         if variations and mc < 1:
             raise ConfigError("--vary needs Monte Carlo samples: add --mc N with N ≥ 1")
         corner_list = resolve_corners(scenario, corners) if corners is not None else ()

@@ -136,3 +136,18 @@ def test_validation_errors_are_one_line_and_leave_no_directory(tmp_path, run_cli
     code, err = run_cli("characterize", "opamp", *args, "--out", str(out))
     check_one_line_error(code, err, code=2, pattern=pattern, out=out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["control.sub", "parts"]
+
+
+@pytest.mark.parametrize("body, pattern", [
+    # inputs swapped: |A| is a healthy 1e5, but the loop it would close is a positive-feedback one
+    ("E1 out 0 inn inp 1e5", r"output moves against inp − inn at .* Hz \(phase -?180°\): inp and inn are swapped"),
+    # nothing drives the output: no gain at all (it was log10(0), an internal error)
+    ("C1 out 0 1p\nC2 inp inn 1p", r"open-loop gain at .* Hz is .* V/V, not above 1: its output does not follow inp − inn"),
+])
+def test_a_miswired_part_is_one_line_not_a_datasheet(tmp_path, run_cli, check_one_line_error, body, pattern):
+    (tmp_path / "bad.sub").write_text(f".subckt BAD inp inn out\n{body}\n.ends BAD\n")
+    out = tmp_path / "out"
+    code, err = run_cli("characterize", "opamp", "--set", f"subckt={tmp_path / 'bad.sub'}", "--set", "name=BAD",
+                        "--set", 'pins=["inp","inn","out"]', "--out", str(out))
+    check_one_line_error(code, err, code=2, pattern=pattern, out=out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.sub"]

@@ -292,7 +292,9 @@ def test_signal_during_sweep(signum, group, expected, tmp_path, commands):
     code, _, err, _ = cmd.finish(STOP_S + 30)
     assert time.perf_counter() - sent < STOP_S, "slow to stop"
     assert code == expected, err
-    one_line(err, r".", prefix="analogopt:")
+    # the sweep had started: its directory stays, and the message says so (not "no result directory")
+    one_line(err, r"[0-2] of 2 samples are in .*sweep: run the same command again to resume", prefix="analogopt:")
+    assert (out / "sweep.json").exists()
     survivors = cmd.survivors(15.0)
     assert not survivors, f"left running: {survivors}"
     assert not staging_left(tmp_path)

@@ -53,19 +53,29 @@ def test_list_names_every_item(capsys):
     (["004-thm1", "--out", "{out}", "--report", "{missing}/r.md"], r"--report .*: its folder .* does not exist"),
     (["004-thm1", "--out", "{out}", "--report", ""], r"--report is empty"),
     (["004-thm1", "--out", "{out}", "--report", "{notes}.md"], r"--report .*notes.md: .*notes exists and was not written by analogopt"),
+    # refused before the items run, not after minutes of them
+    (["004-thm1", "--out", "{out}", "--report", "/proc/r.md"], r"--report /proc/r.md: cannot write in /proc"),
+    (["004-thm1", "--out", "{out}", "--report", "{figs}.md"], r"--report .*figs.md: .*figs holds files analogopt did not "
+                                                               r"write \(mine.png\)"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys, args, pattern):
     foreign = tmp_path / "foreign.md"
     foreign.write_text("# my own notes\n")
     (tmp_path / "notes").mkdir()
     (tmp_path / "notes" / "mine.png").write_bytes(b"x")
+    figs = tmp_path / "figs"  # a report's figure folder, analogopt's, with the user's file added to it
+    figs.mkdir()
+    (figs / ".analogopt-run").write_text('{"kind": "result", "files": ["a.png"]}')
+    (figs / "a.png").write_bytes(b"p")
+    (figs / "mine.png").write_bytes(b"x")
     fill = {"out": str(tmp_path / "out"), "foreign": str(foreign), "missing": str(tmp_path / "nope"),
-            "notes": str(tmp_path / "notes")}
+            "notes": str(tmp_path / "notes"), "figs": str(figs)}
     assert main(["reproduce", *[a.format(**fill) for a in args]]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and re.search(pattern, err), err
     assert not (tmp_path / "out").exists()
     assert foreign.read_text() == "# my own notes\n" and (tmp_path / "notes" / "mine.png").read_bytes() == b"x"
+    assert sorted(p.name for p in figs.iterdir()) == [".analogopt-run", "a.png", "mine.png"]
 
 
 def test_report_file_is_replaced_only_when_ours(tmp_path):

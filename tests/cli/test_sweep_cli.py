@@ -79,6 +79,7 @@ def test_unknown_spec_metric_and_rerun_errors(tmp_path):
     out = tmp_path / "sw"
     proc = cli("sweep", "crossbar_mvm", "--workers", "1", "--spec", "nosuch<1", "--quiet", "--out", str(out))
     assert proc.returncode == 2 and "no metric 'nosuch'" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert f"the table is in {out / 'results.parquet'}" in proc.stderr
     assert (out / "results.parquet").exists()  # the table is kept; only the yield could not be computed
     bad = cli("sweep", "--rerun", str(out), "p999")
     assert bad.returncode == 2 and "no sample 'p999'" in bad.stderr

@@ -100,9 +100,12 @@ def test_a_failing_run_still_names_the_node_ngspice_blamed(runner, private_tmp):
          ConvergenceError, r"at node out: timestep too small"),
         ("V1 a 0 1\nV2 a 0 2\nR1 a 0 1k\n.op\n", ConvergenceError,
          r"at the current of v\d: singular matrix; check for voltage sources or inductors in a loop"),
+        # ngspice's reason comes before its "no circuits loaded": the message carries it
+        (".subckt amp a b\nR1 a b 1k\n.ends amp\nX1 a amp\nV1 a 0 1\nR2 a 0 1k\n.op\n", NetlistError,
+         r"could not load the circuit \(Too few parameters for subcircuit type \"amp\" \(instance: xx1\)\)"),
     ],
     ids=["subckt", "model", "param", "syntax", "function", "paren", "inf", "unbalanced", "include", "dc",
-         "source-loop"],
+         "source-loop", "not-loaded"],
 )
 def test_real_failures_are_typed_and_named(body, error, pattern, private_tmp, tmp_path):
     # titled with a different failure, so that only ngspice's own message can explain the error

@@ -104,6 +104,23 @@ def test_timeout_counts_from_launch_while_the_caller_is_busy():
         pending.wait()
 
 
+@pytest.mark.parametrize("watched", [True, False])
+def test_a_limit_beyond_what_poll_can_count_still_waits_for_the_run(tmp_path, watched):
+    """poll() takes a C int of milliseconds (24.8 days): a longer limit must not kill the watcher."""
+    import threading
+
+    deck = "rc\nV1 a 0 1\nR1 a 0 1k\n.op\n.end\n"
+    runner = NgspiceRunner(timeout_s=1e30)
+    results = []
+    # in a thread: the failure this guards against is a wait that never ends
+    worker = threading.Thread(target=lambda: results.append(runner.start(deck).wait() if watched else runner.run(deck)),
+                              daemon=True)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive(), "the run was never collected"
+    assert results[0].analysis("op")["v(a)"][0] == 1.0
+
+
 def test_cancel_stops_a_started_run():
     pending = NgspiceRunner(timeout_s=60).start(long_deck())
     t0 = time.perf_counter()

@@ -123,6 +123,26 @@ def test_yield_and_wilson_interval():
     assert summary["metrics"]["dev"]["count"] == 3
 
 
+@pytest.mark.parametrize("text, pattern", [
+    ("dev<1e999", "not a finite number"),
+    ("dev>-1e999", "not a finite number"),
+    ("status<1", "'status' is a column of the sweep's own bookkeeping"),
+    ("worker>0", "'worker' is a column"),
+    ("time_sample_s<1", "'time_sample_s' is a column"),
+    ("set.loop.iterations>100", "'set.loop.iterations' is a column"),
+])
+def test_spec_refuses_limits_and_columns_that_measure_nothing(text, pattern):
+    with pytest.raises(ConfigError, match=pattern):
+        Spec.parse(text)
+
+
+def test_spec_on_a_non_numeric_column_names_the_metrics():
+    table = build_table([{"id": "p000", "point": 0, "mc_index": None, "seed": None, "status": "ok", "error": "",
+                          "dev": 0.1, "label": "a"}])
+    with pytest.raises(ConfigError, match=r"no metric 'label' in the table; metrics: dev$"):
+        Spec.parse("label<1").passes(table)
+
+
 @pytest.mark.parametrize("sets, kw, pattern", [
     (["loop.nope=1,2"], {}, r"no parameter 'nope'"),
     (["nosuch.gain=1"], {}, r"no table 'nosuch'"),
@@ -136,11 +156,36 @@ def test_yield_and_wilson_interval():
     ([], {"mc": 2, "vary": ["x=uniform:0.1"]}, r"unknown distribution 'uniform'"),
     ([], {"mc": 2, "vary": ["x=gauss:2"]}, r"sigma \(relative\): must be in \[0, 1\], got '2'"),
     ([], {"mc": 2, "vary": ["loop.leak=gauss:0.1"]}, r"only numeric parameters"),
-    ([], {"timeout_s": 0.0}, r"--timeout: must be > 0 s, got 0\.0"),
+    ([], {"mc": 2, "vary": ["tau=gauss:1"]}, r"tau=gauss:1: the factor 1 \+ σ·z is ≤ 0 .* in 16 % of draws"),
+    ([], {"mc": 2, "vary": ["loop.tau_s=gauss:0.3"]}, r"gauss takes σ ≤ 0\.25, lognormal \(always positive\) any σ"),
+    ([], {"mc": 2, "vary": ["loop.eta=gauss:0.05", "loop.eta=gauss:0.1"]}, r"each target may vary once, got loop\.eta, loop\.eta"),
+    ([], {"timeout_s": 0.0}, r"--timeout: must be in \(0, 2\.592e\+06\] s, got 0\.0"),
+    ([], {"timeout_s": 1e30}, r"--timeout: must be in \(0, 2\.592e\+06\] s, got 1e\+30"),
 ])
 def test_bad_sweep_specs(sets, kw, pattern):
     with pytest.raises(ConfigError, match=pattern):
         SweepPlan.build(_staircase(), sets, **kw)
+
+
+def test_a_gauss_draw_of_the_other_sign_fails_the_sample_not_silently():
+    from analogopt.experiments.base import Variation
+
+    v = Variation("x", "gauss", 0.25)
+    assert (v.factors(1, (1000,)) > 0).all()  # z > −4: the usual case
+    with pytest.raises(ConfigError, match=r"x=gauss:0\.25 drew the factor -?[0-9.e-]+ ≤ 0 for this sample"):
+        v.factors(1, (400_000,))  # about 13 draws below z = −4 expected
+
+
+@pytest.mark.parametrize("text", ["{not json", "[1, 2]", "\udcff"])
+def test_a_damaged_manifest_is_one_line_and_left_as_it_was(tmp_path, text):
+    out = tmp_path / "sw"
+    out.mkdir()
+    (out / "sweep.json").write_text(text, errors="surrogateescape")
+    before = (out / "sweep.json").read_bytes()
+    plan = SweepPlan.build(load_scenario("nf_staircase", SHORT), [])
+    with pytest.raises(ConfigError, match=r"sweep\.json|different sweep"):
+        run_sweep(plan, out, workers=1)
+    assert (out / "sweep.json").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["sweep.json"]
 
 
 def test_resume_refuses_a_different_sweep(tmp_path):
