@@ -66,13 +66,14 @@ def _protected_places(protect: Iterable[tuple[str | Path, str]]) -> list[tuple[P
 
 
 def check_target(target: str | Path, *, flag: str = "--out",
-                 protect: Iterable[tuple[str | Path, str]] = ()) -> Path:
+                 protect: Iterable[tuple[str | Path, str]] = (), replaced: bool = True) -> Path:
     """``target`` as a path analogopt may create or replace; :class:`ConfigError` otherwise.
 
     Refused whatever the flags: an empty name, a symbolic link, an existing non-directory, ``/`` and
     any directory that is or contains the current directory, the home directory or a path in
     ``protect`` (pairs of path and description, e.g. the scenario file). Replacing one of those would
-    delete what the user keeps.
+    delete what the user keeps. ``replaced`` (a result that takes the target's place by a rename, as
+    :class:`RunDirectory`'s does): a mount point is refused too; a sweep, which writes in place, may use one.
     """
     if not str(target).strip():
         raise ConfigError(f"{flag} is empty; name a new directory, e.g. {flag} results/run1")
@@ -83,12 +84,13 @@ def check_target(target: str | Path, *, flag: str = "--out",
                           "plain characters") from None
     path = Path(os.path.expanduser(str(target)))
     try:
-        return _check_path(path, target, flag, protect)
+        return _check_path(path, target, flag, protect, replaced)
     except OSError as exc:  # e.g. a name longer than the file system allows
         raise ConfigError(f"{flag} {target}: {exc.strerror or exc}") from None
 
 
-def _check_path(path: Path, target: str | Path, flag: str, protect: Iterable[tuple[str | Path, str]]) -> Path:
+def _check_path(path: Path, target: str | Path, flag: str, protect: Iterable[tuple[str | Path, str]],
+                replaced: bool) -> Path:
     if path.is_symlink():
         raise ConfigError(f"{flag} {target} is a symbolic link; give the directory it points to, or a new one")
     resolved = path.resolve()
@@ -101,7 +103,7 @@ def _check_path(path: Path, target: str | Path, flag: str, protect: Iterable[tup
                           f"choose a new one, e.g. {flag} results/run1")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{flag} {target} exists and is not a directory")
-    if path.is_dir() and os.path.ismount(path):  # a finished run takes the target's place by a rename
+    if replaced and path.is_dir() and os.path.ismount(path):  # a finished run takes its place by a rename
         raise ConfigError(f"{flag} {target} is a mount point, which cannot be replaced by the finished result; "
                           f"give a directory inside it, e.g. {flag} {Path(str(target)) / 'run1'}")
     return path.absolute()
@@ -322,8 +324,11 @@ class RunDirectory:
         kept = [p for p in self.path.iterdir() if p.name != MARKER]
         if not kept or (failed.exists() and (not is_ours(failed) or strangers(failed))):
             shutil.rmtree(self.path, ignore_errors=True)
-            self._unstage(exc, f"the run's files were not kept: {failed} holds files analogopt did not write"
-                          if kept else "the run left no files to keep")
+            if kept:  # said whether or not the message cites them: they are gone
+                self._unstage(exc, f"the run's files were not kept: {failed} holds files analogopt did not write",
+                              always=True)
+            else:
+                self._unstage(exc, "the run left no files to keep")
             return
         self._seal()
         if failed.exists():
@@ -335,12 +340,16 @@ class RunDirectory:
         if str(failed) not in str(exc):
             exc.args = (f"{exc} (files kept in {failed})",)
 
-    def _unstage(self, exc: BaseException, note: str) -> None:
+    def _unstage(self, exc: BaseException, note: str, *, always: bool = False) -> None:
         """After the staging directory was removed: a message that cites a path in it names the folder
-        it was in instead, followed by ``note`` (what became of the files)."""
-        if str(self.path) in str(exc):
+        it was in instead, followed by ``note`` (what became of the files); ``always``: the note even
+        where the message cites no path."""
+        if str(self.path) in str(exc) or always:
             staged = re.compile(re.escape(str(self.path)) + r"(/[^\s;,()'\"]*)?")
             exc.args = (f"{staged.sub(str(self.target.parent), str(exc))}; {note}",)
+        run_dir = getattr(exc, "run_dir", None)
+        if run_dir is not None and Path(run_dir).is_relative_to(self.path):
+            exc.run_dir = None
 
     def _rewrite_paths(self, exc: BaseException, new: str, staging: Path | None = None) -> None:
         """Point ``exc``'s message (and ``run_dir``) at ``new`` instead of the staging directory, which

@@ -192,12 +192,12 @@ def load_data(cfg: TrainConfig):
 
 def size_estimate(cfg: TrainConfig) -> SizeEstimate:
     """The training run's peak memory from its layer widths alone (float32): weights, their gradients,
-    feedback matrices and optimizer state (4 copies), and the activations and errors of the widest
-    batch, which is the whole data set when the accuracy is recorded (3 copies)."""
+    feedback matrices and optimizer state (4 copies), and the activations and errors of the whole data
+    set, which the accuracy is recorded on (3 copies; a training batch is at most that)."""
     features, classes, samples = DATA_SHAPES[cfg.data]
     widths = [features, *cfg.hidden, 1 if classes == 2 else classes]
     params = sum((a + 1) * b for a, b in zip(widths, widths[1:]))
-    activations = max(samples, cfg.batch_size) * sum(widths)
+    activations = samples * sum(widths)  # a batch never holds more than the data set
     return SizeEstimate(f"train {cfg.rule} on {cfg.data}, layers {'-'.join(map(str, widths))}",
                         memory_bytes=4.0 * (4 * params + 3 * activations))
 

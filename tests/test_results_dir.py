@@ -140,19 +140,26 @@ def test_force_keeps_what_the_user_added_and_another_kind_of_directory(home):
     assert (failed / "netlist.cir").read_text() == "* deck 0\n" and (failed / "notes.txt").exists()
 
 
-def test_simulation_failure_keeps_files_where_the_message_says(home):
+def _failing_run(staging_dir_of: list) -> None:
+    """A run that wrote its netlist into ``spice/`` and then failed to converge, naming the netlist."""
     out = RunDirectory("deep/run")
     staging = out.path
+    staging_dir_of.append(staging)
+    with out:
+        (out.path / "spice").mkdir()
+        (out.path / "spice" / "netlist.cir").write_text("* deck\n")
+        raise ConvergenceError(f"did not converge (netlist {staging / 'spice' / 'netlist.cir'})",
+                               run_dir=staging / "spice")
+
+
+def test_simulation_failure_keeps_files_where_the_message_says(home):
+    staged: list = []
     with pytest.raises(ConvergenceError) as info:
-        with out:
-            (out.path / "spice").mkdir()
-            (out.path / "spice" / "netlist.cir").write_text("* deck\n")
-            raise ConvergenceError(f"did not converge (netlist {staging / 'spice' / 'netlist.cir'})",
-                                   run_dir=staging / "spice")
+        _failing_run(staged)
     failed = home / "work" / "deep" / "run.failed"
     assert (failed / "spice" / "netlist.cir").exists()
     message = str(info.value)
-    assert str(staging) not in message and str(failed / "spice" / "netlist.cir") in message
+    assert str(staged[0]) not in message and str(failed / "spice" / "netlist.cir") in message
     assert info.value.run_dir == failed / "spice"
     assert sorted(p.name for p in (home / "work" / "deep").iterdir()) == ["run.failed"]
 
@@ -161,16 +168,13 @@ def test_a_failure_whose_files_cannot_be_kept_names_no_removed_path(home):
     failed = home / "work" / "deep" / "run.failed"
     failed.mkdir(parents=True)
     (failed / "precious.txt").write_text("the user's")
-    out = RunDirectory("deep/run")
-    staging = out.path
+    staged: list = []
     with pytest.raises(ConvergenceError) as info:
-        with out:
-            (out.path / "spice").mkdir()
-            (out.path / "spice" / "netlist.cir").write_text("* deck\n")
-            raise ConvergenceError(f"did not converge (netlist {staging / 'spice' / 'netlist.cir'})")
+        _failing_run(staged)
     message = str(info.value)
-    assert str(staging) not in message and f"(netlist {home / 'work' / 'deep'})" in message
+    assert str(staged[0]) not in message and f"(netlist {home / 'work' / 'deep'})" in message
     assert message.endswith(f"the run's files were not kept: {failed} holds files analogopt did not write")
+    assert info.value.run_dir is None  # it was the removed staging directory's
     assert sorted(p.name for p in failed.iterdir()) == ["precious.txt"]
     assert sorted(p.name for p in (home / "work" / "deep").iterdir()) == ["run.failed"]
 
@@ -208,3 +212,4 @@ def test_a_mount_point_is_refused_before_the_run():
     mount = next(p for p in ("/proc", "/sys", "/dev") if os.path.ismount(p))
     with pytest.raises(ConfigError, match=f"--out {mount} is a mount point, .*e\\.g\\. --out {mount}/run1"):
         check_target(mount)
+    assert check_target(mount, replaced=False) == Path(mount)  # a sweep writes in place: a mount point will do

@@ -20,6 +20,8 @@ def test_the_memory_estimate_counts_layers_and_the_recorded_data_set():
     small = size_estimate(TrainConfig.from_dict({"data": "iris", "hidden": [8]}))
     # 4-8-3: 67 parameters; 150 samples through 15 units
     assert small.memory_bytes == 4.0 * (4 * ((4 + 1) * 8 + (8 + 1) * 3) + 3 * 150 * (4 + 8 + 3))
+    big_batch = size_estimate(TrainConfig.from_dict({"data": "iris", "hidden": [8], "batch_size": 10**9}))
+    assert big_batch.memory_bytes == small.memory_bytes  # a batch never holds more than the data set
     huge = size_estimate(TrainConfig.from_dict({"data": "iris", "hidden": [100_000_000]}))
     with pytest.raises(ResourceLimitError, match=r"layers 4-100000000-3: needs about"):
         huge.check(available_bytes=32e9)

@@ -86,7 +86,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     positive_seconds(args.timeout, "--timeout")
     specs = [Spec.parse(s) for s in args.spec]
     scenario = load_scenario(args.scenario)
-    out = check_target(args.out, protect=[(scenario.path, "the scenario file")])
+    out = check_target(args.out, protect=[(scenario.path, "the scenario file")], replaced=False)
     plan = SweepPlan.build(scenario, args.set, mc=args.mc or 0, seed=args.seed, vary=args.vary, timeout_s=args.timeout,
                            simulator=args.simulator, corners=args.corners, sessions=args.sessions)
     _check_sizes(plan, allow_large=args.allow_large)
@@ -95,13 +95,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     make_parent(out)
     lock = DirectoryLock(out)
     try:
-        try:
-            outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
-        except (KeyboardInterrupt, Terminated) as exc:
-            if (out / MANIFEST).is_file():  # the sweep started: its directory stays, for the resume
-                exc.kept = (f"{len(finished_ids(out))} of {len(plan.samples)} samples are in {out}: run the same "
-                            "command again to resume")
-            raise
+        outcome = run_sweep(plan, out, workers=args.workers, scheduler=args.scheduler, progress=progress)
         table = build_table(load_rows(plan, out))
         save_table(table, out)
         plot_metrics(table, out)
@@ -110,6 +104,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         except ConfigError as exc:  # a --spec naming no metric of this kind: only known once rows exist
             raise ConfigError(f"{exc}; the table is in {out / 'results.parquet'} (the same command with another "
                               "--spec simulates nothing again)") from None
+    except (KeyboardInterrupt, Terminated) as exc:
+        if (out / MANIFEST).is_file():  # the sweep started: its directory stays, for the resume
+            exc.kept = (f"{len(finished_ids(out))} of {len(plan.samples)} samples are in {out}: run the same "
+                        "command again to resume")
+        raise
     finally:
         lock.release()
     print(f"{scenario.name}: {outcome.total} samples — {outcome.ok} ok, {outcome.failed} failed, "
@@ -132,6 +131,9 @@ def _check_native(plan) -> None:
     from ..spice.native_parse import parse
 
     experiment = build_experiment(plan.scenario_for(plan.samples[0]), allow_large=True)
+    if getattr(experiment, "transistor", None) is not None:  # its netlist comes from designing the part
+        raise ConfigError("--simulator native: the transistor-level op-amps are MOSFETs, and the native solver "
+                          "solves linear networks only; run it with --simulator ngspice")
     if type(experiment).netlist is ExperimentBase.netlist or not experiment.has_circuit:
         return
     try:

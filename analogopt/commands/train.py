@@ -57,8 +57,12 @@ def parse_options(items: list[str]) -> dict:
 def run(args: argparse.Namespace) -> int:
     from ..progress import Progress
     from ..results import RunDirectory
-    from ..train import TrainConfig, layer_sizes, plot_curves, report_markdown, train
+    from ..train import MAX_LR, TrainConfig, layer_sizes, plot_curves, report_markdown, train
     from ..values import as_integer, as_number, as_seed
+
+    if args.data_dir and args.data != "mnist_idx":  # it would be silently ignored: the data set is shipped
+        raise ConfigError(f"--data-dir: --data {args.data} ships with the package; --data-dir is read for "
+                          "mnist_idx only")
 
     cfg = TrainConfig.from_dict(
         {
@@ -66,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
             "hidden": layer_sizes(args.arch, "--arch"), "activation": args.activation,
             "epochs": as_integer(args.epochs, "--epochs", low=1),
             "batch_size": as_integer(args.batch_size, "--batch-size", low=1),
-            "lr": as_number(args.lr, "--lr", positive=True),
+            "lr": as_number(args.lr, "--lr", positive=True, high=MAX_LR),
             "optimizer": args.optimizer, "loss": args.loss, "init": args.init, "mono": args.mono,
             "seed": as_seed(args.seed, "--seed"), "train_limit": as_integer(args.train_limit, "--train-limit", low=0),
             "rule_options": parse_options(args.option),

@@ -286,24 +286,18 @@ def _follower_gain(model: OpAmpModel, freq_hz: float) -> complex:
     return a / (1.0 + a)
 
 
-def _open_loop(run: RunResult, bench: Testbench, result: Characterization) -> np.ndarray:
+def _open_loop(run: RunResult, bench: Testbench, result: Characterization, *, user_part: bool = False) -> np.ndarray:
     """The measured half of the open-loop bench: A0, −3 dB, GBW and phase margin into ``result``, the
-    Bode curve without an analytic line; returns the frequencies (Hz)."""
+    Bode curve without an analytic line; returns the frequencies (Hz). ``user_part``: a user's
+    subcircuit, checked for wiring first (:func:`_check_wiring`)."""
     import numpy as np
 
     ac = run.analysis("ac")
     p = bench.probes
     freq, gain = ac.axis, ac[p["out"]] / (ac[p["inp"]] - ac[p["inn"]])
-    # a user's part may be wired wrong: say so rather than print a datasheet of it (or fail on log10(0))
     dc_gain = float(abs(gain[0]))
-    if not (math.isfinite(dc_gain) and dc_gain > 1):  # an op-amp's open loop amplifies, by 1e3 and more
-        raise ConfigError(f"the part's open-loop gain at {freq[0]:g} Hz is {dc_gain:.3g} V/V, not above 1: its output "
-                          "does not follow inp − inn; check the subcircuit's pins (order: inp inn out, then the "
-                          "supplies)")
-    if gain[0].real < 0:
-        raise ConfigError(f"the part's output moves against inp − inn at {freq[0]:g} Hz (phase "
-                          f"{math.degrees(np.angle(gain[0])):.0f}°): inp and inn are swapped in its subcircuit or its "
-                          "pin order; a negative-feedback loop built with it would be a positive-feedback one")
+    if user_part:
+        _check_wiring(float(freq[0]), complex(gain[0]))
     magnitude, phase = np.abs(gain), phase_deg(gain)
     gbw = falling_crossing_hz(freq, magnitude, 1.0)
     pm = None if gbw is None else 180.0 + at_frequency(freq, phase, gbw)
@@ -311,6 +305,25 @@ def _open_loop(run: RunResult, bench: Testbench, result: Characterization) -> np
                            phase_margin_deg=pm, f_3db_hz=falling_crossing_hz(freq, magnitude, dc_gain / math.sqrt(2)))
     result.curves["bode"] = {"freq_hz": freq, "response": gain, "analytic": None, "markers": _bode_markers(gbw, pm)}
     return freq
+
+
+def _check_wiring(freq_hz: float, gain: complex) -> None:
+    """Refuse a user's part whose open loop at the lowest analysed frequency ``freq_hz`` does not amplify
+    inp − inn (``gain``, V/V): an output nothing drives, or inputs swapped. A correct part lags by 0° (flat)
+    to −90° (a pole below ``freq_hz``, a gm-C integrator) and more with further poles; a swapped one
+    leads by +180° or +90°. The band between, −135° to +45°, is the correct side's, with margin."""
+    import numpy as np
+
+    magnitude = abs(gain)
+    if not (math.isfinite(magnitude) and magnitude > 1):  # an op-amp's open loop amplifies, by 1e3 and more
+        raise ConfigError(f"the part's open-loop gain at {freq_hz:g} Hz is {magnitude:.3g} V/V, not above 1: its "
+                          "output does not follow inp − inn; check the subcircuit's pins (order: inp inn out, then "
+                          "the supplies)")
+    phase = math.degrees(float(np.angle(gain)))
+    if not -135.0 <= phase <= 45.0:
+        raise ConfigError(f"the part's output moves against inp − inn at {freq_hz:g} Hz (phase {phase:.0f}°): inp and "
+                          "inn are swapped in its subcircuit or its pin order; a negative-feedback loop built with "
+                          "it would be a positive-feedback one")
 
 
 def _opamp_ac(model: OpAmpModel, run: RunResult, bench: Testbench, result: Characterization) -> None:
@@ -461,7 +474,7 @@ def characterize_user_opamp(part: UserOpAmp, benches: Mapping[str, Testbench],
 
     result = Characterization("opamp", f"user op-amp {part.name}", part.record(), analytic_note=NO_ANALYTIC_MODEL)
     _record(result, benches)
-    _open_loop(bench_runner.run(benches["ac"]), benches["ac"], result)
+    _open_loop(bench_runner.run(benches["ac"]), benches["ac"], result, user_part=True)
     _noise(bench_runner.run(benches["noise"]), benches["noise"], result, NOISE_QUOTE_HZ, analytic_in=None,
            analytic_out=None)
     if not np.any(result.curves["noise"]["output"] > 0):

@@ -60,7 +60,9 @@ class Variation:
         if self.distribution == "lognormal":
             return np.exp(self.sigma * z)
         factors = 1.0 + self.sigma * z
-        if np.any(factors <= 0):  # a resistance, capacitance or gain of the other sign is no mismatch
+        # an element (a conductance, a time constant, a gain) of the other sign is no mismatch; a scenario
+        # path may be signed by nature, and its key's reader judges the scaled value
+        if not self.is_global and np.any(factors <= 0):
             raise ConfigError(f"--vary {self.target}=gauss:{self.sigma:g} drew the factor {float(factors.min()):.3g} "
                               "≤ 0 for this sample; use lognormal (always positive) or a smaller σ")
         return factors

@@ -73,6 +73,8 @@ from .waveforms import Waveforms
 ALTER_SHARE = 0.7
 #: Longest wait for a new child to load libngspice and check its number parser (s), within a run's limit.
 START_LIMIT_S = 60.0
+#: The longest single wait for the child (s): poll's milliseconds are a C int (24.8 days at most)
+POLL_MAX_S = 2e6
 #: A child whose memory grew by this much since it started is replaced before its next run: ngspice keeps
 #: a few hundred bytes of every command for good (measured, ngspice-46: 450 B an alter, 2 kB a load),
 #: about 100 MB per 1000 samples of the NF loop's 240 alters.
@@ -315,7 +317,8 @@ class Session:
                       plots)
 
     def _receive(self, stop_at: float) -> dict[str, Any]:
-        while not self._conn.poll(max(stop_at - time.perf_counter(), 0.0)):
+        # poll counts milliseconds in a C int: a far limit waits in stretches of 24 days
+        while not self._conn.poll(min(max(stop_at - time.perf_counter(), 0.0), POLL_MAX_S)):
             if time.perf_counter() >= stop_at:
                 raise TimeoutError("the session's child did not answer in time")
         return json.loads(self._receive_bytes())

@@ -55,7 +55,7 @@ class Spec:
 
     def passes(self, table: pd.DataFrame) -> np.ndarray:
         """Per row: the sample finished ``ok`` and meets the spec (a failed simulation is not a good chip)."""
-        if self.metric not in metric_columns(table):
+        if self.metric not in metric_columns(table, booleans=True):
             known = ", ".join(metric_columns(table)) or "none (no sample finished)"
             raise ConfigError(f"--spec {self}: no metric {self.metric!r} in the table; metrics: {known}")
         values = pd.to_numeric(table[self.metric], errors="coerce").to_numpy(dtype=float)
@@ -94,11 +94,13 @@ def build_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
     return table
 
 
-def metric_columns(table: pd.DataFrame) -> list[str]:
-    """Numeric result columns (not ids, swept values or timings)."""
+def metric_columns(table: pd.DataFrame, *, booleans: bool = False) -> list[str]:
+    """Numeric result columns (not ids, swept values or timings); with ``booleans`` also the true/false
+    ones (``within_tolerance``: a spec reads them as 1 and 0, statistics and plots skip them)."""
     skip = {*ID_COLUMNS, CORNER_COLUMN}
     return [c for c in table.columns if c not in skip and not c.startswith(("set.", *VOLATILE_PREFIXES))
-            and pd.api.types.is_numeric_dtype(table[c]) and not pd.api.types.is_bool_dtype(table[c])]
+            and pd.api.types.is_numeric_dtype(table[c])
+            and (booleans or not pd.api.types.is_bool_dtype(table[c]))]
 
 
 def set_columns(table: pd.DataFrame) -> list[str]:

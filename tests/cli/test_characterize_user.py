@@ -151,3 +151,20 @@ def test_a_miswired_part_is_one_line_not_a_datasheet(tmp_path, run_cli, check_on
                         "--set", 'pins=["inp","inn","out"]', "--out", str(out))
     check_one_line_error(code, err, code=2, pattern=pattern, out=out)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.sub"]
+
+
+#: a gm-C integrator with a second pole: its pole lies below any analysed frequency, so its open loop
+#: already lags by 90° at the lowest one (GBW 159 Hz, second pole 10 kHz)
+GM_C = "G1 0 n1 {drive} 1u\nC1 n1 0 1n\nE2 n2 0 n1 0 1\nR2 n2 out 1k\nC2 out 0 15.9n"
+
+
+def test_an_integrator_part_passes_the_wiring_check_and_its_swapped_twin_does_not(tmp_path, run_cli):
+    for drive, code in (("inp inn", 0), ("inn inp", 2)):
+        (tmp_path / "gmc.sub").write_text(f".subckt GMC inp inn out\n{GM_C.format(drive=drive)}\n.ends GMC\n")
+        out = tmp_path / f"out_{code}"
+        got, err = run_cli("characterize", "opamp", "--set", f"subckt={tmp_path / 'gmc.sub'}", "--set", "name=GMC",
+                           "--set", 'pins=["inp","inn","out"]', "--out", str(out), "--quiet")
+        assert got == code, err
+        assert (code == 0) == out.is_dir()
+        if code:
+            assert "(phase 90°): inp and inn are swapped" in err

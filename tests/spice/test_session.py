@@ -305,3 +305,11 @@ def test_a_grown_child_is_replaced_before_its_next_run(monkeypatch):
         assert session.starts == 2 and session.pid != first and _gone(first) and runner.sessions_lost == 0
     finally:
         cache.close()
+
+
+def test_a_limit_beyond_what_poll_can_count_still_waits_for_the_run(cache):
+    """The child's reply is awaited in stretches: poll's milliseconds are a C int (24.8 days), and a
+    --timeout of 30 days was an OverflowError in every sample's row."""
+    deck = "rc\nV1 a 0 1\nR1 a 0 1k\n.op\n.end\n"
+    result = SessionRunner(timeout_s=2.5e6, cache=cache).run(deck)
+    assert result.analysis("op")["v(a)"][0] == 1.0

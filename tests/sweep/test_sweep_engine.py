@@ -136,6 +136,12 @@ def test_spec_refuses_limits_and_columns_that_measure_nothing(text, pattern):
         Spec.parse(text)
 
 
+def test_spec_reads_a_true_false_metric_as_one_and_zero():
+    table = build_table([{"id": f"p00{k}", "point": k, "mc_index": None, "seed": None, "status": "ok", "error": "",
+                          "within_tolerance": flag} for k, flag in enumerate([True, False])])
+    assert Spec.parse("within_tolerance>0").passes(table).tolist() == [True, False]
+
+
 def test_spec_on_a_non_numeric_column_names_the_metrics():
     table = build_table([{"id": "p000", "point": 0, "mc_index": None, "seed": None, "status": "ok", "error": "",
                           "dev": 0.1, "label": "a"}])
@@ -157,7 +163,7 @@ def test_spec_on_a_non_numeric_column_names_the_metrics():
     ([], {"mc": 2, "vary": ["x=gauss:2"]}, r"sigma \(relative\): must be in \[0, 1\], got '2'"),
     ([], {"mc": 2, "vary": ["loop.leak=gauss:0.1"]}, r"only numeric parameters"),
     ([], {"mc": 2, "vary": ["tau=gauss:1"]}, r"tau=gauss:1: the factor 1 \+ σ·z is ≤ 0 .* in 16 % of draws"),
-    ([], {"mc": 2, "vary": ["loop.tau_s=gauss:0.3"]}, r"gauss takes σ ≤ 0\.25, lognormal \(always positive\) any σ"),
+    ([], {"mc": 2, "vary": ["x=gauss:0.2"]}, r"gauss takes σ ≤ 0\.15, lognormal \(always positive\) any σ"),
     ([], {"mc": 2, "vary": ["loop.eta=gauss:0.05", "loop.eta=gauss:0.1"]}, r"each target may vary once, got loop\.eta, loop\.eta"),
     ([], {"timeout_s": 0.0}, r"--timeout: must be in \(0, 2\.592e\+06\] s, got 0\.0"),
     ([], {"timeout_s": 1e30}, r"--timeout: must be in \(0, 2\.592e\+06\] s, got 1e\+30"),
@@ -174,6 +180,9 @@ def test_a_gauss_draw_of_the_other_sign_fails_the_sample_not_silently():
     assert (v.factors(1, (1000,)) > 0).all()  # z > −4: the usual case
     with pytest.raises(ConfigError, match=r"x=gauss:0\.25 drew the factor -?[0-9.e-]+ ≤ 0 for this sample"):
         v.factors(1, (400_000,))  # about 13 draws below z = −4 expected
+    # a scenario path may be signed by nature (a temperature in °C): its own key judges the scaled value
+    assert (Variation("circuit.temperature_c", "gauss", 0.5).factors(1, (400_000,)) <= 0).any()
+    SweepPlan.build(_staircase(), [], mc=2, vary=["circuit.temperature_c=gauss:0.5"])
 
 
 @pytest.mark.parametrize("text", ["{not json", "[1, 2]", "\udcff"])
