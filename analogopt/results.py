@@ -147,12 +147,16 @@ def _entries(directory: Path) -> list[str]:
 
 def strangers(directory: Path) -> list[str]:
     """What lies in analogopt's ``directory`` that analogopt did not write there (relative paths): what
-    ``--force`` would delete of the user's. Empty for a marker without a file list (an older analogopt's)."""
+    ``--force`` would delete of the user's. Everything, for a marker without a file list (an older
+    analogopt's, or a damaged one): nothing there can be told from what the user added since."""
     written = _marker(directory).get("files")
-    if not isinstance(written, list):
-        return []
-    known = set(written)
+    known = set(written) if _listed(directory) else set()
     return [entry for entry in _entries(directory) if entry not in known]
+
+
+def _listed(directory: Path) -> bool:
+    """``directory``'s marker lists the files its run wrote."""
+    return isinstance(_marker(directory).get("files"), list)
 
 
 class DirectoryLock:
@@ -260,6 +264,10 @@ class RunDirectory:
             raise ConfigError(f"{self.flag} {directory} is an analogopt {kind} directory and this command writes "
                               f"{self.kind} directories; --force replaces only its own kind: choose another "
                               "directory")
+        if not _listed(directory):
+            raise ConfigError(f"{self.flag} {directory} was written by an analogopt that did not list its files in "
+                              f"{MARKER}, so --force cannot tell them from files added since: remove it yourself "
+                              "or choose another directory")
         extra = strangers(directory)
         if extra:
             shown = ", ".join(extra[:3]) + (f" and {len(extra) - 3} more" if len(extra) > 3 else "")

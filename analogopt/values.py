@@ -76,7 +76,7 @@ def _got(value: object, number: float) -> str:
 #: a lost or doubled scale factor (1e30 V, a 1e-300 F capacitor) is refused instead of simulated into
 #: nonsense. The explicit bounds of a key apply as well.
 PLAUSIBLE = {"V": (1e-15, 1e4), "A": (1e-24, 1e4), "F": (1e-21, 1e3), "S": (1e-18, 1e6), "ohm": (1e-9, 1e18),
-             "s": (1e-15, 1e9), "Hz": (1e-9, 1e15), "V/s": (1e-9, 1e15)}
+             "s": (1e-15, 1e9), "Hz": (1e-9, 1e15), "V/s": (1e-9, 1e15), "V/V": (1e-15, 1e16), "dB": (1e-15, 400.0)}
 
 
 def as_number(value: Any, name: str, *, unit: str | None = None, low: float | None = None,

@@ -213,3 +213,18 @@ def test_a_mount_point_is_refused_before_the_run():
     with pytest.raises(ConfigError, match=f"--out {mount} is a mount point, .*e\\.g\\. --out {mount}/run1"):
         check_target(mount)
     assert check_target(mount, replaced=False) == Path(mount)  # a sweep writes in place: a mount point will do
+
+
+@pytest.mark.parametrize("marker", ['{"created": "2026-11-01T10:00:00+0000", "pid": 1, "run_id": "ab"}', "{}", "not json"])
+def test_force_refuses_a_directory_whose_marker_lists_no_files(home, marker):
+    """An older analogopt's marker (or a damaged one) cannot tell its run's files from the user's."""
+    run = home / "work" / "old"
+    (run / "data").mkdir(parents=True)
+    (run / MARKER).write_text(marker)
+    (run / "metrics.json").write_text("{}")
+    (run / "data" / "thesis.txt").write_text("the user's")
+    with pytest.raises(ConfigError, match=r"did not list its files .*--force cannot tell them from files added since"):
+        with RunDirectory("old", force=True) as out:
+            out.write_text("a.txt", "new")
+    assert (run / "data" / "thesis.txt").read_text() == "the user's" and (run / "metrics.json").exists()
+    assert not [p for p in (home / "work").iterdir() if p.name.startswith(".old")]  # no staging or lock left

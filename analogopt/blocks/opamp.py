@@ -65,6 +65,8 @@ RAIL_KNEE_FRACTION = 1e-3
 BOLTZMANN_J_PER_K = 1.38064852e-23
 NGSPICE_DEFAULT_TEMP_K = 300.15
 
+#: Input-referred white noise densities a model may have (V/√Hz): 1 fV/√Hz to 1 mV/√Hz
+NOISE_RANGE_V_PER_RTHZ = (1e-15, 1e-3)
 #: Parameters added after subcircuit names were first published: left at None, they stay out of the
 #: name's hash, so every netlist written before they existed is unchanged byte for byte.
 _LATER_FIELDS = frozenset({"noise_v_per_rthz", "noise_tran_step_s", "stage_gm_s", "r_out_hf_ohm"})
@@ -143,6 +145,11 @@ class OpAmpModel:
             raise ConfigError("op-amp rails need both v_low and v_high (or neither)")
         if self.v_low is not None and not self.v_low < self.v_high:
             raise ConfigError(f"op-amp rails need v_low < v_high, got v_low={self.v_low!r}, v_high={self.v_high!r}")
+        if self.v_low is not None and abs(self.offset_v) >= (self.v_high - self.v_low) / 2:
+            # a follower's output sits at its input plus the offset: past half the swing it is on a rail
+            raise ConfigError(f"op-amp offset_v = {self.offset_v:g} V is not below half its output swing "
+                              f"((v_high − v_low)/2 = {(self.v_high - self.v_low) / 2:g} V): every loop around it "
+                              "would sit on a rail")
         if self.slew_v_per_s is not None and not self.slew_v_per_s > 0:
             raise ConfigError(f"op-amp slew_v_per_s must be > 0 V/s, got {self.slew_v_per_s!r}")
         if not self.r_out_ohm >= 0:
@@ -155,8 +162,10 @@ class OpAmpModel:
                                   f"{self.r_out_hf_ohm!r}")
         if self.stage_gm_s is not None and not self.stage_gm_s > 0:
             raise ConfigError(f"op-amp stage_gm_s must be > 0 S, got {self.stage_gm_s!r}")
-        if self.noise_v_per_rthz is not None and not self.noise_v_per_rthz > 0:
-            raise ConfigError(f"op-amp noise_v_per_rthz must be > 0 V/√Hz, got {self.noise_v_per_rthz!r}")
+        if self.noise_v_per_rthz is not None and not NOISE_RANGE_V_PER_RTHZ[0] <= self.noise_v_per_rthz <= NOISE_RANGE_V_PER_RTHZ[1]:
+            low, high = NOISE_RANGE_V_PER_RTHZ
+            raise ConfigError(f"op-amp noise_v_per_rthz must lie in [{low:g}, {high:g}] V/√Hz (an amplifier's input "
+                              f"noise is nV/√Hz; a lost scale factor is far outside), got {self.noise_v_per_rthz!r}")
         if self.noise_tran_step_s is not None:
             if self.noise_v_per_rthz is None:
                 raise ConfigError("op-amp noise_tran_step_s needs noise_v_per_rthz (the density it samples)")

@@ -148,15 +148,18 @@ def integrator_block(settings: Mapping[str, Any]) -> RCLowPass:
     """An :class:`~analogopt.blocks.integrator.RCLowPass`: ``tau_s`` (s, default 1 ms), ``gamma``
     (V/V, default 1), ``leak`` (default true), ``c_farad`` (F, default 1 nF)."""
     from ..blocks.integrator import RCLowPass
-    from ..values import Table
+    from ..values import Table, as_number
 
     table = Table(dict(settings), "integrator").reject_unknown({"tau_s", "gamma", "leak", "c_farad"})
     gamma = table.number("gamma", 1.0, unit="V/V")
     if gamma == 0:
         raise table.error("gamma", "must be non-zero, got 0")
     try:
-        return RCLowPass(tau_s=table.number("tau_s", 1e-3, unit="s", positive=True), gamma=gamma,
-                         leak=table.boolean("leak", True), c_farad=table.number("c_farad", 1e-9, unit="F", positive=True))
+        block = RCLowPass(tau_s=table.number("tau_s", 1e-3, unit="s", positive=True), gamma=gamma,
+                          leak=table.boolean("leak", True), c_farad=table.number("c_farad", 1e-9, unit="F", positive=True))
+        # the resistor follows from the two: each may be plausible while R = τ/C is not (1e-18 Ω)
+        as_number(block.r_ohm, "its resistor R = tau_s/c_farad", unit="ohm")
+        return block
     except ConfigError as exc:
         raise ConfigError(f"integrator: {exc}") from None
 

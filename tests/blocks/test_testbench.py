@@ -50,8 +50,9 @@ def test_the_noise_resistor_has_the_density_at_27_c():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"noise_v_per_rthz": -1e-9}, "noise_v_per_rthz must be > 0"),
-    ({"noise_v_per_rthz": 0.0}, "noise_v_per_rthz must be > 0"),
+    ({"noise_v_per_rthz": -1e-9}, r"noise_v_per_rthz must lie in \[1e-15, 0\.001\] V/√Hz"),
+    ({"noise_v_per_rthz": 0.0}, r"noise_v_per_rthz must lie in \[1e-15, 0\.001\] V/√Hz"),
+    ({"noise_v_per_rthz": 1e-30}, r"a lost scale factor is far outside\), got 1e-30"),
     ({"noise_tran_step_s": 1e-6}, "noise_tran_step_s needs noise_v_per_rthz"),
     ({"noise_v_per_rthz": 1e-9, "noise_tran_step_s": 0.0}, "noise_tran_step_s must be > 0"),
     ({"noise_v_per_rthz": float("nan")}, "noise_v_per_rthz must be a finite number"),

@@ -162,6 +162,14 @@ def test_summary_line_force_and_help(tmp_path, capsys):
     (["characterize", "integrator", "--set", "tau_s=0"], r"integrator\.tau_s: must be > 0"),
     (["characterize", "comparator", "--set", "name=softmax"], r"unknown activation 'softmax'"),
     (["characterize", "opamp", "--timeout", "0"], r"--timeout must be a finite number of seconds > 0"),
+    (["characterize", "opamp", "--timeout", "1e30"], r"--timeout must be at most 2\.592e\+06 s"),
+    # magnitudes no part has, and an offset that puts every loop on a rail (it was log10(0), exit 70)
+    (["characterize", "opamp", "--set", "gain=1e30"], r"opamp\.gain: 1e\+30 V/V is outside the range"),
+    (["characterize", "integrator", "--set", "gamma=1e-30"], r"integrator\.gamma: 1e-30 V/V is outside the range"),
+    (["characterize", "integrator", "--set", "tau_s=1e-15", "--set", "c_farad=1000"], r"R = tau_s/c_farad: 1e-18 ohm"),
+    (["characterize", "opamp", "--set", "noise_v_per_rthz=1e-30"], r"noise_v_per_rthz must lie in \[1e-15, 0\.001\]"),
+    (["characterize", "opamp", "--set", "kind=single_pole", "--set", "gbw_hz=1meg", "--set", "v_low=-1", "--set",
+      "v_high=1", "--set", "offset_v=1.5"], r"offset_v = 1\.5 V is not below half its output swing"),
 ])
 def test_bad_input_is_one_line_and_writes_nothing(tmp_path, run_cli, check_one_line_error, args, pattern):
     out = tmp_path / "out"
