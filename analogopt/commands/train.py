@@ -60,10 +60,6 @@ def run(args: argparse.Namespace) -> int:
     from ..train import MAX_LR, TrainConfig, layer_sizes, plot_curves, report_markdown, train
     from ..values import as_integer, as_number, as_seed
 
-    if args.data_dir and args.data != "mnist_idx":  # it would be silently ignored: the data set is shipped
-        raise ConfigError(f"--data-dir: --data {args.data} ships with the package; --data-dir is read for "
-                          "mnist_idx only")
-
     cfg = TrainConfig.from_dict(
         {
             "rule": args.rule, "data": args.data, "data_dir": args.data_dir,

@@ -1153,7 +1153,7 @@ TRAIN_CASES = [
     C("train-arch-word", train("--arch", "10,x"), 2, r"(arch|hidden)"),
     C("train-arch-too-large", train("--arch", "100000000"), 9, r"layers 4-100000000-3: needs about .* of memory"),
     C("train-lr-huge", train("--lr", "1e300"), 2, r"lr: must be in \(0, 1000\]"),
-    C("train-data-dir-unused", train("--data-dir", "somewhere"), 2, r"--data-dir: --data iris ships with the package"),
+    C("train-data-dir-unused", train("--data-dir", "somewhere"), 2, r"data_dir: data 'iris' ships with the package"),
     C("train-seed-negative", train("--seed=-1"), 2, k("seed", SEED)),
     C("train-seed-float", train("--seed", "1.5"), 2, r"seed"),
     C("train-seed-huge", train("--seed", str(2**70)), 2, k("seed", SEED)),
