@@ -15,17 +15,20 @@ applied with ``alter`` and re-run; any other deck (a changed line of another kin
 behavioural source, a line count, a deck reading files) is loaded fresh in the same process. ``alter`` is
 used only where it gives the very numbers of a fresh load:
 
-- the value a fresh load would give is computed by a replica of ngspice's netlist number parser and
-  handed to ``alter`` in a form its front end evaluates exactly (:mod:`~analogopt.spice.session_child`);
-- each child checks both at start-up on a calibration deck of every element kind and refuses ``alter``
-  for its life, loading every deck fresh, if any value differs (:attr:`Session.alter_refused`);
+- a number of at most 16 digits is handed to ``alter`` with an integer mantissa, which ngspice's front
+  end reads as its netlist parser reads the number; any other, the value a fresh load would give is
+  computed by a replica of the netlist parser and handed over in a form the front end evaluates exactly
+  (:mod:`~analogopt.spice.session_child`);
+- each child checks these at start-up on a calibration deck of every element kind and refuses ``alter``
+  for its life, loading every deck fresh, if any exact value differs (:attr:`Session.alter_refused`), or
+  the plain form only if a plain one does (:attr:`Session.plain_refused`);
 - zero values, resistances ngspice would clamp, numbers with a scale suffix and expressions are never
   altered, nor any line after a failed run;
 - the tests run decks through ``alter`` and fresh loads and compare them with :class:`NgspiceRunner` bit
   for bit, per element kind (transients from initial conditions, nonlinear operating points, KLU).
 
 Loading costs about as much per line as an ``alter`` per value (measured, ngspice-46: 16 µs a line of
-the NF loop, 10 µs a crossbar line, 15 µs an exact ``alter``), so a deck whose changed values exceed
+the NF loop, 10 µs a crossbar line, 15 µs an exact ``alter``, about half that a plain one), so a deck whose changed values exceed
 :data:`ALTER_SHARE` of its lines is loaded fresh instead.
 
 **Failures.** ngspice's output is judged by analogopt's own diagnostics
@@ -65,7 +68,7 @@ from .runner import (
     ProgressCallback, RunResult, SimulatorInfo, _kill_and_reap, _Limits, _spawn, _temporary_dir, _write,
     _write_attachments, parse_banner,
 )
-from .session_child import ALTERABLE, MIN_RESISTANCE, exact_expression, netlist_number
+from .session_child import ALTERABLE, MIN_RESISTANCE, exact_expression, netlist_number, plain_alter_text
 from .waveforms import Waveforms
 
 #: Alter a deck of the loaded shape only when its changed values are at most this share of its lines;
@@ -144,10 +147,11 @@ class DeckShape:
             depth -= head.startswith(".ends") and depth > 0
         return flags
 
-    def commands_to(self, lines: list[str]) -> list[str] | None:
+    def commands_to(self, lines: list[str], plain: bool = True) -> list[str] | None:
         """The ``alter`` commands that give ``lines``' numbers without a reload ([] for the same deck),
         or None when the deck must be loaded fresh: a changed line differs in anything but an element's
-        value in plain number form, or the value is zero or a resistance ngspice would clamp."""
+        value in plain number form, or the value is zero or a resistance ngspice would clamp. ``plain``:
+        numbers that allow it go as :func:`plain_alter_text` (else all as :func:`exact_expression`)."""
         if len(lines) != len(self.lines):
             return None
         changed = [i for i, (a, b) in enumerate(zip(self.lines, lines)) if a != b]
@@ -162,12 +166,15 @@ class DeckShape:
             span, line = self._spans[i], lines[i]
             if span is None or not (line.startswith(span[0]) and line.endswith(span[1])):
                 return None
-            value = netlist_number(line[len(span[0]):len(line) - len(span[1])])
-            if value is None or span[3] == "r" and abs(value) <= MIN_RESISTANCE:
-                return None
-            text = exact_expression(value)
+            token = line[len(span[0]):len(line) - len(span[1])]
+            text = plain_alter_text(token, span[3]) if plain else None
             if text is None:
-                return None
+                value = netlist_number(token)
+                if value is None or span[3] == "r" and abs(value) <= MIN_RESISTANCE:
+                    return None
+                text = exact_expression(value)
+                if text is None:
+                    return None
             commands.append(span[2] + text)
         return commands
 
@@ -203,6 +210,8 @@ class Session:
         self.info: SimulatorInfo | None = None
         #: why this session's child loads every deck fresh ("" when it may alter)
         self.alter_refused = ""
+        #: why this session's child alters with exact expressions only ("" when plain values are exact too)
+        self.plain_refused = ""
         self.runs = self.loads = self.alters = self.starts = 0
         self._rss_start = self._rss = 0  # the child's resident memory at start and after its latest run (B)
         #: the child's time in the latest run (s): loading or altering (prepare_s), ngspice's analysis
@@ -262,6 +271,7 @@ class Session:
                                          "'apt-get install libngspice0' or run scripts/setup.sh")
         self.info = parse_banner("libngspice", hello["banner"])
         self.alter_refused = hello["alter_refused"]
+        self.plain_refused = hello["plain_refused"]
         self._rss_start = self._rss = hello["rss_bytes"]
 
     @property
@@ -285,7 +295,7 @@ class Session:
         lines = [line for line in self.as_run(text).splitlines() if line]
         commands = None
         if not fresh and not self.alter_refused and self._shape is not None:
-            commands = self._shape.commands_to(lines)
+            commands = self._shape.commands_to(lines, plain=not self.plain_refused)
         request = {"text": "\n".join(lines), "alter": commands, "cwd": str(cwd)}
         self._conn.send_bytes(json.dumps(request).encode())
         self._sent = (lines, not fresh)

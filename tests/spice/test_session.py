@@ -20,7 +20,7 @@ from analogopt.spice import NgspiceRunner, stop_all
 from analogopt.spice.runner import SimulatorInfo
 from analogopt.spice.session import (
     DeckShape, SessionCache, SessionCrashError, SessionRunner, check_same_release, check_sessions,
-    exact_expression, netlist_number,
+    exact_expression, netlist_number, plain_alter_text,
 )
 
 from spice_helpers import hanging_netlist, rc_deck
@@ -124,6 +124,31 @@ def test_ngspices_number_parser_and_the_exact_alter_values(cache):
     assert netlist_number("1k") is None and netlist_number("{x}") is None and exact_expression(0.0) is None
 
 
+def test_plain_and_exact_alters_give_the_numbers_of_a_fresh_load(cache):
+    """Values of 15, 16 and 17 digits, both signs and many magnitudes, altered in one run (plainly where
+    the form allows, else exactly), read back as ngspice's netlist parser reads them."""
+    rng = np.random.default_rng(12)
+    values = rng.uniform(1.0, 10.0, 90) * 10.0 ** rng.integers(-30, 30, 90) * rng.choice([-1.0, 1.0], 90)
+    texts = [f"{v:.15g}" for v in values[:30]] + [f"{v:.16g}" for v in values[30:60]] + [repr(float(v)) for v in values[60:]]
+    texts += ["9007199254740943", "9007199254740944", "9007199254740991", "1.10", "12.", ".5", "3e2", "2.5e299", "1.5e-299"]
+    deck_of = lambda tokens: ("* plain\nVz z 0 0.0\n" + "".join(
+        f"G{k} 0 n{k} z 0 {t}\nRn{k} n{k} 0 1.0\n" for k, t in enumerate(tokens))
+        + ".save " + " ".join(f"@g{k}[gain]" for k in range(len(tokens))) + "\n.op\n.end\n")
+    runner = SessionRunner(timeout_s=60, cache=cache)
+    runner.run(deck_of(texts))
+    session = cache.sessions[0]
+    assert session.plain_refused == "" and session.alter_refused == ""
+    others = texts[::-1]
+    shape = DeckShape([line for line in deck_of(texts).splitlines() if line])
+    commands = shape.commands_to([line for line in deck_of(others).splitlines() if line])
+    assert sum("/2^" in c or "*2^" in c for c in commands) >= 10 and sum("^" not in c for c in commands) >= 40
+    alters = session.alters
+    result = runner.run(deck_of(others)).analysis("op")
+    assert session.alters == alters + 1
+    assert [float(result.signals[f"@g{k}[gain]"][0]) for k in range(len(others))] == \
+        [netlist_number(t) for t in others]
+
+
 @pytest.mark.parametrize("old, new", [
     (".subckt amp a b\nEa b 0 a 0 2.0\n.ends\nXa in out amp\n", ".subckt amp a b\nEa b 0 a 0 3.0\n.ends\nXa in out amp\n"),
     ("B1 out 0 v=2.0*v(in)\n", "B1 out 0 v=3.0*v(in)\n"),
@@ -138,7 +163,24 @@ def test_changes_alter_cannot_repeat_exactly_are_loaded_fresh(old, new):
     lines = lambda text: [line for line in text.splitlines() if line]
     shape = DeckShape(lines(head + old + tail))
     assert shape.commands_to(lines(head + new + tail)) is None
-    assert shape.commands_to(lines(head.replace("1.0\n", "2.0\n", 1) + old + tail)) == ["alter V1 dc = 1*2^1"]
+    changed = lines(head.replace("1.0\n", "2.0\n", 1) + old + tail)
+    assert shape.commands_to(changed) == ["alter V1 dc = 20e-1"]
+    assert shape.commands_to(changed, plain=False) == ["alter V1 dc = 1*2^1"]
+
+
+def test_plain_alter_values_keep_the_netlist_parsers_arithmetic():
+    """The integer-mantissa form keeps every digit and the power of ten the netlist parser multiplies by
+    (so "2.0" is 20e-1, never 2); numbers whose mantissa would not accumulate exactly, values near the
+    double's limits and resistances near ngspice's clamp are left to the exact form."""
+    assert plain_alter_text("-2.052536017837423", "g") == "-2052536017837423e-15"
+    assert plain_alter_text("2.0", "v") == "20e-1" and plain_alter_text("12", "r") == "12"
+    assert plain_alter_text("0.001", "c") == "1e-3" and plain_alter_text("1.5e-07", "c") == "15e-8"
+    # the netlist parser's sum 10·m + ord(digit) must stay below 2**53: 9007199254740943 + 48 = 2**53 - 1
+    assert plain_alter_text("9007199254740943", "e") == "9007199254740943"
+    for token, kind in [("9007199254740944", "e"), ("9007199254740991", "e"), ("1.2999999999999998", "v"), ("1k", "r"), ("{x}", "r"),
+                        ("0.0", "v"), ("1e-301", "i"), ("7e+301", "v"), ("1e-12", "r"), ("5e-12", "r")]:
+        assert plain_alter_text(token, kind) is None, token
+    assert plain_alter_text("5e-12", "c") == "5e-12"  # the clamp is a resistor's only
 
 
 def test_a_changed_title_or_subcircuit_value_runs_fresh_to_the_programs_numbers(cache):
