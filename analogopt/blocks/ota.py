@@ -55,6 +55,12 @@ class OTAModel:
             raise ConfigError(f"OTA offset_v must be finite, got {self.offset_v!r}")
         if not self.v_high - self.v_low > 2 * self.knee_v:
             raise ConfigError(f"OTA swing v_low = {self.v_low:g} V … v_high = {self.v_high:g} V is narrower than its knees")
+        if not self.ideal and abs(self.offset_v) >= (self.v_high - self.v_low) / 2:
+            # in unity feedback (out to inn, inp mid-swing) the output nulls at inp + offset: past half the
+            # swing that is beyond a rail, and every loop around the OTA sits on it
+            raise ConfigError(f"OTA offset_v = {self.offset_v:g} V is not below half its output swing "
+                              f"((v_high − v_low)/2 = {(self.v_high - self.v_low) / 2:g} V): every loop around it "
+                              "would sit on a rail")
 
     @property
     def dc_gain(self) -> float:

@@ -125,6 +125,8 @@ def test_summary_line(tmp_path, capsys):
     (["--set", "c_load_f=-1p"], r"ota\.c_load_f: must be ≥ 0 F"),
     (["--set", "v_low=1", "--set", "v_high=1.01"], r"ota: OTA swing v_low = 1 V … v_high = 1.01 V is narrower"),
     (["--set", "knee_v=nan"], r"ota\.knee_v"),
+    # its unity-feedback null would lie beyond a rail: the DC gain bench measured 2.7e-8 V/V with exit 0
+    (["--set", "offset_v=-2"], r"ota: OTA offset_v = -2 V is not below half its output swing .*= 1\.65 V"),
 ])
 def test_bad_ota_settings_are_one_line_and_write_nothing(tmp_path, run_cli, check_one_line_error, args, pattern):
     out = tmp_path / "out"
