@@ -231,7 +231,8 @@ class OpAmpModel:
         p2 = self.second_pole_hz
         # |A|² = 1  ⇔  (1 + u/p1²)(1 + u/p2²) = A0² with u = f²: a quadratic in u.
         a, b, c = 1.0 / (p1 * p2) ** 2, 1.0 / p1**2 + 1.0 / p2**2, 1.0 - self.gain**2
-        u = (-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)
+        # the positive root as −2c/(b + √D): (−b + √D)/2a cancels to 0 when the second pole is far out
+        u = -2.0 * c / (b + math.sqrt(b * b - 4 * a * c))
         return math.sqrt(u)
 
     def phase_margin_deg(self, beta: float = 1.0) -> float:
@@ -264,7 +265,8 @@ class OpAmpModel:
         w2 = 2 * math.pi * self.second_pole_hz
         b = (2.0 - 4.0 * zeta**2 * (1.0 + beta * self.gain)) * w2
         disc = b * b - 4.0 * w2 * w2
-        w1 = (-b - math.sqrt(disc)) / 2.0
+        # the smaller root as ω2²/(larger root): (−b − √disc)/2 cancels when 1 + β·A0 is large
+        w1 = 2.0 * w2 * w2 / (-b + math.sqrt(disc))
         new_gbw = w1 / (2 * math.pi) * self.gain
         return replace(self, gbw_hz=min(new_gbw, self.gbw_hz))
 

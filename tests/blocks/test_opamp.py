@@ -173,3 +173,30 @@ def test_config_table_accepts_engineering_strings_and_rejects_unknown_keys() -> 
     assert model.gain == 1e5 and model.gbw_hz == 1e6
     with pytest.raises(ConfigError, match=r"opamp: unknown key\(s\) gbw"):
         opamp_from_config({"gbw": 1e6})
+
+
+@pytest.mark.parametrize("second_pole_hz", [3e6, 1e9, 1e12, 1e15])
+def test_two_pole_analytics_hold_with_a_far_second_pole(second_pole_hz: float) -> None:
+    """|A| = 1 at the analytic unity-gain frequency, and the phase margin tends to the single pole's as the
+    second pole moves out (at 1e15 Hz the quadratic's textbook root cancelled to 0 Hz and 180°)."""
+    two = OpAmpModel(kind="two_pole", gain=1e5, gbw_hz=1e6, second_pole_hz=second_pole_hz)
+    one = OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6)
+    fu = two.unity_gain_hz()
+    assert abs(complex(two.open_loop_gain(fu))) == pytest.approx(1.0, rel=1e-12)
+    assert two.phase_margin_deg() == pytest.approx(
+        180 - np.degrees(np.arctan(fu / two.dominant_pole_hz) + np.arctan(fu / second_pole_hz)), abs=1e-9)
+    if second_pole_hz >= 1e12:
+        assert two.phase_margin_deg() == pytest.approx(one.phase_margin_deg(), abs=1e-4)
+        assert fu == pytest.approx(one.unity_gain_hz(), rel=1e-6)
+
+
+def test_compensated_dominant_pole_solves_its_quadratic() -> None:
+    """The new dominant pole is a root of ω1² + (2 − 4ζ²(1 + A0))·ω2·ω1 + ω2² to 1e-12 of ω2·ω1 (the
+    smaller root taken without cancellation: the textbook form was off by 8e-7 here)."""
+    raw = OpAmpModel(kind="two_pole", gain=1e5, gbw_hz=10e6, second_pole_hz=3e6)
+    fixed = raw.compensated(overshoot=0.05)
+    log_os = np.log(0.05)
+    zeta = -log_os / np.sqrt(np.pi**2 + log_os**2)
+    w1, w2 = 2 * np.pi * fixed.dominant_pole_hz, 2 * np.pi * 3e6
+    residual = w1**2 + (2 - 4 * zeta**2 * (1 + 1e5)) * w2 * w1 + w2**2
+    assert abs(residual) < 1e-12 * (4 * zeta**2 * (1 + 1e5)) * w2 * w1
