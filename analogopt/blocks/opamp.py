@@ -77,6 +77,12 @@ def _finite(name: str, value: float | None) -> None:
         raise ConfigError(f"op-amp {name} must be a finite number, got {value!r}")
 
 
+#: The smallest input linear range SR/(2π·GBW) = I/gm of a slew-limited op-amp (V): over three decades
+#: under a bipolar pair's 2·kT/q and ten times ngspice's voltage tolerance (below it the input stage is a
+#: relay that ngspice steps through for hours)
+MIN_SLEW_LINEAR_RANGE_V = 1e-5
+
+
 @dataclass(frozen=True)
 class OpAmpModel:
     """Parameters of one op-amp macromodel (SI units; ``None`` leaves a non-ideality out).
@@ -152,6 +158,23 @@ class OpAmpModel:
                               "would sit on a rail")
         if self.slew_v_per_s is not None and not self.slew_v_per_s > 0:
             raise ConfigError(f"op-amp slew_v_per_s must be > 0 V/s, got {self.slew_v_per_s!r}")
+        if self.slew_v_per_s is not None and self.gbw_hz is not None:
+            linear_v = self.slew_v_per_s / (2 * math.pi * self.gbw_hz)
+            if linear_v < MIN_SLEW_LINEAR_RANGE_V:
+                # the input stage would be a relay: ngspice steps it below its voltage tolerance, for hours
+                raise ConfigError(
+                    f"op-amp slew_v_per_s = {self.slew_v_per_s:g} V/s with gbw_hz = {self.gbw_hz:g} Hz leaves the input "
+                    f"stage a linear range SR/(2π·GBW) = I/gm of {linear_v:.3g} V, below {MIN_SLEW_LINEAR_RANGE_V:g} V (a "
+                    "real input pair's is tens of mV): raise slew_v_per_s or leave it unset")
+            # the slewing stage's current SR·C into its DC resistor caps the pole node at SR/(2π·p1): below
+            # the swing the output must reach, the op-amp could never get there (nor the slew bench measure)
+            ceiling = self.slew_v_per_s / (2 * math.pi * self.dominant_pole_hz)
+            needed = max(abs(self.v_low), abs(self.v_high)) if self.v_low is not None else 1.0
+            if ceiling < needed:
+                reach = f"its farther rail ({needed:g} V)" if self.v_low is not None else "1 V"
+                raise ConfigError(
+                    f"op-amp slew_v_per_s = {self.slew_v_per_s:g} V/s caps the output at SR·gain/(2π·gbw_hz) = "
+                    f"{ceiling:.3g} V, short of {reach}: raise slew_v_per_s or gain, or leave slew_v_per_s unset")
         if not self.r_out_ohm >= 0:
             raise ConfigError(f"op-amp r_out_ohm must be ≥ 0 Ω, got {self.r_out_ohm!r}")
         if self.r_out_hf_ohm is not None:
