@@ -81,3 +81,25 @@ def test_the_default_batch_runs_sample_per_seed_and_keeps_each_failure(tmp_path)
     rows = _Counting().sample_batch([], [1, 2, None], NgspiceRunner(), tmp_path)
     assert rows[0] == {"seed": 1} and rows[2] == {"seed": None}
     assert isinstance(rows[1], ValueError) and str(rows[1]) == "seed 2 fails"
+
+
+def test_the_nominal_ode_is_solved_once_per_problem_in_a_process(monkeypatch):
+    """A worker's chunks of one point rebuild the experiment and reuse the nominal ODE; another problem
+    (a changed γ) or another axis is solved anew, and the reused answer is the solved one."""
+    import numpy as np
+
+    import analogopt.experiments.nf_single as nf_experiment
+
+    calls = []
+    solve = nf_experiment.loop_ode
+    monkeypatch.setattr(nf_experiment, "_NOMINAL_ODES", {})
+    monkeypatch.setattr(nf_experiment, "loop_ode", lambda problem, axis, **kw: calls.append(1) or solve(problem, axis, **kw))
+    build = lambda *sets: NFSingleExperiment.from_scenario(load_scenario("nf_staircase", ["loop.iterations=200", *sets]))
+    axis = np.arange(0, 201, 20)
+    first = build()._nominal_ideal(axis, NgspiceRunner())
+    again = build()._nominal_ideal(axis, NgspiceRunner())
+    assert len(calls) == 1 and np.array_equal(first["ideal"].weights, again["ideal"].weights)
+    assert np.array_equal(again["ideal"].weights, solve(build().problem, axis).weights)
+    build("loop.gamma=0.5")._nominal_ideal(axis, NgspiceRunner())
+    build()._nominal_ideal(axis[:-1], NgspiceRunner())
+    assert len(calls) == 3
