@@ -18,9 +18,9 @@ sequence, as a worker runs them, through :class:`NgspiceRunner` (one process eac
 :class:`SessionRunner` (one session: ``alter`` where the shape allows), each run's wall time less its
 analysis (ngspice's ``run`` command as the session's child times it on the same deck).
 
-Then the sweeps: wall time (cluster start-up excluded), per-sample wall time (also from the first
-task's rows to the last's, which leaves out the workers' warm-up, their first imports and session
-start, and the cluster's close), and the per-sample overhead: the per-sample wall time minus what the sample itself must compute, the digital twin
+Then the sweeps: wall time (cluster start-up excluded), per-sample wall time (with one worker also from
+the first task's rows to the last's, which leaves out the worker's warm-up, its first imports and
+session start, and the cluster's close), and the per-sample overhead: the per-sample wall time minus what the sample itself must compute, the digital twin
 (``time_twin_s``) and ngspice's analysis (the runner part's median), which holds the kind's own Python
 work (the comparison, the nominal loop's ODE, the loop gain) and the engine's; and the twin's time as a
 fraction of the sample's ngspice time (``time_spice_s``: launch to result, in that sweep) and of the
@@ -132,9 +132,10 @@ def sweep(plan: SweepPlan, out: Path, workers: int, chunk: int | None) -> dict:
               on_row=lambda row: arrivals.append((time.perf_counter(), row["time_sample_s"])))
     wall = time.perf_counter() - t0
     first = [s for t, s in arrivals if t - arrivals[0][0] < 2e-3]
-    # from the first task's rows to the last task's: the workers' warm-up and the cluster's close left out
+    # from the first task's rows to the last task's: the worker's warm-up and the cluster's close left out
+    # (one worker only: several workers' first tasks would overlap the interval and their rows count in it)
     later = len(arrivals) - len(first)
-    steady = (arrivals[-1][0] - arrivals[0][0]) / later if later else float("nan")
+    steady = (arrivals[-1][0] - arrivals[0][0]) / later if later and workers == 1 else float("nan")
     return dict(wall=wall, startup=arrivals[0][0] - t0 - sum(first), steady=steady,
                 table=build_table(load_rows(plan, out)))
 
@@ -179,16 +180,18 @@ def main() -> None:
                          steady_overhead=r["steady"] - analysis - twin)
                 print(f"{mode:>8}, {k} worker(s): {r['wall']:.1f} s wall ({r['startup']:.1f} s cluster start-up), "
                       f"{ok}/{n} ok, {per_sample * 1e3:.1f} ms per sample = analysis {analysis * 1e3:.1f} + twin "
-                      f"{twin * 1e3:.1f} + overhead {r['overhead'] * 1e3:.1f} ms (after the first task, before the "
-                      f"close: {r['steady'] * 1e3:.1f} ms, overhead {r['steady_overhead'] * 1e3:.1f} ms); twin/ngspice per sample "
+                      f"{twin * 1e3:.1f} + overhead {r['overhead'] * 1e3:.1f} ms"
+                      + (f" (after the first task, before the close: {r['steady'] * 1e3:.1f} ms, overhead "
+                         f"{r['steady_overhead'] * 1e3:.1f} ms)" if k == 1 else "") + "; twin/ngspice per sample "
                       f"{twin / spice:.2f} of the run's ngspice time ({spice * 1e3:.1f} ms) and "
                       f"{twin / analysis:.2f} of its analysis; load average now {os.getloadavg()[0]:.2f}")
     for k in args.workers:
         if ("spawn", k) in results and ("sessions", k) in results:
             spawn, ses = results["spawn", k], results["sessions", k]
             print(f"{k} worker(s): per-sample overhead spawn {spawn['overhead'] * 1e3:.1f} ms vs sessions "
-                  f"{ses['overhead'] * 1e3:.1f} ms (ratio {spawn['overhead'] / ses['overhead']:.1f}x; after the first "
-                  f"task {spawn['steady_overhead'] * 1e3:.1f} vs {ses['steady_overhead'] * 1e3:.1f} ms); per-sample wall "
+                  f"{ses['overhead'] * 1e3:.1f} ms (ratio {spawn['overhead'] / ses['overhead']:.1f}x"
+                  + (f"; after the first task {spawn['steady_overhead'] * 1e3:.1f} vs {ses['steady_overhead'] * 1e3:.1f} ms"
+                     if k == 1 else "") + "); per-sample wall "
                   f"{spawn['per_sample'] * 1e3:.1f} vs {ses['per_sample'] * 1e3:.1f} ms "
                   f"({spawn['per_sample'] / ses['per_sample']:.2f}x)")
     for mode in args.modes:

@@ -81,6 +81,9 @@ def _finite(name: str, value: float | None) -> None:
 #: under a bipolar pair's 2·kT/q and ten times ngspice's voltage tolerance (below it the input stage is a
 #: relay that ngspice steps through for hours)
 MIN_SLEW_LINEAR_RANGE_V = 1e-5
+#: How far the slewing stage's reach (:attr:`OpAmpModel.slew_cap_v`) must exceed the output's swing: its
+#: rate SR·(1 − v/cap) then stays within 10 % of SR
+SLEW_CAP_MARGIN = 10.0
 
 
 @dataclass(frozen=True)
@@ -166,15 +169,17 @@ class OpAmpModel:
                     f"op-amp slew_v_per_s = {self.slew_v_per_s:g} V/s with gbw_hz = {self.gbw_hz:g} Hz leaves the input "
                     f"stage a linear range SR/(2π·GBW) = I/gm of {linear_v:.3g} V, below {MIN_SLEW_LINEAR_RANGE_V:g} V (a "
                     "real input pair's is tens of mV): raise slew_v_per_s or leave it unset")
-            # the slewing stage's current SR·C into its DC resistor caps the pole node at SR/(2π·p1): below
-            # the swing the output must reach, the op-amp could never get there (nor the slew bench measure)
-            ceiling = self.slew_v_per_s / (2 * math.pi * self.dominant_pole_hz)
+            # the slewing stage's current SR·C into its DC resistor caps the pole node at SR/(2π·p1), and its
+            # rate falls toward the cap as SR·(1 − v/cap): within 10 % only up to a tenth of the cap
+            cap = self.slew_cap_v
             needed = max(abs(self.v_low), abs(self.v_high)) if self.v_low is not None else 1.0
-            if ceiling < needed:
+            if cap < SLEW_CAP_MARGIN * needed:
                 reach = f"its farther rail ({needed:g} V)" if self.v_low is not None else "1 V"
                 raise ConfigError(
                     f"op-amp slew_v_per_s = {self.slew_v_per_s:g} V/s caps the output at SR·gain/(2π·gbw_hz) = "
-                    f"{ceiling:.3g} V, short of {reach}: raise slew_v_per_s or gain, or leave slew_v_per_s unset")
+                    f"{cap:.3g} V, and the rate falls toward the cap as SR·(1 − v/cap): the cap must be "
+                    f"{SLEW_CAP_MARGIN:g}× {reach} for the slew rate to hold within 10 %; raise slew_v_per_s or gain, "
+                    "or leave slew_v_per_s unset")
         if not self.r_out_ohm >= 0:
             raise ConfigError(f"op-amp r_out_ohm must be ≥ 0 Ω, got {self.r_out_ohm!r}")
         if self.r_out_hf_ohm is not None:
@@ -207,6 +212,14 @@ class OpAmpModel:
         if self.gbw_hz is None:
             raise ConfigError("the ideal op-amp kind has no compensation capacitor")
         return 1.0 / (2.0 * math.pi * self.gbw_hz)
+
+    @property
+    def slew_cap_v(self) -> float | None:
+        """The slewing stage's reach in V: its saturation current into the dominant pole's DC resistor,
+        ``SR·A0/(2π·GBW)`` (None without a slew limit). Its rate at output ``v`` is ``SR·(1 − v/cap)``."""
+        if self.slew_v_per_s is None or self.gbw_hz is None:
+            return None
+        return self.slew_v_per_s / (2 * math.pi * self.dominant_pole_hz)
 
     @property
     def slew_current_a(self) -> float | None:

@@ -57,7 +57,7 @@ from PySpice.Spice.Netlist import Circuit
 
 from ..blocks.activation import sigma_expr
 from ..blocks.integrator import RCLowPass
-from ..blocks.opamp import OpAmpModel, add_opamp
+from ..blocks.opamp import SLEW_CAP_MARGIN, OpAmpModel, add_opamp
 from ..blocks.ota import OTAModel
 from ..blocks.user_block import UserOpAmp, supply_sources
 from ..errors import ConfigError
@@ -211,7 +211,13 @@ def slew_step_v(model: OpAmpModel) -> float:
         raise ConfigError("the slew bench needs an op-amp with slew_v_per_s")
     step = max(1.0, SLEW_STEP_LINEAR_RANGES * model.slew_v_per_s / (2 * math.pi * model.gbw_hz))
     if model.v_low is not None:
-        step = min(step, 0.8 * (model.v_high - model.v_low))
+        step = min(step, 0.8 * (model.v_high - model.v_low))  # inside the rails, which the model's cap covers
+    elif step / 2 > model.slew_cap_v / SLEW_CAP_MARGIN:
+        # about 0 V the output spans ±step/2, where the rate SR·(1 − v/cap) must hold within 10 %
+        raise ConfigError(
+            f"the slew bench steps {step:g} V ({SLEW_STEP_LINEAR_RANGES:g} linear ranges SR/(2π·GBW)), and this "
+            f"op-amp's slewing stage reaches {model.slew_cap_v:.3g} V: its rate would fall more than 10 % within "
+            f"the step; raise gain to {SLEW_CAP_MARGIN * SLEW_STEP_LINEAR_RANGES / 2:g} V/V or more")
     return step
 
 

@@ -366,6 +366,9 @@ class NFSingleExperiment(ExperimentBase):
             except TimeoutError as exc:
                 raise SimulationTimeoutError(f"the sample exceeded its limit while solving the nominal loop's ODE "
                                              f"({exc}); raise --timeout") from None
+            if fields["ideal"] is not None:  # shared by every later chunk: none may change it
+                for array in (fields["ideal"].iteration, fields["ideal"].weights, fields["ideal"].loss):
+                    array.flags.writeable = False
             if len(_NOMINAL_ODES) >= NOMINAL_ODES_KEPT:
                 del _NOMINAL_ODES[next(iter(_NOMINAL_ODES))]
             _NOMINAL_ODES[key] = fields

@@ -15,10 +15,11 @@ applied with ``alter`` and re-run; any other deck (a changed line of another kin
 behavioural source, a line count, a deck reading files) is loaded fresh in the same process. ``alter`` is
 used only where it gives the very numbers of a fresh load:
 
-- a number of at most 16 digits is handed to ``alter`` with an integer mantissa, which ngspice's front
-  end reads as its netlist parser reads the number; any other, the value a fresh load would give is
-  computed by a replica of the netlist parser and handed over in a form the front end evaluates exactly
-  (:mod:`~analogopt.spice.session_child`);
+- a number of at most 16 digits is handed to ``alter`` rewritten with an integer mantissa, which
+  ngspice's front end reads as its netlist parser reads the number (within the limits of
+  :func:`~analogopt.spice.session_child.plain_alter_text`); for any other, the value a fresh load would
+  give is computed by a replica of the netlist parser and handed over in a form the front end evaluates
+  exactly (:mod:`~analogopt.spice.session_child`);
 - each child checks these at start-up on a calibration deck of every element kind and refuses ``alter``
   for its life, loading every deck fresh, if any exact value differs (:attr:`Session.alter_refused`), or
   the plain form only if a plain one does (:attr:`Session.plain_refused`);

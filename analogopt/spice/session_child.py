@@ -48,7 +48,8 @@ ALTERABLE = {"r": (3, "resistance"), "c": (3, "capacitance"), "l": (3, "inductan
 # ---------------------------------------------------------------------------------------------------
 # Numbers as ngspice reads them, and alter values that give the same doubles
 
-_PLAIN_NUMBER = re.compile(r"([+-]?)(\d*)(?:(\.)(\d*))?(?:[eEdD]([+-]?\d+))?")
+#: (a ``d`` exponent is left out: ngspice's netlist tokenizer reads ``15d-3`` as two tokens)
+_PLAIN_NUMBER = re.compile(r"([+-]?)(\d*)(?:(\.)(\d*))?(?:[eE]([+-]?\d+))?", re.ASCII)
 #: digits of a mantissa whose integer value is below 2**53: accumulated exactly in a double
 _EXACT_DIGITS = 15
 
@@ -74,7 +75,10 @@ def netlist_number(token: str) -> float | None:
     if exponent is None and not fraction:  # "12", "12.": returned before any power of ten
         return mantissa * sign
     power = -len(fraction or "") + (int(exponent) if exponent is not None else 0)
-    return (sign * mantissa) * math.pow(10.0, float(power))
+    try:
+        return (sign * mantissa) * math.pow(10.0, float(power))
+    except OverflowError:  # C's pow gives inf: no value alter could repeat
+        return None
 
 
 #: the decimal exponents a plain alter value may span: its double is then normal and finite
@@ -276,7 +280,7 @@ def calibrate(ng: _Library) -> tuple[str, str]:
     """Why ``alter`` must not be used in this library, and why its plain values must not
     (:func:`plain_alter_text`; "" each when the parser replica and the alter values agree with what it
     reads for every element of the calibration deck: the exact form for every value, the plain form for
-    each value, and its 15- and 16-digit roundings, that has one)."""
+    each value, its 15- and 16-digit roundings and a fixed-point form with trailing zeros, that has one)."""
     lines, elements = _calibration_deck()
     ng.load(lines)
 
@@ -295,8 +299,8 @@ def calibrate(ng: _Library) -> tuple[str, str]:
             got = read(name, param)
             if got != want:
                 return f"alter {name} {param} = {exact_expression(want)} gave {got!r}, not {want!r}", ""
-        for name, param, _, other in elements:
-            for token in (other, f"{float(other):.15g}", f"{float(other):.16g}"):
+        for name, param, text, other in elements:
+            for token in (text, other, f"{float(other):.15g}", f"{float(other):.16g}", f"{float(other):.12f}"):
                 plain = plain_alter_text(token, name[0])
                 if plain is None:
                     continue

@@ -161,12 +161,15 @@ BAD = [
     (dict(kind="single_pole", gbw_hz=1e6, slew_v_per_s=0.0), ConfigError, r"slew_v_per_s must be > 0"),
     # its slewing stage could never lift the output past 0.16 V: the slew bench measured nothing, without a word
     (dict(kind="single_pole", gain=1e4, gbw_hz=1e6, slew_v_per_s=100.0), ConfigError,
-     r"slew_v_per_s = 100 V/s caps the output at SR·gain/\(2π·gbw_hz\) = 0\.159 V, short of 1 V"),
+     r"slew_v_per_s = 100 V/s caps the output at SR·gain/\(2π·gbw_hz\) = 0\.159 V, .* must be 10× 1 V"),
     # a relay for an input stage (linear range 1.6e-16 V): the slew bench ran past its 120 s limit
     (dict(kind="single_pole", gain=1e16, gbw_hz=1e6, slew_v_per_s=1e-9), ConfigError,
      r"linear range SR/\(2π·GBW\) = I/gm of 1\.59e-16 V, below 1e-05 V"),
     (dict(kind="two_pole", gain=1e5, gbw_hz=1e6, second_pole_hz=5e6, v_low=-2.5, v_high=5.0, slew_v_per_s=300.0),
-     ConfigError, r"= 4\.77 V, short of its farther rail \(5 V\)"),
+     ConfigError, r"= 4\.77 V, .*must be 10× its farther rail \(5 V\) for the slew rate to hold within 10 %"),
+    # the rate SR·(1 − v/cap) would be 40 % slow at the farther rail
+    (dict(kind="single_pole", gain=1e5, gbw_hz=1e6, v_low=0.0, v_high=5.0, slew_v_per_s=520.0), ConfigError,
+     r"= 8\.28 V, .*must be 10× its farther rail \(5 V\)"),
 ]
 
 

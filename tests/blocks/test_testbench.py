@@ -152,6 +152,12 @@ def test_slew_step_saturates_the_input_stage():
     assert tb.slew_step_v(OpAmpModel(kind="single_pole", gain=1e5, gbw_hz=1e6, slew_v_per_s=1e3)) == 1.0
     with pytest.raises(ConfigError, match="slew_v_per_s"):
         tb.slew_step_v(SINGLE)
+    # a 1 V linear range and gain 100: the 25 V step reaches ±12.5 V, past a tenth of the 100 V cap, where
+    # the rate SR·(1 − v/cap) is 12.5 % slow; gain 130 keeps it within 10 %
+    low_gain = dict(kind="single_pole", gbw_hz=1e6, slew_v_per_s=2 * math.pi * 1e6)
+    with pytest.raises(ConfigError, match=r"steps 25 V .* reaches 100 V: .* raise gain to 125 V/V"):
+        tb.slew_step_v(OpAmpModel(gain=100.0, **low_gain))
+    assert tb.slew_step_v(OpAmpModel(gain=130.0, **low_gain)) == pytest.approx(25.0)
 
 
 def test_testbench_set_follows_the_model():

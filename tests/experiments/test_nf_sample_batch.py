@@ -99,6 +99,7 @@ def test_the_nominal_ode_is_solved_once_per_problem_in_a_process(monkeypatch):
     first = build()._nominal_ideal(axis, NgspiceRunner())
     again = build()._nominal_ideal(axis, NgspiceRunner())
     assert len(calls) == 1 and np.array_equal(first["ideal"].weights, again["ideal"].weights)
+    assert not again["ideal"].weights.flags.writeable  # shared by the chunks: read-only
     assert np.array_equal(again["ideal"].weights, solve(build().problem, axis).weights)
     build("loop.gamma=0.5")._nominal_ideal(axis, NgspiceRunner())
     build()._nominal_ideal(axis[:-1], NgspiceRunner())
