@@ -19,13 +19,13 @@ sequence, as a worker runs them, through :class:`NgspiceRunner` (one process eac
 analysis (ngspice's ``run`` command as the session's child times it on the same deck).
 
 Then the sweeps: wall time (cluster start-up excluded), per-sample wall time (with one worker also from
-the first task's rows to the last's, which leaves out the worker's warm-up, its first imports and
-session start, and the cluster's close), and the per-sample overhead: the per-sample wall time minus what the sample itself must compute, the digital twin
-(``time_twin_s``) and ngspice's analysis (the runner part's median), which holds the kind's own Python
-work (the comparison, the nominal loop's ODE, the loop gain) and the engine's; and the twin's time as a
-fraction of the sample's ngspice time (``time_spice_s``: launch to result, in that sweep) and of the
-analysis alone. The tables of all modes must be identical (timings aside). The machine's load average is
-printed: on a shared machine the numbers move with it.
+the first task's rows to the last's, which leaves out the worker's warm-up, its first imports and session
+start, and the cluster's close), and the per-sample overhead: the per-sample wall time minus what the
+sample itself must compute, the digital twin (``time_twin_s``) and ngspice's analysis (the runner part's
+median), which holds the kind's own Python work (the comparison, the nominal loop's ODE, the loop gain)
+and the engine's; and the twin's time as a fraction of the sample's ngspice time (``time_spice_s``:
+launch to result, in that sweep) and of the analysis alone. The tables of all modes must be identical
+(timings aside). The machine's load average is printed: on a shared machine the numbers move with it.
 """
 
 from __future__ import annotations

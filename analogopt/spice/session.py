@@ -28,9 +28,9 @@ used only where it gives the very numbers of a fresh load:
 - the tests run decks through ``alter`` and fresh loads and compare them with :class:`NgspiceRunner` bit
   for bit, per element kind (transients from initial conditions, nonlinear operating points, KLU).
 
-Loading costs about as much per line as an ``alter`` per value (measured, ngspice-46: 16 µs a line of
-the NF loop, 10 µs a crossbar line, 15 µs an exact ``alter``, about half that a plain one), so a deck whose changed values exceed
-:data:`ALTER_SHARE` of its lines is loaded fresh instead.
+Loading costs about as much per line as an ``alter`` per value (measured, ngspice-46: 16 µs a line of the
+NF loop, 10 µs a crossbar line, 15 µs an exact ``alter``, about half that a plain one), so a deck whose
+changed values exceed :data:`ALTER_SHARE` of its lines is loaded fresh instead.
 
 **Failures.** ngspice's output is judged by analogopt's own diagnostics
 (:func:`~analogopt.spice.diagnostics.raise_for_output`), as for the other runners. A child that dies

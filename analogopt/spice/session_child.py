@@ -5,7 +5,8 @@ Run by path (``python -P session_child.py FD``) with nothing but the standard li
 starts in tens of milliseconds instead of importing analogopt, numpy and PySpice: it binds libngspice
 through ``ctypes`` (PySpice is not needed, so ngspice releases whose messages PySpice misreads, 46's
 solver lines among them, serve as well as 39), says hello over the socket ``FD`` (the library's banner,
-and whether ``alter`` and its plain values are exact here), then serves runs until the parent says quit or goes away:
+and whether ``alter`` and its plain values are exact here), then serves runs until the parent says quit
+or goes away:
 
 - request: JSON ``{"text": deck, "alter": [commands] | null, "cwd": directory}``; the child applies the
   ``alter`` commands to the circuit it holds (reloading the deck if ngspice refuses one) or loads the
@@ -96,9 +97,10 @@ def plain_alter_text(token: str, kind: str) -> str | None:
     The netlist parser accumulates every digit into one mantissa and multiplies it once by
     ``pow(10, exponent)``; the front end does the same with an integer mantissa, but adds a fraction's
     digits separately (which rounds differently). With at most 16 significant digits, their value plus 48
-    below 2**53, the mantissa is exact in both, so both compute the same product. Values within 300 decades of 1 (no
-    subnormal, no overflow; a resistance clear of ngspice's clamp) only. A plain value costs ngspice
-    about half an ``m/2^k`` one to read (measured, ngspice-46: 5.8 µs against 10.7 µs per alter)."""
+    below 2**53, the mantissa is exact in both, so both compute the same product. Values within 300
+    decades of 1 (no subnormal, no overflow; a resistance clear of ngspice's clamp) only. A plain value
+    costs ngspice about half an ``m/2^k`` one to read (measured, ngspice-46: 5.8 µs against 10.7 µs per
+    alter)."""
     match = _PLAIN_NUMBER.fullmatch(token)
     if match is None:
         return None
@@ -111,7 +113,9 @@ def plain_alter_text(token: str, kind: str) -> str | None:
         return None
     power = (int(exponent) if exponent is not None else 0) - len(fraction)
     decade = len(digits) - 1 + power
-    if not _PLAIN_DECADES[0] <= decade <= _PLAIN_DECADES[1] or (kind == "r" and decade < _PLAIN_MIN_RESISTANCE_DECADE):
+    if not _PLAIN_DECADES[0] <= decade <= _PLAIN_DECADES[1]:
+        return None
+    if kind == "r" and decade < _PLAIN_MIN_RESISTANCE_DECADE:
         return None
     return f"{'-' if sign == '-' else ''}{digits}" + (f"e{power}" if power else "")
 
