@@ -76,6 +76,10 @@ LC_CORNER_BELOW = 1e3
 #: Step size of the slew bench in units of the input stage's linear range ``SR/(2π·GBW)``: at the 80 %
 #: point 5 linear ranges are left, where tanh is within 1e-4 of saturation.
 SLEW_STEP_LINEAR_RANGES = 25.0
+#: The fewest linear ranges a slew step may span: 2 are left at its 80 % point, and its 20–80 % slope,
+#: SR·6/ln(sinh 8/sinh 2), is within 0.3 % of the slew rate (5 ranges: 4.6 % low). A step the rails cut
+#: shorter hardly slews.
+SLEW_MIN_LINEAR_RANGES = 10.0
 #: Samples of the comparator's DC transfer sweep.
 COMPARATOR_SWEEP_POINTS = 6000
 #: Newton tolerances of the comparator's DC sweep. At ngspice's defaults (reltol 1e-3) each sweep point

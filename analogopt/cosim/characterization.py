@@ -372,10 +372,25 @@ def _opamp_offset(model: OpAmpModel, run: RunResult, bench: Testbench, result: C
 
 
 def _opamp_slew(model: OpAmpModel, run: RunResult, bench: Testbench, result: Characterization) -> None:
+    from ..circuits.testbench import SLEW_MIN_LINEAR_RANGES
+
     tran = run.analysis("tran")
     v_out = tran[bench.probes["out"]]
-    result.measured["slew_rate_v_per_s"] = slew_rate_v_per_s(tran.axis, v_out, bench.levels["step_v"])
+    step = bench.levels["step_v"]
+    rate = slew_rate_v_per_s(tran.axis, v_out, step)
     result.analytic["slew_rate_v_per_s"] = model.slew_v_per_s
+    linear_v = model.slew_v_per_s / (2 * math.pi * model.gbw_hz)
+    if step < SLEW_MIN_LINEAR_RANGES * linear_v:
+        # the rails cut the step short of saturating the input stage: its slope is small-signal settling
+        result.measured["slew_rate_v_per_s"] = None
+        slope = f", {rate:.3g} V/s" if rate is not None else ""
+        result.notes.append(
+            f"Slew rate not measured: the rails allow a step of {step:g} V, {step / linear_v:.3g} linear ranges "
+            f"SR/(2π·GBW) = {linear_v:.3g} V, where a slew needs {SLEW_MIN_LINEAR_RANGES:g}. The input stage stays "
+            f"linear over the whole swing, so this slew limit never acts (the step's 20–80 % slope{slope} is the "
+            "loop's small-signal settling).")
+        return
+    result.measured["slew_rate_v_per_s"] = rate
 
 
 def characterize_integrator(block: RCLowPass, benches: Mapping[str, Testbench],

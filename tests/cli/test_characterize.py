@@ -187,3 +187,15 @@ def test_bad_out_is_one_line_and_writes_nothing(tmp_path, run_cli, check_one_lin
         code, err = run_cli("characterize", "opamp", "--out", out)
         check_one_line_error(code, err, code=2, pattern=pattern)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"] and a_file.read_text() == "keep me"
+
+
+def test_a_slew_limit_the_rails_never_reach_is_not_measured(tmp_path):
+    """SR/(2π·GBW) = 159 V against 3.3 V rails: the follower never slews, and its 20–80 % slope (7e9 V/s,
+    the loop's settling) was reported as the measured slew rate beside the 1e12 V/s asked for."""
+    settings = {"kind": "single_pole", "gain": "1e5", "gbw_hz": "1g", "slew_v_per_s": "1e12", "v_low": "0",
+                "v_high": "3.3"}
+    data = _characterize(tmp_path / "unreached", "opamp", settings)
+    assert data["slew_rate_v_per_s"]["measured"] is None and data["slew_rate_v_per_s"]["analytic"] == 1e12
+    assert any(note.startswith("Slew rate not measured: the rails allow a step of 2.64 V, 0.0166 linear ranges")
+               for note in data["notes"])
+    assert "Slew rate not measured" in (tmp_path / "unreached/report.md").read_text()
