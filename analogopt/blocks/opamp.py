@@ -162,7 +162,7 @@ class OpAmpModel:
         if self.slew_v_per_s is not None and not self.slew_v_per_s > 0:
             raise ConfigError(f"op-amp slew_v_per_s must be > 0 V/s, got {self.slew_v_per_s!r}")
         if self.slew_v_per_s is not None and self.gbw_hz is not None:
-            linear_v = self.slew_v_per_s / (2 * math.pi * self.gbw_hz)
+            linear_v = self.slew_linear_range_v
             if linear_v < MIN_SLEW_LINEAR_RANGE_V:
                 # the input stage would be a relay: ngspice steps it below its voltage tolerance, for hours
                 raise ConfigError(
@@ -212,6 +212,14 @@ class OpAmpModel:
         if self.gbw_hz is None:
             raise ConfigError("the ideal op-amp kind has no compensation capacitor")
         return 1.0 / (2.0 * math.pi * self.gbw_hz)
+
+    @property
+    def slew_linear_range_v(self) -> float | None:
+        """The input stage's linear range in V, ``SR/(2π·GBW)`` (``I/gm`` of a real input pair; None
+        without a slew limit): past a few of them the input saturates and the output slews."""
+        if self.slew_v_per_s is None or self.gbw_hz is None:
+            return None
+        return self.slew_v_per_s / (2 * math.pi * self.gbw_hz)
 
     @property
     def slew_cap_v(self) -> float | None:

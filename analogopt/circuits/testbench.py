@@ -213,7 +213,7 @@ def slew_step_v(model: OpAmpModel) -> float:
     least 1 V, at most 80 % of the rail span."""
     if model.slew_v_per_s is None:
         raise ConfigError("the slew bench needs an op-amp with slew_v_per_s")
-    step = max(1.0, SLEW_STEP_LINEAR_RANGES * model.slew_v_per_s / (2 * math.pi * model.gbw_hz))
+    step = max(1.0, SLEW_STEP_LINEAR_RANGES * model.slew_linear_range_v)
     if model.v_low is not None:
         step = min(step, 0.8 * (model.v_high - model.v_low))  # inside the rails, which the model's cap covers
     elif step / 2 > model.slew_cap_v / SLEW_CAP_MARGIN:

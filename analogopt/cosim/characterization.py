@@ -379,7 +379,7 @@ def _opamp_slew(model: OpAmpModel, run: RunResult, bench: Testbench, result: Cha
     step = bench.levels["step_v"]
     rate = slew_rate_v_per_s(tran.axis, v_out, step)
     result.analytic["slew_rate_v_per_s"] = model.slew_v_per_s
-    linear_v = model.slew_v_per_s / (2 * math.pi * model.gbw_hz)
+    linear_v = model.slew_linear_range_v
     if step < SLEW_MIN_LINEAR_RANGES * linear_v:
         # the rails cut the step short of saturating the input stage: its slope is small-signal settling
         result.measured["slew_rate_v_per_s"] = None
