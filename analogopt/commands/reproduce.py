@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     with RunDirectory(args.out, force=args.force) as out:
         for it in items:
             results.append(run_item(it, out, quick=args.quick, runner=runner, progress=progress, runs=runs))
-        simulator = runner.describe()  # after the runs: it counts the decks that fell back to Sparse 1.3
+        simulator = runner.describe()  # after the runs: the solvers its decks took, the Sparse 1.3 re-runs
         out.write_text("report.md", report_markdown(results, command=command, simulator=str(simulator)))
         out.write_json("reproduction.json", report_json(results, command=command,
                                                         simulator=simulator.to_json() if simulator else None))

@@ -66,6 +66,26 @@ class Check:
         return ok, text
 
 
+CURVES = ("train_accuracy", "test_accuracy", "train_loss", "test_loss")
+
+
+def seed_mean_curves(results: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """Each epoch's mean over the seeds' training histories (:func:`~analogopt.train.train` results) that
+    reach it: a run that diverged stops at the epoch where it did, so later epochs average the runs still
+    training; ``seeds_per_epoch`` says how many. The diverged run's own last values (a non-finite or
+    exploding loss) stay in its epochs' means."""
+    epochs = np.array([len(r["train_accuracy"]) for r in results])
+    reached = np.arange(epochs.max())[None, :] < epochs[:, None]  # row-major, as the runs' values concatenated
+    curves: dict[str, list[float]] = {}
+    for key in CURVES:
+        values = np.zeros(reached.shape)
+        values[reached] = np.concatenate([np.asarray(r[key], dtype=float) for r in results])
+        with np.errstate(invalid="ignore", over="ignore"):  # a non-finite value is the mean's own
+            curves[key] = (np.where(reached, values, 0.0).sum(axis=0) / reached.sum(axis=0)).tolist()
+    curves["seeds_per_epoch"] = reached.sum(axis=0).tolist()
+    return curves
+
+
 class RulesTableExperiment(ExperimentBase):
     kind = "rules_table"
     has_circuit = False
@@ -145,9 +165,7 @@ class RulesTableExperiment(ExperimentBase):
             summary += f"; {held}/{len(checks)} ordering checks hold"
         return {
             "title": self.title, "seeds": self.seeds, "table": table, "checks": checks, "summary": summary,
-            "curves": {label: {k: np.mean([r[k] for r in res], axis=0).tolist()
-                               for k in ("train_accuracy", "test_accuracy", "train_loss", "test_loss")}
-                       for label, res in runs.items()},
+            "curves": {label: seed_mean_curves(res) for label, res in runs.items()},
             "configs": {row.label: row.config.to_dict() for row in self.rows},
         }
 
@@ -178,6 +196,10 @@ class RulesTableExperiment(ExperimentBase):
             sat = "n/a" if t.get("saturated_fraction") is None else f"{100 * t['saturated_fraction']:.1f}"
             lines.append(f"| {label}{flag} | {t['train_mean']:.2f} ± {t['train_sd']:.2f} | "
                          f"{t['test_mean']:.2f} ± {t['test_sd']:.2f} | {sat} | {t['ms_per_step']:.2f} |")
+        if any(t["diverged_runs"] for t in metrics["table"].values()):
+            lines += ["", "A run that diverged stopped at that epoch: its final accuracy is the one it had there, and "
+                      "the mean curves after that epoch average the seeds still training (`seeds_per_epoch` in "
+                      "`metrics.json`)."]
         if metrics["checks"]:
             lines += ["", "## Orderings", ""]
             lines += [f"- {'holds' if c['holds'] else '**does not hold**'}: {c['check']}" for c in metrics["checks"]]

@@ -105,10 +105,12 @@ class Context:
         target = self.out.path / folder
         target.parent.mkdir(parents=True, exist_ok=True)
         self.progress.stage(f"{self.item.key}: {name}")
+        before = self.runner.describe()  # the runner is shared: this folder records only its own runs
         with RunDirectory(target) as run:
             experiment.run(run, self.progress, runner=self.runner)
             if getattr(experiment, "has_circuit", True):
-                record_simulator(run.path, self.runner.describe())
+                after = self.runner.describe()
+                record_simulator(run.path, None if after is None else after.since(before))
         # the file, not run()'s dict: it carries what record_simulator added, as JSON types
         metrics = json.loads((target / "metrics.json").read_text())
         self.runs[key] = (metrics, folder)

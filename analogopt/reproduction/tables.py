@@ -19,9 +19,17 @@ def accuracy(t: Mapping[str, Any], metric: str = "test") -> str:
     return f"{t[f'{metric}_mean']:.2f} ± {t[f'{metric}_sd']:.2f} %"
 
 
+def diverged(m: Mapping[str, Any], label: str) -> str:
+    """"N of K seeds diverged" for line ``label`` of table metrics ``m``; "" when none did."""
+    count = m["table"][label].get("diverged_runs", 0)
+    return f"{count} of {len(m['seeds'])} seeds diverged" if count else ""
+
+
 def table_rows(m: Mapping[str, Any], paper: Mapping[str, str], *, note: str = "") -> list[tuple[str, str, str, str]]:
-    """One row per table line: the paper's number beside our test accuracy (train in the note)."""
-    return [(label, paper.get(label, "—"), accuracy(t), f"train {accuracy(t, 'train')}" + (f"; {note}" if note else ""))
+    """One row per table line: the paper's number beside our test accuracy (train, and any diverged
+    seeds, in the note)."""
+    return [(label, paper.get(label, "—"), accuracy(t),
+             "; ".join(filter(None, [f"train {accuracy(t, 'train')}", diverged(m, label), note])))
             for label, t in m["table"].items()]
 
 

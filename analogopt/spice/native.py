@@ -17,19 +17,20 @@ and the solver's report as ``native.out``, as the ngspice runners keep theirs.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
 from ..errors import AnalogOptError, NetlistError, OutputError
+from .run_result import RunResult, SolverTally, runs_since, solver_text
 from .waveforms import Waveforms
 
 if TYPE_CHECKING:
     from .netlist import NetlistDeck
-    from .run_result import RunResult
 
 # The reader and the solver (pandas, scipy) are imported on first use: every runner import brings
 # this module, and most runs never use it.
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 #: :attr:`Waveforms.source` of every native result
 SOURCE = "the native simulator"
 _SWEEP_AXIS = {"v": "v(v-sweep)", "i": "i(i-sweep)"}
+#: the solver of each of :func:`.native_solve.solve`'s methods
+_SOLVER_NAMES = {"direct": "SuperLU", "iterative": "CG/GMRES"}
 
 
 @dataclass(frozen=True)
@@ -47,19 +50,29 @@ class NativeInfo:
     method: str
     program: str = "native"
     version: str = ""
+    #: in a runner's description, how many of its runs took each solver (as :attr:`SimulatorInfo.runs`)
+    runs: tuple[tuple[str, int], ...] = ()
 
     @property
     def solver(self) -> str:
         from .native_solve import ITERATIVE_MIN_UNKNOWNS  # on first use, like the solver itself
 
-        return {"auto": f"SuperLU, or CG/GMRES from {ITERATIVE_MIN_UNKNOWNS} unknowns", "direct": "SuperLU",
-                "iterative": "CG/GMRES"}[self.method]
+        policy = {"auto": f"SuperLU, or CG/GMRES from {ITERATIVE_MIN_UNKNOWNS} unknowns"}.get(
+            self.method, _SOLVER_NAMES.get(self.method, self.method))
+        return solver_text(policy, self.runs)
+
+    def since(self, before: "NativeInfo | None") -> "NativeInfo":
+        """As :meth:`SimulatorInfo.since`: the runs counted after ``before``."""
+        return self if before is None else dataclasses.replace(self, runs=runs_since(self.runs, before.runs))
 
     def __str__(self) -> str:
         return f"analogopt's native DC solver ({self.solver})"
 
-    def to_json(self) -> dict[str, str]:
-        return {"program": self.program, "version": self.version, "solver": self.solver}
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"program": self.program, "version": self.version, "solver": self.solver}
+        if self.runs:
+            out["runs_by_solver"] = dict(self.runs)
+        return out
 
 
 class NativeRunner:
@@ -82,10 +95,12 @@ class NativeRunner:
         self.timeout_s = timeout_s
         self.deadline = time.perf_counter() + timeout_s if whole_run else None
         self.method = method
+        self._solvers = SolverTally()
 
     def describe(self) -> NativeInfo:
-        """The solver this runner uses (what result directories record as their simulator)."""
-        return NativeInfo(self.method)
+        """The solver this runner uses, and which its runs took (what result directories record as their
+        simulator)."""
+        return NativeInfo(self.method, runs=self._solvers.runs())
 
     def run(self, deck: "NetlistDeck | str", run_dir: Path | None = None,
             progress: Callable[[float], None] | None = None) -> "RunResult":
@@ -106,7 +121,6 @@ class NativeRunner:
     def _solve(self, deck: "NetlistDeck | str", run_dir: Path | None) -> "RunResult":
         from .native_parse import parse
         from .native_solve import Deadline, solve
-        from .run_result import RunResult
 
         started = time.perf_counter()
         text = deck if isinstance(deck, str) else deck.format()
@@ -126,6 +140,8 @@ class NativeRunner:
             exc.netlist_text = text
             raise
         ended = time.perf_counter()
+        ran = NativeInfo(solution.method)
+        self._solvers.add(ran.solver)
         warnings = [f"Warning: .save {name}: no such vector; it is left out" for name in missing]
         branches = sum(netlist.elements[k].count for k in "vel" if k in netlist.elements)
         report = (f"native simulator: {len(netlist.node_names) - 1} nodes, {branches} branch currents; {solution.method}: {solution.detail}; relative residual of the circuit's "
@@ -134,7 +150,7 @@ class NativeRunner:
         if run_dir is not None:
             _keep(Path(run_dir) / "native.out", report + "".join(f"{w}\n" for w in warnings))
         return RunResult(plots=plots, netlist_path=netlist_path, stdout=report, stderr="", elapsed_s=ended - started,
-                         warnings=warnings, parse_s=parsed - started, simulator=self.describe())
+                         warnings=warnings, parse_s=parsed - started, simulator=ran)
 
 
 class NativePending:

@@ -55,7 +55,7 @@ from ..errors import (
 )
 from .diagnostics import NOT_KEPT, disk_full, exit_status, raise_for_output, warnings_of, write_failure
 from .native import NativeRunner
-from .run_result import RunResult, SimulatorInfo
+from .run_result import RunResult, SimulatorInfo, SolverTally
 from .netlist import SOLVER_OPTION, NetlistDeck
 from .rawfile import RawFileError, read_raw
 from .waveforms import Waveforms
@@ -402,6 +402,7 @@ class NgspiceRunner(_Limits):
         #: "timestep too small" that Sparse 1.3 passes); True = KLU for every deck; False = Sparse 1.3
         self.klu = klu
         self.sparse_reruns = 0
+        self._solvers = SolverTally()
 
     def describe(self) -> SimulatorInfo:
         """The simulator this runner runs decks on (version, the solver it selects, how many runs so
@@ -410,7 +411,8 @@ class NgspiceRunner(_Limits):
         if exe is None:
             raise self._not_found()
         info = self._solver_of(ngspice_info(exe))
-        return replace(info, sparse_reruns=self.sparse_reruns, by_size=info.klu and self.klu is None)
+        return replace(info, sparse_reruns=self.sparse_reruns, by_size=info.klu and self.klu is None,
+                       runs=self._solvers.runs())
 
     def _solver_of(self, info: SimulatorInfo) -> SimulatorInfo:
         if self.klu and not info.klu:
@@ -475,6 +477,7 @@ class NgspiceRunner(_Limits):
                 except FileNotFoundError:  # removed since it was found
                     _FOUND.pop((self.executable, path), None)
                     raise self._not_found() from None
+            self._solvers.add(info.solver)
             return _hand_over(proc, lambda: PendingRun(self, proc, directory, temporary, time.perf_counter(), watched,
                                                        netlist_text=text, executable=(self.executable, path, exe),
                                                        simulator=info))
@@ -737,10 +740,12 @@ class SharedLibraryRunner(_Limits):
     def __init__(self, timeout_s: float = 600.0, *, whole_run: bool = False) -> None:
         self._init_limits(timeout_s, whole_run)
         self.last_info: SimulatorInfo | None = None
+        self._solvers = SolverTally()
 
     def describe(self) -> SimulatorInfo | None:
-        """The library that ran this runner's latest deck (None before the first): each run loads it anew."""
-        return self.last_info
+        """The library that ran this runner's latest deck (None before the first): each run loads it anew;
+        with the solvers its runs took."""
+        return None if self.last_info is None else replace(self.last_info, runs=self._solvers.runs())
 
     def run(
         self, deck: NetlistDeck | str, run_dir: Path | None = None, progress: ProgressCallback | None = None
@@ -837,6 +842,7 @@ class SharedPendingRun(PendingRun):
         library = parse_banner("libngspice", result.get("banner", ""))
         self.runner.last_info = replace(library, by_size=library.klu)
         info = replace(library, klu=library.klu and SOLVER_OPTION in self.netlist_text)
+        self.runner._solvers.add(info.solver)
         return RunResult(plots=plots, netlist_path=self.netlist_path, stdout=stdout, stderr=stderr,
                          elapsed_s=self.ended - self.started, warnings=warnings_of(stderr), simulator=info)
 

@@ -65,6 +65,7 @@ from typing import Any
 from ..errors import AnalogOptError, ConfigError, SimulationError, SimulationTimeoutError, SimulatorNotFoundError
 from .diagnostics import NOT_KEPT, exit_status, raise_for_output, warnings_of
 from .netlist import SOLVER_OPTION, NetlistDeck
+from .run_result import SolverTally
 from .runner import (
     ProgressCallback, RunResult, SimulatorInfo, _kill_and_reap, _Limits, _spawn, _temporary_dir, _write,
     _write_attachments, parse_banner,
@@ -500,12 +501,14 @@ class SessionRunner(_Limits):
         self._init_limits(timeout_s, whole_run)
         self.cache = cache if cache is not None else session_cache()
         self.last_info: SimulatorInfo | None = None
+        self._solvers = SolverTally()
         #: sessions that crashed or were killed at the limit during this runner's runs
         self.sessions_lost = 0
 
     def describe(self) -> SimulatorInfo | None:
-        """The library of the session that ran this runner's latest deck (None before the first)."""
-        return self.last_info
+        """The library of the session that ran this runner's latest deck (None before the first), with
+        the solvers its runs took."""
+        return None if self.last_info is None else replace(self.last_info, runs=self._solvers.runs())
 
     def run(self, deck: NetlistDeck | str, run_dir: Path | None = None,
             progress: ProgressCallback | None = None) -> RunResult:
@@ -625,9 +628,11 @@ class SessionPendingRun:
             raise
         if progress is not None:
             progress(1.0)
+        ran = replace(session.info, klu=session.info.klu and SOLVER_OPTION in self.netlist_text)
+        runner._solvers.add(ran.solver)
         return RunResult(plots=reply.plots, netlist_path=self.netlist_path, stdout=reply.stdout,
                          stderr=reply.stderr, elapsed_s=ended - self.started, warnings=warnings_of(reply.stderr),
-                         simulator=replace(session.info, klu=session.info.klu and SOLVER_OPTION in self.netlist_text))
+                         simulator=ran)
 
     def _annotate(self, exc: AnalogOptError) -> None:
         exc.netlist_text = self.netlist_text

@@ -34,6 +34,14 @@ def test_quick_run_writes_every_item_with_its_figures(tmp_path, capsys):
     assert text.startswith(REPORT_MARK)
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
     assert links and all(link.startswith("reproduction/") and (doc.parent / link).is_file() for link in links)
+    # each run folder counts its own decks' solvers (the runner is shared): together no more than the whole
+    total = data["simulator"]["runs_by_solver"]
+    folders = [json.loads(m.read_text()).get("simulator") for m in (out / "runs").glob("*/*/metrics.json")]
+    counted: dict[str, int] = {}
+    for sim in filter(None, folders):
+        for solver, count in sim["runs_by_solver"].items():
+            counted[solver] = counted.get(solver, 0) + count
+    assert counted and all(counted[s] <= total.get(s, 0) for s in counted), (counted, total)
     # items whose verdict does not depend on the size: exact constructions and closed forms
     for key in ("000-eq10-leak", "000-sec5-beta3", "000-eq21", "004-thm1", "004-thm2", "000-sec6-skip"):
         assert data["items"][key]["verdict"] == "reproduced", (key, data["items"][key]["reason"])
@@ -85,3 +93,13 @@ def test_report_file_is_replaced_only_when_ours(tmp_path):
     assert first.startswith(REPORT_MARK) and f"--report {doc}`" in first  # names the command that wrote it
     assert main(["reproduce", "004-thm1", "--out", str(out), "--force", "--report", str(doc), "--quiet"]) == 0
     assert doc.read_text().startswith(REPORT_MARK)
+
+
+def test_the_shipped_report_can_be_regenerated_in_place():
+    """docs/reproduction.md says to regenerate it with its command: the shipped copy and its figure folder
+    (whose marker lists what it wrote) must not be refused as the user's files."""
+    from pathlib import Path
+
+    from analogopt.commands.reproduce import _check_report_target
+
+    _check_report_target(Path(__file__).resolve().parents[2] / "docs" / "reproduction.md")

@@ -103,6 +103,10 @@ def test_run_on_libngspice_matches_ngspice(tmp_path):
         proc, _ = cli("run", "inverse_loop", *sets, "--simulator", simulator, "--quiet", "--out", str(out))
         assert proc.returncode == 0, proc.stderr
         results[simulator] = json.loads((out / "metrics.json").read_text())
+        # what the decks ran on: every one of this loop's decks is small enough for Sparse 1.3
+        recorded = results[simulator]["simulator"]
+        assert recorded["solver"] == "Sparse 1.3" and set(recorded["runs_by_solver"]) == {"Sparse 1.3"}, recorded
+        assert (out / "report.md").read_text().rstrip().endswith("(Sparse 1.3 solver).")
     a, b = (results[s]["functions"]["exp"]["mean_abs_error_vs_gain_spice"] for s in ("ngspice", "libngspice"))
     assert a == pytest.approx(b, rel=1e-9)
 

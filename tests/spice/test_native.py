@@ -267,6 +267,13 @@ def test_make_runner_builds_the_native_runner(tmp_path):
     assert "direct" in (tmp_path / "run" / "native.out").read_text()
     with pytest.raises(NetlistError):
         runner.start("* nothing to run\nR1 a 0 1k\n.end\n").wait()
+    # the description names what ran: the rule before any run, then the solvers the runs took
+    assert "CG/GMRES from" in make_runner("native", timeout_s=5).describe().solver
+    assert result.simulator.solver == "SuperLU" and str(runner.describe()) == "analogopt's native DC solver (SuperLU)"
+    first = runner.describe()
+    runner.run(deck)
+    assert runner.describe().runs == (("SuperLU", 2),) and runner.describe().since(first).runs == (("SuperLU", 1),)
+    assert runner.describe().to_json()["runs_by_solver"] == {"SuperLU": 2}
 
 
 def test_a_spent_deadline_stops_the_run():

@@ -38,14 +38,22 @@ def ladder(sections: int = KLU_MIN_ELEMENTS // 2) -> NetlistDeck:
 def test_setup_gives_ngspice_with_klu_and_the_runner_reports_it(tmp_path):
     info = NgspiceRunner().describe()
     assert info.program == "ngspice" and int(info.version.split(".")[0]) >= 41 and info.klu, info
-    assert str(info) == f"ngspice-{info.version} (KLU from {KLU_MIN_ELEMENTS} elements, Sparse 1.3 below solver)"
-    result = NgspiceRunner().run(ladder(), run_dir=tmp_path)
+    assert str(info) == f"ngspice-{info.version} (solver by deck size: KLU from {KLU_MIN_ELEMENTS} elements, Sparse 1.3 below)"
+    runner = NgspiceRunner()
+    result = runner.run(ladder(), run_dir=tmp_path)
     ran = (tmp_path / "netlist.cir").read_text()
     assert ".options klu" in ran and ran.rstrip().endswith(".end") and result.simulator.solver == "KLU"
     assert "Using KLU as Direct Linear Solver" in result.stdout  # ngspice's own word that it used KLU
-    small = NgspiceRunner().run(divider())
+    after_one = runner.describe()
+    assert str(after_one) == f"ngspice-{info.version} (KLU solver)"
+    small = runner.run(divider())
     assert not small.simulator.klu and "Using SPARSE 1.3" in small.stdout
     assert small.analysis("op").signals["v(b)"][0] == pytest.approx(1.5, rel=1e-12)
+    # what a result directory records: the solvers its decks took, not only the runner's rule
+    both = runner.describe()
+    assert str(both) == f"ngspice-{info.version} (KLU for 1 run, Sparse 1.3 for 1 run)"
+    assert both.to_json()["runs_by_solver"] == {"KLU": 1, "Sparse 1.3": 1}
+    assert both.since(after_one).solver == "Sparse 1.3" and both.since(None) == both
 
 
 def test_the_solver_can_be_forced_and_the_shared_library_reports_its_own_release(tmp_path):
@@ -61,7 +69,7 @@ def test_the_solver_can_be_forced_and_the_shared_library_reports_its_own_release
     assert shared.describe() is None  # nothing has run yet: the library is loaded per run
     lib = shared.run(ladder())
     assert lib.simulator.program == "libngspice" and lib.simulator.klu and "Using KLU" in lib.stdout
-    assert shared.describe().klu and shared.describe().by_size
+    assert shared.describe().klu and shared.describe().by_size and shared.describe().solver == "KLU"
 
 
 def test_large_decks_select_klu_and_the_runner_adds_or_removes_it_once():
