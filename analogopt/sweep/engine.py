@@ -28,15 +28,16 @@ import signal
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from ..errors import ConfigError
 from ..progress import Progress, SilentProgress
 from ..interrupts import DeferredSignals, signals_held
 from ..results import to_jsonable
-from ..scratch import remove_stale
+from ..scratch import remove_stale, scratch_dir
 from .evaluate import evaluate_chunk
 from .spec import EXECUTION_KEYS, SweepPlan
 
@@ -125,6 +126,21 @@ def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+@contextmanager
+def _dask_scratch(*, own_cluster: bool) -> Iterator[None]:
+    """Dask's scratch (``temporary-directory``) for this sweep's own cluster: a scratch directory of
+    analogopt's, removed with it (or by the next sweep, when this one was killed outright). Dask's default,
+    ``dask-scratch-space`` in the temporary directory, outlives every sweep with its lock files, and a
+    killed worker's folder with them."""
+    if not own_cluster:
+        yield
+        return
+    import dask
+
+    with scratch_dir("dask") as path, dask.config.set({"temporary-directory": str(path)}):
+        yield
 
 
 def _connect(workers: int | None, scheduler: str | None):
@@ -283,7 +299,7 @@ def _run_pending(plan: SweepPlan, out: Path, workers: int | None, scheduler: str
         # Dask's client shares locks with its event-loop thread: a KeyboardInterrupt raised inside one of
         # its waits can leave a lock held and the close below waiting for ever. Signals are recorded while
         # Dask runs and raised at the polls, where no Dask lock is held.
-        with DeferredSignals() as stop:
+        with DeferredSignals() as stop, _dask_scratch(own_cluster=scheduler is None):
             client, cluster = _connect(workers, scheduler)
             worker_pids: list[int] = []
             try:

@@ -197,6 +197,21 @@ def test_a_damaged_manifest_is_one_line_and_left_as_it_was(tmp_path, text):
     assert (out / "sweep.json").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["sweep.json"]
 
 
+def test_a_sweep_leaves_nothing_in_the_temporary_directory(tmp_path, monkeypatch):
+    """Dask's own scratch (by default a dask-scratch-space that outlives the sweep) goes into one of
+    analogopt's scratch directories, removed with the cluster; so do the workers' ngspice runs."""
+    import tempfile
+
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))  # the workers' temporary directory, and this process's:
+    monkeypatch.setattr(tempfile, "tempdir", None)  # gettempdir() reads TMPDIR again
+    outcome = run_sweep(SweepPlan.build(load_scenario("nf_staircase", SHORT), [], mc=2, vary=["x=lognormal:0.02"]),
+                        tmp_path / "sw", workers=1)
+    assert outcome.ok == 2
+    assert sorted(p.name for p in temporary.iterdir()) == []
+
+
 def test_resume_refuses_a_different_sweep(tmp_path):
     sc = load_scenario("nf_staircase", SHORT)
     run_sweep(SweepPlan.build(sc, ["network.gain=1e9"]), tmp_path / "sw", workers=1)
