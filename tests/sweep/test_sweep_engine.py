@@ -256,12 +256,15 @@ def test_external_dask_cluster_gives_the_local_table(tmp_path):
     bindir = Path(PY).parent
     port = _free_port()
     address = f"tcp://127.0.0.1:{port}"
+    # this cluster's scratch in the test's folder: Dask's default would outlive the test in the temporary
+    # directory (a dask-scratch-space with its lock files)
+    scratch = {**os.environ, "DASK_TEMPORARY_DIRECTORY": str(tmp_path / "dask")}
     procs = [subprocess.Popen([str(bindir / "dask"), "scheduler", "--host", "127.0.0.1", "--port", str(port),
-                               "--no-dashboard"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
+                               "--no-dashboard"], env=scratch, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)]
     try:
         for _ in range(2):
             procs.append(subprocess.Popen([str(bindir / "dask"), "worker", address, "--nworkers", "1", "--nthreads",
-                                           "1", "--no-dashboard", "--host", "127.0.0.1"],
+                                           "1", "--no-dashboard", "--host", "127.0.0.1"], env=scratch,
                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         from distributed import Client
 
