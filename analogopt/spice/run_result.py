@@ -78,9 +78,12 @@ class SimulatorInfo:
         name = f"{self.program}-{self.version}" if self.version else self.program
         reruns = (f"; {self.sparse_reruns} run{'s' if self.sparse_reruns > 1 else ''} re-ran with Sparse 1.3 "
                   "after KLU failed to converge") if self.sparse_reruns else ""
-        single = len(self.runs) == 1 or (not self.runs and not (self.klu and self.by_size))
-        solver = f"{self.solver} solver" if single else (
-            f"solver by deck size: {self.solver}" if not self.runs else self.solver)
+        if len(self.runs) > 1:  # "KLU for 2 runs, Sparse 1.3 for 5 runs"
+            solver = self.solver
+        elif not self.runs and self.klu and self.by_size:  # no run yet: the runner's rule
+            solver = f"solver by deck size: {self.solver}"
+        else:
+            solver = f"{self.solver} solver"
         return f"{name} ({solver}{reruns})"
 
     def to_json(self) -> dict[str, Any]:
