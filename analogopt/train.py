@@ -352,6 +352,10 @@ def saturated_fraction(net, x) -> float | None:
     return float(torch.stack(counts).mean())
 
 
+#: Legend entries per row under the curves plot (each run has a train and a test entry).
+LEGEND_COLUMNS = 4
+
+
 def plot_curves(series: dict[str, dict[str, list[float]]], title: str):
     """Accuracy (left) and loss (right) against epoch; ``series`` maps a label to a history dict."""
     import matplotlib
@@ -359,7 +363,9 @@ def plot_curves(series: dict[str, dict[str, list[float]]], title: str):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8))
+    # the legend goes below both panels, in rows of LEGEND_COLUMNS, so it never covers a curve
+    rows = -(-2 * len(series) // LEGEND_COLUMNS)
+    fig, (ax_acc, ax_loss) = plt.subplots(1, 2, figsize=(10, 3.8 + 0.2 * rows))
     for i, (label, h) in enumerate(series.items()):
         color = f"C{i % 10}"
         ep = list(range(len(h["train_accuracy"])))
@@ -371,8 +377,11 @@ def plot_curves(series: dict[str, dict[str, list[float]]], title: str):
     ax_loss.set(xlabel="epoch", ylabel="loss", yscale="log")
     ax_acc.grid(alpha=0.3)
     ax_loss.grid(alpha=0.3)
-    ax_acc.legend(fontsize=7, ncol=2)
     fig.tight_layout()
+    legend = fig.legend(*ax_acc.get_legend_handles_labels(), loc="lower center", ncol=LEGEND_COLUMNS, fontsize=7,
+                        frameon=False)
+    fig.canvas.draw()  # the legend's height in figure units, then the panels above it
+    fig.tight_layout(rect=(0, legend.get_window_extent().height / fig.bbox.height, 1, 1))
     return fig
 
 

@@ -11,7 +11,8 @@ Modes, each a whole sweep on a fresh local Dask cluster, in one run side by side
 - ``sessions``: the same chunks, every run in the worker's persistent libngspice session (``--sessions``).
 
 First, the twins alone: the first samples' twins stepped in batches of each ``--twin-batches`` size
-(a sweep's chunk is one batch), per twin, with the folded error the sweep uses and term by term.
+(a sweep's chunk is one batch), per twin, with the folded error the sweep uses (compiled steps) and term
+by term (numpy), after the compiled steps' one-time cost per process.
 
 Then what the runners add to ngspice's analysis, per sample: the first samples' netlists run in
 sequence, as a worker runs them, through :class:`NgspiceRunner` (one process each) and
@@ -98,12 +99,21 @@ def sample_problems(plan: SweepPlan, count: int) -> list:
 
 def twin_batches(problems: list, sizes: list[int]) -> None:
     """Per twin (ms), the samples' twins stepped in batches of each size, with the folded error of
-    Eq. 12 (what the sweep runs) and term by term (the folds switched off), best of two passes."""
+    Eq. 12 in compiled steps (what the sweep runs) and term by term in numpy (the folds switched off),
+    best of two passes; before them, what the compiled steps' first call in a process costs (numba's
+    import and its cached machine code loaded, or compiled on a machine that has no cache yet)."""
+    t0 = time.perf_counter()
+    NFTwinBatch(problems[:1]).run(record_every=20)
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    NFTwinBatch(problems[:1]).run(record_every=20)
+    print(f"compiled twin steps: the first call in this process took {first:.2f} s, the same twin again "
+          f"{(time.perf_counter() - t0) * 1e3:.2f} ms (once per process: numba's import and its code's load)")
     folded = nf_twin._folded
     times: dict[tuple[str, int], float] = {}
     stepped: list[int] = []  # Euler steps each twin took before its state settled
     for form in ("folded", "term by term"):
-        nf_twin._folded = folded if form == "folded" else (lambda problem, par: {})
+        nf_twin._folded = folded if form == "folded" else (lambda problem, par: None)
         try:
             for size in sizes:
                 best = np.inf
@@ -119,24 +129,30 @@ def twin_batches(problems: list, sizes: list[int]) -> None:
             nf_twin._folded = folded
     print(f"twins of {len(problems)} samples ({min(stepped)}–{max(stepped)} Euler steps until settled), "
           f"per twin (ms), by batch size: " + ", ".join(
-        f"{size}: {times['folded', size] * 1e3:.2f} folded vs {times['term by term', size] * 1e3:.2f} term by term "
+        f"{size}: {times['folded', size] * 1e3:.2f} folded (compiled) vs {times['term by term', size] * 1e3:.2f} term by term (numpy) "
         f"({times['term by term', size] / times['folded', size]:.2f}x)" for size in sizes))
 
 
 def sweep(plan: SweepPlan, out: Path, workers: int, chunk: int | None) -> dict:
     """One sweep: wall time, cluster start-up (until the first task's rows arrive, less that task's own
     time: its rows arrive together) and the table."""
-    arrivals: list[tuple[float, float]] = []
+    arrivals: list[tuple[float, float, float, float]] = []
     t0 = time.perf_counter()
     run_sweep(plan, out, workers=workers, chunk_size=chunk,
-              on_row=lambda row: arrivals.append((time.perf_counter(), row["time_sample_s"])))
+              on_row=lambda row: arrivals.append((time.perf_counter(), row["time_sample_s"], row["time_twin_s"],
+                                                  row["time_spice_s"])))
     wall = time.perf_counter() - t0
-    first = [s for t, s in arrivals if t - arrivals[0][0] < 2e-3]
+    first = [s for t, s, _, _ in arrivals if t - arrivals[0][0] < 2e-3]
     # from the first task's rows to the last task's: the worker's warm-up and the cluster's close left out
     # (one worker only: several workers' first tasks would overlap the interval and their rows count in it)
     later = len(arrivals) - len(first)
     steady = (arrivals[-1][0] - arrivals[0][0]) / later if later and workers == 1 else float("nan")
+    # the same rows' twin and ngspice times: the first task's carry the worker's one-time loads (the
+    # compiled twin steps' code, the libngspice session's start)
+    rest = np.array([a[2:] for a in arrivals[len(first):]]) if later and workers == 1 else np.full((1, 2), np.nan)
     return dict(wall=wall, startup=arrivals[0][0] - t0 - sum(first), steady=steady,
+                steady_twin=float(rest[:, 0].mean()), steady_spice=float(rest[:, 1].mean()),
+                first_twin=float(np.mean([a[2] for a in arrivals[:len(first)]])),
                 table=build_table(load_rows(plan, out)))
 
 
@@ -184,7 +200,12 @@ def main() -> None:
                       + (f" (after the first task, before the close: {r['steady'] * 1e3:.1f} ms, overhead "
                          f"{r['steady_overhead'] * 1e3:.1f} ms)" if k == 1 else "") + "; twin/ngspice per sample "
                       f"{twin / spice:.2f} of the run's ngspice time ({spice * 1e3:.1f} ms) and "
-                      f"{twin / analysis:.2f} of its analysis; load average now {os.getloadavg()[0]:.2f}")
+                      f"{twin / analysis:.2f} of its analysis"
+                      + (f"; after the first task (whose twins took {r['first_twin'] * 1e3:.1f} ms each): twin "
+                         f"{r['steady_twin'] * 1e3:.2f} ms, {r['steady_twin'] / r['steady_spice']:.3f} of the run's "
+                         f"ngspice time ({r['steady_spice'] * 1e3:.1f} ms) and {r['steady_twin'] / analysis:.3f} of "
+                         f"its analysis" if k == 1 else "")
+                      + f"; load average now {os.getloadavg()[0]:.2f}")
     for k in args.workers:
         if ("spawn", k) in results and ("sessions", k) in results:
             spawn, ses = results["spawn", k], results["sessions", k]

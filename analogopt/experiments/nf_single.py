@@ -309,7 +309,7 @@ class NFSingleExperiment(ExperimentBase):
         with the twins of all samples stepped as one batch (:func:`~analogopt.cosim.nf_single.cosimulate_batch`)
         and the nominal loop's ODE, the same for every sample, solved once. A sample's failure is its slot's
         exception; the other rows are unaffected. ``time_twin_s`` is each sample's share of the batch's
-        stepping (each stretch of steps split equally among the samples still stepping in it)."""
+        stepping (:class:`~analogopt.reference.nf_single.NFTwinBatch`: in proportion to the steps each took)."""
         slots: list[dict[str, Any] | BaseException | None] = [None] * len(seeds)
         drawn: dict[int, tuple[NFSingleLayerProblem, MacroParts | None]] = {}
         for i, seed in enumerate(seeds):

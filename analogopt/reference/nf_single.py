@@ -2,8 +2,9 @@
 
 The twin steps the discrete low-pass of 000 Eq. 10, ``w ← w + η(γ·A·e − w)`` with the error
 ``e = U(y − y')`` of Eq. 12, vectorized over samples and weights (one matrix product per step). Small
-problems step in numpy, where a step costs a few µs instead of PyTorch's tens (:func:`twin_backend`), and
-the twins of many small problems step together as one array (:class:`NFTwinBatch`, :func:`run_twins`).
+problems step on the numpy backend (:func:`twin_backend`), where a step costs a few µs instead of
+PyTorch's tens: compiled steps (:mod:`.twin_kernel`) where the error folds, else numpy arrays, with the twins
+of many small problems stepped together (:class:`NFTwinBatch`, :func:`run_twins`).
 """
 
 from __future__ import annotations
@@ -130,13 +131,16 @@ class NFSingleLayerTwin:
 
 #: Crossbar entries (training samples × weights) up to which :func:`twin_backend` picks numpy: there
 #: PyTorch's per-operation overhead (µs per call, a dozen calls per Euler step) outweighs its vectorized
-#: kernels. Timed per Euler step of a staircase problem on one thread, numpy is clearly ahead at 4096
-#: entries, even at about 8000, and PyTorch ahead from about 12000 (where it also has more threads).
+#: kernels. Timed per Euler step of a staircase problem on one thread, numpy arrays (the term-by-term
+#: steps) are clearly ahead at 4096 entries, even at about 8000, and PyTorch ahead from about 12000 (where
+#: it also has more threads). The compiled steps of a folded error stay ahead of PyTorch's one thread
+#: further (at 12 000 entries 64 against 178 µs a step), but one limit for both keeps the choice simple.
 NUMPY_MAX_ENTRIES = 4096
 
 #: Every this many steps the numpy twins compare each state with the one before: a twin whose state
 #: did not change in float64 is at a fixed point of its own Euler map, so every later state is that one
-#: (the map depends on the state alone) and it stops stepping. The check costs two array operations.
+#: (the map depends on the state alone) and it stops stepping. The check costs two array operations
+#: (a comparison per weight in the compiled steps).
 SETTLE_CHECK_STEPS = 16
 
 
@@ -204,20 +208,22 @@ def _activation_np(spec: ActivationSpec, z: np.ndarray, slope: bool) -> tuple[np
 
 
 class NFTwinBatch:
-    """The twins of several problems with one :func:`batch_key`, stepped together in numpy: every
-    array holds all twins along its first axis (twins × weights, twins × samples × weights), so one
-    Euler step of all of them is one set of array operations.
+    """The twins of several problems with one :func:`batch_key`, stepped together: every array holds all
+    twins along its first axis (twins × weights, twins × samples × weights).
 
     Each twin is the plain twin's Euler map (:meth:`NFSingleLayerTwin.step`, Eq. 10 or the cascade's
-    Eq. 22, mismatch included) in the same order of operations. No operation mixes twins (the products
-    are per-twin ``einsum`` contractions, not BLAS calls whose blocking may depend on the batch), so a
-    twin's trajectory is the same bit for bit alone or in a batch of any size. A twin whose state stops
-    changing drops out (:data:`SETTLE_CHECK_STEPS`); its later records are that state, exactly.
+    Eq. 22, mismatch included). Where the error of Eq. 12 folds (:func:`_folded`: no window, σ the
+    identity or a sum of tanh comparators) the steps run compiled, each twin in its own loop
+    (:mod:`.twin_kernel`); the other errors step term by term in numpy, one set of array operations per
+    step for all twins, every product per twin (stacked ``einsum`` contractions, not BLAS calls whose
+    blocking may depend on the batch). Either way no operation mixes twins, so a twin's trajectory is the
+    same bit for bit alone or in a batch of any size. A twin whose state stops changing drops out
+    (:data:`SETTLE_CHECK_STEPS`); its later records are that state, exactly.
 
-    After :meth:`run`, ``seconds[i]`` is twin ``i``'s share of the run's wall time (s): the set-up and
-    each stretch of steps split equally among the twins stepping in it (a twin that settles early stops
-    paying), its own loss evaluation added, so the shares add up to the whole. ``stepped[i]``: the Euler
-    steps twin ``i`` took (``iterations`` unless it settled before).
+    After :meth:`run`, ``seconds[i]`` is twin ``i``'s share of the run's wall time (s): the set-up split
+    equally, each stretch of steps split in proportion to the steps each twin took in it (a twin that
+    settles early stops paying), its own loss evaluation added, so the shares add up to the whole.
+    ``stepped[i]``: the Euler steps twin ``i`` took (``iterations`` unless it settled before).
     """
 
     def __init__(self, problems: Sequence[NFSingleLayerProblem]) -> None:
@@ -254,25 +260,74 @@ class NFTwinBatch:
         # the memory layout, so one layout for all twins is what makes alone and batched agree bit for bit
         out = {k: np.ascontiguousarray(np.stack(v), dtype=np.float64) for k, v in arrays.items()}
         out["beta"] = np.array(beta, dtype=np.float64)[:, None]
-        out.update(_folded(self.problems[0], out))
         return out
 
     def run(self, *, record_every: int = 1, deadline: float | None = None) -> list[Trajectory]:
         """Step every twin ``iterations`` times; each trajectory is recorded as :meth:`NFSingleLayerTwin.run`
-        records it (every ``record_every``-th iteration, 0 and the last included; ``deadline`` as there)."""
+        records it (every ``record_every``-th iteration, 0 and the last included). ``deadline`` as there,
+        checked before each stretch of steps (:data:`KERNEL_CALL_WORK`) or at each record."""
         start = time.perf_counter()
         p0 = self.problems[0]
-        steps, cascade, leak = p0.iterations, p0.integrator == "cascade", p0.leak
+        steps = p0.iterations
         record = np.unique(np.append(np.arange(0, steps + 1, max(1, record_every)), steps))
-        count = len(self.problems)
-        out = np.empty((len(record), count, p0.n_weights))
+        out = np.empty((len(record), len(self.problems), p0.n_weights))
         par = self._parameters()
         w = np.stack([p.w0 for p in self.problems]).astype(np.float64)
         m = np.zeros_like(w)  # the momentum filter starts empty (its capacitor at 0 V)
         out[0] = w
-        active = np.arange(count)
         self.stepped[:] = steps
-        self.seconds[:] = (time.perf_counter() - start) / count
+        self.seconds[:] = (time.perf_counter() - start) / len(self.problems)
+        folded = _folded(p0, par)
+        if folded is None:
+            self._step_arrays(par, w, m, record, out, deadline)
+        else:
+            self._step_compiled(par, *folded, w, m, record, out, deadline)
+        trajectories = []
+        for i, p in enumerate(self.problems):
+            t0 = time.perf_counter()
+            weights = np.ascontiguousarray(out[:, i])
+            # the records from the one at or after the settling step on hold one state: its loss, once
+            moving = int(np.searchsorted(record, self.stepped[i])) + 1
+            loss = np.empty(len(record))
+            loss[:moving] = _mse_np(p.x, p.y, weights[:moving], p.activation)
+            loss[moving:] = loss[moving - 1]
+            trajectories.append(Trajectory(record.copy(), weights, loss))
+            self.seconds[i] += time.perf_counter() - t0
+        return trajectories
+
+    def _step_compiled(self, par: dict[str, np.ndarray], kernel: dict[str, np.ndarray], comparators: bool,
+                       w: np.ndarray, m: np.ndarray, record: np.ndarray, out: np.ndarray,
+                       deadline: float | None) -> None:
+        """The folded map's steps in :func:`.twin_kernel.advance`, a stretch of steps per call."""
+        from . import twin_kernel  # numba loads here (0.2 s), only where a folded twin steps
+
+        p0 = self.problems[0]
+        steps = p0.iterations
+        count, n, size = kernel["gxt"].shape
+        per_call = max(SETTLE_CHECK_STEPS, KERNEL_CALL_WORK // (count * n * size))
+        settled = np.zeros(count, dtype=bool)
+        stepped = np.zeros(count, dtype=np.int64)
+        arrays = (kernel["gxt"], kernel["offset"], kernel["uk"], kernel["uy"], par["gains"], par["rate"],
+                  par["keep"], par["beta"], comparators, p0.integrator == "cascade", bool(p0.leak))
+        t = 0
+        while t < steps and not settled.all():
+            _check_deadline(deadline, t, steps)
+            last = min(steps, t + per_call)
+            before = stepped.copy()
+            t0 = time.perf_counter()
+            twin_kernel.advance(*arrays, w, m, settled, stepped, t + 1, last, record,
+                                int(np.searchsorted(record, t + 1)), out, SETTLE_CHECK_STEPS)
+            took = stepped - before
+            self.seconds += (time.perf_counter() - t0) * took / max(int(took.sum()), 1)
+            t = last
+        self.stepped[:] = stepped
+
+    def _step_arrays(self, par: dict[str, np.ndarray], w: np.ndarray, m: np.ndarray, record: np.ndarray,
+                     out: np.ndarray, deadline: float | None) -> None:
+        """The term-by-term map's steps in numpy, all twins as one array per operation."""
+        p0 = self.problems[0]
+        steps, cascade, leak = p0.iterations, p0.integrator == "cascade", p0.leak
+        active = np.arange(len(self.problems))
         stretch = time.perf_counter()
         r = 1  # the next record's row
         for t in range(1, steps + 1):
@@ -305,58 +360,54 @@ class NFTwinBatch:
             w, m = w_new, m_new
         if len(active):
             self._charge(active, stretch)
-        trajectories = []
-        for i, p in enumerate(self.problems):
-            t0 = time.perf_counter()
-            weights = np.ascontiguousarray(out[:, i])
-            loss = mse(torch.as_tensor(p.x), torch.as_tensor(p.y), torch.from_numpy(weights), p.activation)
-            trajectories.append(Trajectory(record.copy(), weights, loss.numpy()))
-            self.seconds[i] += time.perf_counter() - t0
-        return trajectories
 
     def _charge(self, active: np.ndarray, since: float) -> None:
         """Split the wall time since ``since`` equally among the twins ``active`` stepped in it."""
         self.seconds[active] += (time.perf_counter() - since) / len(active)
 
 
-def _folded(problem: NFSingleLayerProblem, par: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The Euler map's constant parts folded into its matrices, for the errors of Eq. 12 that allow it
+#: Multiply-adds per call of the compiled steps (about 10 ms): between calls the twins' deadline is checked.
+KERNEL_CALL_WORK = 2**23
+
+
+def _folded(problem: NFSingleLayerProblem, par: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], bool] | None:
+    """The Euler map's error of Eq. 12 with its constant parts folded into its matrices, as
+    :func:`.twin_kernel.advance` takes them, and whether φ is tanh; None for the errors that do not fold
     (``problem``: any of the twins; ``par``: their arrays, twins along axis 0).
 
-    Without the window, e = U·(y − σ(X·w)) is U·y less U·σ(X·w). For the identity, σ(X·w) = X·w and
-    e = U·y − (U·X)·w: one n × n product per step. For σ(z) = Σ_c tanh(g·(z − c)) (:func:`_tanh_sum`)
-    the k comparators become k blocks of one row, a = w·[gXᵀ … gXᵀ] − [gc_1 … gc_k] (k·m entries), and
-    e = U·y − [U … U]·tanh(a): five array operations per step (two products, an add, a tanh, a
-    subtraction) where the term-by-term form takes eight; tested against it and within 1e-12 of the
-    PyTorch twin's trajectory. The other errors keep the term-by-term form (:func:`_errors_np`)."""
+    Without the window, e = U·(y − σ(X·w)) is U·y less U·σ(X·w). For the identity that is
+    e = U·y − U·(X·w) (with a window too: σ' = 1). For σ(z) = Σ_c tanh(g·(z − c)) (:func:`_tanh_sum`) the
+    k comparators become k blocks of one row, a = w·[gXᵀ … gXᵀ] − [gc_1 … gc_k] (k·m entries), and
+    e = U·y − [U … U]·tanh(a); tested against the term-by-term error and within 1e-12 of the PyTorch
+    twin's trajectory. The other errors keep the term-by-term form (:func:`_errors_np`)."""
     if problem.error_gain in ("window", "beta_pow") and problem.activation.name != "identity":
-        return {}
+        return None
     u, xt = par["u"], par["xt"]
     uy = np.matmul(u, par["y"][:, :, None])[:, :, 0]
     if problem.activation.name == "identity":
-        return {"uy": uy, "ux": np.matmul(u, np.swapaxes(xt, 1, 2))}
+        return {"uy": uy, "gxt": xt, "uk": u, "offset": np.zeros((len(xt), xt.shape[2]))}, False
     form = _tanh_sum(problem.activation)
     if form is None:
-        return {}
+        return None
     g, c = form
     k = len(c)
     offset = np.repeat(-g * c, xt.shape[2])
     return {"uy": uy, "gxt": np.ascontiguousarray(np.tile(g * xt, (1, 1, k))),
-            "uk": np.ascontiguousarray(np.tile(u, (1, 1, k))), "offset": np.tile(offset, (len(xt), 1))}
+            "uk": np.ascontiguousarray(np.tile(u, (1, 1, k))), "offset": np.tile(offset, (len(xt), 1))}, True
+
+
+def _mse_np(x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: ActivationSpec) -> np.ndarray:
+    """:func:`mse` in numpy, for each row of ``w``: numpy's float64 tanh took a third of PyTorch's time
+    (one thread, 160 × 183 arguments: 48 against 146 µs on an AVX-512 core)."""
+    s, _ = _activation_np(spec, w @ x.T, False)
+    return ((y - s) ** 2).mean(axis=-1)
 
 
 def _errors_np(par: dict[str, np.ndarray], w: np.ndarray, problem: NFSingleLayerProblem) -> np.ndarray:
-    """e of Eq. 12 for each twin's weights ``w`` (twins × n) on :meth:`NFTwinBatch._parameters`' arrays:
-    :meth:`NFSingleLayerTwin.error`'s arithmetic (``problem``: any of the twins, for what they share),
-    folded where :func:`_folded` could fold it. Every product is per twin (stacked ``matmul`` or
-    ``einsum``, never one that mixes twins), so a twin's error does not depend on its batch."""
-    if "ux" in par:
-        return par["uy"] - np.matmul(par["ux"], w[:, :, None])[:, :, 0]
-    if "gxt" in par:
-        a = np.matmul(w[:, None, :], par["gxt"])[:, 0, :]
-        a += par["offset"]
-        np.tanh(a, out=a)
-        return par["uy"] - np.matmul(par["uk"], a[:, :, None])[:, :, 0]
+    """e of Eq. 12 for each twin's weights ``w`` (twins × n) on :meth:`NFTwinBatch._parameters`' arrays,
+    term by term: :meth:`NFSingleLayerTwin.error`'s arithmetic (``problem``: any of the twins, for what
+    they share). Every product is a per-twin ``einsum``, never one that mixes twins, so a twin's error
+    does not depend on its batch."""
     z = np.einsum("bnm,bn->bm", par["xt"], w)
     windowed = problem.error_gain in ("window", "beta_pow")
     s, slope = _activation_np(problem.activation, z, windowed)

@@ -160,7 +160,9 @@ def _protected(path, root: Path) -> bool:
         for keep in (SIMS_DIR, REPO, root, REAL_HOME, REAL_CWD):
             if keep == q or keep.is_relative_to(q):
                 return True
-        if q.is_relative_to(REPO) and not (q.name.startswith(".") and STRAY.search(q.name)):
+        # a __pycache__ holds compiled code that imports write and replace (Python's, numba's): not the user's
+        if q.is_relative_to(REPO) and not (q.name.startswith(".") and STRAY.search(q.name)) \
+                and "__pycache__" not in q.relative_to(REPO).parts:
             return True
     return False
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import analogopt.reference.nf_single as nf
+from analogopt.reference import twin_kernel
 from analogopt.problems import ActivationSpec, NFSingleLayerProblem
 from analogopt.reference.imperfections import LoopImperfections, MatchedTwin
 from analogopt.reference.nf_single import (
@@ -98,11 +99,12 @@ def test_a_settled_twin_stops_stepping_and_its_records_are_exact(monkeypatch):
     assert np.array_equal(short.weights, full.weights) and np.array_equal(short.loss, full.loss)
 
 
-FOLDED = [  # (case, the fold _errors_np takes)
-    (dict(activation="identity", error_gain="beta_pow", power=3), "ux"),
-    (dict(activation="tanh"), "gxt"),
-    (dict(activation="sign", gain=20.0), "gxt"),
-    (dict(activation="staircase", forward_gain=0.05), "gxt"),
+FOLDED = [  # (case, φ of the folded error: True = tanh comparators, False = linear, None = not folded)
+    (dict(activation="identity", error_gain="beta_pow", power=3), False),
+    (dict(activation="identity"), False),
+    (dict(activation="tanh"), True),
+    (dict(activation="sign", gain=20.0), True),
+    (dict(activation="staircase", forward_gain=0.05), True),
     (dict(activation="staircase", forward_gain=0.05, error_gain="window"), None),
     (dict(activation="relu", gain=50.0), None),
 ]
@@ -110,16 +112,22 @@ FOLDED = [  # (case, the fold _errors_np takes)
 
 @pytest.mark.parametrize("case,fold", FOLDED, ids=lambda c: "-".join(map(str, c.values())) if isinstance(c, dict) else str(c))
 def test_the_folded_error_is_the_term_by_term_error(case, fold):
-    """U·y − [U … U]·tanh(w·[gXᵀ …] − gc) (and U·y − (U·X)·w) is Eq. 12's e, to a few ulps of its terms,
-    at weights all over the comparators' range; the folds are taken exactly where they apply."""
+    """U·y − [U … U]·tanh(w·[gXᵀ …] − gc) (and U·y − U·(X·w)), compiled, is Eq. 12's e to a few ulps of its
+    terms, at weights all over the comparators' range; the folds are taken exactly where they apply."""
     p = _mismatched(_problem(**case, n=2, m=30), 3)
     par = NFTwinBatch([p])._parameters()
-    folded_keys = {"uy", "ux", "gxt", "uk", "offset"}
-    assert (fold in par) if fold else not folded_keys & set(par)
+    folded = nf._folded(p, par)
+    if fold is None:
+        assert folded is None
+        return
+    kernel, comparators = folded
+    assert comparators is fold
     w = np.random.default_rng(0).uniform(-2, 2, (200, 2))
     wide = {k: np.repeat(v, len(w), axis=0) for k, v in par.items()}
-    wide_plain = {k: v for k, v in wide.items() if k not in folded_keys}
-    e_folded, e_plain = nf._errors_np(wide, w, p), nf._errors_np(wide_plain, w, p)
+    wide_kernel = {k: np.repeat(v, len(w), axis=0) for k, v in kernel.items()}
+    e_folded = twin_kernel.errors(wide_kernel["gxt"], wide_kernel["offset"], wide_kernel["uk"], wide_kernel["uy"],
+                                  comparators, w)
+    e_plain = nf._errors_np(wide, w, p)
     terms = np.abs(p.error_matrix).sum(axis=1) * (3 + np.abs(p.y).max())  # the size of e's summands
     assert np.all(np.abs(e_folded - e_plain) <= 1e-14 * terms)
     assert np.ptp(e_plain) > 1e-2  # the errors vary: the comparison is not of constants
@@ -151,6 +159,20 @@ def test_run_twins_batches_each_shape_and_keeps_the_order():
         NFTwinBatch([a, b])
 
 
-def test_a_passed_deadline_stops_the_numpy_twins():
-    with pytest.raises(TimeoutError, match="stopped at iteration 1 of 300"):
-        NFTwinBatch([_problem()]).run(record_every=1, deadline=0.0)
+@pytest.mark.parametrize("activation", ["tanh", "relu"], ids=["compiled", "term-by-term"])
+def test_a_passed_deadline_stops_the_numpy_twins(activation):
+    """Before the compiled steps' first stretch; at the first record of the term-by-term steps."""
+    stopped_at = 0 if activation == "tanh" else 1
+    with pytest.raises(TimeoutError, match=f"stopped at iteration {stopped_at} of 300"):
+        NFTwinBatch([_problem(activation)]).run(record_every=1, deadline=0.0)
+
+
+def test_the_compiled_steps_check_the_deadline_between_stretches(monkeypatch):
+    """A stretch of steps per call of the kernel, the deadline checked before each: a long run stays
+    within reach of its time limit."""
+    monkeypatch.setattr(nf, "KERNEL_CALL_WORK", 1)  # the shortest stretch, SETTLE_CHECK_STEPS steps
+    checked = []
+    monkeypatch.setattr(nf, "_check_deadline", lambda deadline, step, steps: checked.append(step))
+    batch = NFTwinBatch([_problem(iterations=100)])
+    batch.run(record_every=1, deadline=1e9)
+    assert checked == list(range(0, 100, nf.SETTLE_CHECK_STEPS)) and batch.stepped[0] == 100
