@@ -255,6 +255,7 @@ class NFTwinBatch:
             # Xᵀ (n, m): z = Σ_i w_i·x_i row by row, a contiguous multiply-add per weight
             "xt": [p.data_matrix.T for p in self.problems], "u": [p.error_matrix for p in self.problems],
             "y": [p.y for p in self.problems], "rate": rate, "gains": gains, "keep": keep,
+            "x_nominal_t": [p.x.T for p in self.problems],  # the loss is the nominal data's (as mse's)
         }
         # C order whatever the inputs' (np.stack keeps a transposed U's): einsum's summation order follows
         # the memory layout, so one layout for all twins is what makes alone and batched agree bit for bit
@@ -289,7 +290,14 @@ class NFTwinBatch:
             # the records from the one at or after the settling step on hold one state: its loss, once
             moving = int(np.searchsorted(record, self.stepped[i])) + 1
             loss = np.empty(len(record))
-            loss[:moving] = _mse_np(p.x, p.y, weights[:moving], p.activation)
+            if folded is None:
+                loss[:moving] = _mse_np(p.x, p.y, weights[:moving], p.activation)
+            else:
+                from . import twin_kernel
+
+                kernel, comparators = folded
+                loss[:moving] = twin_kernel.losses(kernel["loss_g"][i], kernel["offset"][i], par["y"][i],
+                                                   comparators, weights[:moving])
             loss[moving:] = loss[moving - 1]
             trajectories.append(Trajectory(record.copy(), weights, loss))
             self.seconds[i] += time.perf_counter() - t0
@@ -379,13 +387,15 @@ def _folded(problem: NFSingleLayerProblem, par: dict[str, np.ndarray]) -> tuple[
     e = U·y − U·(X·w) (with a window too: σ' = 1). For σ(z) = Σ_c tanh(g·(z − c)) (:func:`_tanh_sum`) the
     k comparators become k blocks of one row, a = w·[gXᵀ … gXᵀ] − [gc_1 … gc_k] (k·m entries), and
     e = U·y − [U … U]·tanh(a); tested against the term-by-term error and within 1e-12 of the PyTorch
-    twin's trajectory. The other errors keep the term-by-term form (:func:`_errors_np`)."""
+    twin's trajectory. ``loss_g`` folds the nominal data the same way, for the loss (:func:`mse`'s σ(x·w)).
+    The other errors keep the term-by-term form (:func:`_errors_np`)."""
     if problem.error_gain in ("window", "beta_pow") and problem.activation.name != "identity":
         return None
     u, xt = par["u"], par["xt"]
     uy = np.matmul(u, par["y"][:, :, None])[:, :, 0]
     if problem.activation.name == "identity":
-        return {"uy": uy, "gxt": xt, "uk": u, "offset": np.zeros((len(xt), xt.shape[2]))}, False
+        return {"uy": uy, "gxt": xt, "uk": u, "offset": np.zeros((len(xt), xt.shape[2])),
+                "loss_g": par["x_nominal_t"]}, False
     form = _tanh_sum(problem.activation)
     if form is None:
         return None
@@ -393,7 +403,8 @@ def _folded(problem: NFSingleLayerProblem, par: dict[str, np.ndarray]) -> tuple[
     k = len(c)
     offset = np.repeat(-g * c, xt.shape[2])
     return {"uy": uy, "gxt": np.ascontiguousarray(np.tile(g * xt, (1, 1, k))),
-            "uk": np.ascontiguousarray(np.tile(u, (1, 1, k))), "offset": np.tile(offset, (len(xt), 1))}, True
+            "uk": np.ascontiguousarray(np.tile(u, (1, 1, k))), "offset": np.tile(offset, (len(xt), 1)),
+            "loss_g": np.ascontiguousarray(np.tile(g * par["x_nominal_t"], (1, 1, k)))}, True
 
 
 def _mse_np(x: np.ndarray, y: np.ndarray, w: np.ndarray, spec: ActivationSpec) -> np.ndarray:
