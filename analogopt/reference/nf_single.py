@@ -283,6 +283,8 @@ class NFTwinBatch:
             self._step_arrays(par, w, m, record, out, deadline)
         else:
             self._step_compiled(par, *folded, w, m, record, out, deadline)
+        if folded is not None:
+            from . import twin_kernel  # the losses of a folded twin, compiled as its steps
         trajectories = []
         for i, p in enumerate(self.problems):
             t0 = time.perf_counter()
@@ -293,8 +295,6 @@ class NFTwinBatch:
             if folded is None:
                 loss[:moving] = _mse_np(p.x, p.y, weights[:moving], p.activation)
             else:
-                from . import twin_kernel
-
                 kernel, comparators = folded
                 loss[:moving] = twin_kernel.losses(kernel["loss_g"][i], kernel["offset"][i], par["y"][i],
                                                    comparators, weights[:moving])
@@ -307,7 +307,7 @@ class NFTwinBatch:
                        w: np.ndarray, m: np.ndarray, record: np.ndarray, out: np.ndarray,
                        deadline: float | None) -> None:
         """The folded map's steps in :func:`.twin_kernel.advance`, a stretch of steps per call."""
-        from . import twin_kernel  # numba loads here (0.2 s), only where a folded twin steps
+        from . import twin_kernel  # numba loads here (about 0.5 s once per process), only where a folded twin steps
 
         p0 = self.problems[0]
         steps = p0.iterations
