@@ -91,12 +91,13 @@ class Command:
         return kids
 
     def ngspice(self) -> list[psutil.Process]:
-        """The command's simulating ngspice processes; not the short ``ngspice -v`` that asks the
-        version (it may be gone by the time a test acts on it)."""
+        """The command's simulating ngspice processes (``ngspice -b …``); not the short ``ngspice -v``
+        that asks the version, which may be gone by the time a test acts on it. Its arguments are what
+        tells: the process has the name ``ngspice`` a moment before the kernel shows its arguments."""
         found = []
         for k in self.descendants():
             try:
-                if k.name() == "ngspice" and "-v" not in k.cmdline()[1:]:
+                if k.name() == "ngspice" and "-b" in k.cmdline()[1:]:
                     found.append(k)
             except psutil.Error:
                 pass
