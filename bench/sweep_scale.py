@@ -20,7 +20,7 @@ sequence, as a worker runs them, through :class:`NgspiceRunner` (one process eac
 analysis (ngspice's ``run`` command as the session's child times it on the same deck).
 
 Then the sweeps: wall time (cluster start-up excluded), per-sample wall time (with one worker also from
-the first task's rows to the last's, which leaves out the worker's warm-up, its first imports and session
+the first task's last row to the last task's, which leaves out the worker's warm-up, its first imports and session
 start, and the cluster's close), and the per-sample overhead: the per-sample wall time minus what the
 sample itself must compute, the digital twin (``time_twin_s``) and ngspice's analysis (the runner part's
 median), which holds the kind's own Python work (the comparison, the nominal loop's ODE, the loop gain)
@@ -50,7 +50,7 @@ from analogopt.reference.nf_single import NFTwinBatch  # noqa: E402
 from analogopt.scenarios import load_scenario  # noqa: E402
 from analogopt.spice.runner import NgspiceRunner  # noqa: E402
 from analogopt.spice.session import SessionCache, SessionRunner  # noqa: E402
-from analogopt.sweep.engine import load_rows, run_sweep  # noqa: E402
+from analogopt.sweep.engine import load_rows, plan_chunks, run_sweep  # noqa: E402
 from analogopt.sweep.results import build_table, stable_columns  # noqa: E402
 from analogopt.sweep.spec import SweepPlan  # noqa: E402
 
@@ -142,11 +142,14 @@ def sweep(plan: SweepPlan, out: Path, workers: int, chunk: int | None) -> dict:
               on_row=lambda row: arrivals.append((time.perf_counter(), row["time_sample_s"], row["time_twin_s"],
                                                   row["time_spice_s"])))
     wall = time.perf_counter() - t0
-    first = [s for t, s, _, _ in arrivals if t - arrivals[0][0] < 2e-3]
+    # the first task's rows arrive together, one write apart (a fraction of a ms each); with one worker the
+    # tasks run one by one, in the order they were planned
+    first_task = len(plan_chunks(plan, [s.id for s in plan.samples], workers, chunk)[0])
+    first = [s for _, s, _, _ in arrivals[:first_task]]
     # from the first task's rows to the last task's: the worker's warm-up and the cluster's close left out
     # (one worker only: several workers' first tasks would overlap the interval and their rows count in it)
     later = len(arrivals) - len(first)
-    steady = (arrivals[-1][0] - arrivals[0][0]) / later if later and workers == 1 else float("nan")
+    steady = (arrivals[-1][0] - arrivals[len(first) - 1][0]) / later if later and workers == 1 else float("nan")
     # the same rows' twin and ngspice times: the first task's carry the worker's one-time loads (the
     # compiled twin steps' code, the libngspice session's start)
     rest = np.array([a[2:] for a in arrivals[len(first):]]) if later and workers == 1 else np.full((1, 2), np.nan)

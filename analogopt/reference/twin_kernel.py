@@ -13,11 +13,17 @@ and its float64 tanh is vectorized only on CPUs with AVX-512 (12 ns an element o
 Here every twin's steps run in one compiled loop (numba, cached on disk beside this file): the products
 and a float64 tanh written in plain arithmetic, which the compiler vectorizes on any x86-64 CPU.
 
-A twin's arithmetic depends only on its own arrays and their shape, never on the batch around it: a
-trajectory is the same bit for bit alone or among any number of twins. Products and sums may fuse into
+Most comparators are saturated most of the time (a staircase twin that has learnt keeps about a third of
+its arguments within reach of a step), and there tanh is ±1 exactly. The steps evaluate tanh only at
+the arguments that may be unsaturated, with the saturated ones' share of the error summed once, and split
+the arguments again when the weights have moved far enough to bring a saturated one back (a bound, not a
+guess). That halves a converging staircase twin's time per step.
+
+A twin's arithmetic depends only on its own arrays and its own trajectory, never on the batch around it:
+a trajectory is the same bit for bit alone or among any number of twins. Products and sums may fuse into
 FMAs (``contract``), and the error's dot products may also be reassociated, so that the compiler splits
-them into vector lanes; the order it picks depends on the CPU and the length, the same for every twin of
-one shape. The tanh is never reassociated. All round within a few ulps of numpy's.
+them into vector lanes; the order it picks depends on the CPU and the number of live arguments. The tanh
+is never reassociated. All round within a few ulps of numpy's.
 """
 
 from __future__ import annotations
@@ -113,10 +119,10 @@ def _arguments_into(w: np.ndarray, g: np.ndarray, offset: np.ndarray, comparator
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
-def _error_into(w: np.ndarray, g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray,
-                comparators: bool, a: np.ndarray, e: np.ndarray) -> None:
-    """One twin's e = U·y − Uₖ·φ(w·G + o) into ``e`` (n), ``a`` (K) as scratch."""
-    _arguments_into(w, g, offset, comparators, a)
+def _linear_error_into(w: np.ndarray, g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray,
+                       a: np.ndarray, e: np.ndarray) -> None:
+    """One twin's e = U·y − Uₖ·(w·G + o), φ the identity, into ``e`` (n), ``a`` (K) as scratch."""
+    _arguments_into(w, g, offset, False, a)
     for i in range(g.shape[0]):
         e[i] = uy[i] - _dot(uk[i], a)
 
@@ -146,15 +152,93 @@ def losses(g: np.ndarray, offset: np.ndarray, y: np.ndarray, comparators: bool, 
     return out
 
 
+#: The steps take an argument as saturated while its magnitude cannot fall below this. tanh rounds to ±1
+#: exactly from 19.06: the rest is room for the arguments' own rounding.
+SATURATED = 20.0
+#: How far the arguments may drift (an upper bound from the weights' motion) before the saturated set is
+#: taken again: arguments within it of :data:`SATURATED` stay in the stepped set (``python bench/sweep_scale.py``
+#: times the twins: 4 left ~60 % of a converging staircase twin's arguments out of its steps).
+SATURATION_MARGIN = 4.0
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
+def _split(w: np.ndarray, g: np.ndarray, offset: np.ndarray, uk: np.ndarray, a: np.ndarray, g_live: np.ndarray,
+           o_live: np.ndarray, uk_live: np.ndarray, saturated_sum: np.ndarray) -> int:
+    """Split one twin's comparator arguments at ``w`` into those that may leave saturation before the
+    weights drift by :data:`SATURATION_MARGIN` and those that cannot. The live ones' columns of G, o and
+    Uₖ are copied, contiguous, into ``g_live``, ``o_live``, ``uk_live`` (their count is returned); the
+    others' tanh is their sign exactly, so their share of Uₖ·φ(a) is summed once into ``saturated_sum``.
+    NaN stays live (its tanh is NaN)."""
+    n, size = g.shape
+    for j in range(size):
+        a[j] = w[0] * g[0, j]
+    for i in range(1, n):
+        wi = w[i]
+        for j in range(size):
+            a[j] += wi * g[i, j]
+    for i in range(n):
+        saturated_sum[i] = 0.0
+    count = 0
+    for j in range(size):
+        aj = a[j] + offset[j]
+        if abs(aj) >= SATURATED + SATURATION_MARGIN:
+            sign = math.copysign(1.0, aj)
+            for i in range(n):
+                saturated_sum[i] += uk[i, j] * sign
+        else:
+            o_live[count] = offset[j]
+            for i in range(n):
+                g_live[i, count] = g[i, j]
+                uk_live[i, count] = uk[i, j]
+            count += 1
+    return count
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
+def _drift_bound(w: np.ndarray, w_split: np.ndarray, g_max: np.ndarray) -> float:
+    """An upper bound of how far any argument w·G + o moved since the split at ``w_split``: Σ_i |Δw_i|·max_j |G_ij|."""
+    total = 0.0
+    for i in range(w.size):
+        total += abs(w[i] - w_split[i]) * g_max[i]
+    return total
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
+def _live_error_into(w: np.ndarray, g_live: np.ndarray, o_live: np.ndarray, uk_live: np.ndarray,
+                     saturated_sum: np.ndarray, uy: np.ndarray, count: int, a: np.ndarray, e: np.ndarray) -> None:
+    """e = U·y − (saturated share + Uₖ·tanh(a) over the ``count`` live arguments) into ``e``."""
+    n = g_live.shape[0]
+    for j in range(count):
+        a[j] = w[0] * g_live[0, j]
+    for i in range(1, n):
+        wi = w[i]
+        for j in range(count):
+            a[j] += wi * g_live[i, j]
+    for j in range(count):
+        a[j] = tanh(a[j] + o_live[j])
+    for i in range(n):
+        e[i] = uy[i] - (saturated_sum[i] + _dot(uk_live[i, :count], a[:count]))
+
+
 @njit(cache=True, error_model="numpy", fastmath=FASTMATH)
 def errors(g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray, comparators: bool,
            w: np.ndarray) -> np.ndarray:
-    """e for each twin's weights ``w`` (twins × n), the arrays as :func:`advance` takes them: the error
-    the steps use, for checking it against Eq. 12 term by term."""
+    """e for each twin's weights ``w`` (twins × n), the arrays as :func:`advance` takes them, by the
+    arithmetic its steps use (with comparators: split at ``w`` into live and saturated arguments), for
+    checking it against Eq. 12 term by term."""
+    twins, n, size = g.shape
     e = np.empty_like(w)
-    a = np.empty(g.shape[2])
-    for b in range(w.shape[0]):
-        _error_into(w[b], g[b], offset[b], uk[b], uy[b], comparators, a, e[b])
+    a = np.empty(size)
+    g_live = np.empty((n, size))
+    o_live = np.empty(size)
+    uk_live = np.empty((n, size))
+    saturated_sum = np.empty(n)
+    for b in range(twins):
+        if comparators:
+            count = _split(w[b], g[b], offset[b], uk[b], a, g_live, o_live, uk_live, saturated_sum)
+            _live_error_into(w[b], g_live, o_live, uk_live, saturated_sum, uy[b], count, a, e[b])
+        else:
+            _linear_error_into(w[b], g[b], offset[b], uk[b], uy[b], a, e[b])
     return e
 
 
@@ -170,19 +254,41 @@ def advance(g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray, g
     (twins × n). ``record``: the recorded iterations, ``row`` the first of them not yet written at
     ``first``; ``out`` (records × twins × n) receives each recorded state. Every ``settle_every``-th step
     a twin whose state repeated bit for bit is at its map's fixed point: all its later records are that
-    state, ``settled[b]`` is set and ``stepped[b]`` is that step; else ``stepped[b]`` becomes ``last``."""
+    state, ``settled[b]`` is set and ``stepped[b]`` is that step; else ``stepped[b]`` becomes ``last``.
+
+    With comparators, a step evaluates tanh only at the arguments that can be unsaturated (:func:`_split`,
+    taken again whenever :func:`_drift_bound` reaches :data:`SATURATION_MARGIN`): the others' tanh is ±1
+    exactly, so the error is the full one but for the order of its sum. A converging staircase twin has
+    most of its arguments saturated."""
     twins, n, size = g.shape
     a = np.empty(size)
     e = np.empty(n)
     w_new = np.empty(n)
     m_new = np.empty(n)
+    g_live = np.empty((n, size))
+    o_live = np.empty(size)
+    uk_live = np.empty((n, size))
+    saturated_sum = np.empty(n)
+    w_split = np.empty(n)
+    g_max = np.empty(n)
     for b in range(twins):
         if settled[b]:
             continue
         wb, mb, gb, ob, ub, uyb = w[b], m[b], g[b], offset[b], uk[b], uy[b]
+        count = 0
+        if comparators:
+            for i in range(n):
+                g_max[i] = 0.0
+                for j in range(size):
+                    g_max[i] = max(g_max[i], abs(gb[i, j]))
+                w_split[i] = wb[i]
+            count = _split(wb, gb, ob, ub, a, g_live, o_live, uk_live, saturated_sum)
         r = row
         for t in range(first, last + 1):
-            _error_into(wb, gb, ob, ub, uyb, comparators, a, e)
+            if comparators:
+                _live_error_into(wb, g_live, o_live, uk_live, saturated_sum, uyb, count, a, e)
+            else:
+                _linear_error_into(wb, gb, ob, ub, uyb, a, e)
             for i in range(n):
                 drive = gains[b, i] * e[i]
                 if cascade:
@@ -206,5 +312,9 @@ def advance(g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray, g
                 settled[b] = True
                 stepped[b] = t
                 break
+            if comparators and not _drift_bound(wb, w_split, g_max) < SATURATION_MARGIN:
+                for i in range(n):
+                    w_split[i] = wb[i]
+                count = _split(wb, gb, ob, ub, a, g_live, o_live, uk_live, saturated_sum)
         if not settled[b]:
             stepped[b] = last

@@ -99,6 +99,22 @@ def test_a_settled_twin_stops_stepping_and_its_records_are_exact(monkeypatch):
     assert np.array_equal(short.weights, full.weights) and np.array_equal(short.loss, full.loss)
 
 
+@pytest.mark.parametrize("activation,kw", [("staircase", dict(forward_gain=0.05)), ("sign", {}), ("tanh", {})])
+def test_comparators_that_start_saturated_come_back_into_the_steps(activation, kw):
+    """The compiled steps leave saturated comparators' tanh out until the weights could have brought one
+    back: from weights that saturate most arguments to ones that saturate none, the trajectory is still
+    the PyTorch twin's, which evaluates every tanh every step."""
+    p = _mismatched(_problem(activation, m=30, n=2, iterations=1500, w0=np.array([3.0, -2.5]), **kw), 4)
+    steps = np.array([-1.0, 0.0, 1.0]) if activation == "staircase" else np.array([0.0])
+
+    def saturated(w):
+        return np.mean(np.abs(20.0 * ((p.data_matrix @ w)[:, None] - steps)) >= twin_kernel.SATURATED)
+
+    compiled = NFTwinBatch([p]).run(record_every=5)[0]
+    assert saturated(p.w0) > 0.8 and saturated(compiled.weights[-1]) < 0.4
+    _assert_close(compiled, NFSingleLayerTwin(p).run(record_every=5, backend="torch"))
+
+
 FOLDED = [  # (case, φ of the folded error: True = tanh comparators, False = linear, None = not folded)
     (dict(activation="identity", error_gain="beta_pow", power=3), False),
     (dict(activation="identity"), False),
