@@ -317,6 +317,10 @@ class NFTwinBatch:
         stepped = np.zeros(count, dtype=np.int64)
         arrays = (kernel["gxt"], kernel["offset"], kernel["uk"], kernel["uy"], par["gains"], par["rate"],
                   par["keep"], par["beta"], comparators, p0.integrator == "cascade", bool(p0.leak))
+        # each twin's live and saturated comparator arguments, kept from one call to the next
+        live = size if comparators else 0
+        split = (np.empty((count, n, live)), np.empty((count, live)), np.empty((count, n, live)),
+                 np.empty((count, n)), np.empty((count, n)), np.full(count, -1, dtype=np.int64))
         t = 0
         while t < steps and not settled.all():
             _check_deadline(deadline, t, steps)
@@ -324,7 +328,7 @@ class NFTwinBatch:
             before = stepped.copy()
             t0 = time.perf_counter()
             twin_kernel.advance(*arrays, w, m, settled, stepped, t + 1, last, record,
-                                int(np.searchsorted(record, t + 1)), out, SETTLE_CHECK_STEPS)
+                                int(np.searchsorted(record, t + 1)), out, SETTLE_CHECK_STEPS, *split)
             took = stepped - before
             self.seconds += (time.perf_counter() - t0) * took / max(int(took.sum()), 1)
             t = last

@@ -102,15 +102,22 @@ def _dot(u: np.ndarray, a: np.ndarray) -> float:
 
 
 @njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
+def _products_into(w: np.ndarray, g: np.ndarray, count: int, a: np.ndarray) -> None:
+    """a_j = Σ_i w_i·G_ij for the first ``count`` columns of G, weight by weight (each a contiguous
+    multiply-add over the columns)."""
+    for j in range(count):
+        a[j] = w[0] * g[0, j]
+    for i in range(1, g.shape[0]):
+        wi = w[i]
+        for j in range(count):
+            a[j] += wi * g[i, j]
+
+
+@njit(cache=True, inline="always", error_model="numpy", fastmath=FASTMATH)
 def _arguments_into(w: np.ndarray, g: np.ndarray, offset: np.ndarray, comparators: bool, a: np.ndarray) -> None:
     """φ(w·G + o) of one twin into ``a`` (K)."""
-    n, size = g.shape
-    for j in range(size):
-        a[j] = w[0] * g[0, j]
-    for i in range(1, n):
-        wi = w[i]
-        for j in range(size):
-            a[j] += wi * g[i, j]
+    size = g.shape[1]
+    _products_into(w, g, size, a)
     for j in range(size):
         a[j] += offset[j]
     if comparators:
@@ -170,12 +177,7 @@ def _split(w: np.ndarray, g: np.ndarray, offset: np.ndarray, uk: np.ndarray, a: 
     others' tanh is their sign exactly, so their share of Uₖ·φ(a) is summed once into ``saturated_sum``.
     NaN stays live (its tanh is NaN)."""
     n, size = g.shape
-    for j in range(size):
-        a[j] = w[0] * g[0, j]
-    for i in range(1, n):
-        wi = w[i]
-        for j in range(size):
-            a[j] += wi * g[i, j]
+    _products_into(w, g, size, a)
     for i in range(n):
         saturated_sum[i] = 0.0
     count = 0
@@ -207,16 +209,10 @@ def _drift_bound(w: np.ndarray, w_split: np.ndarray, g_max: np.ndarray) -> float
 def _live_error_into(w: np.ndarray, g_live: np.ndarray, o_live: np.ndarray, uk_live: np.ndarray,
                      saturated_sum: np.ndarray, uy: np.ndarray, count: int, a: np.ndarray, e: np.ndarray) -> None:
     """e = U·y − (saturated share + Uₖ·tanh(a) over the ``count`` live arguments) into ``e``."""
-    n = g_live.shape[0]
-    for j in range(count):
-        a[j] = w[0] * g_live[0, j]
-    for i in range(1, n):
-        wi = w[i]
-        for j in range(count):
-            a[j] += wi * g_live[i, j]
+    _products_into(w, g_live, count, a)
     for j in range(count):
         a[j] = tanh(a[j] + o_live[j])
-    for i in range(n):
+    for i in range(g_live.shape[0]):
         e[i] = uy[i] - (saturated_sum[i] + _dot(uk_live[i, :count], a[:count]))
 
 
@@ -246,7 +242,9 @@ def errors(g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray, co
 def advance(g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray, gains: np.ndarray,
             rate: np.ndarray, keep: np.ndarray, beta: np.ndarray, comparators: bool, cascade: bool, leak: bool,
             w: np.ndarray, m: np.ndarray, settled: np.ndarray, stepped: np.ndarray, first: int, last: int,
-            record: np.ndarray, row: int, out: np.ndarray, settle_every: int) -> None:
+            record: np.ndarray, row: int, out: np.ndarray, settle_every: int, g_live: np.ndarray,
+            o_live: np.ndarray, uk_live: np.ndarray, saturated_sum: np.ndarray, w_split: np.ndarray,
+            live_count: np.ndarray) -> None:
     """Steps ``first`` … ``last`` (iterations, 1-based) of every twin not yet ``settled``, in place.
 
     Per twin b (axis 0 of every array): ``g`` (n, K), ``offset`` (K), ``uk`` (n, K), ``uy``, ``gains``,
@@ -259,34 +257,32 @@ def advance(g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray, g
     With comparators, a step evaluates tanh only at the arguments that can be unsaturated (:func:`_split`,
     taken again whenever :func:`_drift_bound` reaches :data:`SATURATION_MARGIN`): the others' tanh is ±1
     exactly, so the error is the full one but for the order of its sum. A converging staircase twin has
-    most of its arguments saturated."""
+    most of its arguments saturated. Each twin's split is kept between calls (``g_live`` (twins, n, K),
+    ``o_live`` (twins, K), ``uk_live``, ``saturated_sum``, ``w_split`` (twins, n); ``live_count`` −1: not
+    split yet), so where a run's calls end never changes a trajectory."""
     twins, n, size = g.shape
     a = np.empty(size)
     e = np.empty(n)
     w_new = np.empty(n)
     m_new = np.empty(n)
-    g_live = np.empty((n, size))
-    o_live = np.empty(size)
-    uk_live = np.empty((n, size))
-    saturated_sum = np.empty(n)
-    w_split = np.empty(n)
     g_max = np.empty(n)
     for b in range(twins):
         if settled[b]:
             continue
         wb, mb, gb, ob, ub, uyb = w[b], m[b], g[b], offset[b], uk[b], uy[b]
-        count = 0
+        gl, ol, ul, sat, ws = g_live[b], o_live[b], uk_live[b], saturated_sum[b], w_split[b]
         if comparators:
             for i in range(n):
                 g_max[i] = 0.0
                 for j in range(size):
                     g_max[i] = max(g_max[i], abs(gb[i, j]))
-                w_split[i] = wb[i]
-            count = _split(wb, gb, ob, ub, a, g_live, o_live, uk_live, saturated_sum)
+            if live_count[b] < 0:
+                ws[:] = wb
+                live_count[b] = _split(wb, gb, ob, ub, a, gl, ol, ul, sat)
         r = row
         for t in range(first, last + 1):
             if comparators:
-                _live_error_into(wb, g_live, o_live, uk_live, saturated_sum, uyb, count, a, e)
+                _live_error_into(wb, gl, ol, ul, sat, uyb, live_count[b], a, e)
             else:
                 _linear_error_into(wb, gb, ob, ub, uyb, a, e)
             for i in range(n):
@@ -312,9 +308,8 @@ def advance(g: np.ndarray, offset: np.ndarray, uk: np.ndarray, uy: np.ndarray, g
                 settled[b] = True
                 stepped[b] = t
                 break
-            if comparators and not _drift_bound(wb, w_split, g_max) < SATURATION_MARGIN:
-                for i in range(n):
-                    w_split[i] = wb[i]
-                count = _split(wb, gb, ob, ub, a, g_live, o_live, uk_live, saturated_sum)
+            if comparators and not _drift_bound(wb, ws, g_max) < SATURATION_MARGIN:
+                ws[:] = wb
+                live_count[b] = _split(wb, gb, ob, ub, a, gl, ol, ul, sat)
         if not settled[b]:
             stepped[b] = last
