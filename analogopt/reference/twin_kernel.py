@@ -13,11 +13,11 @@ and its float64 tanh is vectorized only on CPUs with AVX-512 (12 ns an element o
 Here every twin's steps run in one compiled loop (numba, cached on disk beside this file): the products
 and a float64 tanh written in plain arithmetic, which the compiler vectorizes on any x86-64 CPU.
 
-Most comparators are saturated most of the time (a staircase twin that has learnt keeps about a third of
+Most comparators are saturated most of the time (a staircase twin that has learnt keeps about two fifths of
 its arguments within reach of a step), and there tanh is ±1 exactly. The steps evaluate tanh only at
 the arguments that may be unsaturated, with the saturated ones' share of the error summed once, and split
 the arguments again when the weights have moved far enough to bring a saturated one back (a bound, not a
-guess). That halves a converging staircase twin's time per step.
+guess). That about halves a converging staircase twin's time per step.
 
 A twin's arithmetic depends only on its own arrays and its own trajectory, never on the batch around it:
 a trajectory is the same bit for bit alone or among any number of twins. Products and sums may fuse into
