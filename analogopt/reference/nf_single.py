@@ -283,8 +283,7 @@ class NFTwinBatch:
             self._step_arrays(par, w, m, record, out, deadline)
         else:
             self._step_compiled(par, *folded, w, m, record, out, deadline)
-        if folded is not None:
-            from . import twin_kernel  # the losses of a folded twin, compiled as its steps
+            from . import twin_kernel  # loaded by the steps: the losses below are compiled with them
         trajectories = []
         for i, p in enumerate(self.problems):
             t0 = time.perf_counter()
